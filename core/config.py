@@ -1,0 +1,111 @@
+"""config.json: what the user follows, validated once on load.
+
+``load_config(path)`` returns a typed ``Config`` or raises ``ConfigError`` with one message
+that names the file, the key and the fix. Secrets and server addresses are not here: they
+come from the environment (``core.settings``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core import taxonomy
+from core.errors import ConfigError
+
+AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SummaryConfig(_Strict):
+    """AI summaries of the top papers (made by the refresh job, never on a reader's request)."""
+
+    provider: Literal["dashscope", "openai", "none"] = "dashscope"
+    model: str = "qwen-long"
+    language: str = "zh"
+    max_papers: int = Field(15, ge=0, le=200)
+
+
+class Config(_Strict):
+    title: str = "arXiv radar"
+    categories: list[str] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
+    keywords: list[str] = Field(default_factory=list, max_length=200)
+    exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
+    max_papers: int = Field(50, ge=1, le=500)
+    min_score: float = Field(1.0, ge=0)
+    days_back: int = Field(7, ge=1, le=90)
+    announce_types: list[AnnounceType] = Field(default_factory=lambda: ["new", "cross"], min_length=1)  # type: ignore[arg-type]
+    summary: SummaryConfig = Field(default_factory=SummaryConfig)
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not taxonomy.is_known(name):
+                guess = taxonomy.suggest(name)
+                hint = f" (did you mean {guess!r}?)" if guess else ""
+                raise ValueError(f"{name!r} is not an arXiv category or archive{hint}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("keywords", "exclude_keywords")
+    @classmethod
+    def _clean_terms(cls, value: list[str]) -> list[str]:
+        terms = [" ".join(term.split()) for term in value]
+        if any(not term for term in terms):
+            raise ValueError("contains an empty keyword")
+        return list(dict.fromkeys(terms))
+
+
+_FIXES = {
+    "categories": 'use arXiv names such as "cs.AI" or "cs" (https://arxiv.org/category_taxonomy)',
+    "announce_types": f"use some of {list(ANNOUNCE_TYPES)}",
+}
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate config.json; a missing file gives the defaults."""
+    if not path.exists():
+        return Config()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}", "check the path in CONFIG_PATH") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: Any, source: str = "config.json") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a JSON object", 'start the file with "{"')
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+
+
+def _explain(exc: ValidationError, source: str) -> ConfigError:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(part for part in loc if not part.isdigit()) or "(top level)"
+    where = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:]) if loc else key
+    if error["type"] == "extra_forbidden":
+        model: type[BaseModel] = SummaryConfig if loc[0] == "summary" and len(loc) > 1 else Config
+        known = sorted(model.model_fields)
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        fix = f"did you mean {close[0]!r}? " if close else ""
+        return ConfigError(f"{source}: unknown key {where!r}", f"{fix}valid keys: {', '.join(known)}")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    fix = _FIXES.get(loc[0], "see the config keys in README.md")
+    return ConfigError(f"{source}: key {where!r}: {message}", fix)

@@ -1,0 +1,76 @@
+"""The few named errors of arxiv-rss-bot, each carrying the stage that failed.
+
+Every error the service raises on purpose is an ``AppError``. The web layer maps them to
+HTTP in one handler (``core.web``); the CLI prints ``str(error)`` and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Base class: ``stage`` names the part that failed, ``hint`` says how to fix it."""
+
+    stage = "app"
+    http_status = 500
+
+    def __init__(self, message: str, hint: str = "", **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.extra = extra  # more fields for the JSON error body (e.g. the valid categories)
+
+    def __str__(self) -> str:
+        text = f"{self.stage}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class ConfigError(AppError):
+    """config.json or an environment setting is wrong."""
+
+    stage = "config"
+
+
+class FetchError(AppError):
+    """arXiv could not be reached or answered with an HTTP error."""
+
+    stage = "arxiv"
+    http_status = 502
+
+
+class FeedError(AppError):
+    """arXiv answered, but with an error feed or bytes that are not a feed."""
+
+    stage = "arxiv"
+    http_status = 502
+
+
+class StoreError(AppError):
+    """The store (SQLite file or Upstash) is unreachable or failed."""
+
+    stage = "store"
+    http_status = 503
+
+
+class LockedError(AppError):
+    """Another refresh holds the lock."""
+
+    stage = "refresh"
+    http_status = 409
+
+
+class QueryError(AppError):
+    """A request's query-string parameter is malformed."""
+
+    stage = "query"
+    http_status = 422
+
+    def __init__(self, parameter: str, message: str, hint: str = "") -> None:
+        super().__init__(f"parameter '{parameter}': {message}", hint)
+        self.parameter = parameter
+
+
+class NotFoundError(AppError):
+    """A category or paper that this service does not serve."""
+
+    stage = "web"
+    http_status = 404

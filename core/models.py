@@ -1,0 +1,95 @@
+"""The domain model that crosses every boundary: ``Paper`` and what we learn about it.
+
+Raw feedparser dicts never leave ``core.arxiv``; the store, the ranking, the feeds and the
+pages all speak ``Paper``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ARXIV_ABS = "https://arxiv.org/abs/"
+ARXIV_PDF = "https://arxiv.org/pdf/"
+ARXIV_HTML = "https://arxiv.org/html/"
+
+
+class KeywordHit(BaseModel):
+    """One keyword that matched a paper, and where."""
+
+    model_config = ConfigDict(frozen=True)
+
+    keyword: str
+    in_title: bool = False
+    in_abstract: bool = False
+
+
+class Match(BaseModel):
+    """Why a paper is (or is not) in a feed: the hits, an exclusion, the score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hits: list[KeywordHit] = Field(default_factory=list)
+    excluded_by: str | None = None
+    score: float = 0.0
+
+    @property
+    def keywords(self) -> list[str]:
+        return [hit.keyword for hit in self.hits]
+
+
+class Paper(BaseModel):
+    """One arXiv paper, identified by its version-less id (``2601.08670``, ``astro-ph/0601001``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    version: int = 1
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    abstract: str = ""
+    categories: list[str] = Field(default_factory=list)
+    announce_type: str = "new"
+    announced: datetime
+    updated: datetime | None = None
+    rights: str | None = None
+    doi: str | None = None
+    journal_ref: str | None = None
+    # Set by the refresh: the followed categories this paper is listed under, and its match.
+    feeds: list[str] = Field(default_factory=list)
+    match: Match = Field(default_factory=Match)
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.id}v{self.version}"
+
+    @property
+    def abs_url(self) -> str:
+        return ARXIV_ABS + self.id
+
+    @property
+    def pdf_url(self) -> str:
+        return ARXIV_PDF + self.versioned_id
+
+    @property
+    def html_url(self) -> str:
+        return ARXIV_HTML + self.versioned_id
+
+    @property
+    def score(self) -> float:
+        return self.match.score
+
+
+class RefreshState(BaseModel):
+    """What the refresh job remembers between runs, and what /health reports."""
+
+    feed_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_request_at: datetime | None = None
+    last_refresh_at: datetime | None = None
+    last_success_at: datetime | None = None
+    outcome: str = "never"  # never | ok | not-modified | quiet | error
+    message: str = ""
+    counts: dict[str, int] = Field(default_factory=dict)

@@ -1,0 +1,130 @@
+"""Keyword matching and feed filters: one matcher for config.json and for query strings.
+
+Matching is whole-word and case-insensitive: "RL" does not match "world" or "URL"; a
+phrase matches across spaces and hyphens ("kv cache" matches "KV-cache"); a final "s"/"es"
+is tolerated ("LLM" matches "LLMs"). Terms are escaped, never used as regular expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from core.config import ANNOUNCE_TYPES, Config
+from core.errors import QueryError
+from core.models import KeywordHit, Match, Paper
+from core.scoring import rank_papers, score_hits
+from core.text import clean_text
+
+MAX_LIMIT = 200
+MAX_TERMS = 50
+MAX_TERM_LENGTH = 100
+_TOKEN_SPLIT = re.compile(r"[\s\-_]+")
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def compile(cls, text: str) -> Term:
+        tokens = [re.escape(token) for token in _TOKEN_SPLIT.split(text) if token]
+        body = r"[\s\-]+".join(tokens) or re.escape(text)
+        plural = r"(?:e?s)?" if text[-1:].isalpha() else ""
+        return cls(text, re.compile(rf"(?<!\w){body}{plural}(?!\w)", re.IGNORECASE))
+
+    def found_in(self, text: str) -> bool:
+        return self.pattern.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Matcher:
+    keywords: tuple[Term, ...] = ()
+    exclusions: tuple[Term, ...] = ()
+
+    @classmethod
+    def build(cls, keywords: Iterable[str], exclusions: Iterable[str] = ()) -> Matcher:
+        return cls(tuple(map(Term.compile, keywords)), tuple(map(Term.compile, exclusions)))
+
+    def match(self, paper: Paper) -> Match:
+        excluded = next(
+            (t.text for t in self.exclusions if t.found_in(paper.title) or t.found_in(paper.abstract)), None
+        )
+        hits = []
+        for term in self.keywords:
+            in_title, in_abstract = term.found_in(paper.title), term.found_in(paper.abstract)
+            if in_title or in_abstract:
+                hits.append(KeywordHit(keyword=term.text, in_title=in_title, in_abstract=in_abstract))
+        return Match(hits=hits, excluded_by=excluded, score=score_hits(hits))
+
+
+def match_papers(papers: Iterable[Paper], matcher: Matcher) -> list[Paper]:
+    return [paper.model_copy(update={"match": matcher.match(paper)}) for paper in papers]
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """A feed request's filters; empty fields fall back to config.json."""
+
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    min_score: float | None = None
+    limit: int | None = None
+    types: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_params(
+        cls,
+        keywords: str | None = None,
+        exclude: str | None = None,
+        min_score: float | None = None,
+        limit: int | None = None,
+        type: str | None = None,  # noqa: A002 - the public parameter is called "type"
+    ) -> FeedQuery:
+        types = parse_terms("type", type)
+        unknown = [t for t in types if t not in ANNOUNCE_TYPES]
+        if unknown:
+            hint = f"use some of {', '.join(ANNOUNCE_TYPES)}"
+            raise QueryError("type", f"unknown announce type {unknown[0]!r}", hint)
+        return cls(
+            keywords=parse_terms("keywords", keywords),
+            exclude=parse_terms("exclude", exclude),
+            min_score=min_score,
+            limit=None if limit is None else min(limit, MAX_LIMIT),
+            types=types,
+        )
+
+
+def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
+    """Split a comma-separated parameter into clean, distinct terms (phrases keep their spaces)."""
+    if not raw:
+        return ()
+    terms = tuple(dict.fromkeys(term for term in (clean_text(part) for part in raw.split(",")) if term))
+    if len(terms) > MAX_TERMS:
+        raise QueryError(name, f"has {len(terms)} terms", f"use at most {MAX_TERMS}")
+    long = next((term for term in terms if len(term) > MAX_TERM_LENGTH), None)
+    if long is not None:
+        raise QueryError(name, f"a term is {len(long)} characters long", f"keep each term under {MAX_TERM_LENGTH}")
+    return terms
+
+
+def select_papers(papers: Sequence[Paper], config: Config, query: FeedQuery = FeedQuery()) -> list[Paper]:
+    """The papers a feed shows: matched, filtered, ranked and cut to the limit."""
+    keywords = query.keywords or tuple(config.keywords)
+    if query.keywords or query.exclude:
+        papers = match_papers(papers, Matcher.build(keywords, [*config.exclude_keywords, *query.exclude]))
+    types = query.types or tuple(config.announce_types)
+    min_score = config.min_score if query.min_score is None else query.min_score
+    kept = (p for p in papers if passes(p, types, min_score, bool(keywords)))
+    return rank_papers(kept)[: query.limit or config.max_papers]
+
+
+def passes(paper: Paper, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
+    """A paper is kept when its type is wanted, nothing excludes it and it scores enough."""
+    return (
+        paper.announce_type in types
+        and paper.match.excluded_by is None
+        and (not has_keywords or paper.match.score >= min_score)
+    )

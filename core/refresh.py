@@ -1,0 +1,159 @@
+"""The refresh pipeline: fetch -> parse -> merge -> match and rank -> save.
+
+One pipeline for the CLI and the cron route, its dependencies passed in. It is the only
+writer. Its rule: a refresh that fails, or finds nothing, leaves the stored papers exactly as
+they were, so the last good feed keeps being served.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from core import arxiv, taxonomy
+from core.config import Config
+from core.errors import AppError, LockedError
+from core.models import Paper, RefreshState
+from core.query import Matcher, passes
+from core.settings import Settings
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_S = 900.0
+
+
+@dataclass
+class RefreshReport:
+    outcome: str = "ok"  # ok | not-modified | quiet
+    fetched: int = 0  # items in arXiv's feed
+    followed: int = 0  # of those, in a followed category
+    new: int = 0
+    updated: int = 0
+    matched: int = 0  # stored papers that pass config.json's filters
+    stored: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in asdict(self).items() if k not in ("outcome", "seconds"))
+        return f"refresh {self.outcome}: {counts}, took {self.seconds:.1f} s"
+
+
+def refresh(
+    config: Config,
+    settings: Settings,
+    store: Store,
+    client: httpx.Client | None = None,
+    now: datetime | None = None,
+) -> RefreshReport:
+    """Run one refresh under the store's lock. Raises AppError (with the stage) on failure."""
+    started, now = time.monotonic(), now or datetime.now(UTC)
+    owner = uuid.uuid4().hex
+    if not store.acquire_lock(owner, LOCK_TTL_S):
+        raise LockedError("another refresh is running", "wait for it to finish (the lock expires after 15 minutes)")
+    state = store.load_state()
+    try:
+        report = _run(config, settings, store, state, client, now)
+    except AppError as exc:
+        state = state.model_copy(update={"last_refresh_at": now, "outcome": "error", "message": str(exc)})
+        _save_state_quietly(store, state)
+        raise
+    finally:
+        store.release_lock(owner)
+    report.seconds = time.monotonic() - started
+    log.info("%s", report.line())
+    return report
+
+
+def _run(
+    config: Config, settings: Settings, store: Store, state: RefreshState, client: httpx.Client | None, now: datetime
+) -> RefreshReport:
+    url = arxiv.feed_url(settings.arxiv_rss_base, config.categories)
+    throttle = arxiv.Throttle(settings.arxiv_min_interval_s)
+    if state.last_request_at is not None:
+        throttle.seed((datetime.now(UTC) - state.last_request_at).total_seconds())
+    # An ETag is only good for the URL it came from: a changed category list refetches.
+    same_url = state.feed_url == url
+    log.info("fetching %s", url)
+    with client or httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True) as http:
+        fetched = arxiv.fetch_feed(
+            http, url, throttle, state.etag if same_url else None, state.last_modified if same_url else None
+        )
+    state = state.model_copy(update={"last_request_at": datetime.now(UTC), "last_refresh_at": now, "feed_url": url})
+    report = RefreshReport(stored=store.count_papers())
+    if fetched.status == 304:
+        report.outcome = "not-modified"
+        store.save_state(state.model_copy(update={"outcome": "not-modified", "message": "arXiv has nothing new"}))
+        return report
+    parsed = arxiv.parse_feed(fetched.body)
+    report.fetched = len(parsed.papers)
+    followed = [p for p in parsed.papers if any(_listed(p, c) for c in config.categories)]
+    report.followed = len(followed)
+    log.info("parsed %d papers, %d in followed categories", report.fetched, report.followed)
+    validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    if not followed:
+        # A weekend or holiday feed: a quiet day, never a reason to touch stored papers.
+        report.outcome = "quiet"
+        message = "arXiv announced nothing new in the followed categories"
+        store.save_state(state.model_copy(update={**validators, "outcome": "quiet", "message": message}))
+        return report
+    merged, report.new, report.updated = merge_papers(store.load_papers(), followed)
+    keep_since = max(p.announced for p in merged) - timedelta(days=config.days_back)
+    ranked = [p for p in rank_for_config(merged, config) if p.announced >= keep_since]
+    store.save_papers(ranked, keep_since=keep_since)
+    report.matched = sum(1 for p in ranked if passes(p, config.announce_types, config.min_score, bool(config.keywords)))
+    report.stored = store.count_papers()
+    # State last: if saving papers failed, the old ETag stays and the next run fetches again.
+    counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
+    store.save_state(
+        state.model_copy(
+            update={**validators, "outcome": "ok", "message": "", "last_success_at": now, "counts": counts}
+        )
+    )
+    return report
+
+
+def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[list[Paper], int, int]:
+    """Deduplicate by version-less id: a replacement updates the stored record in place.
+
+    A paper keeps the announce type and date it was first seen with, so a revision does not
+    move it out of (or to the top of) a feed; its version, text and metadata are updated.
+    """
+    papers = {p.id: p for p in stored}
+    new = updated = 0
+    for paper in fetched:
+        known = papers.get(paper.id)
+        if known is None:
+            papers[paper.id] = paper
+            new += 1
+        elif paper.version > known.version:
+            papers[paper.id] = paper.model_copy(
+                update={"announce_type": known.announce_type, "announced": known.announced, "updated": paper.announced}
+            )
+            updated += 1
+    return list(papers.values()), new, updated
+
+
+def rank_for_config(papers: Iterable[Paper], config: Config) -> Iterable[Paper]:
+    """Match every paper against config.json and note the followed categories it is listed under."""
+    matcher = Matcher.build(config.keywords, config.exclude_keywords)
+    for paper in papers:
+        feeds = [c for c in config.categories if _listed(paper, c)]
+        yield paper.model_copy(update={"match": matcher.match(paper), "feeds": feeds})
+
+
+def _listed(paper: Paper, followed: str) -> bool:
+    return any(taxonomy.covers(followed, category) for category in paper.categories)
+
+
+def _save_state_quietly(store: Store, state: RefreshState) -> None:
+    try:
+        store.save_state(state)
+    except AppError as exc:  # the original failure is the one worth raising
+        log.error("could not record the failed refresh: %s", exc)

@@ -1,0 +1,23 @@
+"""Scores and ranking: the seed bot's familiar, explainable formula.
+
+Each keyword found in the title or the abstract adds ``KEYWORD_POINTS``; found in the title
+it adds ``TITLE_BONUS`` more. Papers rank by score, then by announcement date, then by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.models import KeywordHit, Paper
+
+KEYWORD_POINTS = 1.0
+TITLE_BONUS = 0.5
+
+
+def score_hits(hits: Iterable[KeywordHit]) -> float:
+    return sum(KEYWORD_POINTS + (TITLE_BONUS if hit.in_title else 0.0) for hit in hits)
+
+
+def rank_papers(papers: Iterable[Paper]) -> list[Paper]:
+    """Best first: highest score, then most recently announced, then newest id."""
+    return sorted(papers, key=lambda p: (p.match.score, p.announced, p.id), reverse=True)

@@ -1,0 +1,75 @@
+"""Environment settings: where things live and which servers to talk to.
+
+The only module that reads the environment. ``Settings.from_env`` takes the environment as
+an argument so tests (and the CLI) pass their own; everything else receives a ``Settings``.
+What a user follows (categories, keywords, ...) lives in config.json, see ``core.config``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError
+
+DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
+DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path = Path("config.json")
+    data_dir: Path = Path("data")
+    arxiv_rss_base: str = DEFAULT_RSS_BASE
+    arxiv_api_base: str = DEFAULT_API_BASE
+    # arXiv's terms of use: no more than one request every three seconds.
+    arxiv_min_interval_s: float = 3.0
+    arxiv_timeout_s: float = 30.0
+    cron_secret: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            config_path=Path(env.get("CONFIG_PATH") or "config.json"),
+            data_dir=Path(env.get("DATA_DIR") or "data"),
+            arxiv_rss_base=_url(env, "ARXIV_RSS_BASE", DEFAULT_RSS_BASE),
+            arxiv_api_base=_url(env, "ARXIV_API_BASE", DEFAULT_API_BASE),
+            arxiv_min_interval_s=_number(env, "ARXIV_MIN_INTERVAL_S", 3.0),
+            arxiv_timeout_s=_number(env, "ARXIV_TIMEOUT_S", 30.0),
+            cron_secret=env.get("CRON_SECRET") or None,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """The settings as shown by /config: secrets only say whether they are set."""
+        return {
+            "config_path": str(self.config_path),
+            "data_dir": str(self.data_dir),
+            "arxiv_rss_base": self.arxiv_rss_base,
+            "arxiv_api_base": self.arxiv_api_base,
+            "arxiv_min_interval_s": self.arxiv_min_interval_s,
+            "arxiv_timeout_s": self.arxiv_timeout_s,
+            "cron_secret": "set" if self.cron_secret else "not set",
+        }
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={value!r} is not an http(s) URL", f"set {name} like {default}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number", f"set {name} to seconds, e.g. {default:g}") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} is negative", f"set {name} to 0 or more seconds")
+    return value

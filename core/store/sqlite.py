@@ -1,0 +1,118 @@
+"""The embedded store: one SQLite file under DATA_DIR, the local default.
+
+Papers are stored whole as JSON with the columns needed to rank them; ``paper_feeds`` lists
+the followed categories each paper appears under. WAL mode lets feed requests read while the
+refresh writes, and every write happens in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from core.errors import StoreError
+from core.models import Paper, RefreshState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY,
+    score REAL NOT NULL,
+    announced TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_rank ON papers (score DESC, announced DESC, id DESC);
+CREATE TABLE IF NOT EXISTS paper_feeds (
+    feed TEXT NOT NULL,
+    id TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+    PRIMARY KEY (feed, id)
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
+"""
+_RANKED = "ORDER BY p.score DESC, p.announced DESC, p.id DESC"
+
+
+class SqliteStore:
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ready = False
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            if not self._ready:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(self.path, timeout=10)) as conn:
+                conn.execute("PRAGMA foreign_keys = ON")
+                if not self._ready:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.executescript(_SCHEMA)
+                    self._ready = True
+                with conn:  # one transaction: commit on success, roll back on error
+                    yield conn
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}", "check DATA_DIR is a writable directory") from exc
+
+    def ping(self) -> None:
+        with self._connect() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def save_papers(self, papers: Sequence[Paper], keep_since: datetime | None = None) -> None:
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO papers (id, score, announced, data) VALUES (?, ?, ?, ?)",
+                [(p.id, p.match.score, p.announced.isoformat(), p.model_dump_json()) for p in papers],
+            )
+            conn.executemany("DELETE FROM paper_feeds WHERE id = ?", [(p.id,) for p in papers])
+            conn.executemany(
+                "INSERT INTO paper_feeds (feed, id) VALUES (?, ?)", [(feed, p.id) for p in papers for feed in p.feeds]
+            )
+            if keep_since is not None:
+                conn.execute("DELETE FROM papers WHERE announced < ?", (keep_since.isoformat(),))
+
+    def load_papers(self, feed: str | None = None) -> list[Paper]:
+        with self._connect() as conn:
+            if feed is None:
+                rows = conn.execute(f"SELECT p.data FROM papers p {_RANKED}").fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT p.data FROM papers p JOIN paper_feeds f ON f.id = p.id WHERE f.feed = ? {_RANKED}", (feed,)
+                ).fetchall()
+        return [Paper.model_validate_json(data) for (data,) in rows]
+
+    def load_paper(self, paper_id: str) -> Paper | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT data FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return Paper.model_validate_json(row[0]) if row else None
+
+    def count_papers(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def load_state(self) -> RefreshState:
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = 'refresh'").fetchone()
+        return RefreshState.model_validate_json(row[0]) if row else RefreshState()
+
+    def save_state(self, state: RefreshState) -> None:
+        with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('refresh', ?)", (state.model_dump_json(),))
+
+    def acquire_lock(self, owner: str, ttl_s: float) -> bool:
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute("DELETE FROM locks WHERE name = 'refresh' AND expires < ?", (now,))
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO locks (name, owner, expires) VALUES ('refresh', ?, ?)", (owner, now + ttl_s)
+            )
+            return cursor.rowcount == 1
+
+    def release_lock(self, owner: str) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM locks WHERE name = 'refresh' AND owner = ?", (owner,))

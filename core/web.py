@@ -1,0 +1,162 @@
+"""The FastAPI app: thin routes that read the store and render feeds and pages.
+
+Read-only: a reader's request never calls arXiv or an LLM. Errors are mapped to HTTP in one
+place (``_app_error``), always as a short JSON message, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from core import pages, taxonomy
+from core.config import Config, load_config
+from core.errors import AppError, NotFoundError, StoreError
+from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
+from core.query import MAX_LIMIT, FeedQuery, select_papers
+from core.settings import Settings
+from core.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    config: Config
+    store: Store
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    config = load_config(settings.config_path)
+    ctx = Context(settings, config, store or open_store(settings))
+    app = FastAPI(title="arxiv-rss-bot", summary="Your arXiv categories, ranked by your keywords, as feeds.")
+    app.state.ctx = ctx
+    app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        """The index page: every feed URL and the papers of the last refresh."""
+        state = ctx.store.load_state()
+        papers = select_papers(ctx.store.load_papers(), ctx.config)
+        links = pages.feed_links(request, ctx.config.categories)
+        return HTMLResponse(pages.render_index(ctx.config, state, papers, links))
+
+    @app.get("/rss", name="rss")
+    def rss_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """RSS 2.0 feed of all followed categories."""
+        return _feed(request, ctx, "rss", None, query)
+
+    @app.get("/rss/{category}", name="rss_category")
+    def rss_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """RSS 2.0 feed of one followed category."""
+        return _feed(request, ctx, "rss", category, query)
+
+    @app.get("/atom", name="atom")
+    def atom_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """Atom 1.0 feed of all followed categories."""
+        return _feed(request, ctx, "atom", None, query)
+
+    @app.get("/atom/{category}", name="atom_category")
+    def atom_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """Atom 1.0 feed of one followed category."""
+        return _feed(request, ctx, "atom", category, query)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        """Store reachability, the last refresh and the paper count; 503 when the store is down."""
+        try:
+            ctx.store.ping()
+            state, count = ctx.store.load_state(), ctx.store.count_papers()
+        except StoreError as exc:
+            body = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "60"})
+        refresh = state.model_dump(mode="json", exclude={"etag", "last_modified", "last_request_at"})
+        store = {"backend": ctx.store.name, "ok": True}
+        return JSONResponse({"status": "ok", "store": store, "papers": count, "refresh": refresh})
+
+    @app.get("/config")
+    def show_config() -> dict[str, Any]:
+        """The effective configuration; secrets only say whether they are set."""
+        return {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}
+
+    return app
+
+
+def feed_query(
+    keywords: Annotated[
+        str | None, Query(max_length=2000, description="Comma-separated keywords or phrases; replaces config.json's")
+    ] = None,
+    exclude: Annotated[str | None, Query(max_length=2000, description="Comma-separated exclusions, added")] = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Minimum score")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1_000_000, description=f"Most items (capped at {MAX_LIMIT})")] = None,
+    type: Annotated[  # noqa: A002 - the public parameter is called "type"
+        str | None, Query(max_length=200, description="Comma-separated announce types: new, cross, replace, ...")
+    ] = None,
+) -> FeedQuery:
+    return FeedQuery.from_params(keywords, exclude, min_score, limit, type)
+
+
+def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, query: FeedQuery) -> Response:
+    if category is not None and category not in ctx.config.categories:
+        raise _unknown_category(category, ctx.config.categories)
+    papers = select_papers(ctx.store.load_papers(category), ctx.config, query)
+    state = ctx.store.load_state()
+    scope = category or ", ".join(ctx.config.categories)
+    feed = build_feed(
+        papers,
+        title=f"{ctx.config.title}: {scope}",
+        description=f"New arXiv papers in {scope}, ranked by your keywords",
+        link=str(request.url_for("index")),
+        self_url=str(request.url),
+        updated=state.last_success_at,
+    )
+    return _conditional(request, render_feed(feed, fmt), MEDIA_TYPES[fmt])
+
+
+def _conditional(request: Request, body: bytes, media_type: str) -> Response:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type=media_type, headers={"ETag": etag})
+
+
+def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
+    if taxonomy.is_known(category):
+        message = f"category {category!r} is not followed by this service"
+        hint = "add it to categories in config.json, or use one of the categories listed"
+    else:
+        guess = taxonomy.suggest(category)
+        message = f"{category!r} is not an arXiv category" + (f" (did you mean {guess!r}?)" if guess else "")
+        hint = "use one of the categories listed"
+    return NotFoundError(message, hint, categories=followed)
+
+
+def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    body: dict[str, Any] = {"error": exc.message, "stage": exc.stage, **({"hint": exc.hint} if exc.hint else {})}
+    body.update(exc.extra)
+    headers = {"Retry-After": "60"} if isinstance(exc, StoreError) else None
+    if exc.http_status >= 500:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    name = str(first["loc"][-1]) if first.get("loc") else "request"
+    message = f"parameter {name!r}: {first.get('msg', 'is invalid')}"
+    return JSONResponse({"error": message, "stage": "query", "hint": "see the parameters in README.md"}, 422)
+
+
+def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s failed", request.method, request.url.path)
+    return JSONResponse({"error": "internal error", "stage": "web"}, status_code=500)

@@ -10,13 +10,22 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core import taxonomy
 from core.errors import ConfigError
 
+def _known_category(name: str) -> str:
+    if not taxonomy.is_known(name):
+        guess = taxonomy.suggest(name)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
+        raise ValueError(f"{name!r} is not an arXiv category or archive{hint}")
+    return name
+
+
+Category = Annotated[str, AfterValidator(_known_category)]
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
 
@@ -36,7 +45,7 @@ class SummaryConfig(_Strict):
 
 class Config(_Strict):
     title: str = "arXiv radar"
-    categories: list[str] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
+    categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=200)
     exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
     max_papers: int = Field(50, ge=1, le=500)
@@ -47,12 +56,7 @@ class Config(_Strict):
 
     @field_validator("categories")
     @classmethod
-    def _known_categories(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not taxonomy.is_known(name):
-                guess = taxonomy.suggest(name)
-                hint = f" (did you mean {guess!r}?)" if guess else ""
-                raise ValueError(f"{name!r} is not an arXiv category or archive{hint}")
+    def _distinct(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
     @field_validator("keywords", "exclude_keywords")

@@ -2,7 +2,7 @@
 
 Matching is whole-word and case-insensitive: "RL" does not match "world" or "URL"; a
 phrase matches across spaces and hyphens ("kv cache" matches "KV-cache"); a final "s"/"es"
-is tolerated ("LLM" matches "LLMs"). Terms are escaped, never used as regular expressions.
+is tolerated ("LLM" matches "LLMs", but "RL" does not match "RLS"). Terms are escaped, never used as regular expressions.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class Term:
     def compile(cls, text: str) -> Term:
         tokens = [re.escape(token) for token in _TOKEN_SPLIT.split(text) if token]
         body = r"[\s\-]+".join(tokens) or re.escape(text)
-        plural = r"(?:e?s)?" if text[-1:].isalpha() else ""
+        # A lower-case plural only: "LLMs" is a plural of "LLM", "RLS" (least squares) is not one of "RL".
+        plural = r"(?-i:e?s)?" if text[-1:].isalpha() else ""
         return cls(text, re.compile(rf"(?<!\w){body}{plural}(?!\w)", re.IGNORECASE))
 
     def found_in(self, text: str) -> bool:

@@ -1,0 +1,62 @@
+"""A loopback stand-in for rss.arxiv.org that serves recorded real responses.
+
+It answers like arXiv: the feed bytes with an ETag and Last-Modified, 304 to a matching
+conditional request, and whatever errors a test queues (503 with Retry-After, 429, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from pathlib import Path
+
+from tests.loopback import LoopbackServer, Reply, Request
+
+DATA = Path(__file__).parent / "data"
+COMBINED = "rss-all-archives-combined-2024-11-28.xml"
+STAT = "rss-stat-2024-03-26.xml"
+EMPTY_WEEKEND = "rss-cs-2026-03-29-empty.xml"
+EMPTY_WEEKDAY = "rss-test-2024-11-28-empty.xml"
+ERROR_FEED = "rss-error-bad-archive-astroph-2024-11-28.xml"
+
+
+def read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+class FakeArxiv:
+    def __init__(self) -> None:
+        self.queued: deque[Reply] = deque()
+        self.body = read(COMBINED)
+        self.last_modified = "Thu, 28 Nov 2024 14:47:20 GMT"
+        self.server = LoopbackServer(self._handle)
+
+    @property
+    def rss_base(self) -> str:
+        return self.server.url + "/rss"
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.md5(self.body).hexdigest() + '"'
+
+    def serve(self, body: bytes | str) -> None:
+        """From now on, serve these feed bytes (or the recorded file of that name)."""
+        self.body = read(body) if isinstance(body, str) else body
+
+    def queue(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, then go back to the feed."""
+        self.queued.extend(replies)
+
+    def _handle(self, request: Request) -> Reply:
+        if self.queued:
+            return self.queued.popleft()
+        if not request.path.startswith("/rss/"):
+            return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
+        if request.headers.get("if-none-match") == self.etag:
+            return Reply(304, headers={"ETag": self.etag})
+        headers = {"Content-Type": "application/rss+xml", "ETag": self.etag, "Last-Modified": self.last_modified}
+        return Reply(200, self.body, headers)

@@ -1,0 +1,70 @@
+"""Shared fixtures: a fake arXiv on loopback, settings pointing at it, a store, the app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.config import Config, parse_config
+from core.settings import Settings
+from core.store import Store
+from core.store.sqlite import SqliteStore
+from core.web import create_app
+from tests.arxiv_fake import FakeArxiv
+
+TEST_CONFIG = {
+    "title": "Test radar",
+    "categories": ["cs.AI", "cs.LG", "cs.CL"],
+    "keywords": ["large language model", "LLM", "reinforcement learning", "RL", "kv cache"],
+    "exclude_keywords": ["survey"],
+    "max_papers": 50,
+    "min_score": 1,
+    "days_back": 7,
+    "announce_types": ["new", "cross"],
+}
+
+
+@pytest.fixture
+def arxiv_server() -> Iterator[FakeArxiv]:
+    fake = FakeArxiv()
+    with fake.server:
+        yield fake
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(TEST_CONFIG))
+    return path
+
+
+@pytest.fixture
+def config() -> Config:
+    return parse_config(TEST_CONFIG)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, arxiv_server: FakeArxiv, config_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "CONFIG_PATH": str(config_path),
+            "DATA_DIR": str(tmp_path / "data"),
+            "ARXIV_RSS_BASE": arxiv_server.rss_base,
+            "ARXIV_MIN_INTERVAL_S": "0.05",
+        }
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    return SqliteStore(settings.data_dir / "test.sqlite3")
+
+
+@pytest.fixture
+def client(settings: Settings, store: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, store)) as test_client:
+        yield test_client

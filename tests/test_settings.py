@@ -1,0 +1,57 @@
+"""core.settings: environment settings, parsed once, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import Settings
+
+
+def test_defaults_without_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.config_path == Path("config.json")
+    assert settings.data_dir == Path("data")
+    assert settings.arxiv_rss_base == "https://rss.arxiv.org/rss"
+    assert settings.arxiv_api_base == "https://export.arxiv.org/api/query"
+    assert settings.arxiv_min_interval_s == 3.0
+    assert settings.cron_secret is None
+
+
+def test_reads_the_documented_names() -> None:
+    settings = Settings.from_env(
+        {
+            "CONFIG_PATH": "/etc/radar.json",
+            "DATA_DIR": "/var/radar",
+            "ARXIV_RSS_BASE": "http://127.0.0.1:9999/rss/",
+            "ARXIV_API_BASE": "http://127.0.0.1:9999/api/query",
+            "ARXIV_MIN_INTERVAL_S": "0.5",
+            "CRON_SECRET": "s3cret",
+        }
+    )
+    assert settings.config_path == Path("/etc/radar.json")
+    assert settings.data_dir == Path("/var/radar")
+    assert settings.arxiv_rss_base == "http://127.0.0.1:9999/rss"
+    assert settings.arxiv_min_interval_s == 0.5
+    assert settings.cron_secret == "s3cret"
+
+
+def test_secrets_are_never_described() -> None:
+    described = Settings.from_env({"CRON_SECRET": "s3cret"}).describe()
+    assert described["cron_secret"] == "set"
+    assert "s3cret" not in repr(described)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"ARXIV_MIN_INTERVAL_S": "three"}, "ARXIV_MIN_INTERVAL_S='three' is not a number"),
+        ({"ARXIV_MIN_INTERVAL_S": "-1"}, "is negative"),
+        ({"ARXIV_RSS_BASE": "rss.arxiv.org/rss"}, "is not an http"),
+    ],
+)
+def test_bad_environment_values_are_named(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env(env)

@@ -155,6 +155,10 @@ def parse_feed(body: bytes) -> ParsedFeed:
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception") or "no RSS or Atom document"
         raise FeedError(f"the response is not a feed ({problem})", "arXiv may be serving an error page")
+    # arXiv serves well-formed XML; feedparser's lenient fallback would turn a truncated download
+    # into a partial day, so malformed XML is refused rather than half-stored.
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
+        raise FeedError(f"the feed is malformed XML ({parsed['bozo_exception']})", "the download may be truncated")
     published = _datetime(channel.get("published_parsed") or channel.get("updated_parsed"))
     papers = [_paper(entry, published) for entry in parsed.entries]
     return ParsedFeed(papers=[p for p in papers if p is not None], published=published)

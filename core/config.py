@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from core import taxonomy
 from core.errors import ConfigError
 
+
 def _known_category(name: str) -> str:
     if not taxonomy.is_known(name):
         guess = taxonomy.suggest(name)

@@ -2,7 +2,8 @@
 
 Matching is whole-word and case-insensitive: "RL" does not match "world" or "URL"; a
 phrase matches across spaces and hyphens ("kv cache" matches "KV-cache"); a final "s"/"es"
-is tolerated ("LLM" matches "LLMs", but "RL" does not match "RLS"). Terms are escaped, never used as regular expressions.
+is tolerated ("LLM" matches "LLMs", but "RL" does not match "RLS"). Terms are escaped, never
+used as regular expressions.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ LOCK_TTL_S = 900.0
 
 @dataclass
 class RefreshReport:
-    outcome: str = "ok"  # ok | not-modified | quiet
+    outcome: str = "ok"  # ok | not-modified | quiet (a weekend or holiday)
     fetched: int = 0  # items in arXiv's feed
     followed: int = 0  # of those, in a followed category
     new: int = 0
@@ -61,7 +61,8 @@ def refresh(
     try:
         report = _run(config, settings, store, state, client, now)
     except AppError as exc:
-        state = state.model_copy(update={"last_refresh_at": now, "outcome": "error", "message": str(exc)})
+        failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
+        state = state.model_copy(update=failed | {"message": str(exc)})
         _save_state_quietly(store, state)
         raise
     finally:
@@ -81,41 +82,44 @@ def _run(
     # An ETag is only good for the URL it came from: a changed category list refetches.
     same_url = state.feed_url == url
     log.info("fetching %s", url)
-    with client or httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True) as http:
+    http = client or httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True)
+    try:
         fetched = arxiv.fetch_feed(
             http, url, throttle, state.etag if same_url else None, state.last_modified if same_url else None
         )
+    finally:
+        if client is None:
+            http.close()
     state = state.model_copy(update={"last_request_at": datetime.now(UTC), "last_refresh_at": now, "feed_url": url})
-    report = RefreshReport(stored=store.count_papers())
+    report = RefreshReport()
+    followed: list[Paper] = []
     if fetched.status == 304:
-        report.outcome = "not-modified"
-        store.save_state(state.model_copy(update={"outcome": "not-modified", "message": "arXiv has nothing new"}))
-        return report
-    parsed = arxiv.parse_feed(fetched.body)
-    report.fetched = len(parsed.papers)
-    followed = [p for p in parsed.papers if any(_listed(p, c) for c in config.categories)]
-    report.followed = len(followed)
-    log.info("parsed %d papers, %d in followed categories", report.fetched, report.followed)
-    validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
-    if not followed:
-        # A weekend or holiday feed: a quiet day, never a reason to touch stored papers.
-        report.outcome = "quiet"
-        message = "arXiv announced nothing new in the followed categories"
-        store.save_state(state.model_copy(update={**validators, "outcome": "quiet", "message": message}))
-        return report
+        report.outcome, message = "not-modified", "arXiv has nothing new since the last refresh"
+    else:
+        parsed = arxiv.parse_feed(fetched.body)
+        followed = [p for p in parsed.papers if any(_listed(p, c) for c in config.categories)]
+        report.fetched, report.followed = len(parsed.papers), len(followed)
+        log.info("parsed %d papers, %d in followed categories", report.fetched, report.followed)
+        # A weekend or holiday feed is a quiet day: never a reason to drop stored papers.
+        report.outcome, message = (
+            ("ok", "") if followed else ("quiet", "arXiv announced nothing in the followed categories")
+        )
     merged, report.new, report.updated = merge_papers(store.load_papers(), followed)
-    keep_since = max(p.announced for p in merged) - timedelta(days=config.days_back)
-    ranked = [p for p in rank_for_config(merged, config) if p.announced >= keep_since]
-    store.save_papers(ranked, keep_since=keep_since)
-    report.matched = sum(1 for p in ranked if passes(p, config.announce_types, config.min_score, bool(config.keywords)))
+    if merged:
+        # Re-rank everything stored, so an edited config.json takes effect at the next refresh;
+        # the window only moves (and old papers only go) when new papers arrived.
+        keep_since = max(p.announced for p in followed) - timedelta(days=config.days_back) if followed else None
+        ranked = [p for p in rank_for_config(merged, config) if keep_since is None or p.announced >= keep_since]
+        store.save_papers(ranked, keep_since=keep_since)
+        report.matched = sum(
+            1 for p in ranked if p.feeds and passes(p, config.announce_types, config.min_score, bool(config.keywords))
+        )
     report.stored = store.count_papers()
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
-    store.save_state(
-        state.model_copy(
-            update={**validators, "outcome": "ok", "message": "", "last_success_at": now, "counts": counts}
-        )
-    )
+    validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
+    store.save_state(state.model_copy(update=validators | outcome))
     return report
 
 

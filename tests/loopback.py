@@ -66,7 +66,7 @@ class LoopbackServer:
 
             do_GET = do_POST = do_HEAD = _serve
 
-            def log_message(self, format: str, *args: object) -> None:
+            def log_message(self, fmt: str, *args: object) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)

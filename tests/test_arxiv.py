@@ -107,9 +107,7 @@ def test_an_error_feed_names_the_bad_category() -> None:
     assert "config.json" in str(error.value)
 
 
-@pytest.mark.parametrize(
-    "body", [b"<html><body><h1>503 Service Unavailable</h1></body></html>", b"", b"{\"error\": 1}"]
-)
+@pytest.mark.parametrize("body", [b"<html><body><h1>503 Service Unavailable</h1></body></html>", b"", b'{"error": 1}'])
 def test_bytes_that_are_not_a_feed_are_an_error(body: bytes) -> None:
     with pytest.raises(FeedError, match="not a feed"):
         arxiv.parse_feed(body)

@@ -1,0 +1,123 @@
+"""core.feeds: valid, deterministic RSS 2.0 and Atom 1.0 from real papers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import feedparser
+import pytest
+from lxml import etree
+
+from core.arxiv import parse_feed
+from core.feeds import build_feed, render_feed
+from core.models import KeywordHit, Match, Paper
+from core.query import Matcher, match_papers
+from tests.arxiv_fake import COMBINED, read
+from tests.papers import make_paper
+
+UPDATED = datetime(2024, 11, 28, 14, 47, tzinfo=UTC)
+NS = {"dc": "http://purl.org/dc/elements/1.1/", "atom": "http://www.w3.org/2005/Atom"}
+
+
+@pytest.fixture(scope="module")
+def papers() -> list[Paper]:
+    real = [p for p in parse_feed(read(COMBINED)).papers if "cs.CL" in p.categories][:40]
+    return match_papers(real, Matcher.build(["LLM", "language model"]))
+
+
+def render(papers: list[Paper], fmt: str, updated: datetime | None = UPDATED) -> bytes:
+    feed = build_feed(
+        papers,
+        title="Radar: cs.CL",
+        description="ranked",
+        link="http://127.0.0.1/",
+        self_url="http://127.0.0.1/rss/cs.CL?keywords=llm&min_score=1",
+        updated=updated,
+    )
+    return render_feed(feed, fmt)  # type: ignore[arg-type]
+
+
+def test_rss_is_valid_and_complete(papers: list[Paper]) -> None:
+    body = render(papers, "rss")
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo
+    assert parsed.version == "rss20"
+    assert len(parsed.entries) == len(papers)
+    root = etree.fromstring(body)
+    items = root.findall("channel/item")
+    first, paper = items[0], papers[0]
+    guid = first.find("guid")
+    assert guid is not None
+    assert (guid.text, guid.get("isPermaLink")) == (f"https://arxiv.org/abs/{paper.id}", "true")
+    assert [e.text for e in first.findall("dc:creator", NS)] == paper.authors
+    assert [e.text for e in first.findall("category")] == paper.categories
+    assert first.findtext("pubDate") == "Thu, 28 Nov 2024 05:00:00 +0000"
+    assert first.findtext("title") == paper.title
+    assert root.findtext("channel/lastBuildDate") == "Thu, 28 Nov 2024 14:47:00 +0000"
+    self_link = root.find("channel/atom:link[@rel='self']", NS)
+    assert self_link is not None
+    assert self_link.get("href") == "http://127.0.0.1/rss/cs.CL?keywords=llm&min_score=1"
+
+
+def test_atom_is_valid_and_complete(papers: list[Paper]) -> None:
+    body = render(papers, "atom")
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo
+    assert parsed.version == "atom10"
+    entry, paper = parsed.entries[0], papers[0]
+    assert entry.id == paper.abs_url
+    assert [a.name for a in entry.authors] == paper.authors
+    assert [t.term for t in entry.tags] == paper.categories
+    assert entry.content[0].type == "text/html"
+    assert paper.abstract[:80] in entry.content[0].value
+    root = etree.fromstring(body)
+    assert root.findtext("atom:updated", namespaces=NS) == "2024-11-28T14:47:00+00:00"
+
+
+def test_item_html_explains_why_the_paper_is_there() -> None:
+    paper = make_paper(
+        "Tiny LLM",
+        "We study an LLM.",
+        authors=["Ada L.", "Alan T."],
+        categories=["cs.CL", "cs.AI"],
+        match=Match(hits=[KeywordHit(keyword="LLM", in_title=True, in_abstract=True)], score=1.5),
+    )
+    html = feedparser.parse(render([paper], "rss")).entries[0].summary
+    assert "Ada L., Alan T." in html
+    assert "cs.CL, cs.AI" in html
+    assert "<b>Score:</b> 1.5" in html
+    assert "LLM (title and abstract)" in html
+    assert "Announce type:</b> new" in html
+    assert "We study an LLM." in html
+    assert 'href="https://arxiv.org/pdf/2411.00001v1"' in html
+
+
+def test_same_data_gives_the_same_bytes(papers: list[Paper]) -> None:
+    for fmt in ("rss", "atom"):
+        assert render(papers, fmt) == render(papers, fmt)
+        assert render(papers, fmt) != render(papers, fmt, datetime(2024, 11, 29, tzinfo=UTC))
+
+
+def test_an_empty_feed_is_valid() -> None:
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(render([], fmt, updated=None))
+        assert not parsed.bozo
+        assert parsed.entries == []
+
+
+def test_hostile_text_is_escaped_and_illegal_characters_removed() -> None:
+    paper = make_paper(
+        "Evil <script>alert(1)</script> title\x0c",
+        "Abstract with </p><img src=x onerror=alert(1)> and a form feed\x0c and \x01.",
+        authors=["<b>Mallory</b>"],
+    )
+    for fmt in ("rss", "atom"):
+        body = render([paper], fmt)
+        assert b"\x0c" not in body
+        assert b"\x01" not in body
+        etree.fromstring(body)  # well-formed XML
+        entry = feedparser.parse(body).entries[0]
+        content = entry.summary if fmt == "rss" else entry.content[0].value
+        assert "<script>" not in content
+        assert "<img" not in content
+        assert "&lt;img src=x onerror=alert(1)&gt;" in content

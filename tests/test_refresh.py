@@ -1,0 +1,183 @@
+"""core.refresh: the pipeline end to end against a loopback arXiv, and the no-data-loss rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.config import Config, parse_config
+from core.errors import AppError, FeedError, FetchError, LockedError
+from core.refresh import merge_papers, refresh
+from core.settings import Settings
+from core.store import Store
+from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, read
+from tests.conftest import TEST_CONFIG
+from tests.loopback import Reply
+from tests.papers import make_paper
+
+
+def snapshot(store: Store) -> list[str]:
+    return [p.model_dump_json() for p in store.load_papers()]
+
+
+def test_first_refresh_fetches_ranks_and_stores(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    report = refresh(config, settings, store)
+    assert [r.path for r in arxiv_server.requests] == ["/rss/cs.AI+cs.LG+cs.CL"]
+    assert (report.outcome, report.fetched, report.followed, report.new, report.updated) == ("ok", 1504, 367, 367, 0)
+    assert report.stored == 367
+    assert 0 < report.matched < 367
+    state = store.load_state()
+    assert (state.outcome, state.etag, state.counts["new"]) == ("ok", arxiv_server.etag, 367)
+    # Every stored paper is in a followed category, listed under exactly those categories.
+    for paper in store.load_papers():
+        assert paper.feeds
+        assert set(paper.feeds) <= {"cs.AI", "cs.LG", "cs.CL"}
+        assert set(paper.feeds) <= set(paper.categories)
+    best = store.load_papers("cs.CL")[0]
+    assert best.match.score >= 2.5
+    assert best.match.hits
+
+
+def test_second_refresh_is_a_conditional_get_that_changes_nothing(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    refresh(config, settings, store)
+    before = snapshot(store)
+    report = refresh(config, settings, store)
+    assert report.outcome == "not-modified"
+    assert arxiv_server.requests[1].headers["if-none-match"] == arxiv_server.etag
+    assert snapshot(store) == before
+    assert store.load_state().outcome == "not-modified"
+
+
+def test_a_replacement_updates_the_stored_paper(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    refresh(config, settings, store)
+    first = store.load_paper("2411.18077")
+    assert first is not None
+    assert (first.version, first.announce_type) == (1, "new")
+    revised = read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:2411.18077v2")
+    revised = revised.replace(b"arXiv:2411.18077v1 Announce Type: new", b"arXiv:2411.18077v1 Announce Type: replace")
+    arxiv_server.serve(revised)
+    report = refresh(config, settings, store)
+    assert (report.new, report.updated, report.stored) == (0, 1, 367)
+    paper = store.load_paper("2411.18077")
+    assert paper is not None
+    assert paper.version == 2
+    assert paper.announce_type == "new"  # keeps its place in the feeds it was first announced in
+    assert paper.pdf_url.endswith("2411.18077v2")
+
+
+def test_merge_dedups_by_versionless_id() -> None:
+    v1 = make_paper("Old title", id="2411.00001", version=1)
+    v2 = make_paper("New title", id="2411.00001", version=2, announce_type="replace")
+    merged, new, updated = merge_papers([v1], [v2, make_paper(id="2411.00002")])
+    assert (new, updated) == (1, 1)
+    assert [(p.id, p.version, p.title, p.announce_type) for p in merged] == [
+        ("2411.00001", 2, "New title", "new"),
+        ("2411.00002", 1, "A paper", "new"),
+    ]
+    same, new, updated = merge_papers(merged, [v1])  # an older version never wins
+    assert (new, updated) == (0, 0)
+    assert same[0].version == 2
+
+
+def test_days_back_drops_papers_older_than_the_window(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    arxiv_server.serve(STAT)  # 26 March 2024
+    assert refresh(config, settings, store).stored > 0
+    stat_ids = {p.id for p in store.load_papers()}
+    arxiv_server.serve(COMBINED)  # 28 November 2024: March is far outside days_back
+    refresh(config, settings, store)
+    assert stat_ids.isdisjoint({p.id for p in store.load_papers()})
+    assert store.count_papers() == 367
+
+
+FAILURES = [
+    pytest.param([Reply(503, b"down", {"Retry-After": "0"})] * 3, FetchError, id="503-three-times"),
+    pytest.param([Reply(200, b"<html><body>Oops</body></html>", {"Content-Type": "text/html"})], FeedError, id="html"),
+    pytest.param([Reply(200, read(COMBINED)[:50_000])], FeedError, id="truncated-xml"),
+    pytest.param([Reply(200, read(ERROR_FEED))], FeedError, id="error-feed"),
+]
+
+
+@pytest.mark.parametrize(("replies", "error"), FAILURES)
+def test_a_failed_refresh_keeps_the_last_good_papers(
+    arxiv_server: FakeArxiv,
+    settings: Settings,
+    store: Store,
+    config: Config,
+    replies: list[Reply],
+    error: type[AppError],
+) -> None:
+    refresh(config, settings, store)
+    before, good = snapshot(store), store.load_state()
+    arxiv_server.serve(b"unused")
+    arxiv_server.queue(*replies)
+    with pytest.raises(error):
+        refresh(config, settings, store)
+    assert snapshot(store) == before
+    state = store.load_state()
+    assert state.outcome == "error"
+    assert state.message.startswith("arxiv: ")
+    assert state.last_success_at == good.last_success_at
+    assert state.etag == good.etag
+
+
+@pytest.mark.parametrize("empty", [EMPTY_WEEKEND, EMPTY_WEEKDAY])
+def test_an_empty_feed_is_a_quiet_day_that_keeps_everything(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, empty: str
+) -> None:
+    refresh(config, settings, store)
+    before = snapshot(store)
+    arxiv_server.serve(empty)
+    report = refresh(config, settings, store)
+    assert report.outcome == "quiet"
+    assert snapshot(store) == before
+    assert store.load_state().outcome == "quiet"
+
+
+def test_unreachable_arxiv_is_recorded_for_the_index_page(settings: Settings, store: Store, config: Config) -> None:
+    offline = Settings(**{**settings.__dict__, "arxiv_rss_base": "http://127.0.0.1:9/rss"})
+    with pytest.raises(FetchError):
+        refresh(config, offline, store)
+    state = store.load_state()
+    assert state.outcome == "error"
+    assert "ConnectError" in state.message
+    assert store.count_papers() == 0
+
+
+def test_a_held_lock_stops_a_second_refresh_before_any_request(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    assert store.acquire_lock("someone-else", 60)
+    with pytest.raises(LockedError, match="another refresh is running"):
+        refresh(config, settings, store)
+    assert arxiv_server.requests == []
+    store.release_lock("someone-else")
+    assert refresh(config, settings, store).outcome == "ok"
+    assert store.acquire_lock("after", 60)  # the refresh released its lock
+
+
+def test_an_edited_config_takes_effect_at_the_next_refresh(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    refresh(config, settings, store)
+    edited = parse_config({**TEST_CONFIG, "keywords": ["diffusion"], "categories": ["cs.LG"]})
+    report = refresh(edited, settings, store)
+    assert report.outcome == "ok"  # a new category list means a new URL: no stale ETag is sent
+    assert "if-none-match" not in arxiv_server.requests[1].headers
+    assert arxiv_server.requests[1].path == "/rss/cs.LG"
+    assert {tuple(p.feeds) for p in store.load_papers("cs.LG")} == {("cs.LG",)}
+    assert all(h.keyword == "diffusion" for p in store.load_papers() for h in p.match.hits)
+    assert store.load_papers("cs.AI") == []
+
+
+def test_config_file_round_trip(config_path: Path) -> None:
+    assert json.loads(config_path.read_text())["categories"] == ["cs.AI", "cs.LG", "cs.CL"]

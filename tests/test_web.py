@@ -1,0 +1,214 @@
+"""core.web: the feeds, pages and errors through the real app (and once through uvicorn)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from lxml import etree
+
+from core.config import Config
+from core.refresh import refresh
+from core.settings import Settings
+from core.store import Store
+from core.store.sqlite import SqliteStore
+from core.web import create_app
+from tests.arxiv_fake import FakeArxiv
+
+
+@pytest.fixture
+def served(arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, client: TestClient) -> TestClient:
+    refresh(config, settings, store)
+    return client
+
+
+def entries(response: httpx.Response) -> list[feedparser.FeedParserDict]:
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    etree.fromstring(response.content)
+    return list(parsed.entries)
+
+
+def test_rss_of_all_followed_categories(served: TestClient) -> None:
+    response = served.get("/rss")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    items = entries(response)
+    assert 0 < len(items) <= 50
+    for item in items:
+        assert {t.term for t in item.tags} & {"cs.AI", "cs.LG", "cs.CL"}
+        assert "survey" not in (item.title + item.summary).lower()
+        assert item.id.startswith("https://arxiv.org/abs/")
+    assert len({item.id for item in items}) == len(items)
+
+
+def test_per_category_feeds(served: TestClient) -> None:
+    rss = entries(served.get("/rss/cs.CL"))
+    atom_response = served.get("/atom/cs.CL")
+    assert atom_response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    atom = entries(atom_response)
+    assert rss
+    assert all("cs.CL" in {t.term for t in item.tags} for item in rss)
+    assert [i.id for i in rss] == [i.id for i in atom]
+    assert entries(served.get("/atom"))
+
+
+def test_keywords_filter_matches_phrases_across_hyphens(served: TestClient) -> None:
+    items = entries(served.get("/rss", params={"keywords": "kv cache", "min_score": "0.5"}))
+    assert sorted(i.id.rsplit("/", 1)[1] for i in items) == ["2411.18077", "2411.18424"]
+    assert all("kv cache (" in i.summary for i in items)
+    # 2411.15785 is a replacement: only shown when asked for.
+    items = entries(served.get("/rss", params={"keywords": "kv cache", "type": "new,cross,replace"}))
+    assert sorted(i.id.rsplit("/", 1)[1] for i in items) == ["2411.15785", "2411.18077", "2411.18424"]
+
+
+def test_exclude_limit_and_type(served: TestClient) -> None:
+    everything = entries(served.get("/rss", params={"limit": "500"}))
+    assert len(everything) > 50  # the cap is 200, above config's 50
+    limited = entries(served.get("/rss", params={"limit": "3"}))
+    assert [i.id for i in limited] == [i.id for i in everything[:3]]
+    excluded = entries(served.get("/rss", params={"exclude": "agent,agents"}))
+    assert excluded
+    assert all(" agent" not in (i.title + i.summary).lower() for i in excluded)
+    replaced = entries(served.get("/rss", params={"type": "replace", "min_score": "0"}))
+    assert replaced
+    assert all("Announce type:</b> replace" in i.summary for i in replaced)
+
+
+def test_same_request_same_etag_and_304(served: TestClient) -> None:
+    first = served.get("/rss/cs.LG")
+    etag = first.headers["etag"]
+    assert served.get("/rss/cs.LG").content == first.content
+    again = served.get("/rss/cs.LG", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+@pytest.mark.parametrize("category", ["cs.XX", "cs.CV", "cs..AI", "cs.AI%00", "x" * 300])
+def test_unknown_category_is_a_404_listing_the_valid_ones(served: TestClient, category: str) -> None:
+    response = served.get(f"/rss/{category}")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["categories"] == ["cs.AI", "cs.LG", "cs.CL"]
+    assert "Traceback" not in response.text
+
+
+def test_known_but_unfollowed_category_says_so(served: TestClient) -> None:
+    assert "is not followed" in served.get("/atom/cs.CV").json()["error"]
+    assert "did you mean 'cs.AI'" in served.get("/rss/cs.ai").json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"min_score": "abc"}, "min_score"),
+        ({"min_score": "-1"}, "min_score"),
+        ({"min_score": "nan"}, "min_score"),
+        ({"min_score": "inf"}, "min_score"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "9" * 40}, "limit"),
+        ({"type": "old"}, "type"),
+        ({"keywords": "x" * 10_000}, "keywords"),
+        ({"exclude": ",".join(f"a{i}" for i in range(60))}, "exclude"),
+    ],
+)
+def test_malformed_parameters_are_a_422_naming_them(served: TestClient, params: dict[str, str], name: str) -> None:
+    response = served.get("/rss", params=params)
+    assert response.status_code == 422
+    body = response.json()
+    assert f"parameter '{name}'" in body["error"]
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("hostile", ["(.*)+", "[", "\\", "a\x00b\x1f", "<script>alert(1)</script>", "' OR 1=1 --"])
+def test_hostile_keywords_give_a_valid_feed(served: TestClient, hostile: str) -> None:
+    response = served.get("/rss", params={"keywords": hostile, "min_score": "0"})
+    assert response.status_code == 200
+    entries(response)
+    assert b"<script>" not in response.content
+
+
+def test_empty_store_serves_valid_empty_feeds_and_says_why(client: TestClient) -> None:
+    for path in ("/rss", "/atom", "/rss/cs.AI"):
+        assert entries(client.get(path)) == []
+    page = client.get("/").text
+    assert "No papers yet: no refresh has run" in page
+
+
+def test_index_lists_every_feed_and_the_papers(served: TestClient) -> None:
+    response = served.get("/")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = response.text
+    for path in ("/rss", "/atom", "/rss/cs.AI", "/atom/cs.AI", "/rss/cs.LG", "/rss/cs.CL"):
+        assert f"http://testserver{path}" in page
+    assert page.count('<article class="paper"') == 50
+    assert "2411.18077" in page
+
+
+def test_health_reports_the_last_refresh(served: TestClient) -> None:
+    body = served.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["store"] == {"backend": "sqlite", "ok": True}
+    assert body["papers"] == 367
+    assert body["refresh"]["outcome"] == "ok"
+    assert body["refresh"]["last_success_at"]
+    assert "etag" not in body["refresh"]
+
+
+def test_config_shows_settings_without_secrets(tmp_path: Path, settings: Settings, store: Store) -> None:
+    secret = Settings(**{**settings.__dict__, "cron_secret": "hunter2-very-secret"})
+    with TestClient(create_app(secret, store)) as client:
+        response = client.get("/config")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["config"]["categories"] == ["cs.AI", "cs.LG", "cs.CL"]
+    assert body["settings"]["cron_secret"] == "set"
+    assert "hunter2" not in response.text
+
+
+def test_store_down_gives_503_with_retry_after(tmp_path: Path, settings: Settings) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with TestClient(create_app(settings, SqliteStore(blocker / "db.sqlite3"))) as client:
+        for path in ("/rss", "/atom/cs.AI", "/health"):
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["retry-after"] == "60"
+            assert "Traceback" not in response.text
+        assert client.get("/health").json()["store"]["ok"] is False
+
+
+@pytest.fixture
+def uvicorn_url(settings: Settings, store: Store) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_served_by_uvicorn_on_a_real_port(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, uvicorn_url: str
+) -> None:
+    refresh(config, settings, store)
+    response = httpx.get(uvicorn_url + "/rss/cs.CL")
+    assert response.status_code == 200
+    items = entries(response)
+    assert items
+    atom_self = etree.fromstring(response.content).find("channel/{http://www.w3.org/2005/Atom}link[@rel='self']")
+    assert atom_self is not None
+    assert atom_self.get("href") == uvicorn_url + "/rss/cs.CL"

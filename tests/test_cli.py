@@ -1,0 +1,103 @@
+"""core.cli: ``python -m core refresh`` and ``python -m core serve`` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.arxiv_fake import FakeArxiv
+
+ROOT = Path(__file__).parents[1]
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path, arxiv_server: FakeArxiv, config_path: Path) -> dict[str, str]:
+    return {
+        "CONFIG_PATH": str(config_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "ARXIV_RSS_BASE": arxiv_server.rss_base,
+        "ARXIV_MIN_INTERVAL_S": "0",
+    }
+
+
+def test_refresh_prints_progress_and_a_one_line_summary(env: dict[str, str]) -> None:
+    result = run(env, "refresh")
+    assert result.returncode == 0, result.stderr
+    assert "fetching http://127.0.0.1:" in result.stderr
+    assert "parsed 1504 papers, 367 in followed categories" in result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("refresh ok: fetched 1504, followed 367, new 367, updated 0, matched ")
+    assert "stored 367, took " in last
+
+
+def test_refresh_with_arxiv_down_fails_with_a_clear_message(env: dict[str, str]) -> None:
+    result = run({**env, "ARXIV_RSS_BASE": "http://127.0.0.1:9/rss"}, "refresh")
+    assert result.returncode == 1
+    assert "error: arxiv: http://127.0.0.1:9/rss/cs.AI+cs.LG+cs.CL failed after 3 attempts: ConnectError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_config_stops_with_one_message(env: dict[str, str], config_path: Path) -> None:
+    config_path.write_text('{"categories": ["cs.XX"]}')
+    for command in ("refresh", "serve"):
+        result = run(env, command)
+        assert result.returncode == 1
+        assert "error: config: " in result.stderr
+        assert "'cs.XX' is not an arXiv category" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(env: dict[str, str]) -> Iterator[str]:
+    assert run(env, "refresh").returncode == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url + "/health", timeout=1)
+            break
+        except httpx.TransportError:
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_serve_answers_on_the_port(served: str) -> None:
+    assert httpx.get(served + "/health").json()["papers"] == 367
+    assert httpx.get(served + "/rss/cs.LG").status_code == 200

@@ -105,8 +105,8 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
     fg.id(feed.self_url)
     fg.title(feed.title or "arXiv")
     fg.description(feed.description or feed.title or "arXiv")
-    fg.link(href=feed.link, rel="alternate")
     fg.link(href=feed.self_url, rel="self")
+    fg.link(href=feed.link, rel="alternate")  # last: feedgen uses the last link as RSS's <link>
     fg.language("en")
     fg.generator(GENERATOR)
     fg.lastBuildDate(feed.updated)

@@ -54,6 +54,7 @@ def test_rss_is_valid_and_complete(papers: list[Paper]) -> None:
     assert first.findtext("pubDate") == "Thu, 28 Nov 2024 05:00:00 +0000"
     assert first.findtext("title") == paper.title
     assert root.findtext("channel/lastBuildDate") == "Thu, 28 Nov 2024 14:47:00 +0000"
+    assert root.findtext("channel/link") == "http://127.0.0.1/"
     self_link = root.find("channel/atom:link[@rel='self']", NS)
     assert self_link is not None
     assert self_link.get("href") == "http://127.0.0.1/rss/cs.CL?keywords=llm&min_score=1"

@@ -73,10 +73,16 @@ def bench_ingest() -> list[tuple[str, str, str]]:
     full_s, count = best_of(5, pipeline)
     assert count == 1504, count
     return [
-        ("feedparser.parse alone (baseline)", f"{1504 / base_s:,.0f} items/s ({base_s * 1000:.0f} ms)",
-         f"{peak_memory(baseline):.1f} MiB"),
-        ("parse + match + rank + save (SQLite)", f"{1504 / full_s:,.0f} papers/s ({full_s * 1000:.0f} ms)",
-         f"{peak_memory(pipeline):.1f} MiB"),
+        (
+            "feedparser.parse alone (baseline)",
+            f"{1504 / base_s:,.0f} items/s ({base_s * 1000:.0f} ms)",
+            f"{peak_memory(baseline):.1f} MiB",
+        ),
+        (
+            "parse + match + rank + save (SQLite)",
+            f"{1504 / full_s:,.0f} papers/s ({full_s * 1000:.0f} ms)",
+            f"{peak_memory(pipeline):.1f} MiB",
+        ),
         ("ratio pipeline / baseline", f"{full_s / base_s:.2f}x the time", ""),
     ]
 

@@ -52,7 +52,8 @@ def test_refresh_prints_progress_and_a_one_line_summary(env: dict[str, str]) -> 
 def test_refresh_with_arxiv_down_fails_with_a_clear_message(env: dict[str, str]) -> None:
     result = run({**env, "ARXIV_RSS_BASE": "http://127.0.0.1:9/rss"}, "refresh")
     assert result.returncode == 1
-    assert "error: arxiv: http://127.0.0.1:9/rss/cs.AI+cs.LG+cs.CL failed after 3 attempts: ConnectError" in result.stderr
+    expected = "error: arxiv: http://127.0.0.1:9/rss/cs.AI+cs.LG+cs.CL failed after 3 attempts: ConnectError"
+    assert expected in result.stderr
     assert "Traceback" not in result.stderr
 
 

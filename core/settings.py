@@ -28,6 +28,10 @@ class Settings:
     arxiv_min_interval_s: float = 3.0
     arxiv_timeout_s: float = 30.0
     cron_secret: str | None = None
+    # Upstash Redis: either the names Upstash's console gives, or those of Vercel's integration.
+    upstash_url: str | None = None
+    upstash_token: str | None = None
+    store_timeout_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +44,9 @@ class Settings:
             arxiv_min_interval_s=_number(env, "ARXIV_MIN_INTERVAL_S", 3.0),
             arxiv_timeout_s=_number(env, "ARXIV_TIMEOUT_S", 30.0),
             cron_secret=env.get("CRON_SECRET") or None,
+            upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
+            upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
+            store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),
         )
 
     def describe(self) -> dict[str, object]:
@@ -52,6 +59,10 @@ class Settings:
             "arxiv_min_interval_s": self.arxiv_min_interval_s,
             "arxiv_timeout_s": self.arxiv_timeout_s,
             "cron_secret": "set" if self.cron_secret else "not set",
+            "store": "upstash" if self.upstash_url and self.upstash_token else "sqlite",
+            "upstash_url": self.upstash_url,
+            "upstash_token": "set" if self.upstash_token else "not set",
+            "store_timeout_s": self.store_timeout_s,
         }
 
 

@@ -19,7 +19,6 @@ from core import pages, taxonomy
 from core.config import Config, load_config
 from core.errors import AppError, NotFoundError, StoreError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
-from core.models import Paper
 from core.query import MAX_LIMIT, FeedQuery, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
@@ -47,8 +46,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
         """The index page: every feed URL and the papers of the last refresh."""
-        state = ctx.store.load_state()
-        papers = select_papers(_load_papers(ctx, None), ctx.config)
+        state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
+        papers = select_papers(stored, ctx.config)
         links = pages.feed_links(request, ctx.config.categories)
         return HTMLResponse(pages.render_index(ctx.config, state, papers, links))
 
@@ -110,8 +109,10 @@ def feed_query(
 def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, query: FeedQuery) -> Response:
     if category is not None and category not in ctx.config.categories:
         raise _unknown_category(category, ctx.config.categories)
-    papers = select_papers(_load_papers(ctx, category), ctx.config, query)
-    state = ctx.store.load_state()
+    # A request that only changes the limit reads just a prefix of the stored, ranked list.
+    prefix = query.limit or ctx.config.max_papers if query.only_limits else None
+    state, stored = ctx.store.load_feed(category, prefix)
+    papers = select_papers(stored, ctx.config, query)
     scope = category or ", ".join(ctx.config.categories)
     feed = build_feed(
         papers,
@@ -122,12 +123,6 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
         updated=state.last_success_at,
     )
     return _conditional(request, render_feed(feed, fmt), MEDIA_TYPES[fmt])
-
-
-def _load_papers(ctx: Context, category: str | None) -> list[Paper]:
-    papers = ctx.store.load_papers(category)
-    # Papers of categories no longer followed stay stored (listed under no feed) until they age out.
-    return papers if category is not None else [p for p in papers if p.feeds]
 
 
 def _conditional(request: Request, body: bytes, media_type: str) -> Response:

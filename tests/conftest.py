@@ -13,8 +13,11 @@ from core.config import Config, parse_config
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
+from core.store.upstash import UpstashStore
 from core.web import create_app
 from tests.arxiv_fake import FakeArxiv
+from tests.redis_server import RedisServer
+from tests.upstash_shim import UpstashShim
 
 TEST_CONFIG = {
     "title": "Test radar",
@@ -59,9 +62,30 @@ def settings(tmp_path: Path, arxiv_server: FakeArxiv, config_path: Path) -> Sett
     )
 
 
-@pytest.fixture
-def store(settings: Settings) -> Store:
-    return SqliteStore(settings.data_dir / "test.sqlite3")
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def upstash(redis_server: RedisServer) -> Iterator[UpstashShim]:
+    shim = UpstashShim(redis_server.port)
+    with shim.server:
+        yield shim
+
+
+@pytest.fixture(params=["sqlite", "upstash"])
+def store(request: pytest.FixtureRequest, settings: Settings) -> Store:
+    """Every test that uses a store runs once with each backend."""
+    if request.param == "sqlite":
+        return SqliteStore(settings.data_dir / "test.sqlite3")
+    shim: UpstashShim = request.getfixturevalue("upstash")
+    request.getfixturevalue("redis_server").flush()
+    shim.delay_s = 0.0
+    shim.reset_counts()
+    return UpstashStore(shim.url, shim.token, timeout_s=5.0)
 
 
 @pytest.fixture

@@ -1,72 +1,85 @@
-"""core.store: the contract every backend keeps, run against each of them."""
+"""core.store: the contract every backend keeps, run against each of them (SQLite, Upstash)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.errors import StoreError
-from core.models import KeywordHit, Match, RefreshState
-from core.store import Store
+from core.models import KeywordHit, Match, Paper, RefreshState
+from core.settings import Settings
+from core.store import Store, open_store
 from core.store.sqlite import SqliteStore
+from core.store.upstash import UpstashStore
 from tests.papers import make_paper
 
 DAY = datetime(2024, 11, 28, 5, tzinfo=UTC)
 
 
-def paper(pid: str, score: float = 0.0, feeds: tuple[str, ...] = ("cs.AI",), days_ago: int = 0, **fields: object):
+def paper(pid: str, score: float = 0.0, feeds: tuple[str, ...] = ("cs.AI",), **fields: object) -> Paper:
+    fields.setdefault("title", f"Paper {pid}")
     return make_paper(
-        f"Paper {pid}",
-        "An abstract.",
+        abstract="An abstract.",
         id=pid,
         feeds=list(feeds),
-        announced=DAY - timedelta(days=days_ago),
+        announced=DAY,
         match=Match(hits=[KeywordHit(keyword="llm", in_title=True)] if score else [], score=score),
         **fields,
     )
+
+
+def ids(papers: list[Paper]) -> list[str]:
+    return [p.id for p in papers]
 
 
 def test_round_trip_keeps_every_field(store: Store) -> None:
     original = paper(
         "2411.17758", 1.5, authors=["A. One", "B. Two"], doi="10.1/x", journal_ref="J. 1", rights="cc", version=3
     )
-    store.save_papers([original])
+    old_style = paper("astro-ph/0601001", 0.0, ("astro-ph",), title="Ünïcode ∑ title <b>&amp;</b>")
+    store.save_papers([original, old_style])
     assert store.load_paper("2411.17758") == original
+    assert store.load_paper("astro-ph/0601001") == old_style
     assert store.load_paper("0000.00000") is None
-    assert store.count_papers() == 1
+    assert store.count_papers() == 2
 
 
-def test_papers_load_per_feed_best_first(store: Store) -> None:
-    store.save_papers(
-        [
-            paper("1", 1.0, ("cs.AI",)),
-            paper("2", 2.5, ("cs.AI", "cs.LG")),
-            paper("3", 2.5, ("cs.LG",), days_ago=1),
-            paper("4", 0.0, ("cs.LG",)),
-        ]
-    )
-    assert [p.id for p in store.load_papers("cs.AI")] == ["2", "1"]
-    assert [p.id for p in store.load_papers("cs.LG")] == ["2", "3", "4"]
-    assert [p.id for p in store.load_papers()] == ["2", "3", "1", "4"]
+def test_papers_load_per_feed_in_saved_order(store: Store) -> None:
+    store.save_papers([paper("2", 2.5, ("cs.AI", "cs.LG")), paper("3", 2.5, ("cs.LG",)), paper("1", 1.0), paper("4")])
+    assert ids(store.load_papers("cs.AI")) == ["2", "1", "4"]
+    assert ids(store.load_papers("cs.LG")) == ["2", "3"]
+    assert ids(store.load_papers()) == ["2", "3", "1", "4"]
     assert store.load_papers("cs.CL") == []
 
 
-def test_saving_again_replaces_by_id(store: Store) -> None:
-    store.save_papers([paper("1", 1.0, ("cs.AI",))])
+def test_limit_reads_a_prefix(store: Store) -> None:
+    store.save_papers([paper(str(i), 10 - i) for i in range(10)])
+    assert ids(store.load_papers("cs.AI", limit=3)) == ["0", "1", "2"]
+    assert ids(store.load_papers(None, limit=5)) == ["0", "1", "2", "3", "4"]
+    assert len(store.load_papers("cs.AI", limit=1000)) == 10
+
+
+def test_saving_replaces_the_whole_set(store: Store) -> None:
+    store.save_papers([paper("1", 1.0, ("cs.AI",)), paper("old", 1.0)])
     store.save_papers([paper("1", 3.0, ("cs.LG",), version=2)])
     assert store.count_papers() == 1
+    assert store.load_paper("old") is None
     assert store.load_paper("1").version == 2  # type: ignore[union-attr]
     assert store.load_papers("cs.AI") == []
     assert [p.score for p in store.load_papers("cs.LG")] == [3.0]
 
 
-def test_keep_since_drops_older_papers_in_the_same_write(store: Store) -> None:
-    store.save_papers([paper("old", 5.0, days_ago=10), paper("mid", 1.0, days_ago=3)])
-    store.save_papers([paper("new", 1.0)], keep_since=DAY - timedelta(days=7))
-    assert sorted(p.id for p in store.load_papers()) == ["mid", "new"]
-    assert [p.id for p in store.load_papers("cs.AI")] == ["new", "mid"]  # same score: newer first
+def test_load_feed_returns_state_and_papers(store: Store) -> None:
+    assert store.load_feed("cs.AI", 10) == (RefreshState(), [])
+    store.save_papers([paper("1", 1.0), paper("2", 0.5)])
+    state = RefreshState(outcome="ok", last_success_at=DAY)
+    store.save_state(state)
+    assert store.load_feed("cs.AI", 1) == (state, [store.load_papers("cs.AI")[0]])
+    loaded_state, papers = store.load_feed(None, None)
+    assert (loaded_state, ids(papers)) == (state, ["1", "2"])
 
 
 def test_state_round_trip(store: Store) -> None:
@@ -94,8 +107,36 @@ def test_an_expired_lock_can_be_taken(store: Store) -> None:
     assert not store.acquire_lock("third", 60)
 
 
+def test_only_one_of_many_concurrent_lockers_wins(store: Store) -> None:
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(store.acquire_lock(f"w{i}", 60))) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
 def test_ping(store: Store) -> None:
     store.ping()
+
+
+# --- choosing a backend ------------------------------------------------------------------
+
+
+def test_sqlite_is_the_default(tmp_path: Path) -> None:
+    assert isinstance(open_store(Settings.from_env({"DATA_DIR": str(tmp_path)})), SqliteStore)
+
+
+@pytest.mark.parametrize(
+    "names", [("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"), ("KV_REST_API_URL", "KV_REST_API_TOKEN")]
+)
+def test_upstash_is_chosen_from_either_naming(names: tuple[str, str], upstash, redis_server) -> None:  # type: ignore[no-untyped-def]
+    redis_server.flush()
+    store = open_store(Settings.from_env({names[0]: upstash.url, names[1]: upstash.token}))
+    assert isinstance(store, UpstashStore)
+    store.save_papers([paper("1", 1.0)])
+    assert ids(store.load_papers("cs.AI")) == ["1"]
 
 
 # --- SQLite specifics --------------------------------------------------------------------
@@ -103,7 +144,7 @@ def test_ping(store: Store) -> None:
 
 def test_sqlite_survives_a_restart(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "s.sqlite3").save_papers([paper("1", 1.0)])
-    assert [p.id for p in SqliteStore(tmp_path / "s.sqlite3").load_papers("cs.AI")] == ["1"]
+    assert ids(SqliteStore(tmp_path / "s.sqlite3").load_papers("cs.AI")) == ["1"]
 
 
 def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:

@@ -1,17 +1,19 @@
 """Where papers and refresh state live: one small interface, one module per backend.
 
-Only this package knows SQLite (local default) or Upstash Redis (on Vercel). The refresh job
-is the single writer; feed requests only read, with one or two round trips each.
+Only this package knows SQLite (local default) or Upstash Redis (on Vercel, chosen when its
+settings are present). The refresh job is the single writer and saves the whole ranked set
+at once; feed requests only read, with one or two round trips each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Protocol
 
 from core.models import Paper, RefreshState
 from core.settings import Settings
+
+ALL = "*"  # the feed of every followed category
 
 
 class Store(Protocol):
@@ -20,11 +22,14 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise StoreError when the store cannot be reached."""
 
-    def save_papers(self, papers: Sequence[Paper], keep_since: datetime | None = None) -> None:
-        """Insert or replace papers by id, then drop papers announced before keep_since; all or nothing."""
+    def save_papers(self, papers: Sequence[Paper]) -> None:
+        """Replace every stored paper with these, in this order (best first); all or nothing."""
 
-    def load_papers(self, feed: str | None = None) -> list[Paper]:
-        """The papers listed under a followed category (all papers for None), best first."""
+    def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
+        """Papers listed under a followed category (every paper for None), in saved order."""
+
+    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
+        """The refresh state and ``load_papers(feed, limit)``, in as few round trips as possible."""
 
     def load_paper(self, paper_id: str) -> Paper | None: ...
 
@@ -42,6 +47,11 @@ class Store(Protocol):
 
 
 def open_store(settings: Settings) -> Store:
+    """Upstash when its URL and token are set, otherwise the SQLite file under DATA_DIR."""
+    if settings.upstash_url and settings.upstash_token:
+        from core.store.upstash import UpstashStore
+
+        return UpstashStore(settings.upstash_url, settings.upstash_token, timeout_s=settings.store_timeout_s)
     from core.store.sqlite import SqliteStore
 
     return SqliteStore(settings.data_dir / "arxiv-rss-bot.sqlite3")

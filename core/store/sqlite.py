@@ -1,6 +1,6 @@
 """The embedded store: one SQLite file under DATA_DIR, the local default.
 
-Papers are stored whole as JSON with the columns needed to rank them; ``paper_feeds`` lists
+Papers are stored whole as JSON with their position in the ranked set; ``paper_feeds`` lists
 the followed categories each paper appears under. WAL mode lets feed requests read while the
 refresh writes, and every write happens in one transaction.
 """
@@ -11,7 +11,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from datetime import datetime
 from pathlib import Path
 
 from core.errors import StoreError
@@ -20,20 +19,19 @@ from core.models import Paper, RefreshState
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
     id TEXT PRIMARY KEY,
-    score REAL NOT NULL,
-    announced TEXT NOT NULL,
+    position INTEGER NOT NULL,
     data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS papers_rank ON papers (score DESC, announced DESC, id DESC);
+CREATE INDEX IF NOT EXISTS papers_position ON papers (position);
 CREATE TABLE IF NOT EXISTS paper_feeds (
     feed TEXT NOT NULL,
-    id TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
-    PRIMARY KEY (feed, id)
+    position INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (feed, position)
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 """
-_RANKED = "ORDER BY p.score DESC, p.announced DESC, p.id DESC"
 
 
 class SqliteStore:
@@ -49,7 +47,6 @@ class SqliteStore:
             if not self._ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(sqlite3.connect(self.path, timeout=10)) as conn:
-                conn.execute("PRAGMA foreign_keys = ON")
                 if not self._ready:
                     conn.execute("PRAGMA journal_mode = WAL")
                     conn.executescript(_SCHEMA)
@@ -63,27 +60,37 @@ class SqliteStore:
         with self._connect() as conn:
             conn.execute("SELECT 1").fetchone()
 
-    def save_papers(self, papers: Sequence[Paper], keep_since: datetime | None = None) -> None:
+    def save_papers(self, papers: Sequence[Paper]) -> None:
         with self._connect() as conn:
+            conn.execute("DELETE FROM papers")
+            conn.execute("DELETE FROM paper_feeds")
             conn.executemany(
-                "INSERT OR REPLACE INTO papers (id, score, announced, data) VALUES (?, ?, ?, ?)",
-                [(p.id, p.match.score, p.announced.isoformat(), p.model_dump_json()) for p in papers],
+                "INSERT INTO papers (id, position, data) VALUES (?, ?, ?)",
+                [(p.id, i, p.model_dump_json()) for i, p in enumerate(papers)],
             )
-            conn.executemany("DELETE FROM paper_feeds WHERE id = ?", [(p.id,) for p in papers])
             conn.executemany(
-                "INSERT INTO paper_feeds (feed, id) VALUES (?, ?)", [(feed, p.id) for p in papers for feed in p.feeds]
+                "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
+                [(feed, i, p.id) for i, p in enumerate(papers) for feed in p.feeds],
             )
-            if keep_since is not None:
-                conn.execute("DELETE FROM papers WHERE announced < ?", (keep_since.isoformat(),))
 
-    def load_papers(self, feed: str | None = None) -> list[Paper]:
+    def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         with self._connect() as conn:
-            if feed is None:
-                rows = conn.execute(f"SELECT p.data FROM papers p {_RANKED}").fetchall()
-            else:
-                rows = conn.execute(
-                    f"SELECT p.data FROM papers p JOIN paper_feeds f ON f.id = p.id WHERE f.feed = ? {_RANKED}", (feed,)
-                ).fetchall()
+            return self._papers(conn, feed, limit)
+
+    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
+        with self._connect() as conn:  # one transaction: the state and papers agree
+            return self._state(conn), self._papers(conn, feed, limit)
+
+    def _papers(self, conn: sqlite3.Connection, feed: str | None, limit: int | None) -> list[Paper]:
+        cap = -1 if limit is None else limit
+        if feed is None:
+            rows = conn.execute("SELECT data FROM papers ORDER BY position LIMIT ?", (cap,)).fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT p.data FROM paper_feeds f JOIN papers p ON p.id = f.id WHERE f.feed = ?"
+                " ORDER BY f.position LIMIT ?",
+                (feed, cap),
+            ).fetchall()
         return [Paper.model_validate_json(data) for (data,) in rows]
 
     def load_paper(self, paper_id: str) -> Paper | None:
@@ -97,7 +104,10 @@ class SqliteStore:
 
     def load_state(self) -> RefreshState:
         with self._connect() as conn:
-            row = conn.execute("SELECT value FROM state WHERE key = 'refresh'").fetchone()
+            return self._state(conn)
+
+    def _state(self, conn: sqlite3.Connection) -> RefreshState:
+        row = conn.execute("SELECT value FROM state WHERE key = 'refresh'").fetchone()
         return RefreshState.model_validate_json(row[0]) if row else RefreshState()
 
     def save_state(self, state: RefreshState) -> None:

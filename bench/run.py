@@ -2,7 +2,9 @@
 
 1. ingest: parse + match + store the real 1,504-item arXiv feed, next to feedparser alone.
 2. serve: a 100-item feed from the store through uvicorn, next to a static file of the same
-   size served by the same server, in the same run.
+   size served by the same server, in the same run; once with SQLite, once with Upstash
+   (the real upstash-redis client, the tests' Upstash REST shim, a real redis-server).
+3. upstash: Redis commands and round trips per feed request and per refresh, counted at the shim.
 
 Results go to stdout as a Markdown table; copy them into bench/README.md.
 """
@@ -26,14 +28,21 @@ import httpx
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core import taxonomy  # noqa: E402
 from core.arxiv import parse_feed  # noqa: E402
 from core.config import load_config  # noqa: E402
-from core.refresh import merge_papers, rank_for_config  # noqa: E402
+from core.refresh import merge_papers, rank_for_config, refresh  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.store import open_store  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402
+from core.store.upstash import UpstashStore  # noqa: E402
+from tests.arxiv_fake import FakeArxiv  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+from tests.upstash_shim import UpstashShim  # noqa: E402
 
 FEED = ROOT / "tests" / "data" / "rss-all-archives-combined-2024-11-28.xml"
 CONFIG = load_config(ROOT / "config.json").model_copy(
-    update={"categories": ["cs", "math", "physics", "astro-ph", "cond-mat", "stat", "quant-ph", "eess"]}
+    update={"categories": sorted(taxonomy.ARCHIVES)}  # every archive: all 1,504 papers are followed
 )
 
 
@@ -111,12 +120,11 @@ def percentiles(latencies: list[float]) -> str:
 
 
 def bench_serve(env: dict[str, str], label: str, requests: int = 1000) -> list[tuple[str, str, str]]:
-    """Serve a 100-item feed from a refreshed store; the static baseline is that feed's bytes."""
+    """Serve a 100-item feed from a filled store; the static baseline is that feed's bytes."""
     data = Path(env["DATA_DIR"])
-    store = SqliteStore(data / "arxiv-rss-bot.sqlite3")
-    if store.count_papers() == 0:
-        merged, _, _ = merge_papers([], parse_feed(FEED.read_bytes()).papers)
-        store.save_papers(list(rank_for_config(merged, CONFIG)))
+    store = open_store(Settings.from_env(env))
+    merged, _, _ = merge_papers([], parse_feed(FEED.read_bytes()).papers)
+    store.save_papers(rank_for_config(merged, CONFIG))
     static = data / "static"
     static.mkdir(exist_ok=True)
     port = free_port()
@@ -126,7 +134,7 @@ def bench_serve(env: dict[str, str], label: str, requests: int = 1000) -> list[t
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    feed = "/rss?min_score=0&limit=100"
+    feed = "/rss?limit=100"
     try:
         with httpx.Client(timeout=10) as client:
             deadline = time.monotonic() + 30
@@ -157,12 +165,56 @@ def table(title: str, rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_upstash_commands(shim: UpstashShim) -> list[tuple[str, str, str]]:
+    """Commands and round trips, counted at the shim, for a realistic 4-category deployment."""
+    config = CONFIG.model_copy(update={"categories": ["cs.AI", "cs.LG", "cs.CL", "cs.CV"], "max_papers": 50})
+    store = UpstashStore(shim.url, shim.token)
+    rows = []
+    with FakeArxiv().server as arxiv_server, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env({"DATA_DIR": tmp, "ARXIV_RSS_BASE": arxiv_server.url + "/rss"})
+        for run in ("first refresh", "next refresh (304)"):
+            shim.reset_counts()
+            report = refresh(config, settings, store)
+            commands = ", ".join(f"{name} {n}" for name, n in sorted(shim.commands.items()))
+            rows.append(
+                (
+                    f"{run}: {report.stored} papers",
+                    f"{shim.round_trips} round trips",
+                    f"{shim.command_count} commands ({commands})",
+                )
+            )
+    size = sum(len(p.model_dump_json()) for p in store.load_papers())
+    for label, feed, limit in (
+        ("default feed /rss/cs.CL", "cs.CL", 50),
+        ("filtered feed ?keywords=...", "cs.CL", None),
+    ):
+        shim.reset_counts()
+        store.load_feed(feed, limit)
+        rows.append((f"{label}", f"{shim.round_trips} round trips", f"{shim.command_count} commands"))
+    rows.append(
+        ("stored papers, JSON", f"{size / 1024:.0f} KiB", f"{size / max(store.count_papers(), 1):.0f} bytes a paper")
+    )
+    return rows
+
+
 def main() -> None:
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
     print(table("Ingest: the real 1,504-item feed", bench_ingest()))
+    title = "Serve: one client, sequential requests over keep-alive"
     with tempfile.TemporaryDirectory() as tmp:
         env = {"DATA_DIR": tmp, "CONFIG_PATH": str(ROOT / "config.json")}
-        print(table("Serve: one client, sequential requests over keep-alive", bench_serve(env, "SQLite")))
+        sqlite_rows = bench_serve(env, "SQLite")
+        redis = RedisServer(Path(tmp) / "redis").start()
+        shim = UpstashShim(redis.port)
+        try:
+            with shim.server:
+                upstash_env = {**env, "UPSTASH_REDIS_REST_URL": shim.url, "UPSTASH_REDIS_REST_TOKEN": shim.token}
+                upstash_rows = bench_serve(upstash_env, "Upstash (shim + redis-server)")
+                command_rows = bench_upstash_commands(shim)
+        finally:
+            redis.stop()
+    print(table(title, [*sqlite_rows, *upstash_rows[1:]]))
+    print(table("Upstash: commands and round trips (counted at the shim)", command_rows))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def refresh(
         _save_state_quietly(store, state)
         raise
     finally:
-        store.release_lock(owner)
+        _release_quietly(store, owner)
     report.seconds = time.monotonic() - started
     log.info("%s", report.line())
     return report
@@ -172,3 +172,10 @@ def _save_state_quietly(store: Store, state: RefreshState) -> None:
         store.save_state(state)
     except AppError as exc:  # the original failure is the one worth raising
         log.error("could not record the failed refresh: %s", exc)
+
+
+def _release_quietly(store: Store, owner: str) -> None:
+    try:
+        store.release_lock(owner)
+    except AppError as exc:  # the lock expires on its own; the refresh's own error matters more
+        log.error("could not release the refresh lock (it expires in %.0f s): %s", LOCK_TTL_S, exc)

@@ -14,6 +14,7 @@ import base64
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +29,7 @@ class UpstashShim:
         self.redis_port = redis_port
         self.token = token
         self.delay_s = 0.0
+        self.fault: Callable[[Request], None] | None = None  # called before each request is served
         self.commands: Counter[str] = Counter()
         self.round_trips = 0
         self._lock = threading.Lock()
@@ -67,6 +69,8 @@ class UpstashShim:
         with self._lock:
             self.round_trips += 1
             self.commands.update(str(c[0]).upper() for c in commands)
+        if self.fault is not None:
+            self.fault(request)
         try:
             conn = Resp(self.redis_port)
         except OSError as exc:

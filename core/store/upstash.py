@@ -5,16 +5,17 @@ Key layout, designed for one writer a day and many readers (prefix ``arb:``):
     arb:manifest              JSON {"gen", "keys", "count"}: which generation of lists is live
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
     arb:lock                  refresh lock: SET NX EX with a random owner token
-    arb:<gen>:all:<feed>      JSON list of every paper listed under <feed>, best first
-    arb:<gen>:top:<feed>      the first TOP papers of that list: what a default feed reads
+    arb:<gen>:papers:<feed>   Redis list of paper JSON, best first, of the papers under <feed>
 
 ``<feed>`` is a followed category or ``*`` for all of them. A refresh writes a new generation
-in pipelined batches (each well under Upstash's 10 MB request limit, with a TTL so a crashed
-refresh leaves nothing behind), then switches ``arb:manifest`` to it, makes its keys
-permanent and expires the old generation in one MULTI/EXEC: readers see the old lists or the
-new ones, never a mix. Papers older than ``days_back`` simply are not in the new generation.
+with RPUSH in pipelined batches (each well under Upstash's 10 MB request limit, with a TTL so
+a crashed refresh leaves nothing behind), then switches ``arb:manifest`` to it, makes its
+keys permanent and expires the old generation in one MULTI/EXEC: readers see the old lists or
+the new ones, never a mix. Papers older than ``days_back`` are not in the new generation, so
+the database does not grow.
 
-A feed request costs two round trips: MGET manifest + state, then GET one list.
+A feed request costs two round trips and two commands: MGET manifest + state, then one
+LRANGE that reads only as many papers as the feed shows.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from core.store import ALL
 T = TypeVar("T")
 PREFIX = "arb:"
 MANIFEST, STATE, LOCK = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock"
-TOP = 200  # the longest default feed a request can ask for (query.MAX_LIMIT)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
+CHUNK_BYTES = 1_000_000  # per RPUSH
 _PAPERS = TypeAdapter(list[Paper])
 # Compare-and-delete: only the owner releases the lock (a late, expired owner must not).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
@@ -72,24 +73,22 @@ class UpstashStore:
 
     def save_papers(self, papers: Sequence[Paper]) -> None:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
-        lists: dict[str, list[Paper]] = {ALL: list(papers)}
-        for paper in papers:
+        encoded = [p.model_dump_json() for p in papers]
+        lists: dict[str, list[str]] = {_key(gen, ALL): encoded}
+        for paper, text in zip(papers, encoded, strict=True):
             for feed in paper.feeds:
-                lists.setdefault(feed, []).append(paper)
-        values: dict[str, str] = {}
-        for feed, members in lists.items():
-            values[f"{PREFIX}{gen}:all:{feed}"] = _PAPERS.dump_json(members).decode()
-            values[f"{PREFIX}{gen}:top:{feed}"] = _PAPERS.dump_json(members[:TOP]).decode()
+                lists.setdefault(_key(gen, feed), []).append(text)
         old = self._manifest()
-        for batch in _batches(values):
+        for batch in _batches(lists):
             pipeline = self.redis.pipeline()
-            for key, value in batch.items():
-                pipeline.set(key, value, ex=PENDING_TTL_S)
+            for key, chunk in batch:
+                pipeline.rpush(key, *chunk)
+                pipeline.expire(key, PENDING_TTL_S)
             self._call("write of new papers", pipeline.exec)
-        manifest = json.dumps({"gen": gen, "keys": sorted(values), "count": len(papers)})
+        manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(papers)})
         switch = self.redis.multi()
         switch.set(MANIFEST, manifest)
-        for key in values:
+        for key in lists:
             switch.persist(key)
         for key in old.get("keys", []):
             switch.expire(key, RETIRED_TTL_S)
@@ -108,12 +107,11 @@ class UpstashStore:
         return _state(state), papers
 
     def _papers(self, manifest: dict[str, Any], feed: str | None, limit: int | None) -> list[Paper]:
-        if not manifest:
+        if not manifest or limit == 0:
             return []
-        kind = "top" if limit is not None and limit <= TOP else "all"
-        raw = self._call("GET papers", lambda: self.redis.get(f"{PREFIX}{manifest['gen']}:{kind}:{feed or ALL}"))
-        papers = _PAPERS.validate_json(raw) if raw else []
-        return papers if limit is None else papers[:limit]
+        key = _key(manifest["gen"], feed or ALL)
+        items = self._call("LRANGE papers", lambda: self.redis.lrange(key, 0, -1 if limit is None else limit - 1))
+        return _PAPERS.validate_json("[" + ",".join(items) + "]")
 
     def load_paper(self, paper_id: str) -> Paper | None:
         return next((p for p in self.load_papers() if p.id == paper_id), None)
@@ -141,13 +139,28 @@ def _state(raw: str | None) -> RefreshState:
     return RefreshState.model_validate_json(raw) if raw else RefreshState()
 
 
-def _batches(values: dict[str, str]) -> list[dict[str, str]]:
-    batches: list[dict[str, str]] = [{}]
-    size = 0
-    for key, value in values.items():
-        if batches[-1] and size + len(value) > BATCH_BYTES:
-            batches.append({})
-            size = 0
-        batches[-1][key] = value
-        size += len(value)
-    return batches
+def _key(gen: str, feed: str) -> str:
+    return f"{PREFIX}{gen}:papers:{feed}"
+
+
+def _batches(
+    lists: dict[str, list[str]], chunk_bytes: int = CHUNK_BYTES, batch_bytes: int = BATCH_BYTES
+) -> list[list[tuple[str, list[str]]]]:
+    """Split the lists into RPUSH chunks, and the chunks into pipelines, by size (order kept)."""
+    batches: list[list[tuple[str, list[str]]]] = [[]]
+    batch_size = 0
+    for key, items in lists.items():
+        chunk: list[str] = []
+        chunk_size = 0
+        for item in [*items, None]:
+            if chunk and (item is None or chunk_size + len(item) > chunk_bytes):
+                if batches[-1] and batch_size + chunk_size > batch_bytes:
+                    batches.append([])
+                    batch_size = 0
+                batches[-1].append((key, chunk))
+                batch_size += chunk_size
+                chunk, chunk_size = [], 0
+            if item is not None:
+                chunk.append(item)
+                chunk_size += len(item)
+    return [batch for batch in batches if batch]

@@ -1,0 +1,100 @@
+"""The Upstash REST shim itself: it must answer as Upstash's REST API is documented to."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.redis_server import RedisServer
+from tests.upstash_shim import UpstashShim
+
+
+@pytest.fixture
+def shim(upstash: UpstashShim, redis_server: RedisServer) -> UpstashShim:
+    redis_server.flush()
+    upstash.reset_counts()
+    return upstash
+
+
+def post(
+    shim: UpstashShim, path: str, body: Any, token: str | None = "test-token", b64: bool = False
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if b64:
+        headers["Upstash-Encoding"] = "base64"
+    return httpx.post(shim.url + path, json=body, headers=headers)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_auth_is_checked(shim: UpstashShim) -> None:
+    for token in (None, "wrong"):
+        response = post(shim, "/", ["PING"], token=token)
+        assert response.status_code == 401
+        assert response.json() == {"error": "WRONGPASS invalid or missing auth token"}
+    assert httpx.post(shim.url + "/?_token=test-token", json=["PING"]).json() == {"result": "PONG"}
+
+
+def test_single_commands_and_plain_encoding(shim: UpstashShim) -> None:
+    assert post(shim, "/", ["SET", "k", "välue"]).json() == {"result": "OK"}
+    assert post(shim, "/", ["GET", "k"]).json() == {"result": "välue"}
+    assert post(shim, "/", ["GET", "missing"]).json() == {"result": None}
+    assert post(shim, "/", ["INCR", "n"]).json() == {"result": 1}
+    assert post(shim, "/", ["SET", "n2", 5, "EX", 100]).json() == {"result": "OK"}
+
+
+def test_base64_encodes_every_string_but_ok(shim: UpstashShim) -> None:
+    assert post(shim, "/", ["SET", "k", "välue"], b64=True).json() == {"result": "OK"}
+    assert post(shim, "/", ["GET", "k"], b64=True).json() == {"result": b64("välue")}
+    assert post(shim, "/", ["PING"], b64=True).json() == {"result": b64("PONG")}
+    assert post(shim, "/", ["MGET", "k", "none"], b64=True).json() == {"result": [b64("välue"), None]}
+    assert post(shim, "/", ["RPUSH", "l", "a", "b"], b64=True).json() == {"result": 2}
+    assert post(shim, "/", ["LRANGE", "l", 0, -1], b64=True).json() == {"result": [b64("a"), b64("b")]}
+
+
+def test_errors_are_400_with_the_redis_message(shim: UpstashShim) -> None:
+    response = post(shim, "/", ["GET"])
+    assert response.status_code == 400
+    assert response.json() == {"error": "ERR wrong number of arguments for 'get' command"}
+    assert post(shim, "/", {"not": "a command"}).status_code == 400
+    assert httpx.post(shim.url, content=b"{nope", headers={"Authorization": "Bearer test-token"}).status_code == 400
+
+
+def test_pipeline_is_a_2d_array_with_per_command_results(shim: UpstashShim) -> None:
+    response = post(shim, "/pipeline", [["SET", "a", "1"], ["INCR", "a"], ["SET", "s", "x"], ["INCR", "s"]])
+    assert response.status_code == 200
+    assert response.json() == [
+        {"result": "OK"},
+        {"result": 2},
+        {"result": "OK"},
+        {"error": "ERR value is not an integer or out of range"},
+    ]
+    assert shim.round_trips == 1
+    assert shim.command_count == 4
+
+
+def test_multi_exec_is_atomic_and_discarded_whole_on_a_bad_command(shim: UpstashShim) -> None:
+    assert post(shim, "/multi-exec", [["SET", "t", "1"], ["INCR", "t"]]).json() == [{"result": "OK"}, {"result": 2}]
+    response = post(shim, "/multi-exec", [["SET", "t", "9"], ["NOSUCHCOMMAND"]])
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("EXECABORT")
+    assert post(shim, "/", ["GET", "t"]).json() == {"result": "2"}
+
+
+def test_the_real_client_round_trips_through_the_shim(shim: UpstashShim) -> None:
+    from upstash_redis import Redis
+
+    redis = Redis(url=shim.url, token=shim.token, allow_telemetry=False)
+    assert redis.set("key", "välue ✓") is True
+    assert redis.get("key") == "välue ✓"
+    assert redis.set("key", "other", nx=True) is False
+    pipeline = redis.pipeline()
+    pipeline.set("p", "1")
+    pipeline.incr("p")
+    assert pipeline.exec() == [True, 2]
+    assert redis.eval("return ARGV[1]", args=["hi"]) == "hi"

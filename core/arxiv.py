@@ -10,6 +10,7 @@ import calendar
 import email.utils
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,17 +51,19 @@ class Throttle:
         self.clock = clock
         self.sleep = sleep
         self._last: float | None = None
+        self._lock = threading.Lock()  # summary threads share one throttle: one request at a time
 
     def seed(self, seconds_ago: float) -> None:
         """Account for a request made earlier (by a previous run) ``seconds_ago`` seconds ago."""
         self._last = self.clock() - max(seconds_ago, 0.0)
 
     def wait(self) -> None:
-        if self._last is not None:
-            remaining = self._last + self.min_interval - self.clock()
-            if remaining > 0:
-                self.sleep(remaining)
-        self._last = self.clock()
+        with self._lock:
+            if self._last is not None:
+                remaining = self._last + self.min_interval - self.clock()
+                if remaining > 0:
+                    self.sleep(remaining)
+            self._last = self.clock()
 
 
 @dataclass(frozen=True)

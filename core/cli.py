@@ -13,7 +13,8 @@ from core.settings import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description="arxiv-rss-bot: arXiv as ranked feeds")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("refresh", help="fetch today's arXiv announcements, rank and store them")
+    commands.add_parser("refresh", help="fetch today's arXiv announcements, rank, store and summarise them")
+    commands.add_parser("summarize", help="continue making AI summaries for the stored papers")
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "refresh":
             return _refresh(settings)
+        if args.command == "summarize":
+            return _summarize(settings)
         return _serve(settings, args.host, args.port)
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -33,9 +36,29 @@ def _refresh(settings: Settings) -> int:
     from core.config import load_config
     from core.refresh import refresh
     from core.store import open_store
+    from core.summarize import open_summarizer
 
-    report = refresh(load_config(settings.config_path), settings, open_store(settings))
+    config = load_config(settings.config_path)
+    summarizer = open_summarizer(config.summary, settings)
+    report = refresh(config, settings, open_store(settings), summarizer=summarizer)
     print(report.line())
+    if report.summaries and report.summaries.message:
+        print(f"summaries: {report.summaries.message}")
+    return 0
+
+
+def _summarize(settings: Settings) -> int:
+    from core.config import load_config
+    from core.refresh import summarize_stored
+    from core.store import open_store
+    from core.summarize import open_summarizer
+
+    config = load_config(settings.config_path)
+    report = summarize_stored(config, settings, open_store(settings), open_summarizer(config.summary, settings))
+    print(
+        f"summaries made {report.made}, cached {report.cached}, rejected {report.rejected}, failed {report.failed}, "
+        f"queued {report.queued}, tokens {report.tokens}" + (f" ({report.message})" if report.message else "")
+    )
     return 0
 
 

@@ -35,13 +35,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DailyBudget(_Strict):
+    calls: int = Field(100, ge=0)
+    tokens: int = Field(2_000_000, ge=0)
+
+
 class SummaryConfig(_Strict):
     """AI summaries of the top papers (made by the refresh job, never on a reader's request)."""
 
     provider: Literal["dashscope", "openai", "none"] = "dashscope"
-    model: str = "qwen-long"
-    language: str = "zh"
+    model: str = Field("qwen-long", min_length=1)
+    language: str = Field("zh", min_length=2, max_length=20)
     max_papers: int = Field(15, ge=0, le=200)
+    source: Literal["abstract", "fulltext"] = "abstract"
+    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore endpoint
+    base_url: str | None = None  # openai: e.g. https://api.deepseek.com/v1 or http://127.0.0.1:11434/v1
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
+    concurrency: int = Field(4, ge=1, le=16)
+    time_budget_s: float = Field(120, gt=0, le=280)  # below Vercel's 300 s function limit
+    request_timeout_s: float = Field(60, gt=0, le=280)
+    max_input_chars: int = Field(60_000, ge=1_000, le=2_000_000)
+    pdf_max_bytes: int = Field(20_000_000, ge=100_000, le=100_000_000)
+    daily_budget: DailyBudget = Field(default_factory=DailyBudget)
 
 
 class Config(_Strict):
@@ -106,7 +121,9 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
     key = ".".join(part for part in loc if not part.isdigit()) or "(top level)"
     where = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:]) if loc else key
     if error["type"] == "extra_forbidden":
-        model: type[BaseModel] = SummaryConfig if loc[0] == "summary" and len(loc) > 1 else Config
+        model: type[BaseModel] = Config
+        if loc[0] == "summary" and len(loc) > 1:
+            model = DailyBudget if len(loc) > 2 and loc[1] == "daily_budget" else SummaryConfig
         known = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""

@@ -69,6 +69,20 @@ class QueryError(AppError):
         self.parameter = parameter
 
 
+class LLMError(AppError):
+    """The summarising model failed; ``kind`` says how the caller should react.
+
+    rate_limit: back off, retry later · rejected: the content was refused, do not retry ·
+    transient: timeout or 5xx, retry a few times · auth: the key is wrong, stop.
+    """
+
+    stage = "summarize"
+
+    def __init__(self, kind: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.kind = kind
+
+
 class NotFoundError(AppError):
     """A category or paper that this service does not serve."""
 

@@ -86,6 +86,11 @@ def render_item_html(paper: Paper) -> str:
     if paper.match.hits:
         hits = ", ".join(f"{esc(h.keyword)} ({_where(h.in_title, h.in_abstract)})" for h in paper.match.hits)
         parts.append(f"<p><b>Score:</b> {paper.match.score:g} &middot; <b>Matched:</b> {hits}</p>")
+    if paper.summary is not None and paper.summary.status == "ok":
+        # Rendered from the model's Markdown with raw HTML disabled (core.markdown).
+        parts.append(f"<p><b>AI summary</b> by {esc(paper.summary.model)} ({esc(paper.summary.provider)}):</p>")
+        parts.append(paper.summary.html)
+        parts.append("<p><b>Abstract</b></p>")
     parts.append(f"<p>{esc(paper.abstract)}</p>")
     parts.append(
         f'<p><a href="{esc(paper.abs_url)}">Abstract</a> &middot; <a href="{esc(paper.pdf_url)}">PDF</a>'

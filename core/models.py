@@ -39,6 +39,23 @@ class Match(BaseModel):
         return [hit.keyword for hit in self.hits]
 
 
+class Summary(BaseModel):
+    """An AI summary of one version of a paper, or the record that the model refused it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str = "ok"  # ok | rejected (content inspection: not retried every run)
+    markdown: str = ""
+    html: str = ""  # rendered and sanitised at refresh time, so serving needs no Markdown library
+    model: str
+    provider: str
+    language: str
+    source: str = "abstract"  # abstract | fulltext
+    created: datetime
+    tokens: int = 0
+    reason: str = ""
+
+
 class Paper(BaseModel):
     """One arXiv paper, identified by its version-less id (``2601.08670``, ``astro-ph/0601001``)."""
 
@@ -59,6 +76,7 @@ class Paper(BaseModel):
     # Set by the refresh: the followed categories this paper is listed under, and its match.
     feeds: list[str] = Field(default_factory=list)
     match: Match = Field(default_factory=Match)
+    summary: Summary | None = None
 
     @property
     def versioned_id(self) -> str:
@@ -93,3 +111,5 @@ class RefreshState(BaseModel):
     outcome: str = "never"  # never | ok | not-modified | quiet | error
     message: str = ""
     counts: dict[str, int] = Field(default_factory=dict)
+    summary_queue: list[str] = Field(default_factory=list)  # paper ids left for the next run
+    summary_message: str = ""

@@ -42,5 +42,8 @@ def feed_links(request: Request, categories: list[str]) -> list[FeedLink]:
     return links
 
 
-def render_index(config: Config, state: RefreshState, papers: list[Paper], links: list[FeedLink]) -> str:
-    return _environment().get_template("index.html").render(config=config, state=state, papers=papers, links=links)
+def render_index(
+    config: Config, state: RefreshState, papers: list[Paper], links: list[FeedLink], summaries: str
+) -> str:
+    template = _environment().get_template("index.html")
+    return template.render(config=config, state=state, papers=papers, links=links, summaries=summaries)

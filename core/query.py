@@ -128,6 +128,11 @@ def select_papers(papers: Sequence[Paper], config: Config, query: FeedQuery = Fe
     return rank_papers(kept)[: query.limit or config.max_papers]
 
 
+def kept_by_config(paper: Paper, config: Config) -> bool:
+    """Whether config.json's own filters keep this paper (what a default feed shows)."""
+    return passes(paper, config.announce_types, config.min_score, bool(config.keywords))
+
+
 def passes(paper: Paper, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
     """A paper is kept when its type is wanted, nothing excludes it and it scores enough."""
     return (

@@ -1,4 +1,4 @@
-"""The refresh pipeline: fetch -> parse -> merge -> match and rank -> save.
+"""The refresh pipeline: fetch -> parse -> merge -> match and rank -> save -> summarise.
 
 One pipeline for the CLI and the cron route, its dependencies passed in. It is the only
 writer. Its rule: a refresh that fails, or finds nothing, leaves the stored papers exactly as
@@ -20,10 +20,13 @@ from core import arxiv, taxonomy
 from core.config import Config
 from core.errors import AppError, LockedError
 from core.models import Paper, RefreshState
-from core.query import Matcher, passes
+from core.query import Matcher, kept_by_config
 from core.scoring import rank_papers
 from core.settings import Settings
 from core.store import Store
+from core.summarize import Summarizer
+from core.summarize import status as summary_status
+from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,14 @@ class RefreshReport:
     matched: int = 0  # stored papers that pass config.json's filters
     stored: int = 0
     seconds: float = 0.0
+    summaries: SummaryReport | None = None
 
     def line(self) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in asdict(self).items() if k not in ("outcome", "seconds"))
-        return f"refresh {self.outcome}: {counts}, took {self.seconds:.1f} s"
+        skip = ("outcome", "seconds", "summaries")
+        counts = ", ".join(f"{k} {v}" for k, v in asdict(self).items() if k not in skip)
+        s = self.summaries
+        made = f"; summaries made {s.made}, cached {s.cached}, queued {s.queued}, tokens {s.tokens}" if s else ""
+        return f"refresh {self.outcome}: {counts}{made}, took {self.seconds:.1f} s"
 
 
 def refresh(
@@ -52,15 +59,22 @@ def refresh(
     store: Store,
     client: httpx.Client | None = None,
     now: datetime | None = None,
+    summarizer: Summarizer | None = None,
+    deadline: float | None = None,
 ) -> RefreshReport:
-    """Run one refresh under the store's lock. Raises AppError (with the stage) on failure."""
+    """Run one refresh under the store's lock. Raises AppError (with the stage) on failure.
+
+    Summaries are made (by ``summarizer``, if any) until ``deadline`` (time.monotonic), by
+    default ``summary.time_budget_s`` after the papers are saved.
+    """
     started, now = time.monotonic(), now or datetime.now(UTC)
-    owner = uuid.uuid4().hex
-    if not store.acquire_lock(owner, LOCK_TTL_S):
-        raise LockedError("another refresh is running", "wait for it to finish (the lock expires after 15 minutes)")
+    owner = _lock(store)
     state = store.load_state()
     try:
-        report = _run(config, settings, store, state, client, now)
+        report, state, papers = _run(config, settings, store, state, client, now)
+        if papers:
+            stop = deadline or time.monotonic() + config.summary.time_budget_s
+            report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, stop)
     except AppError as exc:
         failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
         state = state.model_copy(update=failed | {"message": str(exc)})
@@ -73,9 +87,56 @@ def refresh(
     return report
 
 
+def summarize_stored(
+    config: Config, settings: Settings, store: Store, summarizer: Summarizer | None, now: datetime | None = None
+) -> SummaryReport:
+    """``python -m core summarize``: continue the summary queue over the stored papers."""
+    owner = _lock(store)
+    try:
+        papers = attach_cached(store.load_papers(), config, store)
+        deadline = time.monotonic() + config.summary.time_budget_s
+        return run_summaries(
+            config, settings, store, summarizer, papers, store.load_state(), now or datetime.now(UTC), deadline
+        )
+    finally:
+        _release_quietly(store, owner)
+
+
+def run_summaries(
+    config: Config,
+    settings: Settings,
+    store: Store,
+    summarizer: Summarizer | None,
+    papers: list[Paper],
+    state: RefreshState,
+    now: datetime,
+    deadline: float,
+) -> SummaryReport:
+    """Summarise what is due, store the papers again if anything changed, record the outcome."""
+    if summarizer is None:
+        report = SummaryReport(message=summary_status(config.summary, settings)[1])
+        queue = state.summary_queue
+    else:
+        papers, report, queue = make_summaries(
+            papers, config, settings, store, summarizer, state.summary_queue, now, deadline
+        )
+        if report.made or report.rejected:
+            store.save_papers(papers)
+    update = {"summary_queue": queue, "summary_message": report.message, "counts": state.counts | report.counts()}
+    store.save_state(state.model_copy(update=update))
+    return report
+
+
+def _lock(store: Store) -> str:
+    owner = uuid.uuid4().hex
+    if not store.acquire_lock(owner, LOCK_TTL_S):
+        raise LockedError("another refresh is running", "wait for it to finish (the lock expires after 15 minutes)")
+    return owner
+
+
 def _run(
     config: Config, settings: Settings, store: Store, state: RefreshState, client: httpx.Client | None, now: datetime
-) -> RefreshReport:
+) -> tuple[RefreshReport, RefreshState, list[Paper]]:
     url = arxiv.feed_url(settings.arxiv_rss_base, config.categories)
     throttle = arxiv.Throttle(settings.arxiv_min_interval_s)
     if state.last_request_at is not None:
@@ -94,6 +155,7 @@ def _run(
     state = state.model_copy(update={"last_request_at": datetime.now(UTC), "last_refresh_at": now, "feed_url": url})
     report = RefreshReport()
     followed: list[Paper] = []
+    ranked: list[Paper] = []
     if fetched.status == 304:
         report.outcome, message = "not-modified", "arXiv has nothing new since the last refresh"
     else:
@@ -111,14 +173,16 @@ def _run(
         # the window only moves (and old papers only go) when new papers arrived.
         keep_since = max(p.announced for p in followed) - timedelta(days=config.days_back) if followed else None
         ranked = rank_for_config([p for p in merged if keep_since is None or p.announced >= keep_since], config)
+        ranked = attach_cached(ranked, config, store)
         store.save_papers(ranked)
-        report.matched, report.stored = sum(1 for p in ranked if _kept(p, config)), len(ranked)
+        report.matched, report.stored = sum(1 for p in ranked if kept_by_config(p, config)), len(ranked)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
     outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
-    store.save_state(state.model_copy(update=validators | outcome))
-    return report
+    state = state.model_copy(update=validators | outcome)
+    store.save_state(state)
+    return report, state, ranked
 
 
 def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[list[Paper], int, int]:
@@ -156,11 +220,7 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
         if feeds:
             matched.append(paper.model_copy(update={"match": matcher.match(paper), "feeds": feeds}))
     # sorted() is stable: within each group the score order of rank_papers is kept.
-    return sorted(rank_papers(matched), key=lambda p: not _kept(p, config))
-
-
-def _kept(paper: Paper, config: Config) -> bool:
-    return passes(paper, config.announce_types, config.min_score, bool(config.keywords))
+    return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
 
 
 def _listed(paper: Paper, followed: str) -> bool:

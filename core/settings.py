@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ConfigError
 
 DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
 DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
+DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Settings:
     data_dir: Path = Path("data")
     arxiv_rss_base: str = DEFAULT_RSS_BASE
     arxiv_api_base: str = DEFAULT_API_BASE
+    arxiv_pdf_base: str = DEFAULT_PDF_BASE
     # arXiv's terms of use: no more than one request every three seconds.
     arxiv_min_interval_s: float = 3.0
     arxiv_timeout_s: float = 30.0
@@ -32,6 +34,11 @@ class Settings:
     upstash_url: str | None = None
     upstash_token: str | None = None
     store_timeout_s: float = 5.0
+    # DashScope: the key, and a base URL that overrides config.json's region (tests, proxies).
+    dashscope_api_key: str | None = None
+    dashscope_base_url: str | None = None
+    # Keys of OpenAI-compatible providers, by variable name (config.json names the variable).
+    api_keys: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,12 +48,16 @@ class Settings:
             data_dir=Path(env.get("DATA_DIR") or "data"),
             arxiv_rss_base=_url(env, "ARXIV_RSS_BASE", DEFAULT_RSS_BASE),
             arxiv_api_base=_url(env, "ARXIV_API_BASE", DEFAULT_API_BASE),
+            arxiv_pdf_base=_url(env, "ARXIV_PDF_BASE", DEFAULT_PDF_BASE),
             arxiv_min_interval_s=_number(env, "ARXIV_MIN_INTERVAL_S", 3.0),
             arxiv_timeout_s=_number(env, "ARXIV_TIMEOUT_S", 30.0),
             cron_secret=env.get("CRON_SECRET") or None,
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
             store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),
+            dashscope_api_key=env.get("DASHSCOPE_API_KEY") or None,
+            dashscope_base_url=_url(env, "DASHSCOPE_BASE_URL", "") if env.get("DASHSCOPE_BASE_URL") else None,
+            api_keys={k: v for k, v in env.items() if k.endswith("_API_KEY") and v},
         )
 
     def describe(self) -> dict[str, object]:
@@ -63,6 +74,9 @@ class Settings:
             "upstash_url": self.upstash_url,
             "upstash_token": "set" if self.upstash_token else "not set",
             "store_timeout_s": self.store_timeout_s,
+            "dashscope_api_key": "set" if self.dashscope_api_key else "not set",
+            "dashscope_base_url": self.dashscope_base_url,
+            "api_keys_set": sorted(self.api_keys),
         }
 
 

@@ -22,6 +22,7 @@ from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.query import MAX_LIMIT, FeedQuery, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
+from core.summarize import status as summary_status
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
         papers = select_papers(stored, ctx.config)
         links = pages.feed_links(request, ctx.config.categories)
-        return HTMLResponse(pages.render_index(ctx.config, state, papers, links))
+        summaries = summary_status(ctx.config.summary, ctx.settings)[1]
+        return HTMLResponse(pages.render_index(ctx.config, state, papers, links, summaries))
 
     @app.get("/rss", name="rss")
     def rss_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
@@ -78,11 +80,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             ctx.store.ping()
             state, count = ctx.store.load_state(), ctx.store.count_papers()
         except StoreError as exc:
-            body = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
-            return JSONResponse(body, status_code=503, headers={"Retry-After": "60"})
+            down = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
+            return JSONResponse(down, status_code=503, headers={"Retry-After": "60"})
         refresh = state.model_dump(mode="json", exclude={"etag", "last_modified", "last_request_at"})
         store = {"backend": ctx.store.name, "ok": True}
-        return JSONResponse({"status": "ok", "store": store, "papers": count, "refresh": refresh})
+        enabled, message = summary_status(ctx.config.summary, ctx.settings)
+        summaries = {"enabled": enabled, "status": message, "last_run": state.summary_message}
+        body: dict[str, Any] = {"status": "ok", "store": store, "papers": count, "refresh": refresh}
+        body["summaries"] = summaries
+        return JSONResponse(body)
 
     @app.get("/config")
     def show_config() -> dict[str, Any]:

@@ -19,10 +19,11 @@ ROOT = Path(__file__).parents[1]
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith(("UPSTASH", "KV_"))}
     return subprocess.run(
         [sys.executable, "-m", "core", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**clean, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -44,9 +45,10 @@ def test_refresh_prints_progress_and_a_one_line_summary(env: dict[str, str]) -> 
     assert result.returncode == 0, result.stderr
     assert "fetching http://127.0.0.1:" in result.stderr
     assert "parsed 1504 papers, 367 in followed categories" in result.stderr
-    last = result.stdout.strip().splitlines()[-1]
+    last = result.stdout.strip().splitlines()[-2]
     assert last.startswith("refresh ok: fetched 1504, followed 367, new 367, updated 0, matched ")
-    assert "stored 367, took " in last
+    assert "stored 367; summaries made 0, cached 0, queued 0, tokens 0, took " in last
+    assert "summaries: no DASHSCOPE_API_KEY is set" in result.stdout
 
 
 def test_refresh_with_arxiv_down_fails_with_a_clear_message(env: dict[str, str]) -> None:

@@ -7,10 +7,10 @@ at once; feed requests only read, with one or two round trips each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from core.models import Paper, RefreshState
+from core.models import Paper, RefreshState, Summary
 from core.settings import Settings
 
 ALL = "*"  # the feed of every followed category
@@ -38,6 +38,14 @@ class Store(Protocol):
     def load_state(self) -> RefreshState: ...
 
     def save_state(self, state: RefreshState) -> None: ...
+
+    def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
+        """Cached summaries by key (see core.summarize.pipeline.summary_key); missing keys are absent."""
+
+    def save_summaries(self, summaries: Mapping[str, Summary]) -> None: ...
+
+    def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
+        """Add to the day's summary calls and tokens, atomically; return the day's totals."""
 
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
         """Take the refresh lock unless someone else holds an unexpired one."""

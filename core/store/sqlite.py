@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 from core.errors import StoreError
-from core.models import Paper, RefreshState
+from core.models import Paper, RefreshState, Summary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS paper_feeds (
     PRIMARY KEY (feed, position)
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS summaries (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL, tokens INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 """
 
@@ -113,6 +115,33 @@ class SqliteStore:
     def save_state(self, state: RefreshState) -> None:
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('refresh', ?)", (state.model_dump_json(),))
+
+    def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
+        with self._connect() as conn:
+            found: dict[str, Summary] = {}
+            for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
+                part = keys[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = conn.execute(f"SELECT key, data FROM summaries WHERE key IN ({marks})", part).fetchall()
+                found.update((key, Summary.model_validate_json(data)) for key, data in rows)
+        return found
+
+    def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO summaries (key, data) VALUES (?, ?)",
+                [(key, s.model_dump_json()) for key, s in summaries.items()],
+            )
+
+    def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO usage (day, calls, tokens) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE"
+                " SET calls = calls + excluded.calls, tokens = tokens + excluded.tokens",
+                (day, calls, tokens),
+            )
+            row = conn.execute("SELECT calls, tokens FROM usage WHERE day = ?", (day,)).fetchone()
+        return int(row[0]), int(row[1])
 
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
         now = time.time()

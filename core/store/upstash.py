@@ -6,6 +6,8 @@ Key layout, designed for one writer a day and many readers (prefix ``arb:``):
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
     arb:lock                  refresh lock: SET NX EX with a random owner token
     arb:<gen>:papers:<feed>   Redis list of paper JSON, best first, of the papers under <feed>
+    arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
+    arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
 ``<feed>`` is a followed category or ``*`` for all of them. A refresh writes a new generation
 with RPUSH in pipelined batches (each well under Upstash's 10 MB request limit, with a TTL so
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -31,12 +33,13 @@ from pydantic import TypeAdapter
 from upstash_redis import Redis
 
 from core.errors import StoreError
-from core.models import Paper, RefreshState
+from core.models import Paper, RefreshState, Summary
 from core.store import ALL
 
 T = TypeVar("T")
 PREFIX = "arb:"
-MANIFEST, STATE, LOCK = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock"
+MANIFEST, STATE, LOCK, SUMMARY = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock", PREFIX + "summary:"
+SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
@@ -126,6 +129,27 @@ class UpstashStore:
 
     def save_state(self, state: RefreshState) -> None:
         self._call("SET state", lambda: self.redis.set(STATE, state.model_dump_json()))
+
+    def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
+        if not keys:
+            return {}
+        values = self._call("MGET summaries", lambda: self.redis.mget(*[SUMMARY + k for k in keys]))
+        return {k: Summary.model_validate_json(v) for k, v in zip(keys, values, strict=True) if v}
+
+    def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
+        pipeline = self.redis.pipeline()
+        for key, summary in summaries.items():
+            pipeline.set(SUMMARY + key, summary.model_dump_json(), ex=SUMMARY_TTL_S)
+        self._call("SET summaries", pipeline.exec)
+
+    def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
+        key = f"{PREFIX}usage:{day}"
+        transaction = self.redis.multi()
+        transaction.hincrby(key, "calls", calls)
+        transaction.hincrby(key, "tokens", tokens)
+        transaction.expire(key, 3 * 86400)
+        results: list[Any] = self._call("HINCRBY usage", transaction.exec)
+        return int(results[0]), int(results[1])
 
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
         ttl_ms = max(int(ttl_s * 1000), 1)

@@ -1,0 +1,61 @@
+"""AI summaries: a Summariser interface, its providers, and the choice between them.
+
+Providers live one per module (``dashscope_api``, ``openai_api``); their SDKs are imported only
+when summaries are made, never on the feed-serving path. ``pipeline`` runs the summary stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.config import SummaryConfig
+from core.settings import Settings
+
+DASHSCOPE_BASES = {"cn": "https://dashscope.aliyuncs.com/api/v1", "intl": "https://dashscope-intl.aliyuncs.com/api/v1"}
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens: int
+
+
+class Summarizer(Protocol):
+    provider: str
+    model: str
+
+    def complete(self, messages: list[dict[str, str]], timeout_s: float) -> Completion:
+        """One chat completion. Raises LLMError with the kind of failure."""
+
+
+def status(config: SummaryConfig, settings: Settings) -> tuple[bool, str]:
+    """Whether summaries can be made, and a sentence for /health and the index page."""
+    if config.provider == "none" or config.max_papers == 0:
+        return False, "summaries are turned off in config.json"
+    if config.provider == "dashscope" and not settings.dashscope_api_key:
+        return False, "no DASHSCOPE_API_KEY is set, so papers are served without AI summaries"
+    if config.provider == "openai":
+        if not config.base_url:
+            return False, "summary.base_url is not set for the openai provider"
+        if not settings.api_keys.get(config.api_key_env) and not _is_local(config.base_url):
+            return False, f"no {config.api_key_env} is set, so papers are served without AI summaries"
+    return True, f"summaries by {config.model} ({config.provider})"
+
+
+def open_summarizer(config: SummaryConfig, settings: Settings) -> Summarizer | None:
+    if not status(config, settings)[0]:
+        return None
+    if config.provider == "dashscope":
+        from core.summarize.dashscope_api import DashScopeSummarizer
+
+        base = settings.dashscope_base_url or DASHSCOPE_BASES[config.region]
+        return DashScopeSummarizer(settings.dashscope_api_key or "", config.model, base)
+    from core.summarize.openai_api import OpenAISummarizer
+
+    return OpenAISummarizer(settings.api_keys.get(config.api_key_env, ""), config.model, config.base_url or "")
+
+
+def _is_local(url: str) -> bool:
+    """A local Ollama or vLLM needs no key."""
+    return url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))

@@ -1,0 +1,60 @@
+"""DashScope (Qwen) through the ``dashscope`` SDK's native text-generation endpoint.
+
+The SDK answers errors with a response carrying a code (``Throttling.RateQuota``,
+``DataInspectionFailed``, ``InvalidApiKey``...) rather than raising; network failures raise
+``requests`` exceptions. Both become ``LLMError`` with the kind the pipeline acts on.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from core.errors import LLMError
+from core.summarize import Completion
+
+
+class DashScopeSummarizer:
+    provider = "dashscope"
+
+    def __init__(self, api_key: str, model: str, base_url: str) -> None:
+        from dashscope import Generation  # the SDK is heavy: imported only when summaries are made
+
+        self._generation = Generation
+        self.api_key = api_key
+        self.model = model
+        self.base_url = base_url
+
+    def complete(self, messages: list[dict[str, str]], timeout_s: float) -> Completion:
+        import requests
+
+        try:
+            response: Any = self._generation.call(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                api_key=self.api_key,
+                result_format="message",
+                base_address=self.base_url,
+                request_timeout=max(1, math.ceil(timeout_s)),
+            )
+        except requests.exceptions.RequestException as exc:
+            raise LLMError("transient", f"DashScope request failed: {type(exc).__name__}") from exc
+        if response.status_code == 200:
+            text = response.output.choices[0].message.content or ""
+            usage = response.usage or {}
+            tokens = int(usage.get("total_tokens") or usage.get("input_tokens", 0) + usage.get("output_tokens", 0))
+            return Completion(text=text, tokens=tokens)
+        raise classify(int(response.status_code), str(response.code or ""), str(response.message or ""))
+
+
+def classify(status: int, code: str, message: str) -> LLMError:
+    text = f"DashScope {status} {code}: {message}".strip()
+    if code.startswith("Throttling") or status == 429:
+        return LLMError("rate_limit", text, "the run backs off; the rest is summarised later")
+    if code == "DataInspectionFailed" or "data_inspection" in code.lower():
+        return LLMError("rejected", text)
+    if code in ("InvalidApiKey", "AccessDenied") or status in (401, 403):
+        return LLMError("auth", text, "check DASHSCOPE_API_KEY and summary.region in config.json")
+    if status >= 500:
+        return LLMError("transient", text)
+    return LLMError("invalid", text)

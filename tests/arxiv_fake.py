@@ -29,6 +29,7 @@ class FakeArxiv:
         self.queued: deque[Reply] = deque()
         self.body = read(COMBINED)
         self.last_modified = "Thu, 28 Nov 2024 14:47:20 GMT"
+        self.files: dict[str, Reply] = {}  # other paths (PDFs), answered as given
         self.server = LoopbackServer(self._handle)
 
     @property
@@ -52,6 +53,8 @@ class FakeArxiv:
         self.queued.extend(replies)
 
     def _handle(self, request: Request) -> Reply:
+        if request.path in self.files:
+            return self.files[request.path]
         if self.queued:
             return self.queued.popleft()
         if not request.path.startswith("/rss/"):

@@ -155,3 +155,25 @@ def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:
         store.ping()
     with pytest.raises(StoreError):
         store.load_papers()
+
+
+def test_summaries_cache_round_trip(store: Store) -> None:
+    from core.models import Summary
+
+    ok = Summary(
+        markdown="## A", html="<h2>A</h2>", model="qwen-long", provider="dashscope", language="zh", created=DAY
+    )
+    rejected = Summary(
+        status="rejected", model="qwen-long", provider="dashscope", language="zh", created=DAY, reason="x"
+    )
+    store.save_summaries({"2411.1v1:zh:qwen-long:p1": ok, "2411.2v1:zh:qwen-long:p1": rejected})
+    found = store.load_summaries(["2411.1v1:zh:qwen-long:p1", "2411.2v1:zh:qwen-long:p1", "missing"])
+    assert found == {"2411.1v1:zh:qwen-long:p1": ok, "2411.2v1:zh:qwen-long:p1": rejected}
+    assert store.load_summaries([]) == {}
+
+
+def test_usage_adds_up_per_day(store: Store) -> None:
+    assert store.add_usage("2024-11-28", 0, 0) == (0, 0)
+    assert store.add_usage("2024-11-28", 1, 500) == (1, 500)
+    assert store.add_usage("2024-11-28", 2, 100) == (3, 600)
+    assert store.add_usage("2024-11-29", 1, 1) == (1, 1)

@@ -74,16 +74,17 @@ def make_summaries(
     deadline: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[list[Paper], SummaryReport, list[str]]:
-    """Summarise the queued papers, then the best kept ones, up to summary.max_papers.
+    """Summarise the queued papers, then the top summary.max_papers kept ones, at most that many.
 
     Returns the papers with their summaries attached, a report, and the ids left queued.
     """
     sc, report = config.summary, SummaryReport()
     kept = [p for p in papers if kept_by_config(p, config)]
     by_id = {p.id: p for p in kept}
-    wanted = [by_id[i] for i in queue if i in by_id] + kept
+    wanted = [by_id[i] for i in queue if i in by_id] + kept[: sc.max_papers]
     todo: deque[Paper] = deque()
-    for paper in dict.fromkeys(wanted):  # queued first, then by rank, no repeats
+    unique = {p.id: p for p in reversed(wanted)}  # first occurrence wins: queued first, then by rank
+    for paper in reversed(list(unique.values())):
         if paper.summary is not None:
             report.cached += 1
         elif len(todo) < sc.max_papers:

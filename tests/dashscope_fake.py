@@ -1,0 +1,141 @@
+"""A loopback stand-in for DashScope that speaks its real request and response shapes.
+
+Native text generation (what the ``dashscope`` SDK calls):
+  POST /api/v1/services/aigc/text-generation/generation
+  {"model", "input": {"messages"}, "parameters": {"result_format": "message"}}
+  -> {"output": {"choices": [{"finish_reason", "message": {"role", "content"}}]},
+      "usage": {"input_tokens", "output_tokens", "total_tokens"}, "request_id"}
+  errors -> HTTP status + {"request_id", "code", "message"}
+OpenAI-compatible mode:
+  POST /compatible-mode/v1/chat/completions {"model", "messages"}
+  -> {"id", "object": "chat.completion", "model", "choices": [...], "usage": {...}}
+  errors -> HTTP status + {"error": {"message", "type", "param", "code"}, "request_id"}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from tests.loopback import LoopbackServer, Reply, Request
+
+NATIVE = "/api/v1/services/aigc/text-generation/generation"
+COMPATIBLE = "/compatible-mode/v1/chat/completions"
+JSON = {"Content-Type": "application/json"}
+
+# (HTTP status, native code, native message, compatible code)
+ERRORS = {
+    "Throttling.RateQuota": (
+        429,
+        "Throttling.RateQuota",
+        "Requests rate limit exceeded, please try again later.",
+        "limit_requests",
+    ),
+    "DataInspectionFailed": (
+        400,
+        "DataInspectionFailed",
+        "Input data may contain inappropriate content.",
+        "data_inspection_failed",
+    ),
+    "InvalidApiKey": (401, "InvalidApiKey", "Invalid API-key provided.", "invalid_api_key"),
+    "InternalError": (500, "InternalError", "An internal error has occured, please try again later.", "internal_error"),
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    model: str
+    messages: list[dict[str, str]]
+
+    @property
+    def prompt(self) -> str:
+        return "\n".join(m["content"] for m in self.messages)
+
+
+class FakeDashScope:
+    def __init__(self, api_key: str = "sk-test") -> None:
+        self.api_key = api_key
+        self.latency_s = 0.0
+        self.errors: deque[str] = deque()  # error codes for the next calls, in order
+        self.always: str | None = None  # an error code for every call
+        self.reject_containing: str | None = None  # DataInspectionFailed when the prompt has this
+        self.reply_markdown: str | None = None  # a fixed answer instead of the generated one
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        self.server = LoopbackServer(self._handle)
+
+    @property
+    def native_base(self) -> str:
+        return self.server.url + "/api/v1"
+
+    @property
+    def compatible_base(self) -> str:
+        return self.server.url + "/compatible-mode/v1"
+
+    def _handle(self, request: Request) -> Reply:
+        compatible = request.path == COMPATIBLE
+        if request.path not in (NATIVE, COMPATIBLE) or request.method != "POST":
+            return Reply(404, b'{"code":"NotFound","message":"Not found"}', JSON)
+        body = json.loads(request.body)
+        messages = body["messages"] if compatible else body["input"]["messages"]
+        call = Call(request.path, body["model"], messages)
+        with self._lock:
+            self.calls.append(call)
+            error = self.errors.popleft() if self.errors else self.always
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            error = "InvalidApiKey"
+        if self.reject_containing and self.reject_containing in call.prompt:
+            error = "DataInspectionFailed"
+        if error:
+            return self._error(error, compatible)
+        text = self.reply_markdown or summary_for(call)
+        usage_in, usage_out = len(call.prompt) // 4, len(text) // 4
+        if compatible:
+            payload: dict[str, Any] = {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "object": "chat.completion",
+                "created": 1764370000,
+                "model": call.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {
+                    "prompt_tokens": usage_in,
+                    "completion_tokens": usage_out,
+                    "total_tokens": usage_in + usage_out,
+                },
+            }
+        else:
+            payload = {
+                "output": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": text}}]},
+                "usage": {"input_tokens": usage_in, "output_tokens": usage_out, "total_tokens": usage_in + usage_out},
+                "request_id": str(uuid.uuid4()),
+            }
+        return Reply(200, json.dumps(payload).encode(), JSON, delay_s=self.latency_s)
+
+    def _error(self, name: str, compatible: bool) -> Reply:
+        status, code, message, compatible_code = ERRORS[name]
+        request_id = str(uuid.uuid4())
+        if compatible:
+            body: dict[str, Any] = {
+                "error": {"message": message, "type": compatible_code, "param": None, "code": compatible_code},
+                "request_id": request_id,
+            }
+        else:
+            body = {"request_id": request_id, "code": code, "message": message}
+        return Reply(status, json.dumps(body).encode(), JSON, delay_s=self.latency_s)
+
+
+def summary_for(call: Call) -> str:
+    """A deterministic four-section summary that names the paper it was asked about."""
+    arxiv_line = next((line for line in call.prompt.splitlines() if line.startswith("arXiv: ")), "arXiv: ?")
+    paper = arxiv_line.split()[1]
+    return (
+        f"## Main contributions and what is new\nSummary of {paper} by {call.model}.\n\n"
+        "## Method and experimental setup\nA method.\n\n"
+        "## Key results (with the numbers the paper reports)\n- 42% better.\n\n"
+        "## Conclusions and limitations\nIt works."
+    )

@@ -5,6 +5,8 @@
    size served by the same server, in the same run; once with SQLite, once with Upstash
    (the real upstash-redis client, the tests' Upstash REST shim, a real redis-server).
 3. upstash: Redis commands and round trips per feed request and per refresh, counted at the shim.
+4. summaries: 15 papers at a fixed simulated model latency, concurrency 1 vs config.json's,
+   through the real dashscope SDK and a loopback DashScope; then the calls of a second run.
 
 Results go to stdout as a Markdown table; copy them into bench/README.md.
 """
@@ -20,6 +22,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -41,6 +44,7 @@ from tests.redis_server import RedisServer  # noqa: E402
 from tests.upstash_shim import UpstashShim  # noqa: E402
 
 FEED = ROOT / "tests" / "data" / "rss-all-archives-combined-2024-11-28.xml"
+NOW = datetime(2024, 11, 28, 12, tzinfo=UTC)
 CONFIG = load_config(ROOT / "config.json").model_copy(
     update={"categories": sorted(taxonomy.ARCHIVES)}  # every archive: all 1,504 papers are followed
 )
@@ -197,6 +201,58 @@ def bench_upstash_commands(shim: UpstashShim) -> list[tuple[str, str, str]]:
     return rows
 
 
+def bench_summaries(latency_s: float = 0.5) -> list[tuple[str, str, str]]:
+    from core.summarize import open_summarizer
+    from core.summarize.pipeline import attach_cached, make_summaries
+    from tests.dashscope_fake import FakeDashScope
+
+    base = load_config(ROOT / "config.json")
+    merged, _, _ = merge_papers([], parse_feed(FEED.read_bytes()).papers)
+    rows = []
+    fake = FakeDashScope()
+    fake.latency_s = latency_s
+    with fake.server, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env(
+            {"DATA_DIR": tmp, "DASHSCOPE_API_KEY": fake.api_key, "DASHSCOPE_BASE_URL": fake.native_base}
+        )
+        for concurrency in (1, base.summary.concurrency):
+            config = base.model_copy(update={"summary": base.summary.model_copy(update={"concurrency": concurrency})})
+            papers = rank_for_config(merged, config)
+            store = SqliteStore(Path(tmp) / f"c{concurrency}.sqlite3")
+            summarizer = open_summarizer(config.summary, settings)
+            assert summarizer is not None
+            fake.calls.clear()
+            start = time.perf_counter()
+            papers, report, _ = make_summaries(
+                papers, config, settings, store, summarizer, [], NOW, time.monotonic() + 280
+            )
+            seconds = time.perf_counter() - start
+            rows.append(
+                (
+                    f"15 summaries, concurrency {concurrency}",
+                    f"{seconds:.1f} s",
+                    f"{report.made} made, {len(fake.calls)} calls",
+                )
+            )
+            fake.calls.clear()
+            _, again, _ = make_summaries(
+                attach_cached(papers, config, store),
+                config,
+                settings,
+                store,
+                summarizer,
+                [],
+                NOW,
+                time.monotonic() + 280,
+            )
+            rows.append(
+                (f"second run, concurrency {concurrency}", f"{len(fake.calls)} calls", f"{again.cached} cached")
+            )
+    speedup = float(rows[0][1].split()[0]) / float(rows[2][1].split()[0])
+    rows.append(("speed-up", f"{speedup:.1f}x", f"simulated model latency {latency_s} s a call"))
+    return rows
+
+
 def main() -> None:
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
     print(table("Ingest: the real 1,504-item feed", bench_ingest()))
@@ -215,6 +271,7 @@ def main() -> None:
             redis.stop()
     print(table(title, [*sqlite_rows, *upstash_rows[1:]]))
     print(table("Upstash: commands and round trips (counted at the shim)", command_rows))
+    print(table("Summaries: the real dashscope SDK against a loopback DashScope", bench_summaries()))
 
 
 if __name__ == "__main__":

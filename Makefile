@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve refresh test lint redis bench clean
+.PHONY: run serve refresh test lint redis bench vercel-check clean
+VERCEL_CLI := 60.1.3
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +38,22 @@ redis: $(VENV)/.dev  ## a redis-server binary for the Upstash tests: on PATH, fr
 test: lint redis  ## lint, type-check, then every test
 	$(PY) -m pytest
 
+# The Vercel CLI's own build of the committed tree, offline (no login; npm and PyPI only).
+# Needs Node.js with npm, and a Python 3.12 (Vercel's runtime) for uv to find.
+vercel-check: $(VENV)/.dev
+	rm -rf .vercel-check && mkdir -p .vercel-check/app/.vercel
+	git ls-files -z | xargs -0 cp --parents -t .vercel-check/app
+	echo '{"projectId": "prj_offline_check", "orgId": "team_offline_check", "settings": {"framework": null}}' \
+		> .vercel-check/app/.vercel/project.json
+	npm install --prefix .vercel-check/cli --no-audit --no-fund --silent vercel@$(VERCEL_CLI)
+	$(PY) -m pip install --quiet uv
+	cd .vercel-check/app && VERCEL_TELEMETRY_DISABLED=1 \
+		PATH="$(abspath $(VENV))/bin:$(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin)):$$PATH" \
+		../cli/node_modules/.bin/vercel build --yes
+	$(PY) tests/vercel_output.py .vercel-check/app/.vercel/output
+
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .vercel-check

@@ -83,6 +83,20 @@ class LLMError(AppError):
         self.kind = kind
 
 
+class UnauthorizedError(AppError):
+    """A protected endpoint was called without the right secret."""
+
+    stage = "auth"
+    http_status = 401
+
+
+class NotConfiguredError(AppError):
+    """A feature needs a setting that is missing (e.g. CRON_SECRET)."""
+
+    stage = "config"
+    http_status = 503
+
+
 class NotFoundError(AppError):
     """A category or paper that this service does not serve."""
 

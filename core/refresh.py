@@ -64,8 +64,8 @@ def refresh(
 ) -> RefreshReport:
     """Run one refresh under the store's lock. Raises AppError (with the stage) on failure.
 
-    Summaries are made (by ``summarizer``, if any) until ``deadline`` (time.monotonic), by
-    default ``summary.time_budget_s`` after the papers are saved.
+    Summaries are made (by ``summarizer``, if any) for ``summary.time_budget_s`` after the
+    papers are saved, and never past ``deadline`` (a time.monotonic() value) when given.
     """
     started, now = time.monotonic(), now or datetime.now(UTC)
     owner = _lock(store)
@@ -73,7 +73,8 @@ def refresh(
     try:
         report, state, papers = _run(config, settings, store, state, client, now)
         if papers:
-            stop = deadline or time.monotonic() + config.summary.time_budget_s
+            stop = time.monotonic() + config.summary.time_budget_s
+            stop = min(stop, deadline) if deadline is not None else stop
             report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, stop)
     except AppError as exc:
         failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
@@ -88,13 +89,19 @@ def refresh(
 
 
 def summarize_stored(
-    config: Config, settings: Settings, store: Store, summarizer: Summarizer | None, now: datetime | None = None
+    config: Config,
+    settings: Settings,
+    store: Store,
+    summarizer: Summarizer | None,
+    now: datetime | None = None,
+    deadline: float | None = None,
 ) -> SummaryReport:
     """``python -m core summarize``: continue the summary queue over the stored papers."""
     owner = _lock(store)
     try:
         papers = attach_cached(store.load_papers(), config, store)
-        deadline = time.monotonic() + config.summary.time_budget_s
+        stop = time.monotonic() + config.summary.time_budget_s
+        deadline = min(stop, deadline) if deadline is not None else stop
         return run_summaries(
             config, settings, store, summarizer, papers, store.load_state(), now or datetime.now(UTC), deadline
         )

@@ -30,6 +30,8 @@ class Settings:
     arxiv_min_interval_s: float = 3.0
     arxiv_timeout_s: float = 30.0
     cron_secret: str | None = None
+    # The function's time limit (Vercel: maxDuration in vercel.json); the cron job stays inside it.
+    function_max_s: float = 300.0
     # Upstash Redis: either the names Upstash's console gives, or those of Vercel's integration.
     upstash_url: str | None = None
     upstash_token: str | None = None
@@ -52,6 +54,7 @@ class Settings:
             arxiv_min_interval_s=_number(env, "ARXIV_MIN_INTERVAL_S", 3.0),
             arxiv_timeout_s=_number(env, "ARXIV_TIMEOUT_S", 30.0),
             cron_secret=env.get("CRON_SECRET") or None,
+            function_max_s=_number(env, "FUNCTION_MAX_S", 300.0),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
             store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),

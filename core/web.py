@@ -6,19 +6,19 @@ place (``_app_error``), always as a short JSON message, never a stack trace.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from core import pages, taxonomy
+from core import cron, pages, taxonomy
 from core.config import Config, load_config
-from core.errors import AppError, NotFoundError, StoreError
+from core.errors import AppError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
+from core.http_cache import NO_STORE, conditional_response
 from core.query import MAX_LIMIT, FeedQuery, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
@@ -45,13 +45,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(Exception, _unexpected_error)
 
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request) -> HTMLResponse:
+    def index(request: Request) -> Response:
         """The index page: every feed URL and the papers of the last refresh."""
         state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
         papers = select_papers(stored, ctx.config)
         links = pages.feed_links(request, ctx.config.categories)
         summaries = summary_status(ctx.config.summary, ctx.settings)[1]
-        return HTMLResponse(pages.render_index(ctx.config, state, papers, links, summaries))
+        page = pages.render_index(ctx.config, state, papers, links, summaries).encode()
+        return conditional_response(request, page, "text/html; charset=utf-8", state.last_success_at)
 
     @app.get("/rss", name="rss")
     def rss_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
@@ -81,19 +82,33 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             state, count = ctx.store.load_state(), ctx.store.count_papers()
         except StoreError as exc:
             down = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
-            return JSONResponse(down, status_code=503, headers={"Retry-After": "60"})
+            return JSONResponse(down, status_code=503, headers={"Retry-After": "60", "Cache-Control": NO_STORE})
         refresh = state.model_dump(mode="json", exclude={"etag", "last_modified", "last_request_at"})
         store = {"backend": ctx.store.name, "ok": True}
         enabled, message = summary_status(ctx.config.summary, ctx.settings)
         summaries = {"enabled": enabled, "status": message, "last_run": state.summary_message}
         body: dict[str, Any] = {"status": "ok", "store": store, "papers": count, "refresh": refresh}
         body["summaries"] = summaries
-        return JSONResponse(body)
+        return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
     @app.get("/config")
-    def show_config() -> dict[str, Any]:
+    def show_config() -> JSONResponse:
         """The effective configuration; secrets only say whether they are set."""
-        return {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}
+        body = {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}
+        return JSONResponse(body, headers={"Cache-Control": NO_STORE})
+
+    @app.get("/api/cron/refresh")
+    def cron_refresh(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """Run the daily refresh: Vercel Cron, or the owner, with Authorization: Bearer $CRON_SECRET."""
+        cron.authorize(authorization, ctx.settings.cron_secret)
+        return JSONResponse(cron.run_refresh(ctx.settings, ctx.config, ctx.store), headers={"Cache-Control": NO_STORE})
+
+    @app.get("/api/cron/summarize")
+    def cron_summarize(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """Continue the AI summaries a refresh left queued; the same bearer secret."""
+        cron.authorize(authorization, ctx.settings.cron_secret)
+        body = cron.run_summaries(ctx.settings, ctx.config, ctx.store)
+        return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
     return app
 
@@ -128,14 +143,7 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
         self_url=str(request.url),
         updated=state.last_success_at,
     )
-    return _conditional(request, render_feed(feed, fmt), MEDIA_TYPES[fmt])
-
-
-def _conditional(request: Request, body: bytes, media_type: str) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, media_type=media_type, headers={"ETag": etag})
+    return conditional_response(request, render_feed(feed, fmt), MEDIA_TYPES[fmt], state.last_success_at)
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
@@ -152,7 +160,11 @@ def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
 def _app_error(request: Request, exc: AppError) -> JSONResponse:
     body: dict[str, Any] = {"error": exc.message, "stage": exc.stage, **({"hint": exc.hint} if exc.hint else {})}
     body.update(exc.extra)
-    headers = {"Retry-After": "60"} if isinstance(exc, StoreError) else None
+    headers = {"Cache-Control": NO_STORE}
+    if isinstance(exc, StoreError):
+        headers["Retry-After"] = "60"
+    if isinstance(exc, UnauthorizedError):
+        headers["WWW-Authenticate"] = "Bearer"
     if exc.http_status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
@@ -162,9 +174,10 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     first = exc.errors()[0]
     name = str(first["loc"][-1]) if first.get("loc") else "request"
     message = f"parameter {name!r}: {first.get('msg', 'is invalid')}"
-    return JSONResponse({"error": message, "stage": "query", "hint": "see the parameters in README.md"}, 422)
+    body = {"error": message, "stage": "query", "hint": "see the parameters in README.md"}
+    return JSONResponse(body, 422, headers={"Cache-Control": NO_STORE})
 
 
 def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path)
-    return JSONResponse({"error": "internal error", "stage": "web"}, status_code=500)
+    return JSONResponse({"error": "internal error", "stage": "web"}, 500, headers={"Cache-Control": NO_STORE})

@@ -30,6 +30,7 @@ class FakeArxiv:
         self.body = read(COMBINED)
         self.last_modified = "Thu, 28 Nov 2024 14:47:20 GMT"
         self.files: dict[str, Reply] = {}  # other paths (PDFs), answered as given
+        self.latency_s = 0.0
         self.server = LoopbackServer(self._handle)
 
     @property
@@ -62,4 +63,4 @@ class FakeArxiv:
         if request.headers.get("if-none-match") == self.etag:
             return Reply(304, headers={"ETag": self.etag})
         headers = {"Content-Type": "application/rss+xml", "ETag": self.etag, "Last-Modified": self.last_modified}
-        return Reply(200, self.body, headers)
+        return Reply(200, self.body, headers, delay_s=self.latency_s)

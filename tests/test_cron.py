@@ -1,0 +1,147 @@
+"""The cron endpoints and HTTP caching, through the real app (and the Vercel entry point)."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from core.config import Config
+from core.refresh import refresh
+from core.settings import Settings
+from core.store import Store
+from core.web import create_app
+from tests.arxiv_fake import FakeArxiv
+from tests.redis_server import free_port
+
+SECRET = "cron-secret-for-tests-0123456789"
+
+
+@pytest.fixture
+def cron_client(settings: Settings, store: Store) -> TestClient:
+    return TestClient(create_app(Settings(**{**settings.__dict__, "cron_secret": SECRET}), store))
+
+
+def test_cron_refresh_needs_the_bearer_secret(cron_client: TestClient, arxiv_server: FakeArxiv) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": SECRET}, {"Authorization": "Bearer "}):
+        response = cron_client.get("/api/cron/refresh", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["cache-control"] == "no-store"
+        assert SECRET not in response.text
+    assert arxiv_server.requests == []
+    response = cron_client.get("/api/cron/refresh", headers={"Authorization": f"Bearer {SECRET}"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    report = response.json()
+    assert (report["job"], report["outcome"], report["new"], report["stored"]) == ("refresh", "ok", 367, 367)
+    assert report["seconds"] > 0
+    assert report["queued_summaries"] == 0
+    assert "no DASHSCOPE_API_KEY" in report["summaries"]["message"]
+
+
+def test_cron_refuses_without_a_configured_secret(client: TestClient, arxiv_server: FakeArxiv) -> None:
+    response = client.get("/api/cron/refresh", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 503
+    assert "CRON_SECRET is not set" in response.json()["error"]
+    assert arxiv_server.requests == []
+
+
+def test_a_second_cron_call_while_one_runs_is_refused(
+    cron_client: TestClient, arxiv_server: FakeArxiv, store: Store
+) -> None:
+    arxiv_server.latency_s = 1.5  # the first refresh is still fetching when the second arrives
+    results: list[int] = []
+    first = threading.Thread(
+        target=lambda: results.append(
+            cron_client.get("/api/cron/refresh", headers={"Authorization": f"Bearer {SECRET}"}).status_code
+        )
+    )
+    first.start()
+    deadline = time.monotonic() + 10
+    while not arxiv_server.requests:
+        assert time.monotonic() < deadline, "the first refresh never reached arXiv"
+        time.sleep(0.01)
+    second = cron_client.get("/api/cron/refresh", headers={"Authorization": f"Bearer {SECRET}"})
+    first.join()
+    assert second.status_code == 409
+    assert "another refresh is running" in second.json()["error"]
+    assert results == [200]
+
+
+def test_cron_summarize_endpoint(cron_client: TestClient, arxiv_server: FakeArxiv) -> None:
+    assert cron_client.get("/api/cron/summarize").status_code == 401
+    response = cron_client.get("/api/cron/summarize", headers={"Authorization": f"Bearer {SECRET}"})
+    assert response.status_code == 200
+    assert response.json()["job"] == "summarize"
+
+
+def test_feeds_and_pages_are_cacheable_with_validators(
+    client: TestClient, arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    refresh(config, settings, store)
+    for path in ("/rss", "/atom/cs.AI", "/", "/rss/cs.CL?keywords=llm"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["cache-control"] == "public, max-age=300, s-maxage=900, stale-while-revalidate=86400"
+        etag, modified = response.headers["etag"], response.headers["last-modified"]
+        assert etag.startswith('"')
+        assert not etag.startswith("W/")
+        assert email.utils.parsedate_to_datetime(modified) == store.load_state().last_success_at.replace(microsecond=0)  # type: ignore[union-attr]
+        by_etag = client.get(path, headers={"If-None-Match": etag})
+        assert (by_etag.status_code, by_etag.content) == (304, b"")
+        assert by_etag.headers["etag"] == etag
+        by_date = client.get(path, headers={"If-Modified-Since": modified})
+        assert (by_date.status_code, by_date.content) == (304, b"")
+        older = email.utils.format_datetime(email.utils.parsedate_to_datetime(modified).replace(year=2000), usegmt=True)
+        assert client.get(path, headers={"If-Modified-Since": older}).status_code == 200
+        assert client.get(path, headers={"If-None-Match": '"other"', "If-Modified-Since": modified}).status_code == 200
+    for path in ("/health", "/config", "/rss/cs.XX", "/rss?limit=0"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+
+
+def test_the_vercel_entry_point_runs_under_uvicorn(
+    tmp_path: Path, arxiv_server: FakeArxiv, settings: Settings, config: Config
+) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("UPSTASH", "KV_", "DASHSCOPE"))},
+        "DATA_DIR": str(tmp_path / "data"),
+        "CONFIG_PATH": str(settings.config_path),
+        "ARXIV_RSS_BASE": arxiv_server.rss_base,
+        "ARXIV_MIN_INTERVAL_S": "0",
+        "CRON_SECRET": SECRET,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.index:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=Path(__file__).parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(base + "/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "uvicorn exited"
+                assert time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+        assert health.json()["papers"] == 0
+        cron = httpx.get(base + "/api/cron/refresh", headers={"Authorization": f"Bearer {SECRET}"}, timeout=60)
+        assert cron.json()["stored"] == 367
+        assert httpx.get(base + "/rss/cs.CL").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)

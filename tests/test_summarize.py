@@ -295,27 +295,23 @@ def test_fulltext_goes_through_a_generated_pdf_and_falls_back_to_the_abstract(
 def test_the_openai_compatible_provider(
     dashscope: FakeDashScope, settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
 ) -> None:
-    config = make_config(
-        provider="openai",
-        base_url=dashscope.compatible_base,
-        api_key_env="DEEPSEEK_API_KEY",
-        model="deepseek-chat",
-        max_papers=2,
-    )
+    def openai_config(model: str, max_papers: int) -> Config:
+        return make_config(
+            provider="openai",
+            base_url=dashscope.compatible_base,
+            api_key_env="DEEPSEEK_API_KEY",
+            model=model,
+            max_papers=max_papers,
+        )
+
+    config = openai_config("deepseek-chat", 2)
     keyed = Settings(**{**settings.__dict__, "api_keys": {"DEEPSEEK_API_KEY": "sk-test"}})
     papers, report, _ = run(ranked, config, keyed, sqlite)
     assert report.made == 2
     assert {c.path for c in dashscope.calls} == {"/compatible-mode/v1/chat/completions"}
     assert all(p.summary.provider == "openai" for p in papers if p.summary is not None)
     dashscope.errors.append("DataInspectionFailed")
-    config3 = make_config(
-        provider="openai",
-        base_url=dashscope.compatible_base,
-        api_key_env="DEEPSEEK_API_KEY",
-        model="other-model",
-        max_papers=1,
-    )
-    _, report, _ = run(ranked, config3, keyed, sqlite)
+    _, report, _ = run(ranked, openai_config("other-model", 1), keyed, sqlite)
     assert report.rejected == 1
 
 

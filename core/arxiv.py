@@ -173,12 +173,14 @@ def _paper(entry: Any, published: datetime | None) -> Paper | None:
     if guid is None or announced is None:
         log.warning("arXiv: skipping an item without an arXiv guid or date: %r", entry.get("id"))
         return None
+    title = clean_text(entry.get("title", ""))
+    abstract = clean_text(_PREFIX.sub("", entry.get("summary", ""), count=1))
     return Paper(
         id=guid["id"],
         version=int(guid["version"]),
-        title=clean_text(entry.get("title", "")),
+        title=title,
         authors=parse_authors(entry.get("author", "")),
-        abstract=clean_text(_PREFIX.sub("", entry.get("summary", ""), count=1)),
+        abstract=abstract,
         categories=[tag["term"] for tag in entry.get("tags", []) if tag.get("term")],
         announce_type=entry.get("arxiv_announce_type", "new").strip() or "new",
         announced=announced,

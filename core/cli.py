@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("refresh", help="fetch today's arXiv announcements, rank, store and summarise them")
     commands.add_parser("summarize", help="continue making AI summaries for the stored papers")
+    digest = commands.add_parser("digest", help="write the Markdown digest of the ranked papers")
+    digest.add_argument("-o", "--output", help="file to write (default: standard output)")
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -26,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
             return _refresh(settings)
         if args.command == "summarize":
             return _summarize(settings)
+        if args.command == "digest":
+            return _digest(settings, args.output)
         return _serve(settings, args.host, args.port)
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -59,6 +63,25 @@ def _summarize(settings: Settings) -> int:
         f"summaries made {report.made}, cached {report.cached}, rejected {report.rejected}, failed {report.failed}, "
         f"queued {report.queued}, tokens {report.tokens}" + (f" ({report.message})" if report.message else "")
     )
+    return 0
+
+
+def _digest(settings: Settings, output: str | None) -> int:
+    from pathlib import Path
+
+    from core.config import load_config
+    from core.digest import render_digest
+    from core.query import select_papers
+    from core.store import open_store
+
+    config = load_config(settings.config_path)
+    state, stored = open_store(settings).load_feed(None, config.max_papers)
+    text = render_digest(select_papers(stored, config), config, state)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

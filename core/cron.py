@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.config import Config
@@ -18,6 +19,17 @@ from core.settings import Settings
 from core.store import Store
 
 MARGIN_S = 20.0  # time left for saving and answering before the platform kills the function
+# The daily refresh, as vercel.json schedules it (a test keeps the two in step): after arXiv's
+# RSS rebuild at midnight US Eastern (04:00 UTC in summer, 05:00 in winter).
+REFRESH_CRON = "30 5 * * *"
+REFRESH_AT_UTC = "05:30"
+
+
+def next_refresh(now: datetime) -> datetime:
+    """When the next scheduled refresh runs (Vercel Hobby may fire any time in that hour)."""
+    hour, minute = (int(part) for part in REFRESH_AT_UTC.split(":"))
+    today = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return today if today > now else today + timedelta(days=1)
 
 
 def authorize(header: str | None, secret: str | None) -> None:

@@ -1,30 +1,37 @@
-"""Feeds: one neutral ``Feed`` built from papers, one place that renders RSS 2.0 or Atom.
+"""Feeds: one neutral ``Feed`` built from papers, one place that renders RSS 2.0, Atom 1.0 or
+JSON Feed 1.1.
 
 Rendering is pure and deterministic: the same papers and the same refresh time give the same
 bytes (and so the same ETag). Every text is cleaned of XML-illegal characters before it
-reaches feedgen, which refuses them.
+reaches feedgen, which refuses them. Titles and abstracts are shown with LaTeX turned into
+Unicode; the stored paper keeps arXiv's original.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
-
-from feedgen.feed import FeedGenerator
+from typing import Any, Literal
 
 from core.models import Paper
 from core.text import clean_text, strip_illegal
 
-Format = Literal["rss", "atom"]
+Format = Literal["rss", "atom", "json"]
 MEDIA_TYPES: dict[str, str] = {
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
 }
 GENERATOR = "arxiv-rss-bot"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# arXiv announces Sunday to Thursday evenings (US Eastern) and the daily refresh runs in the
+# early UTC morning, so feeds change Monday to Friday (UTC); readers need not poll more than
+# every few hours, nor at all at weekends.
+TTL_MINUTES = 360
+SKIP_DAYS = ["Saturday", "Sunday"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,9 @@ class FeedItem:
     published: datetime
     updated: datetime
     content_html: str
+    summary_text: str
+    pdf_url: str
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON Feed's "_arxiv" extension
 
 
 @dataclass(frozen=True)
@@ -47,10 +57,18 @@ class Feed:
     self_url: str  # this feed, with its query string
     updated: datetime
     items: list[FeedItem]
+    icon_url: str = ""
 
 
 def build_feed(
-    papers: Iterable[Paper], *, title: str, description: str, link: str, self_url: str, updated: datetime | None
+    papers: Iterable[Paper],
+    *,
+    title: str,
+    description: str,
+    link: str,
+    self_url: str,
+    updated: datetime | None,
+    icon_url: str = "",
 ) -> Feed:
     return Feed(
         title=clean_text(title),
@@ -59,24 +77,34 @@ def build_feed(
         self_url=self_url,
         updated=updated or EPOCH,
         items=[build_item(paper) for paper in papers],
+        icon_url=icon_url,
     )
 
 
 def build_item(paper: Paper) -> FeedItem:
+    extra = {
+        "id": paper.versioned_id,
+        "announce_type": paper.announce_type,
+        "score": paper.match.score,
+        "matched": [h.model_dump() for h in paper.match.hits],
+    }
     return FeedItem(
         id=paper.abs_url,
-        title=paper.title,
+        title=paper.display_title,
         link=paper.abs_url,
         authors=paper.authors,
         categories=paper.categories,
         published=paper.announced,
         updated=paper.updated or paper.announced,
         content_html=render_item_html(paper),
+        summary_text=paper.display_abstract,
+        pdf_url=paper.pdf_url,
+        extra=extra,
     )
 
 
 def render_item_html(paper: Paper) -> str:
-    """The item body: who, where, why it is here, then the abstract and links. All escaped."""
+    """The item body: who, where, why it is here, the AI summary, the abstract, links. All escaped."""
     esc = html.escape
     parts = [f"<p><b>Authors:</b> {esc(', '.join(paper.authors))}</p>"]
     parts.append(
@@ -91,7 +119,7 @@ def render_item_html(paper: Paper) -> str:
         parts.append(f"<p><b>AI summary</b> by {esc(paper.summary.model)} ({esc(paper.summary.provider)}):</p>")
         parts.append(paper.summary.html)
         parts.append("<p><b>Abstract</b></p>")
-    parts.append(f"<p>{esc(paper.abstract)}</p>")
+    parts.append(f"<p>{esc(paper.display_abstract)}</p>")
     parts.append(
         f'<p><a href="{esc(paper.abs_url)}">Abstract</a> &middot; <a href="{esc(paper.pdf_url)}">PDF</a>'
         f' &middot; <a href="{esc(paper.html_url)}">HTML</a></p>'
@@ -104,7 +132,11 @@ def _where(in_title: bool, in_abstract: bool) -> str:
 
 
 def render_feed(feed: Feed, fmt: Format) -> bytes:
-    """Serialise a Feed as RSS 2.0 or Atom 1.0 bytes."""
+    """Serialise a Feed as RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes."""
+    if fmt == "json":
+        return render_json_feed(feed)
+    from feedgen.feed import FeedGenerator
+
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.id(feed.self_url)
@@ -116,6 +148,12 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
     fg.generator(GENERATOR)
     fg.lastBuildDate(feed.updated)
     fg.updated(feed.updated)
+    fg.ttl(TTL_MINUTES)
+    fg.skipDays(SKIP_DAYS)
+    if feed.icon_url:
+        fg.image(url=feed.icon_url, title=feed.title or "arXiv", link=feed.link)
+        fg.icon(feed.icon_url)
+        fg.logo(feed.icon_url)
     for item in feed.items:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
@@ -125,6 +163,7 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
         entry.content(item.content_html, type="html")
         entry.published(item.published)
         entry.updated(item.updated)
+        entry.enclosure(url=item.pdf_url, length="0", type="application/pdf")
         for name in item.authors:
             entry.author(name=strip_illegal(name))
             entry.dc.dc_creator(strip_illegal(name))
@@ -132,3 +171,34 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
             entry.category(term=term, scheme="https://arxiv.org/archive/")
     body: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
     return body
+
+
+def render_json_feed(feed: Feed) -> bytes:
+    """JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/), with an ``_arxiv`` extension per item."""
+    document: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title or "arXiv",
+        "home_page_url": feed.link,
+        "feed_url": feed.self_url,
+        "description": feed.description,
+        "language": "en",
+        "items": [
+            {
+                "id": item.id,
+                "url": item.link,
+                "title": item.title,
+                "content_html": item.content_html,
+                "summary": item.summary_text,
+                "date_published": item.published.isoformat(),
+                "date_modified": item.updated.isoformat(),
+                "authors": [{"name": name} for name in item.authors],
+                "tags": item.categories,
+                "attachments": [{"url": item.pdf_url, "mime_type": "application/pdf", "title": "PDF"}],
+                "_arxiv": item.extra,
+            }
+            for item in feed.items
+        ],
+    }
+    if feed.icon_url:
+        document["icon"] = document["favicon"] = feed.icon_url
+    return json.dumps(document, ensure_ascii=False, indent=1).encode()

@@ -63,9 +63,12 @@ class Paper(BaseModel):
 
     id: str
     version: int = 1
-    title: str
+    title: str  # as arXiv sent it (LaTeX and all)
     authors: list[str] = Field(default_factory=list)
     abstract: str = ""
+    # The same in readable Unicode (LaTeX converted), for feeds, pages and the digest.
+    title_text: str = ""
+    abstract_text: str = ""
     categories: list[str] = Field(default_factory=list)
     announce_type: str = "new"
     announced: datetime
@@ -77,6 +80,14 @@ class Paper(BaseModel):
     feeds: list[str] = Field(default_factory=list)
     match: Match = Field(default_factory=Match)
     summary: Summary | None = None
+
+    @property
+    def display_title(self) -> str:
+        return self.title_text or self.title
+
+    @property
+    def display_abstract(self) -> str:
+        return self.abstract_text or self.abstract
 
     @property
     def versioned_id(self) -> str:

@@ -1,18 +1,22 @@
-"""HTML pages, rendered from Jinja2 templates with autoescaping (arXiv text is never trusted)."""
+"""HTML pages, rendered from Jinja2 templates with autoescaping (arXiv and model text is never trusted)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
 from core.config import Config
 from core.models import Paper, RefreshState
+from core.query import Term
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)
@@ -20,30 +24,76 @@ class FeedLink:
     name: str
     rss: str
     atom: str
+    json: str
+    page: str
+
+
+def highlight(text: str, paper: Paper) -> Markup:
+    """``text`` escaped, with the paper's matched keywords wrapped in <mark>."""
+    spans: list[tuple[int, int]] = []
+    for hit in paper.match.hits:
+        spans += [m.span() for m in Term.compile(hit.keyword).pattern.finditer(text)]
+    out, position = [], 0
+    for start, end in sorted(spans):
+        if start < position:
+            continue  # overlapping matches: the first wins
+        out += [str(escape(text[position:start])), f"<mark>{escape(text[start:end])}</mark>"]
+        position = end
+    out.append(str(escape(text[position:])))
+    return Markup("".join(out))
 
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
+    env.filters["highlight"] = highlight
+    return env
 
 
 def feed_links(request: Request, categories: list[str]) -> list[FeedLink]:
-    links = [FeedLink("All followed categories", str(request.url_for("rss")), str(request.url_for("atom")))]
+    home = str(request.url_for("index"))
+    links = [
+        FeedLink(
+            "All followed categories",
+            str(request.url_for("rss")),
+            str(request.url_for("atom")),
+            str(request.url_for("json")),
+            home,
+        )
+    ]
     for category in categories:
         links.append(
             FeedLink(
                 category,
                 str(request.url_for("rss_category", category=category)),
                 str(request.url_for("atom_category", category=category)),
+                str(request.url_for("json_category", category=category)),
+                home,
             )
         )
     return links
 
 
 def render_index(
-    config: Config, state: RefreshState, papers: list[Paper], links: list[FeedLink], summaries: str
+    request: Request,
+    config: Config,
+    state: RefreshState,
+    papers: list[Paper],
+    summaries: str,
+    next_refresh: datetime,
 ) -> str:
     template = _environment().get_template("index.html")
-    return template.render(config=config, state=state, papers=papers, links=links, summaries=summaries)
+    return template.render(
+        config=config,
+        state=state,
+        papers=papers,
+        links=feed_links(request, config.categories),
+        summaries=summaries,
+        next_refresh=next_refresh,
+        icon_url=str(request.url_for("static", path="icon.png")),
+        script_url=str(request.url_for("static", path="app.js")),
+        opml_url=str(request.url_for("opml")),
+        digest_url=str(request.url_for("digest")),
+    )

@@ -27,6 +27,7 @@ from core.store import Store
 from core.summarize import Summarizer
 from core.summarize import status as summary_status
 from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries
+from core.text import latex_to_unicode
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,13 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
     for paper in papers:
         feeds = [c for c in config.categories if _listed(paper, c)]
         if feeds:
-            matched.append(paper.model_copy(update={"match": matcher.match(paper), "feeds": feeds}))
+            update: dict[str, object] = {"match": matcher.match(paper), "feeds": feeds}
+            if not paper.title_text:  # LaTeX to Unicode once per paper (pylatexenc is slow)
+                update |= {
+                    "title_text": latex_to_unicode(paper.title),
+                    "abstract_text": latex_to_unicode(paper.abstract),
+                }
+            matched.append(paper.model_copy(update=update))
     # sorted() is stable: within each group the score order of rank_papers is kept.
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
 # XML 1.0 allows tab, newline and carriage return below 0x20; arXiv abstracts sometimes carry
 # others (form feed, \x0c), and feedgen/lxml refuse them, so they are removed on the way in.
@@ -18,3 +20,25 @@ def clean_text(value: str) -> str:
 def strip_illegal(value: str) -> str:
     """Drop XML-illegal characters, keeping line breaks."""
     return _ILLEGAL_XML.sub("", value)
+
+
+def latex_to_unicode(text: str) -> str:
+    """Readable text for titles and abstracts: ``$\\mathcal{O}(n)$`` -> "𝒪(n)", ``\\emph{x}`` -> "x".
+
+    Text without LaTeX is returned as it is. A literal "%" is escaped first: to LaTeX it starts
+    a comment, and "5% faster" must not lose the rest of the abstract.
+    """
+    if "\\" not in text and "$" not in text:
+        return text
+    try:
+        converted = _latex().latex_to_text(text.replace("%", "\\%"))
+    except Exception:  # pylatexenc raises assorted errors on malformed LaTeX: show the original
+        return text
+    return clean_text(converted) or text
+
+
+@cache
+def _latex() -> Any:
+    from pylatexenc.latex2text import LatexNodes2Text  # only the refresh converts
+
+    return LatexNodes2Text(math_mode="text")

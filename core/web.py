@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from core import cron, pages, taxonomy
 from core.config import Config, load_config
+from core.digest import render_digest
 from core.errors import AppError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.http_cache import NO_STORE, conditional_response
+from core.opml import render_opml
 from core.query import MAX_LIMIT, FeedQuery, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
@@ -44,15 +48,31 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
 
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> Response:
-        """The index page: every feed URL and the papers of the last refresh."""
+        """The index page: subscribe links, a feed builder and the papers of the last refresh."""
         state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
         papers = select_papers(stored, ctx.config)
-        links = pages.feed_links(request, ctx.config.categories)
         summaries = summary_status(ctx.config.summary, ctx.settings)[1]
-        page = pages.render_index(ctx.config, state, papers, links, summaries).encode()
+        upcoming = cron.next_refresh(datetime.now(UTC))
+        page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming).encode()
         return conditional_response(request, page, "text/html; charset=utf-8", state.last_success_at)
+
+    @app.get("/opml", name="opml")
+    def opml(request: Request) -> Response:
+        """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
+        links = pages.feed_links(request, ctx.config.categories)
+        body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links], None)
+        return conditional_response(request, body, "text/x-opml; charset=utf-8", None)
+
+    @app.get("/digest.md", name="digest")
+    def digest(request: Request) -> Response:
+        """The daily Markdown digest of the ranked papers."""
+        state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
+        body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
+        return conditional_response(request, body, "text/markdown; charset=utf-8", state.last_success_at)
 
     @app.get("/rss", name="rss")
     def rss_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
@@ -73,6 +93,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def atom_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
         """Atom 1.0 feed of one followed category."""
         return _feed(request, ctx, "atom", category, query)
+
+    @app.get("/json", name="json")
+    def json_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """JSON Feed 1.1 of all followed categories."""
+        return _feed(request, ctx, "json", None, query)
+
+    @app.get("/json/{category}", name="json_category")
+    def json_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """JSON Feed 1.1 of one followed category."""
+        return _feed(request, ctx, "json", category, query)
 
     @app.get("/health")
     def health() -> JSONResponse:
@@ -142,6 +172,7 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
         link=str(request.url_for("index")),
         self_url=str(request.url),
         updated=state.last_success_at,
+        icon_url=str(request.url_for("static", path="icon.png")),
     )
     return conditional_response(request, render_feed(feed, fmt), MEDIA_TYPES[fmt], state.last_success_at)
 

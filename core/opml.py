@@ -1,0 +1,25 @@
+"""OPML 2.0: every feed this service offers, for a reader to import in one go."""
+
+from __future__ import annotations
+
+import email.utils
+import xml.etree.ElementTree as ET
+from datetime import datetime
+
+
+def render_opml(title: str, feeds: list[tuple[str, str, str]], updated: datetime | None) -> bytes:
+    """``feeds`` holds (name, RSS URL, HTML page URL) triples."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    if updated is not None:
+        ET.SubElement(head, "dateModified").text = email.utils.format_datetime(updated, usegmt=True)
+    body = ET.SubElement(root, "body")
+    folder = ET.SubElement(body, "outline", text=title, title=title)
+    for name, rss_url, page_url in feeds:
+        ET.SubElement(
+            folder, "outline", type="rss", text=name, title=name, xmlUrl=rss_url, htmlUrl=page_url, version="RSS2"
+        )
+    ET.indent(root)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

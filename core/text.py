@@ -34,6 +34,8 @@ def latex_to_unicode(text: str) -> str:
         converted = _latex().latex_to_text(text.replace("%", "\\%"))
     except Exception:  # pylatexenc raises assorted errors on malformed LaTeX: show the original
         return text
+    if "%s" in converted:  # a macro that lacked its arguments comes out as its template
+        return text
     return clean_text(converted) or text
 
 

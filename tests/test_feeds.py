@@ -122,3 +122,33 @@ def test_hostile_text_is_escaped_and_illegal_characters_removed() -> None:
         assert "<script>" not in content
         assert "<img" not in content
         assert "&lt;img src=x onerror=alert(1)&gt;" in content
+
+
+def test_bytes_do_not_depend_on_the_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Serverless instances must agree on a feed's ETag: no set or dict ordering may leak in."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys; from datetime import datetime, UTC; from core.feeds import build_feed, render_feed;"
+        "from tests.papers import make_paper;"
+        "f = build_feed([make_paper(categories=['cs.AI', 'cs.LG', 'stat.ML'], authors=['A', 'B'])], title='t',"
+        " description='d', link='http://x/', self_url='http://x/rss', updated=datetime(2024, 1, 1, tzinfo=UTC),"
+        " icon_url='http://x/i.png');"
+        "sys.stdout.buffer.write(render_feed(f, sys.argv[1]))"
+    )
+    root = Path(__file__).parents[1]
+    for fmt in ("rss", "atom", "json"):
+        outputs = {
+            subprocess.run(
+                [sys.executable, "-c", script, fmt],
+                cwd=root,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+                capture_output=True,
+                check=True,
+            ).stdout
+            for seed in ("1", "2", "3")
+        }
+        assert len(outputs) == 1, fmt

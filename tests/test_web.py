@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from lxml import etree
 
@@ -21,6 +18,7 @@ from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.web import create_app
 from tests.arxiv_fake import FakeArxiv
+from tests.uvicorn_server import serve
 
 
 @pytest.fixture
@@ -188,17 +186,8 @@ def test_store_down_gives_503_with_retry_after(tmp_path: Path, settings: Setting
 
 @pytest.fixture
 def uvicorn_url(settings: Settings, store: Store) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings, store)) as url:
+        yield url
 
 
 def test_served_by_uvicorn_on_a_real_port(

@@ -1,0 +1,143 @@
+"""The product in real clients: headless Chromium on the index page, newsboat on the feeds.
+
+Chromium (Debian's package) is driven by Playwright; `make test` installs both programs.
+Set UPDATE_SCREENSHOTS=1 to refresh the screenshots under docs/ that the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from core.config import parse_config
+from core.refresh import refresh
+from core.settings import Settings
+from core.store.sqlite import SqliteStore
+from core.summarize import open_summarizer
+from core.web import create_app
+from tests.arxiv_fake import FakeArxiv
+from tests.conftest import TEST_CONFIG
+from tests.dashscope_fake import FakeDashScope
+from tests.uvicorn_server import serve
+
+DOCS = Path(__file__).parents[1] / "docs"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+KV_CACHE_IDS = ["2411.15785", "2411.18077", "2411.18424"]
+
+
+@pytest.fixture
+def live(arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app under uvicorn with the recorded feed refreshed and five AI summaries made."""
+    config = parse_config({**TEST_CONFIG, "summary": {"max_papers": 5, "language": "en"}})
+    fake = FakeDashScope()
+    with fake.server:
+        keyed = Settings(
+            **{**settings.__dict__, "dashscope_api_key": fake.api_key, "dashscope_base_url": fake.native_base}
+        )
+        store = SqliteStore(tmp_path / "live.sqlite3")
+        refresh(config, keyed, store, summarizer=open_summarizer(config.summary, keyed))
+    settings.config_path.write_text(config.model_dump_json())
+    with serve(create_app(keyed, store)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        DOCS.mkdir(exist_ok=True)
+        return DOCS / name
+    return tmp_path / name
+
+
+def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live + "/")
+    cards = page.locator("article.paper")
+    assert cards.count() == 50
+    first = cards.first
+    assert first.locator("h3 a").inner_text()
+    assert first.locator(".tag").count() >= 1
+    assert "score" in first.locator(".score").inner_text()
+    assert first.locator("mark").count() >= 1
+    assert "Following cs.AI, cs.LG, cs.CL" in page.locator("#status").inner_text()
+    assert "next refresh" in page.locator("#status").inner_text()
+    assert page.locator("#summaries").inner_text() == "summaries by qwen-long (dashscope)"
+    page.screenshot(path=screenshot_path("index-desktop.png", tmp_path))
+
+    # Open an AI summary.
+    summary = page.locator("details.summary").first
+    assert not summary.locator(".ai").is_visible()
+    summary.locator("summary").click()
+    assert summary.locator(".ai h2").first.inner_text() == "Main contributions and what is new"
+
+    # Build a filtered feed and fetch what it points at.
+    page.fill("input[name=keywords]", "kv cache")
+    page.fill("input[name=min_score]", "0.5")
+    page.check("input[name=type][value=replace]")
+    page.select_option("select[name=format]", "atom")
+    page.click("#builder button[type=submit]")
+    page.wait_for_function("document.getElementById('built-preview').textContent.startsWith('This feed keeps')")
+    assert page.locator("#built-preview").inner_text() == "This feed keeps 3 of the current papers."
+    built = page.locator("#built-url").input_value()
+    assert built.startswith(live + "/atom?")
+    feed = feedparser.parse(httpx.get(built).content)
+    assert not feed.bozo
+    assert sorted(e.id.rsplit("/", 1)[1] for e in feed.entries) == KV_CACHE_IDS
+    page.close()
+
+
+def test_index_page_on_a_phone_in_dark_mode(live: str, browser: Browser, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark", device_scale_factor=2)
+    page = context.new_page()
+    page.goto(live + "/")
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 20, 22)"
+    path = screenshot_path("index-phone-dark.png", tmp_path)
+    page.screenshot(path=path)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    context.close()
+
+
+def test_newsboat_subscribes_and_stores_the_items(live: str, tmp_path: Path) -> None:
+    expected = {e.title for e in feedparser.parse(httpx.get(live + "/rss/cs.CL").content).entries}
+    assert len(expected) > 5
+    urls = tmp_path / "urls"
+    urls.write_text(f"{live}/rss/cs.CL\n{live}/atom/cs.CL\n")
+    config = tmp_path / "config"
+    config.write_text("")
+    cache = tmp_path / "cache.db"
+    base = ["newsboat", "-u", str(urls), "-c", str(cache), "-C", str(config)]
+    reload = subprocess.run([*base, "-x", "reload"], capture_output=True, text=True, timeout=120)
+    assert reload.returncode == 0, reload.stderr
+    unread = subprocess.run([*base, "-x", "print-unread"], capture_output=True, text=True, timeout=60)
+    # The RSS and Atom items share their guid/id (the abstract URL): newsboat counts each paper once.
+    assert unread.stdout.strip() == f"{len(expected)} unread articles"
+    with sqlite3.connect(cache) as db:
+        rows = db.execute("SELECT guid, title, author FROM rss_item").fetchall()
+    assert {title for _, title, _ in rows} == expected
+    assert all(guid.startswith("https://arxiv.org/abs/") for guid, _, _ in rows)
+    assert all(author for _, _, author in rows)

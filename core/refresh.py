@@ -126,7 +126,15 @@ def run_summaries(
         queue = state.summary_queue
     else:
         papers, report, queue = make_summaries(
-            papers, config, settings, store, summarizer, state.summary_queue, now, deadline
+            papers,
+            config,
+            settings,
+            store,
+            summarizer,
+            state.summary_queue,
+            now,
+            deadline,
+            last_arxiv_request=state.last_request_at,
         )
         if report.made or report.rejected:
             store.save_papers(papers)

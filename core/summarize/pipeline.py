@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 
@@ -73,6 +73,7 @@ def make_summaries(
     now: datetime,
     deadline: float,
     clock: Callable[[], float] = time.monotonic,
+    last_arxiv_request: datetime | None = None,
 ) -> tuple[list[Paper], SummaryReport, list[str]]:
     """Summarise the queued papers, then the top summary.max_papers kept ones, at most that many.
 
@@ -92,6 +93,8 @@ def make_summaries(
     calls_used, tokens_used = store.add_usage(now.date().isoformat(), 0, 0)
     made: dict[str, Summary] = {}
     throttle = Throttle(settings.arxiv_min_interval_s)
+    if last_arxiv_request is not None:  # the RSS fetch a moment ago counts for arXiv's 3-second rule
+        throttle.seed((datetime.now(UTC) - last_arxiv_request).total_seconds())
     with httpx.Client(timeout=sc.request_timeout_s) as http, ThreadPoolExecutor(sc.concurrency) as pool:
         running: dict[Future[Summary], Paper] = {}
         while todo or running:

@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core import taxonomy
-from core.errors import ConfigError
+from core.errors import ConfigError, QueryError
 
 
 def _known_category(name: str) -> str:
@@ -59,6 +59,32 @@ class SummaryConfig(_Strict):
     daily_budget: DailyBudget = Field(default_factory=DailyBudget)
 
 
+class Topic(_Strict):
+    """A named feed of its own: categories plus a query (or keywords), at /rss/topic/<name>."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    title: str | None = None
+    categories: list[Category] = Field(default_factory=list)  # empty: every followed category
+    query: str | None = Field(None, max_length=1000)
+    keywords: list[str] = Field(default_factory=list, max_length=200)
+    exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
+    min_score: float | None = Field(None, ge=0)
+    max_papers: int | None = Field(None, ge=1, le=500)
+    summary: bool = True
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from core.querylang import parse_query
+
+            try:
+                parse_query(value, "query")
+            except QueryError as exc:
+                raise ValueError(exc.message.removeprefix("parameter 'query': ") + f" ({exc.hint})") from None
+        return value
+
+
 class Config(_Strict):
     title: str = "arXiv radar"
     categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
@@ -69,6 +95,20 @@ class Config(_Strict):
     days_back: int = Field(7, ge=1, le=90)
     announce_types: list[AnnounceType] = Field(default_factory=lambda: ["new", "cross"], min_length=1)  # type: ignore[arg-type]
     summary: SummaryConfig = Field(default_factory=SummaryConfig)
+    topics: list[Topic] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _topics_fit(self) -> Config:
+        names = [t.name for t in self.topics]
+        if len(names) != len(set(names)):
+            raise ValueError("topics: two topics share a name")
+        for topic in self.topics:
+            if not topic.query and not topic.keywords:
+                raise ValueError(f"topics: topic {topic.name!r} needs a query or keywords")
+            stray = [c for c in topic.categories if c not in self.categories]
+            if stray:
+                raise ValueError(f"topics: topic {topic.name!r} uses {stray[0]!r}, which categories does not follow")
+        return self
 
     @field_validator("categories")
     @classmethod
@@ -120,14 +160,19 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
     loc = [str(part) for part in error["loc"]]
     key = ".".join(part for part in loc if not part.isdigit()) or "(top level)"
     where = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:]) if loc else key
+    first = loc[0] if loc else ""
     if error["type"] == "extra_forbidden":
         model: type[BaseModel] = Config
-        if loc[0] == "summary" and len(loc) > 1:
+        if first == "summary" and len(loc) > 1:
             model = DailyBudget if len(loc) > 2 and loc[1] == "daily_budget" else SummaryConfig
+        elif first == "topics" and len(loc) > 2:
+            model = Topic
         known = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""
         return ConfigError(f"{source}: unknown key {where!r}", f"{fix}valid keys: {', '.join(known)}")
     message = str(error["msg"]).removeprefix("Value error, ")
-    fix = _FIXES.get(loc[0], "see the config keys in README.md")
+    fix = _FIXES.get(first, "see the config keys in README.md")
+    if not loc:  # a rule across keys (topics): the message names them
+        return ConfigError(f"{source}: {message}", fix)
     return ConfigError(f"{source}: key {where!r}: {message}", fix)

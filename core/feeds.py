@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.models import Paper
+from core.scoring import KEYWORD_POINTS, TITLE_BONUS
 from core.text import clean_text, strip_illegal
 
 Format = Literal["rss", "atom", "json"]
@@ -112,8 +113,7 @@ def render_item_html(paper: Paper) -> str:
         f"<b>Announce type:</b> {esc(paper.announce_type)} &middot; <b>arXiv:</b> {esc(paper.versioned_id)}</p>"
     )
     if paper.match.hits:
-        hits = ", ".join(f"{esc(h.keyword)} ({_where(h.in_title, h.in_abstract)})" for h in paper.match.hits)
-        parts.append(f"<p><b>Score:</b> {paper.match.score:g} &middot; <b>Matched:</b> {hits}</p>")
+        parts.append(f"<p><b>Why it is here:</b> {esc(explain(paper))}</p>")
     if paper.summary is not None and paper.summary.status == "ok":
         # Rendered from the model's Markdown with raw HTML disabled (core.markdown).
         parts.append(f"<p><b>AI summary</b> by {esc(paper.summary.model)} ({esc(paper.summary.provider)}):</p>")
@@ -127,8 +127,18 @@ def render_item_html(paper: Paper) -> str:
     return strip_illegal("\n".join(parts))
 
 
-def _where(in_title: bool, in_abstract: bool) -> str:
-    return " and ".join(place for place, hit in (("title", in_title), ("abstract", in_abstract)) if hit)
+def explain(paper: Paper) -> str:
+    """The matched terms, where, and the score's sum: "score 2.5 = LLM 1.5 (title, abstract) + ..."."""
+    parts = []
+    for hit in paper.match.hits:
+        where = [
+            place
+            for place, found in (("title", hit.in_title), ("abstract", hit.in_abstract), ("authors", hit.in_authors))
+            if found
+        ] or [hit.field]
+        points = hit.weight * ((KEYWORD_POINTS if hit.field != "cat" else 0.0) + (TITLE_BONUS if hit.in_title else 0.0))
+        parts.append(f"{hit.keyword} {points:g} ({', '.join(where)})")
+    return f"score {paper.match.score:g} = " + " + ".join(parts)
 
 
 def render_feed(feed: Feed, fmt: Format) -> bytes:

@@ -23,6 +23,9 @@ class KeywordHit(BaseModel):
     keyword: str
     in_title: bool = False
     in_abstract: bool = False
+    in_authors: bool = False
+    field: str = "all"  # for query-language hits: ti | abs | au | cat | all
+    weight: float = 1.0
 
 
 class Match(BaseModel):

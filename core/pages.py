@@ -12,8 +12,9 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 
 from core.config import Config
+from core.feeds import explain
 from core.models import Paper, RefreshState
-from core.query import Term
+from core.terms import Term
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -49,30 +50,21 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
     env.filters["highlight"] = highlight
+    env.filters["explain"] = explain
     return env
 
 
-def feed_links(request: Request, categories: list[str]) -> list[FeedLink]:
+def feed_links(request: Request, config: Config) -> list[FeedLink]:
+    """Every feed: all followed categories, each category, each topic."""
     home = str(request.url_for("index"))
-    links = [
-        FeedLink(
-            "All followed categories",
-            str(request.url_for("rss")),
-            str(request.url_for("atom")),
-            str(request.url_for("json")),
-            home,
-        )
-    ]
-    for category in categories:
-        links.append(
-            FeedLink(
-                category,
-                str(request.url_for("rss_category", category=category)),
-                str(request.url_for("atom_category", category=category)),
-                str(request.url_for("json_category", category=category)),
-                home,
-            )
-        )
+
+    def link(label: str, route: str, **params: str) -> FeedLink:
+        rss, atom, json = (str(request.url_for(f"{fmt}{route}", **params)) for fmt in ("rss", "atom", "json"))
+        return FeedLink(label, rss, atom, json, home)
+
+    links = [link("All followed categories", "")]
+    links += [link(category, "_category", category=category) for category in config.categories]
+    links += [link(f"Topic: {topic.title or topic.name}", "_topic", name=topic.name) for topic in config.topics]
     return links
 
 
@@ -89,7 +81,7 @@ def render_index(
         config=config,
         state=state,
         papers=papers,
-        links=feed_links(request, config.categories),
+        links=feed_links(request, config),
         summaries=summaries,
         next_refresh=next_refresh,
         icon_url=str(request.url_for("static", path="icon.png")),

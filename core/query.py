@@ -8,37 +8,20 @@ used as regular expressions.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from core import querylang
 from core.config import ANNOUNCE_TYPES, Config
 from core.errors import QueryError
 from core.models import KeywordHit, Match, Paper
 from core.scoring import rank_papers, score_hits
+from core.terms import Term
 from core.text import clean_text
 
 MAX_LIMIT = 200
 MAX_TERMS = 50
 MAX_TERM_LENGTH = 100
-_TOKEN_SPLIT = re.compile(r"[\s\-_]+")
-
-
-@dataclass(frozen=True)
-class Term:
-    text: str
-    pattern: re.Pattern[str]
-
-    @classmethod
-    def compile(cls, text: str) -> Term:
-        tokens = [re.escape(token) for token in _TOKEN_SPLIT.split(text) if token]
-        body = r"[\s\-]+".join(tokens) or re.escape(text)
-        # A lower-case plural only: "LLMs" is a plural of "LLM", "RLS" (least squares) is not one of "RL".
-        plural = r"(?-i:e?s)?" if text[-1:].isalpha() else ""
-        return cls(text, re.compile(rf"(?<!\w){body}{plural}(?!\w)", re.IGNORECASE))
-
-    def found_in(self, text: str) -> bool:
-        return self.pattern.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -75,11 +58,12 @@ class FeedQuery:
     min_score: float | None = None
     limit: int | None = None
     types: tuple[str, ...] = field(default=())
+    q: querylang.Node | None = None  # a query in the arXiv-style language; replaces keywords
 
     @property
     def only_limits(self) -> bool:
         """True when config.json's filters apply unchanged (at most the limit differs)."""
-        return not (self.keywords or self.exclude or self.types or self.min_score is not None)
+        return not (self.keywords or self.exclude or self.types or self.min_score is not None or self.q)
 
     @classmethod
     def from_params(
@@ -89,6 +73,7 @@ class FeedQuery:
         min_score: float | None = None,
         limit: int | None = None,
         type: str | None = None,  # noqa: A002 - the public parameter is called "type"
+        q: str | None = None,
     ) -> FeedQuery:
         types = parse_terms("type", type)
         unknown = [t for t in types if t not in ANNOUNCE_TYPES]
@@ -101,6 +86,7 @@ class FeedQuery:
             min_score=min_score,
             limit=None if limit is None else min(limit, MAX_LIMIT),
             types=types,
+            q=querylang.parse_query(q) if q and q.strip() else None,
         )
 
 
@@ -119,12 +105,32 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
 
 def select_papers(papers: Sequence[Paper], config: Config, query: FeedQuery = FeedQuery()) -> list[Paper]:
     """The papers a feed shows: matched, filtered, ranked and cut to the limit."""
+    if query.q is not None:
+        return _select_by_query(papers, config, query, query.q)
     keywords = query.keywords or tuple(config.keywords)
     if query.keywords or query.exclude:
         papers = match_papers(papers, Matcher.build(keywords, [*config.exclude_keywords, *query.exclude]))
     types = query.types or tuple(config.announce_types)
     min_score = config.min_score if query.min_score is None else query.min_score
     kept = (p for p in papers if passes(p, types, min_score, bool(keywords)))
+    return rank_papers(kept)[: query.limit or config.max_papers]
+
+
+def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, node: querylang.Node) -> list[Paper]:
+    """Papers the query matches, scored by its hits; the query is the filter, so a minimum
+    score applies only when the request asks for one."""
+    exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
+    matched = []
+    for paper in papers:
+        hits = querylang.evaluate(node, paper)
+        if hits is None:
+            continue
+        excluded = exclusions.match(paper).excluded_by
+        matched.append(
+            paper.model_copy(update={"match": Match(hits=hits, excluded_by=excluded, score=querylang.score(hits))})
+        )
+    types = query.types or tuple(config.announce_types)
+    kept = (p for p in matched if passes(p, types, query.min_score or 0.0, True))
     return rank_papers(kept)[: query.limit or config.max_papers]
 
 

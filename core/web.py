@@ -22,11 +22,13 @@ from core.digest import render_digest
 from core.errors import AppError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.http_cache import NO_STORE, conditional_response
+from core.models import Paper, RefreshState
 from core.opml import render_opml
 from core.query import MAX_LIMIT, FeedQuery, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
 from core.summarize import status as summary_status
+from core.topics import find_topic, topic_papers
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/opml", name="opml")
     def opml(request: Request) -> Response:
         """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
-        links = pages.feed_links(request, ctx.config.categories)
+        links = pages.feed_links(request, ctx.config)
         body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links], None)
         return conditional_response(request, body, "text/x-opml; charset=utf-8", None)
 
@@ -93,6 +95,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def atom_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
         """Atom 1.0 feed of one followed category."""
         return _feed(request, ctx, "atom", category, query)
+
+    @app.get("/rss/topic/{name}", name="rss_topic")
+    def rss_topic(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """RSS 2.0 feed of one topic from config.json."""
+        return _topic_feed(request, ctx, "rss", name, query)
+
+    @app.get("/atom/topic/{name}", name="atom_topic")
+    def atom_topic(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """Atom 1.0 feed of one topic."""
+        return _topic_feed(request, ctx, "atom", name, query)
+
+    @app.get("/json/topic/{name}", name="json_topic")
+    def json_topic(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        """JSON Feed 1.1 of one topic."""
+        return _topic_feed(request, ctx, "json", name, query)
 
     @app.get("/json", name="json")
     def json_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
@@ -153,8 +170,12 @@ def feed_query(
     type: Annotated[  # noqa: A002 - the public parameter is called "type"
         str | None, Query(max_length=200, description="Comma-separated announce types: new, cross, replace, ...")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=1000, description='arXiv-style query: ti:, abs:, au:, cat:, "phrases", AND, OR, ANDNOT, ( )'),
+    ] = None,
 ) -> FeedQuery:
-    return FeedQuery.from_params(keywords, exclude, min_score, limit, type)
+    return FeedQuery.from_params(keywords, exclude, min_score, limit, type, q)
 
 
 def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, query: FeedQuery) -> Response:
@@ -164,7 +185,12 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
     prefix = query.limit or ctx.config.max_papers if query.only_limits else None
     state, stored = ctx.store.load_feed(category, prefix)
     papers = select_papers(stored, ctx.config, query)
-    scope = category or ", ".join(ctx.config.categories)
+    return _render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories))
+
+
+def _render(
+    request: Request, ctx: Context, fmt: Format, papers: list[Paper], state: RefreshState, scope: str
+) -> Response:
     feed = build_feed(
         papers,
         title=f"{ctx.config.title}: {scope}",
@@ -175,6 +201,13 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
         icon_url=str(request.url_for("static", path="icon.png")),
     )
     return conditional_response(request, render_feed(feed, fmt), MEDIA_TYPES[fmt], state.last_success_at)
+
+
+def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: FeedQuery) -> Response:
+    topic = find_topic(ctx.config, name)
+    state, stored = ctx.store.load_feed(None, None)
+    papers = topic_papers(stored, ctx.config, topic, query)
+    return _render(request, ctx, fmt, papers, state, topic.title or topic.name)
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:

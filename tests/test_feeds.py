@@ -86,8 +86,7 @@ def test_item_html_explains_why_the_paper_is_there() -> None:
     html = feedparser.parse(render([paper], "rss")).entries[0].summary
     assert "Ada L., Alan T." in html
     assert "cs.CL, cs.AI" in html
-    assert "<b>Score:</b> 1.5" in html
-    assert "LLM (title and abstract)" in html
+    assert "<b>Why it is here:</b> score 1.5 = LLM 1.5 (title, abstract)" in html
     assert "Announce type:</b> new" in html
     assert "We study an LLM." in html
     assert 'href="https://arxiv.org/pdf/2411.00001v1"' in html

@@ -7,7 +7,8 @@ import pytest
 from core.arxiv import parse_feed
 from core.config import parse_config
 from core.errors import QueryError
-from core.query import MAX_LIMIT, FeedQuery, Matcher, Term, match_papers, parse_terms, select_papers
+from core.query import MAX_LIMIT, FeedQuery, Matcher, match_papers, parse_terms, select_papers
+from core.terms import Term
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper
 

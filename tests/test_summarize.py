@@ -349,3 +349,32 @@ def test_no_sdk_on_the_serving_path(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_topics_choose_whether_their_papers_are_summarised(
+    dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
+) -> None:
+    topics = [
+        {"name": "stats", "query": "cat:stat.ML", "summary": True},
+        {"name": "quiet", "query": 'ti:"kv cache"', "summary": False},
+    ]
+    config = parse_config(
+        {
+            **TEST_CONFIG,
+            "keywords": ["zzzz-nothing-matches"],
+            "topics": topics,
+            "summary": {"max_papers": 2, "concurrency": 2},
+        }
+    )
+    from core.topics import topic_papers
+
+    ranked = rank_for_config(ranked, config)  # as the refresh does: matched against this config
+    assert not [p for p in ranked if kept_by_config(p, config)]
+    stats = topic_papers(ranked, config, config.topics[0])[:2]
+    quiet = topic_papers(ranked, config, config.topics[1])
+    assert stats and quiet
+    papers, report, _ = run(ranked, config, ds_settings, sqlite)
+    assert report.made == 2
+    summarised = {p.id for p in papers if p.summary is not None}
+    assert summarised == {p.id for p in stats}
+    assert not summarised & {p.id for p in quiet}

@@ -29,6 +29,7 @@ from core.store import Store
 from core.summarize import Summarizer
 from core.summarize.fulltext import extract_text, fetch_pdf
 from core.summarize.prompt import PROMPT_VERSION, build_messages
+from core.topics import topic_papers
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,20 @@ def summary_key(paper: Paper, config: Config) -> str:
     return f"{paper.versioned_id}:{s.language}:{s.model}:p{PROMPT_VERSION}"
 
 
+def candidates(papers: list[Paper], config: Config) -> list[Paper]:
+    """Papers that may get a summary, best first: config.json's top ones, then each summarised
+    topic's top ones (``summary: false`` topics are left out)."""
+    limit = config.summary.max_papers
+    chosen = [p for p in papers if kept_by_config(p, config)][:limit]
+    for topic in config.topics:
+        if topic.summary:
+            chosen += topic_papers(papers, config, topic)[:limit]
+    return list({p.id: p for p in reversed(chosen)}.values())[::-1]  # first occurrence wins
+
+
 def attach_cached(papers: list[Paper], config: Config, store: Store) -> list[Paper]:
-    """Give every kept paper the summary already cached for it (one store read)."""
-    keys = {p.id: summary_key(p, config) for p in papers if kept_by_config(p, config)}
+    """Give every paper that may be summarised the summary already cached for it (one store read)."""
+    keys = {p.id: summary_key(p, config) for p in candidates(papers, config)}
     cached = store.load_summaries(list(keys.values())) if keys else {}
     return [_with(p, cached.get(keys.get(p.id, ""))) for p in papers]
 
@@ -80,9 +92,9 @@ def make_summaries(
     Returns the papers with their summaries attached, a report, and the ids left queued.
     """
     sc, report = config.summary, SummaryReport()
-    kept = [p for p in papers if kept_by_config(p, config)]
-    by_id = {p.id: p for p in kept}
-    wanted = [by_id[i] for i in queue if i in by_id] + kept[: sc.max_papers]
+    kept = candidates(papers, config)
+    by_id = {p.id: p for p in papers}
+    wanted = [by_id[i] for i in queue if i in by_id] + kept
     todo: deque[Paper] = deque()
     unique = {p.id: p for p in reversed(wanted)}  # first occurrence wins: queued first, then by rank
     for paper in reversed(list(unique.values())):

@@ -1,0 +1,205 @@
+"""A query language close to arXiv's own search syntax, for topics and ``?q=`` on every feed.
+
+    ti:transformer AND (abs:"kv cache" OR au:hinton) ANDNOT cat:cs.CV
+    "large language model"^2 OR LLM
+
+Field prefixes ``ti:`` (title), ``abs:`` (abstract), ``au:`` (authors), ``cat:`` (category or
+archive) and ``all:`` (title or abstract, the default); quoted phrases; ``AND``, ``OR``,
+``ANDNOT`` (upper case, as on arXiv) and parentheses; juxtaposition means AND; ``^2`` weights
+a term. Words match whole and case-insensitively with the keyword rules of ``core.query``
+(plurals, hyphens). Parsing is pure and raises QueryError with the position of the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+from core import taxonomy
+from core.errors import QueryError
+from core.models import KeywordHit, Paper
+from core.scoring import KEYWORD_POINTS, TITLE_BONUS
+from core.terms import Term
+
+FIELDS = ("ti", "abs", "au", "cat", "all")
+MAX_QUERY_LENGTH = 1000
+MAX_TERMS = 50
+MAX_DEPTH = 20
+_TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z]+):|"(?P<phrase>[^"]*)"|(?P<word>[^\s()"]+))')
+_WEIGHT = re.compile(r"^(?P<text>.*?)\^(?P<weight>\d+(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Word:
+    field: str
+    text: str
+    weight: float
+    position: int
+
+
+@dataclass(frozen=True)
+class Op:
+    op: str  # AND | OR | ANDNOT
+    left: Node
+    right: Node
+
+
+Node = Word | Op
+
+
+def parse_query(text: str, parameter: str = "q") -> Node:
+    """Parse a query; QueryError says where it went wrong and what was expected."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(parameter, f"is {len(text)} characters long", f"keep it under {MAX_QUERY_LENGTH}")
+    parser = _Parser(_tokens(text, parameter), parameter)
+    node = parser.expression(0)
+    if (left := parser.peek()) is not None:
+        _, value, position = left
+        raise QueryError(
+            parameter, f"unexpected {value!r} at position {position}", "expected AND, OR, ANDNOT or the end"
+        )
+    if parser.terms > MAX_TERMS:
+        raise QueryError(parameter, f"has {parser.terms} terms", f"use at most {MAX_TERMS}")
+    return node
+
+
+Token = tuple[str, str, int]
+
+
+def _tokens(text: str, parameter: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    text = text.rstrip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise QueryError(parameter, f"unbalanced quote at position {position + 1}", 'close the phrase with "')
+        kind = match.lastgroup or "word"
+        tokens.append((kind, match.group(kind), match.start(kind) + 1))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token], parameter: str) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.parameter = parameter
+        self.terms = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise QueryError(self.parameter, "ends too early", "expected a term or '(' at the end")
+        self.index += 1
+        return token
+
+    def expression(self, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise QueryError(self.parameter, "is nested too deeply", f"use at most {MAX_DEPTH} levels of parentheses")
+        node = self.conjunction(depth)
+        while (token := self.peek()) is not None and token[:2] == ("word", "OR"):
+            self.take()
+            node = Op("OR", node, self.conjunction(depth))
+        return node
+
+    def conjunction(self, depth: int) -> Node:
+        node = self.unary(depth)
+        while (token := self.peek()) is not None and token[0] != "rp" and token[:2] != ("word", "OR"):
+            op = "AND"
+            if token[0] == "word" and token[1] in ("AND", "ANDNOT"):
+                op = self.take()[1]
+            node = Op(op, node, self.unary(depth))
+        return node
+
+    def unary(self, depth: int) -> Node:
+        kind, value, position = self.take()
+        if kind == "lp":
+            node = self.expression(depth + 1)
+            closing = self.peek()
+            if closing is None or closing[0] != "rp":
+                raise QueryError(self.parameter, f"'(' at position {position} is never closed", "add ')'")
+            self.take()
+            return node
+        if kind == "rp" or (kind == "word" and value in ("AND", "OR", "ANDNOT")):
+            raise QueryError(self.parameter, f"unexpected {value!r} at position {position}", "expected a term or '('")
+        field = "all"
+        if kind == "field":
+            field = value.lower()
+            if field not in FIELDS:
+                raise QueryError(
+                    self.parameter,
+                    f"unknown field {value + ':'!r} at position {position}",
+                    f"use one of {', '.join(f + ':' for f in FIELDS)}",
+                )
+            field_position = position
+            kind, value, position = self.take()
+            if kind not in ("word", "phrase"):
+                raise QueryError(
+                    self.parameter,
+                    f"{field}: at position {field_position} has no term (found {value!r} at position {position})",
+                    "write a word or a quoted phrase right after the colon, e.g. ti:transformer",
+                )
+        weight = 1.0
+        if (weighted := _WEIGHT.match(value)) is not None and weighted["text"]:
+            value, weight = weighted["text"], float(weighted["weight"])
+        text = " ".join(value.split())
+        if not text:
+            raise QueryError(self.parameter, f"empty phrase at position {position}", "put words between the quotes")
+        self.terms += 1
+        return Word(field, text, weight, position)
+
+
+def evaluate(node: Node, paper: Paper) -> list[KeywordHit] | None:
+    """The hits that make ``paper`` match, or None when it does not match."""
+    if isinstance(node, Word):
+        return _word_hits(node, paper)
+    left = evaluate(node.left, paper)
+    if node.op == "OR":
+        right = evaluate(node.right, paper)
+        return None if left is None and right is None else [*(left or []), *(right or [])]
+    if left is None:
+        return None
+    right = evaluate(node.right, paper)
+    if node.op == "ANDNOT":
+        return left if right is None else None
+    return None if right is None else [*left, *right]
+
+
+def score(hits: list[KeywordHit]) -> float:
+    """Each matching term: its weight times (1, plus 0.5 when in the title); category terms filter only."""
+    return sum(
+        h.weight * ((KEYWORD_POINTS if h.field != "cat" else 0.0) + (TITLE_BONUS if h.in_title else 0.0)) for h in hits
+    )
+
+
+def _word_hits(word: Word, paper: Paper) -> list[KeywordHit] | None:
+    label = word.text if word.field == "all" else f"{word.field}:{word.text}"
+    if word.field == "cat":
+        found = any(taxonomy.covers(word.text, c) or c.lower() == word.text.lower() for c in paper.categories)
+        return [KeywordHit(keyword=label, field="cat", weight=word.weight)] if found else None
+    if word.field == "au":
+        term = _term(_fold(word.text))
+        found = any(term.found_in(_fold(name)) for name in paper.authors)
+        return [KeywordHit(keyword=label, in_authors=True, field="au", weight=word.weight)] if found else None
+    term = _term(word.text)
+    in_title = word.field in ("ti", "all") and term.found_in(paper.display_title)
+    in_abstract = word.field in ("abs", "all") and term.found_in(paper.display_abstract)
+    if not (in_title or in_abstract):
+        return None
+    return [KeywordHit(keyword=label, in_title=in_title, in_abstract=in_abstract, field=word.field, weight=word.weight)]
+
+
+@cache
+def _term(text: str) -> Term:
+    return Term.compile(text)
+
+
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive author names: "Schölkopf" matches au:scholkopf."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()

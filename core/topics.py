@@ -1,0 +1,47 @@
+"""Topics: named feeds with their own categories and query (config.json ``topics``).
+
+Pure: a topic and the stored papers in, the topic's feed query and papers out. The plain
+``keywords`` of config.json stay the default feeds; topics add feeds next to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core import querylang, taxonomy
+from core.config import Config, Topic
+from core.errors import NotFoundError
+from core.models import Paper
+from core.query import FeedQuery, select_papers
+
+NO_FILTERS = FeedQuery()
+
+
+def find_topic(config: Config, name: str) -> Topic:
+    for topic in config.topics:
+        if topic.name == name:
+            return topic
+    raise NotFoundError(
+        f"there is no topic {name!r}", "use one of the topics listed", topics=[t.name for t in config.topics]
+    )
+
+
+def topic_query(topic: Topic, request: FeedQuery = NO_FILTERS) -> FeedQuery:
+    """The topic's filters, with whatever the request sets on top (its q replaces the topic's)."""
+    query = request.q
+    if query is None and topic.query:
+        query = querylang.parse_query(topic.query, "query")
+    return FeedQuery(
+        keywords=request.keywords or tuple(topic.keywords),
+        exclude=(*topic.exclude_keywords, *request.exclude),
+        min_score=request.min_score if request.min_score is not None else topic.min_score,
+        limit=request.limit or topic.max_papers,
+        types=request.types,
+        q=query,
+    )
+
+
+def topic_papers(papers: Sequence[Paper], config: Config, topic: Topic, request: FeedQuery = NO_FILTERS) -> list[Paper]:
+    followed = topic.categories or config.categories
+    inside = [p for p in papers if any(taxonomy.covers(f, c) for f in followed for c in p.categories)]
+    return select_papers(inside, config, topic_query(topic, request))

@@ -372,7 +372,8 @@ def test_topics_choose_whether_their_papers_are_summarised(
     assert not [p for p in ranked if kept_by_config(p, config)]
     stats = topic_papers(ranked, config, config.topics[0])[:2]
     quiet = topic_papers(ranked, config, config.topics[1])
-    assert stats and quiet
+    assert stats
+    assert quiet
     papers, report, _ = run(ranked, config, ds_settings, sqlite)
     assert report.made == 2
     summarised = {p.id for p in papers if p.summary is not None}

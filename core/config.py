@@ -96,6 +96,7 @@ class Config(_Strict):
     announce_types: list[AnnounceType] = Field(default_factory=lambda: ["new", "cross"], min_length=1)  # type: ignore[arg-type]
     summary: SummaryConfig = Field(default_factory=SummaryConfig)
     topics: list[Topic] = Field(default_factory=list, max_length=50)
+    enrich: bool = True  # ask the arXiv API for comments, venue, code links, primary category
 
     @model_validator(mode="after")
     def _topics_fit(self) -> Config:

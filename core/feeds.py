@@ -89,6 +89,8 @@ def build_item(paper: Paper) -> FeedItem:
         "score": paper.match.score,
         "matched": [h.model_dump() for h in paper.match.hits],
     }
+    if paper.metadata is not None:
+        extra |= paper.metadata.model_dump(exclude_none=True)
     return FeedItem(
         id=paper.abs_url,
         title=paper.display_title,
@@ -114,6 +116,8 @@ def render_item_html(paper: Paper) -> str:
     )
     if paper.match.hits:
         parts.append(f"<p><b>Why it is here:</b> {esc(explain(paper))}</p>")
+    if paper.metadata is not None:
+        parts.append(_metadata_html(paper))
     if paper.summary is not None and paper.summary.status == "ok":
         # Rendered from the model's Markdown with raw HTML disabled (core.markdown).
         parts.append(f"<p><b>AI summary</b> by {esc(paper.summary.model)} ({esc(paper.summary.provider)}):</p>")
@@ -125,6 +129,22 @@ def render_item_html(paper: Paper) -> str:
         f' &middot; <a href="{esc(paper.html_url)}">HTML</a></p>'
     )
     return strip_illegal("\n".join(parts))
+
+
+def _metadata_html(paper: Paper) -> str:
+    esc, meta = html.escape, paper.metadata
+    assert meta is not None
+    bits = []
+    if meta.primary_category:
+        bits.append(f"<b>Primary:</b> {esc(meta.primary_category)}")
+    if meta.venue:
+        bits.append(f"<b>Venue:</b> {esc(meta.venue)}")
+    bits += [f'<b>Code:</b> <a href="{esc(url)}">{esc(url)}</a>' for url in meta.code_links]
+    if meta.comment:
+        bits.append(f"<b>Comments:</b> {esc(meta.comment)}")
+    if meta.journal_ref and not paper.journal_ref:
+        bits.append(f"<b>Journal:</b> {esc(meta.journal_ref)}")
+    return "<p>" + " &middot; ".join(bits) + "</p>" if bits else ""
 
 
 def explain(paper: Paper) -> str:

@@ -59,6 +59,20 @@ class Summary(BaseModel):
     reason: str = ""
 
 
+class Metadata(BaseModel):
+    """What the arXiv API adds for papers that pass a filter: the primary category, comments and
+    what they tell (a venue, code links), the journal reference and the DOI."""
+
+    model_config = ConfigDict(frozen=True)
+
+    primary_category: str | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    venue: str | None = None
+    code_links: list[str] = Field(default_factory=list)
+
+
 class Paper(BaseModel):
     """One arXiv paper, identified by its version-less id (``2601.08670``, ``astro-ph/0601001``)."""
 
@@ -83,6 +97,7 @@ class Paper(BaseModel):
     feeds: list[str] = Field(default_factory=list)
     match: Match = Field(default_factory=Match)
     summary: Summary | None = None
+    metadata: Metadata | None = None  # from the arXiv API (core.enrich), when fetched
 
     @property
     def display_title(self) -> str:

@@ -18,6 +18,7 @@ import httpx
 
 from core import arxiv, taxonomy
 from core.config import Config
+from core.enrich import enrich_papers
 from core.errors import AppError, LockedError
 from core.models import Paper, RefreshState
 from core.query import Matcher, kept_by_config
@@ -28,10 +29,12 @@ from core.summarize import Summarizer
 from core.summarize import status as summary_status
 from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries
 from core.text import latex_to_unicode
+from core.topics import topic_papers
 
 log = logging.getLogger(__name__)
 
 LOCK_TTL_S = 900.0
+ENRICH_LIMIT = 300  # papers asked of the arXiv API per refresh (3 requests, 3 s apart)
 
 
 @dataclass
@@ -189,6 +192,8 @@ def _run(
         # the window only moves (and old papers only go) when new papers arrived.
         keep_since = max(p.announced for p in followed) - timedelta(days=config.days_back) if followed else None
         ranked = rank_for_config([p for p in merged if keep_since is None or p.announced >= keep_since], config)
+        if config.enrich:
+            ranked = _enrich(ranked, config, settings, throttle)
         ranked = attach_cached(ranked, config, store)
         store.save_papers(ranked)
         report.matched, report.stored = sum(1 for p in ranked if kept_by_config(p, config)), len(ranked)
@@ -243,6 +248,15 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
             matched.append(paper.model_copy(update=update))
     # sorted() is stable: within each group the score order of rank_papers is kept.
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
+
+
+def _enrich(papers: list[Paper], config: Config, settings: Settings, throttle: arxiv.Throttle) -> list[Paper]:
+    """Metadata from the arXiv API for the papers some feed shows (config.json's or a topic's)."""
+    wanted = [p for p in papers if kept_by_config(p, config)]
+    for topic in config.topics:
+        wanted += topic_papers(papers, config, topic)
+    with httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True) as client:
+        return enrich_papers(papers, wanted, client, settings.arxiv_api_base, throttle, ENRICH_LIMIT)
 
 
 def _listed(paper: Paper, followed: str) -> bool:

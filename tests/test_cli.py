@@ -36,6 +36,7 @@ def env(tmp_path: Path, arxiv_server: FakeArxiv, config_path: Path) -> dict[str,
         "CONFIG_PATH": str(config_path),
         "DATA_DIR": str(tmp_path / "data"),
         "ARXIV_RSS_BASE": arxiv_server.rss_base,
+        "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
         "ARXIV_MIN_INTERVAL_S": "0",
     }
 

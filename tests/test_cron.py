@@ -117,6 +117,7 @@ def test_the_vercel_entry_point_runs_under_uvicorn(
         "DATA_DIR": str(tmp_path / "data"),
         "CONFIG_PATH": str(settings.config_path),
         "ARXIV_RSS_BASE": arxiv_server.rss_base,
+        "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
         "ARXIV_MIN_INTERVAL_S": "0",
         "CRON_SECRET": SECRET,
     }

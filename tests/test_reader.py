@@ -151,6 +151,7 @@ def test_digest_command_writes_a_file(
         "CONFIG_PATH": str(config_path),
         "DATA_DIR": str(settings.data_dir),
         "ARXIV_RSS_BASE": arxiv_server.rss_base,
+        "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
         "ARXIV_MIN_INTERVAL_S": "0",
     }
     assert (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from core import querylang
+from core import querylang, taxonomy
 from core.config import ANNOUNCE_TYPES, Config
 from core.errors import QueryError
 from core.models import KeywordHit, Match, Paper
@@ -132,6 +132,22 @@ def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, 
     types = query.types or tuple(config.announce_types)
     kept = (p for p in matched if passes(p, types, query.min_score or 0.0, True))
     return rank_papers(kept)[: query.limit or config.max_papers]
+
+
+def as_seen_in(papers: Sequence[Paper], category: str) -> list[Paper]:
+    """Announce types as a single category's feed sees them.
+
+    arXiv labels a paper "new" when its primary category is any of the categories asked for in
+    one request; in the feed of a category that is not its primary one (known from the arXiv
+    API), it is a cross-list.
+    """
+    adjusted = []
+    for paper in papers:
+        primary = paper.metadata.primary_category if paper.metadata else None
+        if paper.announce_type == "new" and primary and not taxonomy.covers(category, primary):
+            paper = paper.model_copy(update={"announce_type": "cross"})
+        adjusted.append(paper)
+    return adjusted
 
 
 def kept_by_config(paper: Paper, config: Config) -> bool:

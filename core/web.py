@@ -24,7 +24,7 @@ from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.http_cache import NO_STORE, conditional_response
 from core.models import Paper, RefreshState
 from core.opml import render_opml
-from core.query import MAX_LIMIT, FeedQuery, select_papers
+from core.query import MAX_LIMIT, FeedQuery, as_seen_in, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
 from core.summarize import status as summary_status
@@ -184,7 +184,7 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
     # A request that only changes the limit reads just a prefix of the stored, ranked list.
     prefix = query.limit or ctx.config.max_papers if query.only_limits else None
     state, stored = ctx.store.load_feed(category, prefix)
-    papers = select_papers(stored, ctx.config, query)
+    papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
     return _render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories))
 
 

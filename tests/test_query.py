@@ -148,3 +148,15 @@ def test_ten_kilobyte_keywords_are_handled() -> None:
         FeedQuery.from_params(keywords="a" * 10_000)
     query = FeedQuery.from_params(keywords=",".join(["(.*)+"] * 40))
     assert select_papers(corpus(), CONFIG, query) == []
+
+
+def test_a_paper_whose_primary_is_elsewhere_is_a_cross_list_in_this_category() -> None:
+    from core.models import Metadata
+    from core.query import as_seen_in
+
+    lg_primary = make_paper(id="1", categories=["cs.AI", "cs.LG"], metadata=Metadata(primary_category="cs.LG"))
+    unknown = make_paper(id="2", categories=["cs.AI", "cs.LG"])
+    seen = as_seen_in([lg_primary, unknown], "cs.AI")
+    assert [p.announce_type for p in seen] == ["cross", "new"]
+    assert [p.announce_type for p in as_seen_in([lg_primary], "cs.LG")] == ["new"]
+    assert [p.announce_type for p in as_seen_in([lg_primary], "cs")] == ["new"]  # the archive covers cs.LG

@@ -7,6 +7,7 @@ place (``_app_error``), always as a short JSON message, never a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -76,50 +77,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
         return conditional_response(request, body, "text/markdown; charset=utf-8", state.last_success_at)
 
-    @app.get("/rss", name="rss")
-    def rss_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """RSS 2.0 feed of all followed categories."""
-        return _feed(request, ctx, "rss", None, query)
-
-    @app.get("/rss/{category}", name="rss_category")
-    def rss_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """RSS 2.0 feed of one followed category."""
-        return _feed(request, ctx, "rss", category, query)
-
-    @app.get("/atom", name="atom")
-    def atom_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """Atom 1.0 feed of all followed categories."""
-        return _feed(request, ctx, "atom", None, query)
-
-    @app.get("/atom/{category}", name="atom_category")
-    def atom_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """Atom 1.0 feed of one followed category."""
-        return _feed(request, ctx, "atom", category, query)
-
-    @app.get("/rss/topic/{name}", name="rss_topic")
-    def rss_topic(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """RSS 2.0 feed of one topic from config.json."""
-        return _topic_feed(request, ctx, "rss", name, query)
-
-    @app.get("/atom/topic/{name}", name="atom_topic")
-    def atom_topic(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """Atom 1.0 feed of one topic."""
-        return _topic_feed(request, ctx, "atom", name, query)
-
-    @app.get("/json/topic/{name}", name="json_topic")
-    def json_topic(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """JSON Feed 1.1 of one topic."""
-        return _topic_feed(request, ctx, "json", name, query)
-
-    @app.get("/json", name="json")
-    def json_all(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """JSON Feed 1.1 of all followed categories."""
-        return _feed(request, ctx, "json", None, query)
-
-    @app.get("/json/{category}", name="json_category")
-    def json_category(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        """JSON Feed 1.1 of one followed category."""
-        return _feed(request, ctx, "json", category, query)
+    _add_feed_routes(app, ctx)
 
     @app.get("/health")
     def health() -> JSONResponse:
@@ -158,6 +116,47 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
     return app
+
+
+FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.0"), ("json", "JSON Feed 1.1"))
+
+
+def _add_feed_routes(app: FastAPI, ctx: Context) -> None:
+    """/{rss,atom,json}, /{fmt}/{category} and /{fmt}/topic/{name}: one handler each, per format."""
+    for fmt, label in FORMATS:
+        app.add_api_route(
+            f"/{fmt}", _combined_route(ctx, fmt), name=fmt, summary=f"{label} feed of all followed categories"
+        )
+        app.add_api_route(
+            f"/{fmt}/topic/{{name}}", _topic_route(ctx, fmt), name=f"{fmt}_topic", summary=f"{label} feed of one topic"
+        )
+        app.add_api_route(
+            f"/{fmt}/{{category}}",
+            _category_route(ctx, fmt),
+            name=f"{fmt}_category",
+            summary=f"{label} feed of one followed category",
+        )
+
+
+def _combined_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
+    def route(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        return _feed(request, ctx, fmt, None, query)
+
+    return route
+
+
+def _category_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
+    def route(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        return _feed(request, ctx, fmt, category, query)
+
+    return route
+
+
+def _topic_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
+    def route(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        return _topic_feed(request, ctx, fmt, name, query)
+
+    return route
 
 
 def feed_query(

@@ -48,7 +48,8 @@ class FakeArxiv:
 
     @property
     def requests(self) -> list[Request]:
-        return self.server.requests
+        """Requests to the RSS feed and PDFs (the API's are in ``api_requests``)."""
+        return [r for r in self.server.requests if not r.path.startswith("/api/")]
 
     @property
     def etag(self) -> str:

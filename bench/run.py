@@ -152,7 +152,7 @@ def bench_serve(env: dict[str, str], label: str, requests: int = 1000) -> list[t
             (static / "feed.xml").write_bytes(body)
             assert body.count(b"<item>") == 100
             feed_rps, feed_lat = measure(client, base + feed, requests)
-            static_rps, static_lat = measure(client, base + "/static/feed.xml", requests)
+            static_rps, static_lat = measure(client, base + "/bench-static/feed.xml", requests)
     finally:
         server.terminate()
         server.wait(10)
@@ -175,7 +175,13 @@ def bench_upstash_commands(shim: UpstashShim) -> list[tuple[str, str, str]]:
     store = UpstashStore(shim.url, shim.token)
     rows = []
     with FakeArxiv().server as arxiv_server, tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.from_env({"DATA_DIR": tmp, "ARXIV_RSS_BASE": arxiv_server.url + "/rss"})
+        settings = Settings.from_env(
+            {
+                "DATA_DIR": tmp,
+                "ARXIV_RSS_BASE": arxiv_server.url + "/rss",
+                "ARXIV_API_BASE": arxiv_server.url + "/api/query",
+            }
+        )
         for run in ("first refresh", "next refresh (304)"):
             shim.reset_counts()
             report = refresh(config, settings, store)

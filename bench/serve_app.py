@@ -16,7 +16,7 @@ from core.web import create_app
 def main() -> None:
     port, static_dir = int(sys.argv[1]), sys.argv[2]
     app = create_app()
-    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.mount("/bench-static", StaticFiles(directory=static_dir), name="bench-static")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -83,7 +83,8 @@ class Paper(BaseModel):
     title: str  # as arXiv sent it (LaTeX and all)
     authors: list[str] = Field(default_factory=list)
     abstract: str = ""
-    # The same in readable Unicode (LaTeX converted), for feeds, pages and the digest.
+    # The same in readable Unicode (LaTeX converted), for feeds, pages and the digest; an empty
+    # abstract_text means the abstract had nothing to convert.
     title_text: str = ""
     abstract_text: str = ""
     categories: list[str] = Field(default_factory=list)

@@ -241,9 +241,12 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
         if feeds:
             update: dict[str, object] = {"match": matcher.match(paper), "feeds": feeds}
             if not paper.title_text:  # LaTeX to Unicode once per paper (pylatexenc is slow)
+                abstract = latex_to_unicode(paper.abstract)
+                # The title is always set (it marks the paper as converted); the abstract only
+                # when it differs, so stored papers do not carry their abstract twice.
                 update |= {
                     "title_text": latex_to_unicode(paper.title),
-                    "abstract_text": latex_to_unicode(paper.abstract),
+                    "abstract_text": "" if abstract == paper.abstract else abstract,
                 }
             matched.append(paper.model_copy(update=update))
     # sorted() is stable: within each group the score order of rank_papers is kept.

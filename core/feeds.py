@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.models import Paper
-from core.scoring import KEYWORD_POINTS, TITLE_BONUS
+from core.scoring import hit_points
 from core.text import clean_text, strip_illegal
 
 Format = Literal["rss", "atom", "json"]
@@ -156,8 +156,7 @@ def explain(paper: Paper) -> str:
             for place, found in (("title", hit.in_title), ("abstract", hit.in_abstract), ("authors", hit.in_authors))
             if found
         ] or [hit.field]
-        points = hit.weight * ((KEYWORD_POINTS if hit.field != "cat" else 0.0) + (TITLE_BONUS if hit.in_title else 0.0))
-        parts.append(f"{hit.keyword} {points:g} ({', '.join(where)})")
+        parts.append(f"{hit.keyword} {hit_points(hit):g} ({', '.join(where)})")
     return f"score {paper.match.score:g} = " + " + ".join(parts)
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from core.config import Config
 from core.feeds import explain
 from core.models import Paper, RefreshState
-from core.terms import Term
+from core.terms import compiled
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +33,7 @@ def highlight(text: str, paper: Paper) -> Markup:
     """``text`` escaped, with the paper's matched keywords wrapped in <mark>."""
     spans: list[tuple[int, int]] = []
     for hit in paper.match.hits:
-        spans += [m.span() for m in Term.compile(hit.keyword).pattern.finditer(text)]
+        spans += [m.span() for m in compiled(hit.keyword).pattern.finditer(text)]
     out, position = [], 0
     for start, end in sorted(spans):
         if start < position:

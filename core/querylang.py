@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 
 from core import taxonomy
 from core.errors import QueryError
 from core.models import KeywordHit, Paper
-from core.scoring import KEYWORD_POINTS, TITLE_BONUS
-from core.terms import Term
+from core.scoring import score_hits
+from core.terms import compiled
 
 FIELDS = ("ti", "abs", "au", "cat", "all")
 MAX_QUERY_LENGTH = 1000
@@ -172,10 +171,8 @@ def evaluate(node: Node, paper: Paper) -> list[KeywordHit] | None:
 
 
 def score(hits: list[KeywordHit]) -> float:
-    """Each matching term: its weight times (1, plus 0.5 when in the title); category terms filter only."""
-    return sum(
-        h.weight * ((KEYWORD_POINTS if h.field != "cat" else 0.0) + (TITLE_BONUS if h.in_title else 0.0)) for h in hits
-    )
+    """The same formula as keywords: see core.scoring.hit_points."""
+    return score_hits(hits)
 
 
 def _word_hits(word: Word, paper: Paper) -> list[KeywordHit] | None:
@@ -184,20 +181,15 @@ def _word_hits(word: Word, paper: Paper) -> list[KeywordHit] | None:
         found = any(taxonomy.covers(word.text, c) or c.lower() == word.text.lower() for c in paper.categories)
         return [KeywordHit(keyword=label, field="cat", weight=word.weight)] if found else None
     if word.field == "au":
-        term = _term(_fold(word.text))
+        term = compiled(_fold(word.text))
         found = any(term.found_in(_fold(name)) for name in paper.authors)
         return [KeywordHit(keyword=label, in_authors=True, field="au", weight=word.weight)] if found else None
-    term = _term(word.text)
+    term = compiled(word.text)
     in_title = word.field in ("ti", "all") and term.found_in(paper.display_title)
     in_abstract = word.field in ("abs", "all") and term.found_in(paper.display_abstract)
     if not (in_title or in_abstract):
         return None
     return [KeywordHit(keyword=label, in_title=in_title, in_abstract=in_abstract, field=word.field, weight=word.weight)]
-
-
-@cache
-def _term(text: str) -> Term:
-    return Term.compile(text)
 
 
 def _fold(text: str) -> str:

@@ -77,9 +77,7 @@ def refresh(
     try:
         report, state, papers = _run(config, settings, store, state, client, now)
         if papers:
-            stop = time.monotonic() + config.summary.time_budget_s
-            stop = min(stop, deadline) if deadline is not None else stop
-            report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, stop)
+            report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, deadline)
     except AppError as exc:
         failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
         state = state.model_copy(update=failed | {"message": str(exc)})
@@ -104,8 +102,6 @@ def summarize_stored(
     owner = _lock(store)
     try:
         papers = attach_cached(store.load_papers(), config, store)
-        stop = time.monotonic() + config.summary.time_budget_s
-        deadline = min(stop, deadline) if deadline is not None else stop
         return run_summaries(
             config, settings, store, summarizer, papers, store.load_state(), now or datetime.now(UTC), deadline
         )
@@ -121,9 +117,14 @@ def run_summaries(
     papers: list[Paper],
     state: RefreshState,
     now: datetime,
-    deadline: float,
+    deadline: float | None,
 ) -> SummaryReport:
-    """Summarise what is due, store the papers again if anything changed, record the outcome."""
+    """Summarise what is due, store the papers again if anything changed, record the outcome.
+
+    Calls start for ``summary.time_budget_s`` from now, and never past ``deadline`` when given.
+    """
+    stop = time.monotonic() + config.summary.time_budget_s
+    stop = min(stop, deadline) if deadline is not None else stop
     if summarizer is None:
         report = SummaryReport(message=summary_status(config.summary, settings)[1])
         queue = state.summary_queue
@@ -136,7 +137,7 @@ def run_summaries(
             summarizer,
             state.summary_queue,
             now,
-            deadline,
+            stop,
             last_arxiv_request=state.last_request_at,
         )
         if report.made or report.rejected:
@@ -179,7 +180,7 @@ def _run(
         report.outcome, message = "not-modified", "arXiv has nothing new since the last refresh"
     else:
         parsed = arxiv.parse_feed(fetched.body)
-        followed = [p for p in parsed.papers if any(_listed(p, c) for c in config.categories)]
+        followed = [p for p in parsed.papers if taxonomy.listed(p.categories, config.categories)]
         report.fetched, report.followed = len(parsed.papers), len(followed)
         log.info("parsed %d papers, %d in followed categories", report.fetched, report.followed)
         # A weekend or holiday feed is a quiet day: never a reason to drop stored papers.
@@ -237,7 +238,7 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
     matched = []
     for paper in papers:
-        feeds = [c for c in config.categories if _listed(paper, c)]
+        feeds = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
         if feeds:
             update: dict[str, object] = {"match": matcher.match(paper), "feeds": feeds}
             if not paper.title_text:  # LaTeX to Unicode once per paper (pylatexenc is slow)
@@ -260,10 +261,6 @@ def _enrich(papers: list[Paper], config: Config, settings: Settings, throttle: a
         wanted += topic_papers(papers, config, topic)
     with httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True) as client:
         return enrich_papers(papers, wanted, client, settings.arxiv_api_base, throttle, ENRICH_LIMIT)
-
-
-def _listed(paper: Paper, followed: str) -> bool:
-    return any(taxonomy.covers(followed, category) for category in paper.categories)
 
 
 def _save_state_quietly(store: Store, state: RefreshState) -> None:

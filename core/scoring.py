@@ -14,8 +14,13 @@ KEYWORD_POINTS = 1.0
 TITLE_BONUS = 0.5
 
 
+def hit_points(hit: KeywordHit) -> float:
+    """A matched term's weight times (1, plus 0.5 when in the title); category terms only filter."""
+    return hit.weight * ((KEYWORD_POINTS if hit.field != "cat" else 0.0) + (TITLE_BONUS if hit.in_title else 0.0))
+
+
 def score_hits(hits: Iterable[KeywordHit]) -> float:
-    return sum(KEYWORD_POINTS + (TITLE_BONUS if hit.in_title else 0.0) for hit in hits)
+    return sum(hit_points(hit) for hit in hits)
 
 
 def rank_papers(papers: Iterable[Paper]) -> list[Paper]:

@@ -7,6 +7,7 @@ arXiv's RSS endpoint accepts both.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 _SUBJECTS = {
     "astro-ph": "CO EP GA HE IM SR",
@@ -51,3 +52,9 @@ def suggest(name: str) -> str | None:
 def covers(followed: str, category: str) -> bool:
     """Whether a followed name (category or archive) includes a paper's category."""
     return category == followed or category.startswith(followed + ".")
+
+
+def listed(categories: Iterable[str], followed: Iterable[str]) -> bool:
+    """Whether a paper with these categories appears under any of the followed names."""
+    names = list(followed)
+    return any(covers(name, category) for category in categories for name in names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 _TOKEN_SPLIT = re.compile(r"[\s\-_]+")
 
@@ -24,3 +25,9 @@ class Term:
 
     def found_in(self, text: str) -> bool:
         return self.pattern.search(text) is not None
+
+
+@cache
+def compiled(text: str) -> Term:
+    """``Term.compile`` remembered: query words and highlights repeat the same few terms."""
+    return Term.compile(text)

@@ -43,5 +43,5 @@ def topic_query(topic: Topic, request: FeedQuery = NO_FILTERS) -> FeedQuery:
 
 def topic_papers(papers: Sequence[Paper], config: Config, topic: Topic, request: FeedQuery = NO_FILTERS) -> list[Paper]:
     followed = topic.categories or config.categories
-    inside = [p for p in papers if any(taxonomy.covers(f, c) for f in followed for c in p.categories)]
+    inside = [p for p in papers if taxonomy.listed(p.categories, followed)]
     return select_papers(inside, config, topic_query(topic, request))

@@ -379,3 +379,11 @@ def test_topics_choose_whether_their_papers_are_summarised(
     summarised = {p.id for p in papers if p.summary is not None}
     assert summarised == {p.id for p in stats}
     assert not summarised & {p.id for p in quiet}
+
+
+def test_queued_papers_keep_their_place_ahead_of_the_ranking() -> None:
+    from core.summarize.pipeline import unique_by_id
+    from tests.papers import make_paper
+
+    a, b, c = (make_paper(id=i) for i in ("a", "b", "c"))
+    assert [p.id for p in unique_by_id([a, b, a, c, b])] == ["a", "b", "c"]

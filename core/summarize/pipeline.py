@@ -65,7 +65,15 @@ def candidates(papers: list[Paper], config: Config) -> list[Paper]:
     for topic in config.topics:
         if topic.summary:
             chosen += topic_papers(papers, config, topic)[:limit]
-    return list({p.id: p for p in reversed(chosen)}.values())[::-1]  # first occurrence wins
+    return unique_by_id(chosen)
+
+
+def unique_by_id(papers: list[Paper]) -> list[Paper]:
+    """Each paper once, where it first appears."""
+    first: dict[str, Paper] = {}
+    for paper in papers:
+        first.setdefault(paper.id, paper)
+    return list(first.values())
 
 
 def attach_cached(papers: list[Paper], config: Config, store: Store) -> list[Paper]:
@@ -96,8 +104,7 @@ def make_summaries(
     by_id = {p.id: p for p in papers}
     wanted = [by_id[i] for i in queue if i in by_id] + kept
     todo: deque[Paper] = deque()
-    unique = {p.id: p for p in reversed(wanted)}  # first occurrence wins: queued first, then by rank
-    for paper in reversed(list(unique.values())):
+    for paper in unique_by_id(wanted):  # queued first, then by rank
         if paper.summary is not None:
             report.cached += 1
         elif len(todo) < sc.max_papers:

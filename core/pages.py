@@ -33,7 +33,11 @@ def highlight(text: str, paper: Paper) -> Markup:
     """``text`` escaped, with the paper's matched keywords wrapped in <mark>."""
     spans: list[tuple[int, int]] = []
     for hit in paper.match.hits:
-        spans += [m.span() for m in compiled(hit.keyword).pattern.finditer(text)]
+        if not (hit.in_title or hit.in_abstract):
+            continue  # author and category hits are not in the text
+        # Query hits are labelled with their field ("ti:kv cache"); the words follow the colon.
+        words = hit.keyword if hit.field == "all" else hit.keyword.split(":", 1)[1]
+        spans += [m.span() for m in compiled(words).pattern.finditer(text)]
     out, position = [], 0
     for start, end in sorted(spans):
         if start < position:

@@ -107,6 +107,13 @@ def test_highlight_escapes_and_marks() -> None:
     paper = make_paper(match=Match(hits=[KeywordHit(keyword="kv cache", in_title=True)], score=1.5))
     marked = str(highlight("Fast <b>KV-cache</b> & KV cache", paper))
     assert marked == "Fast &lt;b&gt;<mark>KV-cache</mark>&lt;/b&gt; &amp; <mark>KV cache</mark>"
+    from core.querylang import evaluate, parse_query
+
+    queried = make_paper("KV cache for LLM serving", authors=["Ada Lovelace"])
+    hits = evaluate(parse_query('ti:"kv cache" au:lovelace cat:cs.AI'), queried)
+    assert hits is not None
+    shown = queried.model_copy(update={"match": Match(hits=hits, score=2.5)})
+    assert str(highlight(shown.title, shown)) == "<mark>KV cache</mark> for LLM serving"
 
 
 def test_digest_has_one_section_per_paper(served: TestClient, store: Store, config: Config) -> None:

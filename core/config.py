@@ -136,7 +136,14 @@ def load_config(path: Path) -> Config:
     if not path.exists():
         return Config()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM from Notepad is fine
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            "save the file as UTF-8",
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or objects nested too deeply", "config.json needs three levels") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",

@@ -13,6 +13,7 @@ from core.config import Config
 from core.cron import REFRESH_AT_UTC
 from core.models import Paper, RefreshState
 
+DIGEST_TYPE = "text/markdown; charset=utf-8"
 ABSTRACT_CHARS = 500
 SCHEDULE = (
     f"Updated every day at {REFRESH_AT_UTC} UTC, after arXiv's RSS rebuild "

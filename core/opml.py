@@ -6,6 +6,8 @@ import email.utils
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
+OPML_TYPE = "text/x-opml; charset=utf-8"
+
 
 def render_opml(title: str, feeds: list[tuple[str, str, str]], updated: datetime | None) -> bytes:
     """``feeds`` holds (name, RSS URL, HTML page URL) triples."""

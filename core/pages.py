@@ -18,6 +18,7 @@ from core.terms import compiled
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+HTML_TYPE = "text/html; charset=utf-8"
 
 
 @dataclass(frozen=True)

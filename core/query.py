@@ -22,6 +22,11 @@ from core.text import clean_text
 MAX_LIMIT = 200
 MAX_TERMS = 50
 MAX_TERM_LENGTH = 100
+# What parse_terms accepts, as the OpenAPI schema documents it (at most MAX_TERMS parts of at
+# most MAX_TERM_LENGTH characters each), and the announce types a ``type`` list may name.
+TERMS_PATTERN = rf"^[^,]{{0,{MAX_TERM_LENGTH}}}(,[^,]{{0,{MAX_TERM_LENGTH}}}){{0,{MAX_TERMS - 1}}}$"
+_TYPE = f" *({'|'.join(ANNOUNCE_TYPES)})? *"
+TYPES_PATTERN = f"^{_TYPE}(,{_TYPE})*$"
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class FeedQuery:
         type: str | None = None,  # noqa: A002 - the public parameter is called "type"
         q: str | None = None,
     ) -> FeedQuery:
-        types = parse_terms("type", type)
+        types = tuple(dict.fromkeys(part.strip(" ") for part in (type or "").split(",") if part.strip(" ")))
         unknown = [t for t in types if t not in ANNOUNCE_TYPES]
         if unknown:
             hint = f"use some of {', '.join(ANNOUNCE_TYPES)}"
@@ -94,13 +99,13 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
     """Split a comma-separated parameter into clean, distinct terms (phrases keep their spaces)."""
     if not raw:
         return ()
-    terms = tuple(dict.fromkeys(term for term in (clean_text(part) for part in raw.split(",")) if term))
-    if len(terms) > MAX_TERMS:
-        raise QueryError(name, f"has {len(terms)} terms", f"use at most {MAX_TERMS}")
-    long = next((term for term in terms if len(term) > MAX_TERM_LENGTH), None)
+    parts = raw.split(",")
+    if len(parts) > MAX_TERMS:
+        raise QueryError(name, f"has {len(parts)} comma-separated terms", f"use at most {MAX_TERMS}")
+    long = next((part for part in parts if len(part) > MAX_TERM_LENGTH), None)
     if long is not None:
         raise QueryError(name, f"a term is {len(long)} characters long", f"keep each term under {MAX_TERM_LENGTH}")
-    return terms
+    return tuple(dict.fromkeys(term for term in map(clean_text, parts) if term))
 
 
 def select_papers(papers: Sequence[Paper], config: Config, query: FeedQuery = FeedQuery()) -> list[Paper]:

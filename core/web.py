@@ -14,18 +14,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from core import cron, pages, taxonomy
 from core.config import Config, load_config
-from core.digest import render_digest
+from core.digest import DIGEST_TYPE, render_digest
 from core.errors import AppError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.http_cache import NO_STORE, conditional_response
 from core.models import Paper, RefreshState
-from core.opml import render_opml
-from core.query import MAX_LIMIT, FeedQuery, as_seen_in, select_papers
+from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, responses
+from core.opml import OPML_TYPE, render_opml
+from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
 from core.summarize import status as summary_status
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
     def index(request: Request) -> Response:
         """The index page: subscribe links, a feed builder and the papers of the last refresh."""
         state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
@@ -61,25 +62,35 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         summaries = summary_status(ctx.config.summary, ctx.settings)[1]
         upcoming = cron.next_refresh(datetime.now(UTC))
         page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming).encode()
-        return conditional_response(request, page, "text/html; charset=utf-8", state.last_success_at)
+        return conditional_response(request, page, pages.HTML_TYPE, state.last_success_at)
 
-    @app.get("/opml", name="opml")
+    @app.get(
+        "/opml",
+        name="opml",
+        response_class=Response,
+        responses=responses(OPML_TYPE, description="OPML 2.0 of every RSS feed"),
+    )
     def opml(request: Request) -> Response:
         """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
         links = pages.feed_links(request, ctx.config)
         body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links], None)
-        return conditional_response(request, body, "text/x-opml; charset=utf-8", None)
+        return conditional_response(request, body, OPML_TYPE, None)
 
-    @app.get("/digest.md", name="digest")
+    @app.get(
+        "/digest.md",
+        name="digest",
+        response_class=Response,
+        responses=responses(DIGEST_TYPE, 503, description="Markdown digest"),
+    )
     def digest(request: Request) -> Response:
         """The daily Markdown digest of the ranked papers."""
         state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
         body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
-        return conditional_response(request, body, "text/markdown; charset=utf-8", state.last_success_at)
+        return conditional_response(request, body, DIGEST_TYPE, state.last_success_at)
 
     _add_feed_routes(app, ctx)
 
-    @app.get("/health")
+    @app.get("/health", responses={200: {"model": Health}, 503: {"model": HealthDown}})
     def health() -> JSONResponse:
         """Store reachability, the last refresh and the paper count; 503 when the store is down."""
         try:
@@ -96,19 +107,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body["summaries"] = summaries
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
-    @app.get("/config")
+    @app.get("/config", responses={200: {"model": EffectiveConfig}})
     def show_config() -> JSONResponse:
         """The effective configuration; secrets only say whether they are set."""
         body = {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
-    @app.get("/api/cron/refresh")
+    @app.get("/api/cron/refresh", responses={200: {"model": CronReport}, **responses(None, 401, 409, 422, 503)})
     def cron_refresh(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """Run the daily refresh: Vercel Cron, or the owner, with Authorization: Bearer $CRON_SECRET."""
         cron.authorize(authorization, ctx.settings.cron_secret)
         return JSONResponse(cron.run_refresh(ctx.settings, ctx.config, ctx.store), headers={"Cache-Control": NO_STORE})
 
-    @app.get("/api/cron/summarize")
+    @app.get("/api/cron/summarize", responses={200: {"model": CronReport}, **responses(None, 401, 409, 422, 503)})
     def cron_summarize(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """Continue the AI summaries a refresh left queued; the same bearer secret."""
         cron.authorize(authorization, ctx.settings.cron_secret)
@@ -124,18 +135,21 @@ FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.
 def _add_feed_routes(app: FastAPI, ctx: Context) -> None:
     """/{rss,atom,json}, /{fmt}/{category} and /{fmt}/topic/{name}: one handler each, per format."""
     for fmt, label in FORMATS:
-        app.add_api_route(
-            f"/{fmt}", _combined_route(ctx, fmt), name=fmt, summary=f"{label} feed of all followed categories"
+        documented = responses(MEDIA_TYPES[fmt], 404, 422, 503, description=f"{label} feed")
+        routes = (
+            (f"/{fmt}", _combined_route, fmt, "all followed categories"),
+            (f"/{fmt}/topic/{{name}}", _topic_route, f"{fmt}_topic", "one topic"),
+            (f"/{fmt}/{{category}}", _category_route, f"{fmt}_category", "one followed category"),
         )
-        app.add_api_route(
-            f"/{fmt}/topic/{{name}}", _topic_route(ctx, fmt), name=f"{fmt}_topic", summary=f"{label} feed of one topic"
-        )
-        app.add_api_route(
-            f"/{fmt}/{{category}}",
-            _category_route(ctx, fmt),
-            name=f"{fmt}_category",
-            summary=f"{label} feed of one followed category",
-        )
+        for path, route, name, scope in routes:
+            app.add_api_route(
+                path,
+                route(ctx, fmt),
+                name=name,
+                summary=f"{label} feed of {scope}",
+                response_class=Response,
+                responses=documented,
+            )
 
 
 def _combined_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
@@ -161,13 +175,30 @@ def _topic_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
 
 def feed_query(
     keywords: Annotated[
-        str | None, Query(max_length=2000, description="Comma-separated keywords or phrases; replaces config.json's")
+        str | None,
+        Query(
+            max_length=2000,
+            json_schema_extra={"pattern": TERMS_PATTERN},
+            description="Comma-separated keywords or phrases; replaces config.json's",
+        ),
     ] = None,
-    exclude: Annotated[str | None, Query(max_length=2000, description="Comma-separated exclusions, added")] = None,
+    exclude: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            json_schema_extra={"pattern": TERMS_PATTERN},
+            description="Comma-separated exclusions, added",
+        ),
+    ] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Minimum score")] = None,
     limit: Annotated[int | None, Query(ge=1, le=1_000_000, description=f"Most items (capped at {MAX_LIMIT})")] = None,
     type: Annotated[  # noqa: A002 - the public parameter is called "type"
-        str | None, Query(max_length=200, description="Comma-separated announce types: new, cross, replace, ...")
+        str | None,
+        Query(
+            max_length=200,
+            json_schema_extra={"pattern": TYPES_PATTERN},
+            description="Comma-separated announce types: new, cross, replace, replace-cross",
+        ),
     ] = None,
     q: Annotated[
         str | None,

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.config import Config, load_config, parse_config
 from core.errors import ConfigError
@@ -68,3 +70,68 @@ def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, '{\n  "categories": ["cs.AI",]\n}')
     with pytest.raises(ConfigError, match=r"not valid JSON at line 2, column 26"):
         load_config(path)
+
+
+# Property tests: whatever config.json holds, loading gives a Config or one ConfigError
+# naming the file (and the key, when one is at fault); never another exception.
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+KEYS = [*Config.model_fields, "summary.model", "summary.max_papers", "summary.daily_budget.calls", "topics"]
+
+
+def load_or_explain(path: Path) -> Config | ConfigError:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        message = str(error)
+        assert message.startswith(f"config: {path}"), message
+        assert error.hint, message  # every message says how to fix it  # noqa: PT017
+        return error
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=JSON_VALUES)
+def test_any_json_document_loads_or_is_explained(tmp_path: Path, data: object) -> None:
+    load_or_explain(write(tmp_path, json.dumps(data)))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(KEYS), value=JSON_VALUES)
+def test_one_bad_value_is_named_by_its_key(tmp_path: Path, key: str, value: object) -> None:
+    """The shipped config with one value replaced: it loads, or the message names that key."""
+    data = json.loads((Path(__file__).parents[1] / "config.json").read_text())
+    *parents, last = key.split(".")
+    target = data
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+    result = load_or_explain(write(tmp_path, json.dumps(data)))
+    if isinstance(result, ConfigError):
+        assert f"'{key.split('.')[0]}" in result.message or "topics" in result.message, result.message
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=200))
+def test_any_bytes_load_or_are_explained(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(raw)
+    load_or_explain(path)
+
+
+def test_not_utf8_and_deeply_nested_files_are_explained(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{"title": "\xff"}')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(path)
+
+
+@given(config=st.builds(Config, keywords=st.lists(st.text(min_size=1, max_size=20).filter(str.strip), max_size=5)))
+def test_a_loaded_config_survives_a_round_trip(config: Config) -> None:
+    assert parse_config(config.model_dump(mode="json")) == config

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.arxiv import parse_feed
-from core.config import parse_config
+from core.config import ANNOUNCE_TYPES, parse_config
 from core.errors import QueryError
-from core.query import MAX_LIMIT, FeedQuery, Matcher, match_papers, parse_terms, select_papers
+from core.query import (
+    MAX_LIMIT,
+    TERMS_PATTERN,
+    TYPES_PATTERN,
+    FeedQuery,
+    Matcher,
+    match_papers,
+    parse_terms,
+    select_papers,
+)
 from core.terms import Term
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper
@@ -85,10 +98,31 @@ def test_parse_terms_splits_commas_and_cleans_control_characters() -> None:
 
 
 def test_parse_terms_limits() -> None:
-    with pytest.raises(QueryError, match="parameter 'keywords': has 51 terms"):
+    with pytest.raises(QueryError, match="parameter 'keywords': has 51 comma-separated terms"):
         parse_terms("keywords", ",".join(f"k{i}" for i in range(51)))
     with pytest.raises(QueryError, match="parameter 'exclude': a term is 101 characters long"):
         parse_terms("exclude", "x" * 101)
+
+
+@given(st.lists(st.text(alphabet="ab ,\x00\u3000", max_size=110), max_size=55).map(",".join))
+def test_parse_terms_accepts_what_the_documented_pattern_allows(raw: str) -> None:
+    """TERMS_PATTERN (published in the OpenAPI schema) and parse_terms agree on every input."""
+    try:
+        parse_terms("keywords", raw)
+        accepted = True
+    except QueryError:
+        accepted = False
+    assert accepted == bool(re.fullmatch(TERMS_PATTERN, raw))
+
+
+@given(st.lists(st.sampled_from([*ANNOUNCE_TYPES, "", " new ", "old", "new\t", "NEW"]), max_size=6).map(",".join))
+def test_types_accepted_as_documented(raw: str) -> None:
+    try:
+        FeedQuery.from_params(type=raw)
+        accepted = True
+    except QueryError:
+        accepted = False
+    assert accepted == bool(re.fullmatch(TYPES_PATTERN, raw))
 
 
 def test_feed_query_validates_types_and_caps_limit() -> None:

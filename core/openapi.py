@@ -75,6 +75,7 @@ ERRORS: dict[int, str] = {
     401: "No or a wrong bearer secret",
     404: "Unknown or unfollowed category, or unknown topic",
     409: "Another refresh holds the lock",
+    414: "The URL is longer than the service accepts (core.security)",
     422: "A malformed query parameter (the body names it and says how to fix it)",
     503: "The store is unreachable (Retry-After says when to try again), or CRON_SECRET is unset",
 }
@@ -94,7 +95,8 @@ JSON_FEED = {
 def responses(media_type: str | None, *errors: int, description: str = "") -> dict[Any, Any]:
     """The ``responses`` of a route: 200 in ``media_type`` (None: JSON, from the route's
     models), 304 for a current copy when the route is cacheable, and the errors as ErrorBody."""
-    documented: dict[Any, Any] = {code: {"model": ErrorBody, "description": ERRORS[code]} for code in errors}
+    codes = (*errors, 414)  # any URL can be too long
+    documented: dict[Any, Any] = {code: {"model": ErrorBody, "description": ERRORS[code]} for code in codes}
     if media_type is not None:
         media_type = media_type.split(";")[0]
         schema = JSON_FEED if media_type.endswith("json") else {"type": "string"}

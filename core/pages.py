@@ -91,6 +91,7 @@ def render_index(
         next_refresh=next_refresh,
         icon_url=str(request.url_for("static", path="icon.png")),
         script_url=str(request.url_for("static", path="app.js")),
+        style_url=str(request.url_for("static", path="app.css")),
         opml_url=str(request.url_for("opml")),
         digest_url=str(request.url_for("digest")),
     )

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import cron, pages, taxonomy
 from core.config import Config, load_config
@@ -27,6 +28,7 @@ from core.models import Paper, RefreshState
 from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, responses
 from core.opml import OPML_TYPE, render_opml
 from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
+from core.security import SecurityMiddleware
 from core.settings import Settings
 from core.store import Store, open_store
 from core.summarize import status as summary_status
@@ -50,7 +52,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.ctx = ctx
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(SecurityMiddleware)
 
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     _add_feed_routes(app, ctx)
 
-    @app.get("/health", responses={200: {"model": Health}, 503: {"model": HealthDown}})
+    @app.get("/health", responses={200: {"model": Health}, 503: {"model": HealthDown}, **responses(None)})
     def health() -> JSONResponse:
         """Store reachability, the last refresh and the paper count; 503 when the store is down."""
         try:
@@ -107,7 +111,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body["summaries"] = summaries
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
-    @app.get("/config", responses={200: {"model": EffectiveConfig}})
+    @app.get("/config", responses={200: {"model": EffectiveConfig}, **responses(None)})
     def show_config() -> JSONResponse:
         """The effective configuration; secrets only say whether they are set."""
         body = {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}
@@ -270,6 +274,16 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     message = f"parameter {name!r}: {first.get('msg', 'is invalid')}"
     body = {"error": message, "stage": "query", "hint": "see the parameters in README.md"}
     return JSONResponse(body, 422, headers={"Cache-Control": NO_STORE})
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Routing errors (no such path, a method other than GET) in the same shape as every error."""
+    if exc.status_code == 404:
+        body = {"error": f"there is no page at {request.url.path!r}", "hint": "the index page / lists every feed"}
+    else:
+        body = {"error": f"{request.method} is not allowed here ({exc.detail})", "hint": "every route answers GET"}
+    headers = {**(exc.headers or {}), "Cache-Control": NO_STORE}
+    return JSONResponse({**body, "stage": "web"}, exc.status_code, headers=headers)
 
 
 def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.models import Paper
+from core.markdown import render_markdown
+from core.models import Paper, Summary
+from core.query import Matcher, match_papers
 
 
 def make_paper(title: str = "A paper", abstract: str = "", **fields: Any) -> Paper:
@@ -15,3 +17,23 @@ def make_paper(title: str = "A paper", abstract: str = "", **fields: Any) -> Pap
         "categories": ["cs.AI"],
     }
     return Paper(title=title, abstract=abstract, **{**defaults, **fields})
+
+
+HOSTILE_TITLE = 'LLM <script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> </div></article>'
+HOSTILE_ABSTRACT = "An LLM <a href=\"javascript:window.pwned = 3\">link</a> <iframe src='//evil'></iframe> <b>unclosed"
+HOSTILE_SUMMARY = "## Main\n[click](javascript:window.pwned=4) <svg onload=window.pwned=5> <!-- </details> -->"
+
+
+def hostile_paper() -> Paper:
+    """A paper whose every field tries to run script, matched by the test config's "LLM"."""
+    summary = Summary(
+        markdown=HOSTILE_SUMMARY,
+        html=render_markdown(HOSTILE_SUMMARY),
+        model="qwen-long",
+        provider="dashscope",
+        language="en",
+        created=datetime(2024, 11, 28, 6, tzinfo=UTC),
+    )
+    paper = make_paper(HOSTILE_TITLE, HOSTILE_ABSTRACT, authors=["<b>Mallory</b> <script>x</script>"], summary=summary)
+    paper = paper.model_copy(update={"title_text": HOSTILE_TITLE, "abstract_text": HOSTILE_ABSTRACT})
+    return match_papers([paper], Matcher.build(["LLM"]))[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from core.config import parse_config
 from core.refresh import refresh
@@ -26,6 +26,7 @@ from core.web import create_app
 from tests.arxiv_fake import FakeArxiv
 from tests.conftest import TEST_CONFIG
 from tests.dashscope_fake import FakeDashScope
+from tests.papers import HOSTILE_TITLE, hostile_paper
 from tests.uvicorn_server import serve
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -72,8 +73,18 @@ def screenshot_path(name: str, tmp_path: Path) -> Path:
     return tmp_path / name
 
 
+def csp_violations(page: Page) -> list[str]:
+    """Console reports of anything the page's Content-Security-Policy blocked."""
+    blocked: list[str] = []
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    return blocked
+
+
 def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    blocked = csp_violations(page)
     page.goto(live + "/")
     cards = page.locator("article.paper")
     assert cards.count() == 50
@@ -99,14 +110,30 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     page.check("input[name=type][value=replace]")
     page.select_option("select[name=format]", "atom")
     page.click("#builder button[type=submit]")
-    page.wait_for_function("document.getElementById('built-preview').textContent.startsWith('This feed keeps')")
-    assert page.locator("#built-preview").inner_text() == "This feed keeps 3 of the current papers."
+    expect(page.locator("#built-preview")).to_have_text("This feed keeps 3 of the current papers.")
     built = page.locator("#built-url").input_value()
     assert built.startswith(live + "/atom?")
     feed = feedparser.parse(httpx.get(built).content)
     assert not feed.bozo
     assert sorted(e.id.rsplit("/", 1)[1] for e in feed.entries) == KV_CACHE_IDS
+    assert blocked == []  # the style sheet, the script and its fetch all run under the policy
     page.close()
+
+
+def test_hostile_paper_runs_no_script_in_chromium(settings: Settings, browser: Browser, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "hostile.sqlite3")
+    store.save_papers([hostile_paper()])
+    with serve(create_app(settings, store)) as url:
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.locator("details.summary summary").click()
+        assert "[click](javascript:window.pwned=4)" in page.locator("details.summary").inner_text()  # left as text
+        hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map((a) => a.protocol)")
+        assert set(hrefs) <= {"http:", "https:"}
+        assert page.locator("article.paper").count() == 1
+        assert HOSTILE_TITLE in page.locator("article.paper h3").inner_text()
+        assert page.evaluate("window.pwned") is None
+        page.close()
 
 
 def test_index_page_on_a_phone_in_dark_mode(live: str, browser: Browser, tmp_path: Path) -> None:

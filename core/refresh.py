@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,8 @@ import httpx
 from core import arxiv, taxonomy
 from core.config import Config
 from core.enrich import enrich_papers
-from core.errors import AppError, LockedError
+from core.errors import AppError
+from core.lock import refresh_lock
 from core.models import Paper, RefreshState
 from core.query import Matcher, kept_by_config
 from core.scoring import rank_papers
@@ -33,7 +33,6 @@ from core.topics import topic_papers
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_S = 900.0
 ENRICH_LIMIT = 300  # papers asked of the arXiv API per refresh (3 requests, 3 s apart)
 
 
@@ -72,19 +71,17 @@ def refresh(
     papers are saved, and never past ``deadline`` (a time.monotonic() value) when given.
     """
     started, now = time.monotonic(), now or datetime.now(UTC)
-    owner = _lock(store)
-    state = store.load_state()
-    try:
-        report, state, papers = _run(config, settings, store, state, client, now)
-        if papers:
-            report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, deadline)
-    except AppError as exc:
-        failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
-        state = state.model_copy(update=failed | {"message": str(exc)})
-        _save_state_quietly(store, state)
-        raise
-    finally:
-        _release_quietly(store, owner)
+    with refresh_lock(store):
+        state = store.load_state()
+        try:
+            report, state, papers = _run(config, settings, store, state, client, now)
+            if papers:
+                report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, deadline)
+        except AppError as exc:
+            failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
+            state = state.model_copy(update=failed | {"message": str(exc)})
+            _save_state_quietly(store, state)
+            raise
     report.seconds = time.monotonic() - started
     log.info("%s", report.line())
     return report
@@ -99,14 +96,11 @@ def summarize_stored(
     deadline: float | None = None,
 ) -> SummaryReport:
     """``python -m core summarize``: continue the summary queue over the stored papers."""
-    owner = _lock(store)
-    try:
+    with refresh_lock(store):
         papers = attach_cached(store.load_papers(), config, store)
         return run_summaries(
             config, settings, store, summarizer, papers, store.load_state(), now or datetime.now(UTC), deadline
         )
-    finally:
-        _release_quietly(store, owner)
 
 
 def run_summaries(
@@ -145,13 +139,6 @@ def run_summaries(
     update = {"summary_queue": queue, "summary_message": report.message, "counts": state.counts | report.counts()}
     store.save_state(state.model_copy(update=update))
     return report
-
-
-def _lock(store: Store) -> str:
-    owner = uuid.uuid4().hex
-    if not store.acquire_lock(owner, LOCK_TTL_S):
-        raise LockedError("another refresh is running", "wait for it to finish (the lock expires after 15 minutes)")
-    return owner
 
 
 def _run(
@@ -268,10 +255,3 @@ def _save_state_quietly(store: Store, state: RefreshState) -> None:
         store.save_state(state)
     except AppError as exc:  # the original failure is the one worth raising
         log.error("could not record the failed refresh: %s", exc)
-
-
-def _release_quietly(store: Store, owner: str) -> None:
-    try:
-        store.release_lock(owner)
-    except AppError as exc:  # the lock expires on its own; the refresh's own error matters more
-        log.error("could not release the refresh lock (it expires in %.0f s): %s", LOCK_TTL_S, exc)

@@ -98,6 +98,16 @@ def test_lock_is_exclusive_and_released_only_by_its_owner(store: Store) -> None:
     assert store.acquire_lock("b", 60)
 
 
+def test_the_owner_renews_its_lock_and_others_see_who_holds_it(store: Store) -> None:
+    assert store.lock_holder() is None
+    assert store.acquire_lock("host:1:a", 0.001)
+    assert store.acquire_lock("host:1:a", 60)  # taken again by its owner: renewed, even if it had expired
+    assert store.lock_holder() == "host:1:a"
+    assert not store.acquire_lock("host:2:b", 60)
+    store.release_lock("host:1:a")
+    assert store.lock_holder() is None
+
+
 def test_an_expired_lock_can_be_taken(store: Store) -> None:
     assert store.acquire_lock("crashed", 0.001)
     deadline = datetime.now(UTC) + timedelta(seconds=5)

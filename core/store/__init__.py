@@ -48,10 +48,14 @@ class Store(Protocol):
         """Add to the day's summary calls and tokens, atomically; return the day's totals."""
 
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
-        """Take the refresh lock unless someone else holds an unexpired one."""
+        """Take the refresh lock for ``ttl_s`` unless someone else holds an unexpired one
+        (the owner taking it again renews it)."""
 
     def release_lock(self, owner: str) -> None:
         """Release the lock if (and only if) ``owner`` holds it."""
+
+    def lock_holder(self) -> str | None:
+        """Who holds the unexpired lock, if anyone."""
 
 
 def open_store(settings: Settings) -> Store:

@@ -146,7 +146,8 @@ class SqliteStore:
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
         now = time.time()
         with self._connect() as conn:
-            conn.execute("DELETE FROM locks WHERE name = 'refresh' AND expires < ?", (now,))
+            # An expired lock goes; so does the owner's own (taking it again renews it).
+            conn.execute("DELETE FROM locks WHERE name = 'refresh' AND (expires < ? OR owner = ?)", (now, owner))
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO locks (name, owner, expires) VALUES ('refresh', ?, ?)", (owner, now + ttl_s)
             )
@@ -155,3 +156,10 @@ class SqliteStore:
     def release_lock(self, owner: str) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM locks WHERE name = 'refresh' AND owner = ?", (owner,))
+
+    def lock_holder(self) -> str | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT owner FROM locks WHERE name = 'refresh' AND expires >= ?", (time.time(),)
+            ).fetchone()
+        return str(row[0]) if row else None

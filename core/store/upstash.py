@@ -4,7 +4,7 @@ Key layout, designed for one writer a day and many readers (prefix ``arb:``):
 
     arb:manifest              JSON {"gen", "keys", "count"}: which generation of lists is live
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
-    arb:lock                  refresh lock: SET NX EX with a random owner token
+    arb:lock                  refresh lock: host:pid:token of its owner, with a TTL it renews
     arb:<gen>:papers:<feed>   Redis list of paper JSON, best first, of the papers under <feed>
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
@@ -47,6 +47,12 @@ CHUNK_BYTES = 1_000_000  # per RPUSH
 _PAPERS = TypeAdapter(list[Paper])
 # Compare-and-delete: only the owner releases the lock (a late, expired owner must not).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+# Set-if-free-or-mine: taking the lock again renews it; someone else's unexpired lock stays.
+_ACQUIRE = (
+    "local held = redis.call('GET', KEYS[1]) "
+    "if held and held ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
+)
 
 
 class UpstashStore:
@@ -153,10 +159,13 @@ class UpstashStore:
 
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
         ttl_ms = max(int(ttl_s * 1000), 1)
-        return bool(self._call("SET lock", lambda: self.redis.set(LOCK, owner, nx=True, px=ttl_ms)))
+        return bool(self._call("take lock", lambda: self.redis.eval(_ACQUIRE, keys=[LOCK], args=[owner, str(ttl_ms)])))
 
     def release_lock(self, owner: str) -> None:
         self._call("release lock", lambda: self.redis.eval(_RELEASE, keys=[LOCK], args=[owner]))
+
+    def lock_holder(self) -> str | None:
+        return self._call("GET lock", lambda: self.redis.get(LOCK))
 
 
 def _state(raw: str | None) -> RefreshState:

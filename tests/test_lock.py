@@ -1,0 +1,82 @@
+"""core.lock: the refresh lock renews itself while held and never outlives a dead process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.errors import LockedError
+from core.lock import is_dead, new_owner, refresh_lock
+from core.store import Store
+from core.store.sqlite import SqliteStore
+
+
+def exited_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_owners_name_this_host_and_process() -> None:
+    host, pid, token = new_owner().split(":")
+    assert (host, int(pid), len(token)) == (socket.gethostname(), os.getpid(), 12)
+    assert new_owner() != new_owner()
+
+
+def test_only_exited_processes_of_this_host_are_dead() -> None:
+    here = socket.gethostname()
+    assert is_dead(f"{here}:{exited_pid()}:x")
+    assert not is_dead(f"{here}:{os.getpid()}:x")  # this process
+    assert not is_dead(f"{here}:1:x")  # init: alive, perhaps another user's
+    assert not is_dead(f"elsewhere:{exited_pid()}:x")  # another machine: only its TTL frees it
+    assert not is_dead("no-pid-here")
+
+
+def test_a_dead_processs_lock_is_taken_over(store: Store) -> None:
+    dead = f"{socket.gethostname()}:{exited_pid()}:crashed"
+    assert store.acquire_lock(dead, 3600)
+    with refresh_lock(store) as owner:
+        assert store.lock_holder() == owner
+    assert store.lock_holder() is None
+
+
+def test_a_live_or_remote_holder_keeps_its_lock(store: Store) -> None:
+    for holder in (f"{socket.gethostname()}:{os.getpid()}:other-thread", f"elsewhere:{exited_pid()}:remote"):
+        assert store.acquire_lock(holder, 3600)
+        with (
+            pytest.raises(LockedError, match=f"another refresh is running \\({holder}\\)") as error,
+            refresh_lock(store),
+        ):
+            pass
+        assert "frees itself within 60 s" in error.value.hint
+        assert store.lock_holder() == holder
+        store.release_lock(holder)
+
+
+def test_the_heartbeat_renews_the_lock_past_its_ttl(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "lock.sqlite3")
+
+    def expiry() -> float:
+        with sqlite3.connect(store.path) as conn:
+            return float(conn.execute("SELECT expires FROM locks").fetchone()[0])
+
+    with refresh_lock(store, ttl_s=0.3) as owner:
+        seen = [expiry()]
+        deadline = time.monotonic() + 10
+        while len(seen) < 4:  # three renewals, a TTL apart in all: it outlived its first expiry
+            assert time.monotonic() < deadline, "the lock was not renewed"
+            if (current := expiry()) != seen[-1]:
+                seen.append(current)
+        assert seen == sorted(seen)
+        assert store.lock_holder() == owner
+        assert not store.acquire_lock("someone-else", 60)
+    assert store.lock_holder() is None
+    assert not any(t.name == "lock-heartbeat" for t in threading.enumerate())

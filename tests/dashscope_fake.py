@@ -65,6 +65,7 @@ class FakeDashScope:
         self.always: str | None = None  # an error code for every call
         self.reject_containing: str | None = None  # DataInspectionFailed when the prompt has this
         self.reply_markdown: str | None = None  # a fixed answer instead of the generated one
+        self.raw: deque[Reply] = deque()  # exact replies for the next calls (malformed answers)
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._handle)
@@ -86,6 +87,8 @@ class FakeDashScope:
         call = Call(request.path, body["model"], messages)
         with self._lock:
             self.calls.append(call)
+            if self.raw:
+                return self.raw.popleft()
             error = self.errors.popleft() if self.errors else self.always
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             error = "InvalidApiKey"

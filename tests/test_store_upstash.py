@@ -86,23 +86,35 @@ def persistent(tmp_path: Path) -> Iterator[tuple[RedisServer, UpstashShim]]:
     server.stop()
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "failure"),
+    [
+        pytest.param("/pipeline", "write of new papers", id="while-writing-the-new-generation"),
+        pytest.param("/multi-exec", "switch to the new papers", id="at-the-generation-switch"),
+    ],
+)
 def test_redis_stopped_mid_refresh_keeps_the_last_good_feed(
-    persistent: tuple[RedisServer, UpstashShim], settings: Settings, config: Config, arxiv_server: FakeArxiv
+    persistent: tuple[RedisServer, UpstashShim],
+    settings: Settings,
+    config: Config,
+    arxiv_server: FakeArxiv,
+    endpoint: str,
+    failure: str,
 ) -> None:
     server, shim = persistent
     store = UpstashStore(shim.url, shim.token)
     refresh(config, settings, store)
     before, state = store.load_papers(), store.load_state()
 
-    # A new day with a revised paper; Redis goes down just as the refresh switches generations.
+    # A new day with a revised paper; Redis goes down in the middle of saving it.
     arxiv_server.serve(read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:2411.18077v2"))
 
-    def stop_at_switch(request: Request) -> None:
-        if request.path.startswith("/multi-exec"):
+    def stop_at(request: Request) -> None:
+        if request.path.startswith(endpoint):
             server.stop()
 
-    shim.fault = stop_at_switch
-    with pytest.raises(StoreError, match="switch to the new papers"):
+    shim.fault = stop_at
+    with pytest.raises(StoreError, match=failure):
         refresh(config, settings, store)
     shim.fault = None
     assert_store_error_on_the_wire(settings, store)

@@ -313,6 +313,11 @@ def test_the_openai_compatible_provider(
     dashscope.errors.append("DataInspectionFailed")
     _, report, _ = run(ranked, openai_config("other-model", 1), keyed, sqlite)
     assert report.rejected == 1
+    # Malformed 200s (a gateway's page, odd shapes) are transient failures, retried, never a crash.
+    malformed = [b"<html>gateway</html>", b'{"choices": ["x"]}', b'{"choices": [{"message": null}]}']
+    dashscope.raw.extend(Reply(200, body, {"Content-Type": "application/json"}) for body in malformed)
+    _, report, _ = run(ranked, openai_config("third-model", 1), keyed, sqlite)
+    assert (report.made, report.failed) == (0, 1)
 
 
 def test_model_html_is_sanitised_in_feeds_and_pages(

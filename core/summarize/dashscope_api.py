@@ -39,12 +39,24 @@ class DashScopeSummarizer:
             )
         except requests.exceptions.RequestException as exc:
             raise LLMError("transient", f"DashScope request failed: {type(exc).__name__}") from exc
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # the SDK choking on a malformed reply
+            raise LLMError("transient", f"DashScope sent a malformed reply ({type(exc).__name__}: {exc})") from exc
         if response.status_code == 200:
-            text = response.output.choices[0].message.content or ""
-            usage = response.usage or {}
-            tokens = int(usage.get("total_tokens") or usage.get("input_tokens", 0) + usage.get("output_tokens", 0))
-            return Completion(text=text, tokens=tokens)
+            return _completion(response)
         raise classify(int(response.status_code), str(response.code or ""), str(response.message or ""))
+
+
+def _completion(response: Any) -> Completion:
+    """The text and token count of a 200 answer; a reply of another shape is a transient error."""
+    try:
+        text = response.output.choices[0].message.content or ""
+        usage = response.usage or {}
+        tokens = int(usage.get("total_tokens") or usage.get("input_tokens", 0) + usage.get("output_tokens", 0))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise LLMError("transient", f"DashScope sent a malformed reply ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(text, str):
+        raise LLMError("transient", f"DashScope sent a {type(text).__name__} where the summary text belongs")
+    return Completion(text=text, tokens=tokens)
 
 
 def classify(status: int, code: str, message: str) -> LLMError:

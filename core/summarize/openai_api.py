@@ -28,8 +28,12 @@ class OpenAISummarizer:
         except ValueError:
             body = {}
         if response.status_code == 200 and isinstance(body, dict) and body.get("choices"):
-            text = body["choices"][0].get("message", {}).get("content") or ""
-            return Completion(text=text, tokens=int((body.get("usage") or {}).get("total_tokens", 0)))
+            try:
+                text = body["choices"][0]["message"]["content"] or ""
+                tokens = int((body.get("usage") or {}).get("total_tokens") or 0)
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+                raise LLMError("transient", f"{self.url} sent a malformed reply ({type(exc).__name__})") from exc
+            return Completion(text=str(text), tokens=tokens)
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
         code, message = str(error.get("code") or ""), str(error.get("message") or response.reason_phrase)

@@ -14,9 +14,7 @@ Results go to stdout as a Markdown table; copy them into bench/README.md.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import httpx
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.serve_app import launch  # noqa: E402
 from core import taxonomy  # noqa: E402
 from core.arxiv import parse_feed  # noqa: E402
 from core.config import load_config  # noqa: E402
@@ -100,12 +99,6 @@ def bench_ingest() -> list[tuple[str, str, str]]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def measure(client: httpx.Client, url: str, requests: int) -> tuple[float, list[float]]:
     for _ in range(20):  # warm-up
         client.get(url).raise_for_status()
@@ -131,31 +124,13 @@ def bench_serve(env: dict[str, str], label: str, requests: int = 1000) -> list[t
     store.save_papers(rank_for_config(merged, CONFIG))
     static = data / "static"
     static.mkdir(exist_ok=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "serve_app.py"), str(port), str(static)],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
     feed = "/rss?limit=100"
-    try:
-        with httpx.Client(timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    body = client.get(base + feed).content
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
-            (static / "feed.xml").write_bytes(body)
-            assert body.count(b"<item>") == 100
-            feed_rps, feed_lat = measure(client, base + feed, requests)
-            static_rps, static_lat = measure(client, base + "/bench-static/feed.xml", requests)
-    finally:
-        server.terminate()
-        server.wait(10)
+    with launch(env, static) as base, httpx.Client(timeout=10) as client:
+        body = client.get(base + feed).content
+        (static / "feed.xml").write_bytes(body)
+        assert body.count(b"<item>") == 100
+        feed_rps, feed_lat = measure(client, base + feed, requests)
+        static_rps, static_lat = measure(client, base + "/bench-static/feed.xml", requests)
     return [
         (f"static file, {len(body) // 1024} KiB (baseline)", f"{static_rps:,.0f} req/s", percentiles(static_lat)),
         (f"100-item RSS feed from {label}", f"{feed_rps:,.0f} req/s", percentiles(feed_lat)),

@@ -14,16 +14,23 @@ _TOKEN_SPLIT = re.compile(r"[\s\-_]+")
 class Term:
     text: str
     pattern: re.Pattern[str]
+    needle: str = ""  # the longest word, lower-case, when ASCII: a quick test before the pattern
 
     @classmethod
     def compile(cls, text: str) -> Term:
-        tokens = [re.escape(token) for token in _TOKEN_SPLIT.split(text) if token]
-        body = r"[\s\-]+".join(tokens) or re.escape(text)
+        words = [token for token in _TOKEN_SPLIT.split(text) if token]
+        body = r"[\s\-]+".join(map(re.escape, words)) or re.escape(text)
         # A lower-case plural only: "LLMs" is a plural of "LLM", "RLS" (least squares) is not one of "RL".
         plural = r"(?-i:e?s)?" if text[-1:].isalpha() else ""
-        return cls(text, re.compile(rf"(?<!\w){body}{plural}(?!\w)", re.IGNORECASE))
+        needle = max(words, key=len, default="").lower()
+        pattern = re.compile(rf"(?<!\w){body}{plural}(?!\w)", re.IGNORECASE)
+        return cls(text, pattern, needle if needle.isascii() else "")
 
     def found_in(self, text: str) -> bool:
+        # Most texts lack most terms. For ASCII text, case-insensitive matching is lower-casing, so
+        # a text whose lower case lacks the needle cannot match: skip the (slower) pattern.
+        if self.needle and text.isascii() and self.needle not in text.lower():
+            return False
         return self.pattern.search(text) is not None
 
 

@@ -56,9 +56,11 @@ vercel-check: $(VENV)/.dev
 		../cli/node_modules/.bin/vercel build --yes
 	$(PY) tests/vercel_output.py .vercel-check/app/.vercel/output
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev  ## benchmarks (not part of make test); bench/load.py needs wrk, from apt
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/run.py
 	$(PY) bench/coldstart.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .vercel-check

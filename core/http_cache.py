@@ -19,9 +19,16 @@ PUBLIC = "public, max-age=300, s-maxage=900, stale-while-revalidate=86400"
 NO_STORE = "no-store"
 
 
-def conditional_response(request: Request, body: bytes, media_type: str, last_modified: datetime | None) -> Response:
+def etag_of(body: bytes) -> str:
+    """A strong ETag: the same bytes, the same tag."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def conditional_response(
+    request: Request, body: bytes, media_type: str, last_modified: datetime | None, etag: str | None = None
+) -> Response:
     """``body`` with validators; 304 with no body when the client's copy is current."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    etag = etag or etag_of(body)
     headers = {"ETag": etag, "Cache-Control": PUBLIC}
     if last_modified is not None:
         headers["Last-Modified"] = email.utils.format_datetime(last_modified.replace(microsecond=0), usegmt=True)

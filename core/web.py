@@ -7,7 +7,7 @@ place (``_app_error``), always as a short JSON message, never a stack trace.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,11 +23,12 @@ from core.config import Config, load_config
 from core.digest import DIGEST_TYPE, render_digest
 from core.errors import AppError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
-from core.http_cache import NO_STORE, conditional_response
+from core.http_cache import NO_STORE, conditional_response, etag_of
 from core.models import Paper, RefreshState
 from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, responses
 from core.opml import OPML_TYPE, render_opml
 from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
+from core.response_cache import Rendered, ResponseCache
 from core.security import SecurityMiddleware
 from core.settings import Settings
 from core.store import Store, open_store
@@ -42,12 +43,13 @@ class Context:
     settings: Settings
     config: Config
     store: Store
+    cache: ResponseCache
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     config = load_config(settings.config_path)
-    ctx = Context(settings, config, store or open_store(settings))
+    ctx = Context(settings, config, store or open_store(settings), ResponseCache())
     app = FastAPI(title="arxiv-rss-bot", summary="Your arXiv categories, ranked by your keywords, as feeds.")
     app.state.ctx = ctx
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
@@ -61,12 +63,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
     def index(request: Request) -> Response:
         """The index page: subscribe links, a feed builder and the papers of the last refresh."""
-        state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
-        papers = select_papers(stored, ctx.config)
-        summaries = summary_status(ctx.config.summary, ctx.settings)[1]
         upcoming = cron.next_refresh(datetime.now(UTC))
-        page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming).encode()
-        return conditional_response(request, page, pages.HTML_TYPE, state.last_success_at)
+
+        def render() -> tuple[bytes, datetime | None]:
+            state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
+            papers = select_papers(stored, ctx.config)
+            summaries = summary_status(ctx.config.summary, ctx.settings)[1]
+            page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming)
+            return page.encode(), state.last_success_at
+
+        return _cached(request, ctx, pages.HTML_TYPE, render, vary=upcoming)
 
     @app.get(
         "/opml",
@@ -88,9 +94,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     def digest(request: Request) -> Response:
         """The daily Markdown digest of the ranked papers."""
-        state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
-        body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
-        return conditional_response(request, body, DIGEST_TYPE, state.last_success_at)
+
+        def render() -> tuple[bytes, datetime | None]:
+            state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
+            return render_digest(select_papers(stored, ctx.config), ctx.config, state).encode(), state.last_success_at
+
+        return _cached(request, ctx, DIGEST_TYPE, render)
 
     _add_feed_routes(app, ctx)
 
@@ -215,16 +224,39 @@ def feed_query(
 def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, query: FeedQuery) -> Response:
     if category is not None and category not in ctx.config.categories:
         raise _unknown_category(category, ctx.config.categories)
-    # A request that only changes the limit reads just a prefix of the stored, ranked list.
-    prefix = query.limit or ctx.config.max_papers if query.only_limits else None
-    state, stored = ctx.store.load_feed(category, prefix)
-    papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
-    return _render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories))
+
+    def render() -> tuple[bytes, datetime | None]:
+        # A request that only changes the limit reads just a prefix of the stored, ranked list.
+        prefix = query.limit or ctx.config.max_papers if query.only_limits else None
+        state, stored = ctx.store.load_feed(category, prefix)
+        papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
+        return _render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories))
+
+    return _cached(request, ctx, MEDIA_TYPES[fmt], render)
+
+
+def _cached(
+    request: Request,
+    ctx: Context,
+    media_type: str,
+    render: Callable[[], tuple[bytes, datetime | None]],
+    vary: Hashable = None,
+) -> Response:
+    """``render()``'s bytes, from the response cache while the store's version is unchanged."""
+    version = ctx.store.load_version()
+    key = (str(request.url), vary)
+    rendered = ctx.cache.get(key, version)
+    if rendered is None:
+        body, last_modified = render()
+        rendered = Rendered(body, etag_of(body), last_modified)
+        if ctx.store.load_version() == version:  # nothing was saved while it was rendered
+            ctx.cache.put(key, version, rendered)
+    return conditional_response(request, rendered.body, media_type, rendered.last_modified, rendered.etag)
 
 
 def _render(
     request: Request, ctx: Context, fmt: Format, papers: list[Paper], state: RefreshState, scope: str
-) -> Response:
+) -> tuple[bytes, datetime | None]:
     feed = build_feed(
         papers,
         title=f"{ctx.config.title}: {scope}",
@@ -234,14 +266,18 @@ def _render(
         updated=state.last_success_at,
         icon_url=str(request.url_for("static", path="icon.png")),
     )
-    return conditional_response(request, render_feed(feed, fmt), MEDIA_TYPES[fmt], state.last_success_at)
+    return render_feed(feed, fmt), state.last_success_at
 
 
 def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: FeedQuery) -> Response:
     topic = find_topic(ctx.config, name)
-    state, stored = ctx.store.load_feed(None, None)
-    papers = topic_papers(stored, ctx.config, topic, query)
-    return _render(request, ctx, fmt, papers, state, topic.title or topic.name)
+
+    def render() -> tuple[bytes, datetime | None]:
+        state, stored = ctx.store.load_feed(None, None)
+        papers = topic_papers(stored, ctx.config, topic, query)
+        return _render(request, ctx, fmt, papers, state, topic.title or topic.name)
+
+    return _cached(request, ctx, MEDIA_TYPES[fmt], render)
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:

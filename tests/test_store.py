@@ -187,3 +187,23 @@ def test_usage_adds_up_per_day(store: Store) -> None:
     assert store.add_usage("2024-11-28", 1, 500) == (1, 500)
     assert store.add_usage("2024-11-28", 2, 100) == (3, 600)
     assert store.add_usage("2024-11-29", 1, 1) == (1, 1)
+
+
+def test_the_version_changes_with_every_save_and_only_then(store: Store) -> None:
+    first = store.load_version()
+    assert store.load_version() == first
+    store.save_papers([make_paper()])
+    second = store.load_version()
+    assert second != first
+    store.save_papers([make_paper()])  # the same papers again: a new generation all the same
+    third = store.load_version()
+    assert third != second
+    store.save_state(RefreshState(outcome="ok"))
+    fourth = store.load_version()
+    assert fourth != third
+    # Reads, the lock and the usage counters leave the papers and state (and the version) alone.
+    store.load_feed()
+    assert store.acquire_lock("owner", 60)
+    store.release_lock("owner")
+    store.add_usage("2024-11-28", 1, 100)
+    assert store.load_version() == fourth

@@ -114,7 +114,7 @@ def test_known_but_unfollowed_category_says_so(served: TestClient) -> None:
         ({"limit": "ten"}, "limit"),
         ({"limit": "9" * 40}, "limit"),
         ({"type": "old"}, "type"),
-        ({"keywords": "x" * 10_000}, "keywords"),
+        ({"keywords": "x" * 3000}, "keywords"),  # over 2,000 characters, under the 8 KB of a 414
         ({"exclude": ",".join(f"a{i}" for i in range(60))}, "exclude"),
     ],
 )

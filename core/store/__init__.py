@@ -7,6 +7,7 @@ at once; feed requests only read, with one or two round trips each.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -30,6 +31,9 @@ class Store(Protocol):
 
     def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
         """The refresh state and ``load_papers(feed, limit)``, in as few round trips as possible."""
+
+    def load_version(self) -> str:
+        """A short token that changes whenever the papers or the state are saved (one cheap read)."""
 
     def load_paper(self, paper_id: str) -> Paper | None: ...
 
@@ -56,6 +60,12 @@ class Store(Protocol):
 
     def lock_holder(self) -> str | None:
         """Who holds the unexpired lock, if anyone."""
+
+
+def version_of(generation: str | None, state_json: str | None) -> str:
+    """The version token of every backend: it changes with each save of the papers (a new
+    generation) or of the refresh state."""
+    return hashlib.sha256(f"{generation}\n{state_json}".encode()).hexdigest()[:24]
 
 
 def open_store(settings: Settings) -> Store:

@@ -7,6 +7,7 @@ refresh writes, and every write happens in one transaction.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
+from core.store import version_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -64,6 +66,7 @@ class SqliteStore:
 
     def save_papers(self, papers: Sequence[Paper]) -> None:
         with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
             conn.execute("DELETE FROM papers")
             conn.execute("DELETE FROM paper_feeds")
             conn.executemany(
@@ -103,6 +106,11 @@ class SqliteStore:
     def count_papers(self) -> int:
         with self._connect() as conn:
             return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def load_version(self) -> str:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT key, value FROM state WHERE key IN ('generation', 'refresh')").fetchall()
+        return version_of(dict(rows).get("generation"), dict(rows).get("refresh"))
 
     def load_state(self) -> RefreshState:
         with self._connect() as conn:

@@ -34,7 +34,7 @@ from upstash_redis import Redis
 
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
-from core.store import ALL
+from core.store import ALL, version_of
 
 T = TypeVar("T")
 PREFIX = "arb:"
@@ -109,6 +109,10 @@ class UpstashStore:
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         return self._papers(self._manifest(), feed, limit)
+
+    def load_version(self) -> str:
+        manifest, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
+        return version_of(json.loads(manifest)["gen"] if manifest else None, state)
 
     def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
         manifest, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))

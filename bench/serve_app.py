@@ -7,23 +7,16 @@ STATIC_DIR``, settings from ``env``) and yields its base URL once it answers.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.uvicorn_server import free_port, wait_for_health  # noqa: E402
 
 
 @contextmanager
@@ -36,15 +29,7 @@ def launch(env: dict[str, str], static_dir: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/health", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, "the app exited"
-                assert time.monotonic() < deadline, "the app did not start within 30 s"
-                time.sleep(0.05)
+        wait_for_health(base, server)
         yield base
     finally:
         server.terminate()

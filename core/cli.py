@@ -75,7 +75,7 @@ def _digest(settings: Settings, output: str | None) -> int:
     from core.store import open_store
 
     config = load_config(settings.config_path)
-    state, stored = open_store(settings).load_feed(None, config.max_papers)
+    state, stored, _ = open_store(settings).load_feed(None, config.max_papers)
     text = render_digest(select_papers(stored, config), config, state)
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -65,12 +65,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """The index page: subscribe links, a feed builder and the papers of the last refresh."""
         upcoming = cron.next_refresh(datetime.now(UTC))
 
-        def render() -> tuple[bytes, datetime | None]:
-            state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
+        def render() -> tuple[bytes, datetime | None, str]:
+            state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
             papers = select_papers(stored, ctx.config)
             summaries = summary_status(ctx.config.summary, ctx.settings)[1]
             page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming)
-            return page.encode(), state.last_success_at
+            return page.encode(), state.last_success_at, version
 
         return _cached(request, ctx, pages.HTML_TYPE, render, vary=upcoming)
 
@@ -95,9 +95,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def digest(request: Request) -> Response:
         """The daily Markdown digest of the ranked papers."""
 
-        def render() -> tuple[bytes, datetime | None]:
-            state, stored = ctx.store.load_feed(None, ctx.config.max_papers)
-            return render_digest(select_papers(stored, ctx.config), ctx.config, state).encode(), state.last_success_at
+        def render() -> tuple[bytes, datetime | None, str]:
+            state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
+            body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
+            return body, state.last_success_at, version
 
         return _cached(request, ctx, DIGEST_TYPE, render)
 
@@ -186,23 +187,14 @@ def _topic_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
     return route
 
 
+def _terms(description: str) -> Any:
+    """A comma-separated list of terms, with its limits published in the OpenAPI schema."""
+    return Query(max_length=2000, json_schema_extra={"pattern": TERMS_PATTERN}, description=description)
+
+
 def feed_query(
-    keywords: Annotated[
-        str | None,
-        Query(
-            max_length=2000,
-            json_schema_extra={"pattern": TERMS_PATTERN},
-            description="Comma-separated keywords or phrases; replaces config.json's",
-        ),
-    ] = None,
-    exclude: Annotated[
-        str | None,
-        Query(
-            max_length=2000,
-            json_schema_extra={"pattern": TERMS_PATTERN},
-            description="Comma-separated exclusions, added",
-        ),
-    ] = None,
+    keywords: Annotated[str | None, _terms("Comma-separated keywords or phrases; replaces config.json's")] = None,
+    exclude: Annotated[str | None, _terms("Comma-separated exclusions, added")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Minimum score")] = None,
     limit: Annotated[int | None, Query(ge=1, le=1_000_000, description=f"Most items (capped at {MAX_LIMIT})")] = None,
     type: Annotated[  # noqa: A002 - the public parameter is called "type"
@@ -225,12 +217,12 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
     if category is not None and category not in ctx.config.categories:
         raise _unknown_category(category, ctx.config.categories)
 
-    def render() -> tuple[bytes, datetime | None]:
+    def render() -> tuple[bytes, datetime | None, str]:
         # A request that only changes the limit reads just a prefix of the stored, ranked list.
         prefix = query.limit or ctx.config.max_papers if query.only_limits else None
-        state, stored = ctx.store.load_feed(category, prefix)
+        state, stored, version = ctx.store.load_feed(category, prefix)
         papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
-        return _render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories))
+        return *_render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories)), version
 
     return _cached(request, ctx, MEDIA_TYPES[fmt], render)
 
@@ -239,18 +231,20 @@ def _cached(
     request: Request,
     ctx: Context,
     media_type: str,
-    render: Callable[[], tuple[bytes, datetime | None]],
+    render: Callable[[], tuple[bytes, datetime | None, str]],
     vary: Hashable = None,
 ) -> Response:
-    """``render()``'s bytes, from the response cache while the store's version is unchanged."""
-    version = ctx.store.load_version()
+    """``render()``'s bytes, from the response cache while the store's version is unchanged.
+
+    ``render`` returns the body, its Last-Modified and the version of the data it was made
+    from; the entry is kept under that version, so a save racing the render is never masked.
+    """
     key = (str(request.url), vary)
-    rendered = ctx.cache.get(key, version)
+    rendered = ctx.cache.get(key, ctx.store.load_version())
     if rendered is None:
-        body, last_modified = render()
+        body, last_modified, version = render()
         rendered = Rendered(body, etag_of(body), last_modified)
-        if ctx.store.load_version() == version:  # nothing was saved while it was rendered
-            ctx.cache.put(key, version, rendered)
+        ctx.cache.put(key, version, rendered)
     return conditional_response(request, rendered.body, media_type, rendered.last_modified, rendered.etag)
 
 
@@ -272,10 +266,10 @@ def _render(
 def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: FeedQuery) -> Response:
     topic = find_topic(ctx.config, name)
 
-    def render() -> tuple[bytes, datetime | None]:
-        state, stored = ctx.store.load_feed(None, None)
+    def render() -> tuple[bytes, datetime | None, str]:
+        state, stored, version = ctx.store.load_feed(None, None)
         papers = topic_papers(stored, ctx.config, topic, query)
-        return _render(request, ctx, fmt, papers, state, topic.title or topic.name)
+        return *_render(request, ctx, fmt, papers, state, topic.title or topic.name), version
 
     return _cached(request, ctx, MEDIA_TYPES[fmt], render)
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import httpx
 import pytest
 
 from tests.arxiv_fake import FakeArxiv
+from tests.uvicorn_server import free_port, wait_for_health
 
 ROOT = Path(__file__).parents[1]
 
@@ -70,12 +69,6 @@ def test_a_bad_config_stops_with_one_message(env: dict[str, str], config_path: P
         assert "Traceback" not in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(env: dict[str, str]) -> Iterator[str]:
     assert run(env, "refresh").returncode == 0
@@ -88,15 +81,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+    wait_for_health(url, process)
     yield url
     process.terminate()
     process.wait(timeout=10)

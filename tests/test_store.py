@@ -72,13 +72,13 @@ def test_saving_replaces_the_whole_set(store: Store) -> None:
     assert [p.score for p in store.load_papers("cs.LG")] == [3.0]
 
 
-def test_load_feed_returns_state_and_papers(store: Store) -> None:
-    assert store.load_feed("cs.AI", 10) == (RefreshState(), [])
+def test_load_feed_returns_state_papers_and_their_version(store: Store) -> None:
+    assert store.load_feed("cs.AI", 10) == (RefreshState(), [], store.load_version())
     store.save_papers([paper("1", 1.0), paper("2", 0.5)])
     state = RefreshState(outcome="ok", last_success_at=DAY)
     store.save_state(state)
-    assert store.load_feed("cs.AI", 1) == (state, [store.load_papers("cs.AI")[0]])
-    loaded_state, papers = store.load_feed(None, None)
+    assert store.load_feed("cs.AI", 1) == (state, [store.load_papers("cs.AI")[0]], store.load_version())
+    loaded_state, papers, _ = store.load_feed(None, None)
     assert (loaded_state, ids(papers)) == (state, ["1", "2"])
 
 

@@ -1,14 +1,36 @@
-"""Run an ASGI app under a real uvicorn on a free loopback port, for tests."""
+"""Run an ASGI app under a real uvicorn on a free loopback port, for tests (and benchmarks)."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_health(url: str, process: subprocess.Popen[Any], timeout_s: float = 30) -> None:
+    """Poll ``url``/health until the server in ``process`` answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url + "/health", timeout=5)
+            return
+        except httpx.TransportError:
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, f"the server did not answer within {timeout_s:.0f} s"
+            time.sleep(0.05)
 
 
 @contextmanager

@@ -29,8 +29,9 @@ class Store(Protocol):
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         """Papers listed under a followed category (every paper for None), in saved order."""
 
-    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
-        """The refresh state and ``load_papers(feed, limit)``, in as few round trips as possible."""
+    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper], str]:
+        """The refresh state, ``load_papers(feed, limit)`` and the version of what was read, in
+        as few round trips as possible."""
 
     def load_version(self) -> str:
         """A short token that changes whenever the papers or the state are saved (one cheap read)."""

@@ -82,9 +82,11 @@ class SqliteStore:
         with self._connect() as conn:
             return self._papers(conn, feed, limit)
 
-    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
-        with self._connect() as conn:  # one transaction: the state and papers agree
-            return self._state(conn), self._papers(conn, feed, limit)
+    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper], str]:
+        with self._connect() as conn:  # one transaction: the state, papers and version agree
+            generation, state = self._version_rows(conn)
+            loaded = RefreshState.model_validate_json(state) if state else RefreshState()
+            return loaded, self._papers(conn, feed, limit), version_of(generation, state)
 
     def _papers(self, conn: sqlite3.Connection, feed: str | None, limit: int | None) -> list[Paper]:
         cap = -1 if limit is None else limit
@@ -109,8 +111,12 @@ class SqliteStore:
 
     def load_version(self) -> str:
         with self._connect() as conn:
-            rows = conn.execute("SELECT key, value FROM state WHERE key IN ('generation', 'refresh')").fetchall()
-        return version_of(dict(rows).get("generation"), dict(rows).get("refresh"))
+            return version_of(*self._version_rows(conn))
+
+    @staticmethod
+    def _version_rows(conn: sqlite3.Connection) -> tuple[str | None, str | None]:
+        rows = dict(conn.execute("SELECT key, value FROM state WHERE key IN ('generation', 'refresh')").fetchall())
+        return rows.get("generation"), rows.get("refresh")
 
     def load_state(self) -> RefreshState:
         with self._connect() as conn:

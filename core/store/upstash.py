@@ -112,12 +112,13 @@ class UpstashStore:
 
     def load_version(self) -> str:
         manifest, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
-        return version_of(json.loads(manifest)["gen"] if manifest else None, state)
+        return version_of(json.loads(manifest).get("gen") if manifest else None, state)
 
-    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper]]:
+    def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper], str]:
         manifest, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
-        papers = self._papers(json.loads(manifest) if manifest else {}, feed, limit)
-        return _state(state), papers
+        current = json.loads(manifest) if manifest else {}
+        # The papers are read from the generation the manifest named, so they match the version.
+        return _state(state), self._papers(current, feed, limit), version_of(current.get("gen"), state)
 
     def _papers(self, manifest: dict[str, Any], feed: str | None, limit: int | None) -> list[Paper]:
         if not manifest or limit == 0:

@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.uvicorn_server import free_port, wait_for_health  # noqa: E402
+from tests.loopback import free_port  # noqa: E402
+from tests.uvicorn_server import wait_for_health  # noqa: E402
 
 
 @contextmanager

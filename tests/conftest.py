@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,25 @@ TEST_CONFIG = {
     "days_back": 7,
     "announce_types": ["new", "cross"],
 }
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``python -m core`` or uvicorn subprocess: these settings, arXiv
+    requests unspaced, and none of this machine's store settings or LLM keys."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("UPSTASH", "KV_", "DASHSCOPE")) and not k.endswith("_API_KEY")
+    }
+    return {
+        **clean,
+        "CONFIG_PATH": str(settings.config_path),
+        "DATA_DIR": str(settings.data_dir),
+        "ARXIV_RSS_BASE": settings.arxiv_rss_base,
+        "ARXIV_API_BASE": settings.arxiv_api_base,
+        "ARXIV_MIN_INTERVAL_S": "0",
+        **extra,
+    }
 
 
 @pytest.fixture

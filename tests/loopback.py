@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,13 @@ class Reply:
 
 
 Handler = Callable[[Request], Reply]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for servers started as separate processes)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class LoopbackServer:

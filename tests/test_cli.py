@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,18 +10,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.arxiv_fake import FakeArxiv
-from tests.uvicorn_server import free_port, wait_for_health
+from core.settings import Settings
+from tests.conftest import process_env
+from tests.loopback import free_port
+from tests.uvicorn_server import wait_for_health
 
 ROOT = Path(__file__).parents[1]
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith(("UPSTASH", "KV_"))}
     return subprocess.run(
         [sys.executable, "-m", "core", *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -30,14 +30,8 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, arxiv_server: FakeArxiv, config_path: Path) -> dict[str, str]:
-    return {
-        "CONFIG_PATH": str(config_path),
-        "DATA_DIR": str(tmp_path / "data"),
-        "ARXIV_RSS_BASE": arxiv_server.rss_base,
-        "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
-        "ARXIV_MIN_INTERVAL_S": "0",
-    }
+def env(settings: Settings) -> dict[str, str]:
+    return process_env(settings)
 
 
 def test_refresh_prints_progress_and_a_one_line_summary(env: dict[str, str]) -> None:
@@ -76,7 +70,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "core", "serve", "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import os
 import subprocess
 import sys
 import threading
@@ -20,7 +19,9 @@ from core.settings import Settings
 from core.store import Store
 from core.web import create_app
 from tests.arxiv_fake import FakeArxiv
-from tests.redis_server import free_port
+from tests.conftest import process_env
+from tests.loopback import free_port
+from tests.uvicorn_server import wait_for_health
 
 SECRET = "cron-secret-for-tests-0123456789"
 
@@ -112,33 +113,17 @@ def test_the_vercel_entry_point_runs_under_uvicorn(
     tmp_path: Path, arxiv_server: FakeArxiv, settings: Settings, config: Config
 ) -> None:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("UPSTASH", "KV_", "DASHSCOPE"))},
-        "DATA_DIR": str(tmp_path / "data"),
-        "CONFIG_PATH": str(settings.config_path),
-        "ARXIV_RSS_BASE": arxiv_server.rss_base,
-        "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
-        "ARXIV_MIN_INTERVAL_S": "0",
-        "CRON_SECRET": SECRET,
-    }
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.index:app", "--host", "127.0.0.1", "--port", str(port)],
         cwd=Path(__file__).parents[1],
-        env=env,
+        env=process_env(settings, CRON_SECRET=SECRET),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(base + "/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "uvicorn exited"
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
+        wait_for_health(base, process)
+        health = httpx.get(base + "/health")
         assert health.json()["papers"] == 0
         cron = httpx.get(base + "/api/cron/refresh", headers={"Authorization": f"Bearer {SECRET}"}, timeout=60)
         assert cron.json()["stored"] == 367

@@ -10,7 +10,6 @@ app serves and the lock. The Upstash store's faults are in test_store_upstash.py
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -36,7 +35,7 @@ from core.store.upstash import UpstashStore
 from core.summarize import open_summarizer
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, ERROR_FEED, FakeArxiv, read
-from tests.conftest import TEST_CONFIG
+from tests.conftest import TEST_CONFIG, process_env
 from tests.dashscope_fake import JSON, FakeDashScope
 from tests.loopback import Reply
 from tests.upstash_shim import UpstashShim
@@ -257,16 +256,7 @@ def test_llm_faults_lose_no_paper_and_a_later_run_catches_up(
 
 
 def cli_env(settings: Settings, store: Store, upstash: UpstashShim | None, **extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("UPSTASH", "KV_", "DASHSCOPE"))}
-    env = {
-        **keep,
-        "CONFIG_PATH": str(settings.config_path),
-        "DATA_DIR": str(settings.data_dir),
-        "ARXIV_RSS_BASE": settings.arxiv_rss_base,
-        "ARXIV_API_BASE": settings.arxiv_api_base,
-        "ARXIV_MIN_INTERVAL_S": "0",
-        **extra,
-    }
+    env = process_env(settings, **extra)
     if isinstance(store, UpstashStore):
         assert upstash is not None
         env |= {"UPSTASH_REDIS_REST_URL": upstash.url, "UPSTASH_REDIS_REST_TOKEN": upstash.token}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from core.settings import Settings
 from core.store import Store
 from core.text import latex_to_unicode
 from tests.arxiv_fake import FakeArxiv
+from tests.conftest import process_env
 from tests.papers import make_paper
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "jsonfeed-1.1.schema.json").read_text())
@@ -153,14 +153,7 @@ def test_digest_escapes_titles_and_folds_summaries() -> None:
 def test_digest_command_writes_a_file(
     arxiv_server: FakeArxiv, settings: Settings, config_path: Path, tmp_path: Path
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("UPSTASH", "KV_", "DASHSCOPE"))},
-        "CONFIG_PATH": str(config_path),
-        "DATA_DIR": str(settings.data_dir),
-        "ARXIV_RSS_BASE": arxiv_server.rss_base,
-        "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
-        "ARXIV_MIN_INTERVAL_S": "0",
-    }
+    env = process_env(settings)
     assert (
         subprocess.run([sys.executable, "-m", "core", "refresh"], cwd=ROOT, env=env, capture_output=True).returncode
         == 0

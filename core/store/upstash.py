@@ -111,14 +111,18 @@ class UpstashStore:
         return self._papers(self._manifest(), feed, limit)
 
     def load_version(self) -> str:
-        manifest, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
-        return version_of(json.loads(manifest).get("gen") if manifest else None, state)
+        return self._head()[2]
 
     def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper], str]:
-        manifest, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
-        current = json.loads(manifest) if manifest else {}
+        manifest, state, version = self._head()
         # The papers are read from the generation the manifest named, so they match the version.
-        return _state(state), self._papers(current, feed, limit), version_of(current.get("gen"), state)
+        return _state(state), self._papers(manifest, feed, limit), version
+
+    def _head(self) -> tuple[dict[str, Any], str | None, str]:
+        """The manifest, the raw state and their version, in one MGET."""
+        raw, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
+        manifest = json.loads(raw) if raw else {}
+        return manifest, state, version_of(manifest.get("gen"), state)
 
     def _papers(self, manifest: dict[str, Any], feed: str | None, limit: int | None) -> list[Paper]:
         if not manifest or limit == 0:

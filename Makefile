@@ -39,22 +39,32 @@ clients: $(VENV)/.dev  ## the real clients of tests/test_clients.py: Debian's ch
 	@command -v chromium >/dev/null && command -v newsboat >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq chromium newsboat >/dev/null; }
 
-test: lint redis clients  ## lint, type-check, then every test
+test: lint redis clients  ## lint, type-check, every test, then the Vercel CLI's build check
 	$(PY) -m pytest
+	$(MAKE) vercel-check
 
-# The Vercel CLI's own build of the committed tree, offline (no login; npm and PyPI only).
-# Needs Node.js with npm, and a Python 3.12 (Vercel's runtime) for uv to find.
+# The Vercel CLI's own build of the committed tree, offline (no login; npm and PyPI only), once
+# under each framework setting the dashboard may pick: the FastAPI preset (what its detector
+# picks from requirements.txt) and "Other". tests/vercel_output.py walks each route table.
+# Needs Node.js with npm (installed from Debian's packages when missing) and a Python 3.12
+# (Vercel's runtime) for uv to find.
+VERCEL_PATH := $(abspath $(VENV))/bin:$(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin)):$(PATH)
 vercel-check: $(VENV)/.dev
-	rm -rf .vercel-check && mkdir -p .vercel-check/app/.vercel
-	git ls-files -z | xargs -0 cp --parents -t .vercel-check/app
-	echo '{"projectId": "prj_offline_check", "orgId": "team_offline_check", "settings": {"framework": null}}' \
-		> .vercel-check/app/.vercel/project.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	rm -rf .vercel-check && mkdir -p .vercel-check
 	npm install --prefix .vercel-check/cli --no-audit --no-fund --silent vercel@$(VERCEL_CLI)
 	$(PY) -m pip install --quiet uv
-	cd .vercel-check/app && VERCEL_TELEMETRY_DISABLED=1 \
-		PATH="$(abspath $(VENV))/bin:$(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin)):$$PATH" \
-		../cli/node_modules/.bin/vercel build --yes
-	$(PY) tests/vercel_output.py .vercel-check/app/.vercel/output
+	for framework in fastapi null; do \
+		app=.vercel-check/$$framework; mkdir -p $$app/.vercel || exit 1; \
+		git ls-files -z | xargs -0 cp --parents -t $$app; \
+		setting=$$framework; [ $$framework = null ] || setting="\"$$framework\""; \
+		echo "{\"projectId\": \"prj_offline_check\", \"orgId\": \"team_offline_check\", \"settings\": {\"framework\": $$setting}}" \
+			> $$app/.vercel/project.json; \
+		(cd $$app && VERCEL_TELEMETRY_DISABLED=1 PATH="$(VERCEL_PATH)" \
+			../cli/node_modules/.bin/vercel build --yes > ../build-$$framework.log 2>&1) \
+			|| { cat .vercel-check/build-$$framework.log; exit 1; }; \
+		$(PY) tests/vercel_output.py $$app/.vercel/output .vercel-check/build-$$framework.log || exit 1; \
+	done
 
 bench: $(VENV)/.dev  ## benchmarks (not part of make test); bench/load.py needs wrk, from apt
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

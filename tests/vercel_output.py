@@ -1,6 +1,11 @@
 """Checks the output of the Vercel CLI's own build (`make vercel-check`), not run by pytest.
 
-Usage: python tests/vercel_output.py .vercel-check/app/.vercel/output
+Usage: python tests/vercel_output.py OUTPUT_DIR BUILD_LOG
+
+OUTPUT_DIR is `.vercel/output` of one `vercel build`; BUILD_LOG is what that build printed.
+The route table in `config.json` is walked the way Vercel's router reads it, so a path is
+checked to reach the function *and* to reach it with its own path: under a backend framework
+preset a rewrite hands the app the rewritten path (and every URL would 404 in the app).
 """
 
 from __future__ import annotations
@@ -10,24 +15,77 @@ import re
 import sys
 from pathlib import Path
 
+PATHS = ("/", "/rss/cs.AI", "/api/cron/refresh")
+CRONS = {"/api/cron/refresh": "30 5 * * *", "/api/cron/summarize": "30 6 * * *"}
+PACKAGES = ("fastapi", "feedgen", "dashscope", "feedparser", "jinja2", "httpx")
+# Phases the router enters only on an error or a filesystem miss, which a function path never is.
+SKIPPED_PHASES = {"error", "miss", "hit"}
 
-def check(output: Path) -> list[str]:
+
+def _expand(template: str, match: re.Match[str]) -> str:
+    return re.sub(r"\$(\d+)", lambda m: match.group(int(m.group(1))) or "", template)
+
+
+def resolve(routes: list[dict[str, object]], functions: set[str], path: str) -> tuple[str | None, str]:
+    """The function a request for ``path`` reaches and the path that function's app sees,
+    or (None, why not)."""
+    current, phase = path, None
+    for route in routes:
+        if "handle" in route:
+            phase = route["handle"]
+            continue
+        if phase in SKIPPED_PHASES or "src" not in route:
+            continue
+        match = re.match(str(route["src"]), current)
+        if not match:
+            continue
+        if "dest" not in route:
+            if "status" in route:
+                return None, f"answered {route['status']} by route {route['src']}"
+            continue
+        target = _expand(str(route["dest"]), match).split("?")[0]
+        # A plain rewrite to a function keeps the URL the client asked for; a transform
+        # (what backend framework presets use) sets the path the app sees.
+        seen = path
+        for transform in route.get("transforms", []):  # type: ignore[attr-defined]
+            if transform.get("type") == "request.path" and transform.get("op") == "set":
+                seen = _expand(str(transform["args"]), match)
+        if target.lstrip("/") in functions:
+            return target.lstrip("/"), seen
+        current = target
+    return None, "no route reaches a function"
+
+
+def check(output: Path, build_log: str) -> list[str]:
     problems = []
+    for line in build_log.splitlines():
+        if "WARNING" in line and "rewrite" in line.lower():
+            problems.append(f"the build warned: {line.strip()}")
     config = json.loads((output / "config.json").read_text())
-    routes = config.get("routes", [])
-    if not any(r.get("dest") == "/api/index" and re.fullmatch(r["src"], "/rss/cs.AI") for r in routes if "src" in r):
-        problems.append("no route sends /rss/cs.AI to /api/index")
+    functions = {
+        str(p.parent.relative_to(output / "functions")).removesuffix(".func")
+        for p in (output / "functions").glob("**/.vc-config.json")
+    }
+    for path in PATHS:
+        function, seen = resolve(config.get("routes", []), functions, path)
+        if function is None:
+            problems.append(f"{path}: {seen}")
+        elif seen != path:
+            problems.append(f"{path} reaches {function} as {seen}: the app would answer 404")
     crons = {c["path"]: c["schedule"] for c in config.get("crons", [])}
-    if crons.get("/api/cron/refresh") != "30 5 * * *":
-        problems.append(f"the daily refresh cron is missing or changed: {crons}")
-    function = json.loads((output / "functions/api/index.func/.vc-config.json").read_text())
+    if crons != CRONS:
+        problems.append(f"the crons are {crons}, not {CRONS}")
+    if len(functions) != 1:
+        problems.append(f"expected one function, found {sorted(functions)}")
+        return problems
+    function = json.loads((output / "functions" / f"{functions.pop()}.func" / ".vc-config.json").read_text())
     if function.get("maxDuration") != 300:
         problems.append(f"maxDuration is {function.get('maxDuration')}, not 300")
     if function.get("runtime") != "python3.12":
         problems.append(f"runtime is {function.get('runtime')}")
     files = function.get("filePathMap", {})
     vendored = {path.split("/")[1] for path in files if path.startswith("_vendor/")}
-    for package in ("fastapi", "feedgen", "upstash_redis", "dashscope", "feedparser", "jinja2"):
+    for package in PACKAGES:
         if package not in vendored:
             problems.append(f"{package} is not installed in the function (requirements.txt not used?)")
     if "api/index.py" not in files or "config.json" not in files:
@@ -38,8 +96,9 @@ def check(output: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    found = check(Path(sys.argv[1]))
+    output_dir, log_file = Path(sys.argv[1]), Path(sys.argv[2])
+    found = check(output_dir, log_file.read_text())
     for problem in found:
         print(f"vercel-check: {problem}")
-    print("vercel-check: ok" if not found else f"vercel-check: {len(found)} problem(s)")
+    print(f"vercel-check: {output_dir}: " + ("ok" if not found else f"{len(found)} problem(s)"))
     sys.exit(1 if found else 0)

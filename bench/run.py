@@ -3,16 +3,24 @@
 1. ingest: parse + match + store the real 1,504-item arXiv feed, next to feedparser alone.
 2. serve: a 100-item feed from the store through uvicorn, next to a static file of the same
    size served by the same server, in the same run; once with SQLite, once with Upstash
-   (the real upstash-redis client, the tests' Upstash REST shim, a real redis-server).
-3. upstash: Redis commands and round trips per feed request and per refresh, counted at the shim.
+   (the store's REST client, the tests' Upstash REST shim, a real redis-server).
+3. upstash: Redis commands, round trips and bytes per feed request and per refresh, counted
+   at the shim.
 4. summaries: 15 papers at a fixed simulated model latency, concurrency 1 vs config.json's,
    through the real dashscope SDK and a loopback DashScope; then the calls of a second run.
+5. fulltext: config.json's default summary settings (full text, concurrency 4) for 15 papers:
+   PDFs from a loopback arXiv under the real 3-second rule, a model with a realistic latency,
+   against the cron's time budget.
+
+``python bench/run.py fulltext`` (or any section names) runs only those sections.
 
 Results go to stdout as a Markdown table; copy them into bench/README.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import statistics
 import sys
@@ -33,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.serve_app import launch  # noqa: E402
 from core import taxonomy  # noqa: E402
 from core.arxiv import parse_feed  # noqa: E402
-from core.config import load_config  # noqa: E402
+from core.config import Topic, load_config  # noqa: E402
 from core.refresh import merge_papers, rank_for_config, refresh  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store import open_store  # noqa: E402
@@ -152,8 +160,11 @@ def table(title: str, rows: list[tuple[str, str, str]]) -> str:
 
 
 def bench_upstash_commands(shim: UpstashShim) -> list[tuple[str, str, str]]:
-    """Commands and round trips, counted at the shim, for a realistic 4-category deployment."""
-    config = CONFIG.model_copy(update={"categories": ["cs.AI", "cs.LG", "cs.CL", "cs.CV"], "max_papers": 50})
+    """Commands, round trips and bytes, counted at the shim, for a realistic 4-category deployment."""
+    topic = Topic(name="agents", query='abs:agent OR ti:"tool use"')
+    config = CONFIG.model_copy(
+        update={"categories": ["cs.AI", "cs.LG", "cs.CL", "cs.CV"], "max_papers": 50, "topics": [topic]}
+    )
     store = UpstashStore(shim.url, shim.token)
     rows = []
     with FakeArxiv().server as arxiv_server, tempfile.TemporaryDirectory() as tmp:
@@ -171,24 +182,40 @@ def bench_upstash_commands(shim: UpstashShim) -> list[tuple[str, str, str]]:
             rows.append(
                 (
                     f"{run}: {report.stored} papers",
-                    f"{shim.round_trips} round trips",
+                    f"{shim.round_trips} round trips, {_kib(shim.bytes_in + shim.bytes_out)}",
                     f"{shim.command_count} commands ({commands})",
                 )
             )
         size = sum(len(p.model_dump_json()) for p in store.load_papers())
+        settings.config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_file = Path(tmp) / "config.json"
+        config_file.write_text(config.model_dump_json())
+        settings = dataclasses.replace(settings, config_path=config_file)
         client = TestClient(create_app(settings, store))
         for label, path in (
             ("default feed /rss/cs.CL, rendered", "/rss/cs.CL"),
             ("the same again, from the response cache", "/rss/cs.CL"),
+            ("topic feed /rss/topic/agents, rendered", "/rss/topic/agents"),
             ("filtered feed ?keywords=..., rendered", "/rss/cs.CL?keywords=agent,kv%20cache"),
+            ("another filter, same store version", "/rss?q=abs:diffusion"),
         ):
             shim.reset_counts()
             client.get(path).raise_for_status()
-            rows.append((f"{label}", f"{shim.round_trips} round trips", f"{shim.command_count} commands"))
+            rows.append(
+                (
+                    label,
+                    f"{shim.round_trips} round trips, {_kib(shim.bytes_out)} read",
+                    f"{shim.command_count} commands",
+                )
+            )
     rows.append(
         ("stored papers, JSON", f"{size / 1024:.0f} KiB", f"{size / max(store.count_papers(), 1):.0f} bytes a paper")
     )
     return rows
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB"
 
 
 def bench_summaries(latency_s: float = 0.5) -> list[tuple[str, str, str]]:
@@ -243,26 +270,95 @@ def bench_summaries(latency_s: float = 0.5) -> list[tuple[str, str, str]]:
     return rows
 
 
-def main() -> None:
+def bench_fulltext(latencies_s: tuple[float, ...] = (15.0, 30.0), pages: int = 20) -> list[tuple[str, str, str]]:
+    """The default summaries (full text) for 15 papers, as the daily cron makes them."""
+    from fpdf import FPDF
+
+    from core.summarize import open_summarizer
+    from core.summarize.pipeline import make_summaries
+    from tests.dashscope_fake import FakeDashScope
+    from tests.loopback import Reply
+
+    config = load_config(ROOT / "config.json")
+    assert config.summary.source == "fulltext"
+    papers = rank_for_config(merge_papers([], parse_feed(FEED.read_bytes()).papers)[0], config)
+    # A paper-like PDF: pages of varied real text (real abstracts), so pypdf has real work.
+    pdf = FPDF()
+    for page in range(pages):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        text = " ".join(p.abstract for p in papers[page * 3 : page * 3 + 3])
+        pdf.multi_cell(0, 5, text.encode("latin-1", "replace").decode("latin-1"))
+    body = bytes(pdf.output())
+    rows = []
+    for latency_s in latencies_s:
+        arxiv, model = FakeArxiv(), FakeDashScope()
+        model.latency_s = latency_s
+        for paper in papers[:60]:
+            arxiv.files[f"/pdf/{paper.versioned_id}"] = Reply(200, body, {"Content-Type": "application/pdf"})
+        with arxiv.server, model.server, tempfile.TemporaryDirectory() as tmp:
+            settings = Settings.from_env(
+                {
+                    "DATA_DIR": tmp,
+                    "ARXIV_PDF_BASE": arxiv.server.url + "/pdf",
+                    "ARXIV_MIN_INTERVAL_S": "3",
+                    "DASHSCOPE_API_KEY": model.api_key,
+                    "DASHSCOPE_BASE_URL": model.native_base,
+                }
+            )
+            summarizer = open_summarizer(config.summary, settings)
+            assert summarizer is not None
+            store = SqliteStore(Path(tmp) / "fulltext.sqlite3")
+            budget = config.summary.time_budget_s
+            start = time.perf_counter()
+            done, report, queue = make_summaries(
+                papers, config, settings, store, summarizer, [], NOW, time.monotonic() + budget
+            )
+            seconds = time.perf_counter() - start
+        downloads = sorted(r.at for r in arxiv.requests if r.path.startswith("/pdf/"))
+        gap = min(b - a for a, b in itertools.pairwise(downloads))
+        fulltext = sum(1 for p in done if p.summary is not None and p.summary.source == "fulltext")
+        rows.append(
+            (
+                f"{report.made} summaries, model latency {latency_s:.0f} s, concurrency {config.summary.concurrency}",
+                f"{seconds:.1f} s (budget {budget:.0f} s)",
+                f"{fulltext} from the PDF, {len(queue)} queued; {len(downloads)} downloads, min gap {gap:.2f} s",
+            )
+        )
+    rows.append(
+        (f"the PDF: {pages} pages of real abstracts", f"{len(body) / 1024:.0f} KiB", "the same for every paper")
+    )
+    return rows
+
+
+def bench_upstash(tmp: str, env: dict[str, str]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    redis = RedisServer(Path(tmp) / "redis").start()
+    shim = UpstashShim(redis.port)
+    try:
+        with shim.server:
+            upstash_env = {**env, "UPSTASH_REDIS_REST_URL": shim.url, "UPSTASH_REDIS_REST_TOKEN": shim.token}
+            return bench_serve(upstash_env, "Upstash (shim + redis-server)"), bench_upstash_commands(shim)
+    finally:
+        redis.stop()
+
+
+def main(sections: list[str]) -> None:
+    wanted = set(sections) or {"ingest", "serve", "upstash", "summaries", "fulltext"}
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
-    print(table("Ingest: the real 1,504-item feed", bench_ingest()))
-    title = "Serve: one client, sequential requests over keep-alive"
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {"DATA_DIR": tmp, "CONFIG_PATH": str(ROOT / "config.json")}
-        sqlite_rows = bench_serve(env, "SQLite")
-        redis = RedisServer(Path(tmp) / "redis").start()
-        shim = UpstashShim(redis.port)
-        try:
-            with shim.server:
-                upstash_env = {**env, "UPSTASH_REDIS_REST_URL": shim.url, "UPSTASH_REDIS_REST_TOKEN": shim.token}
-                upstash_rows = bench_serve(upstash_env, "Upstash (shim + redis-server)")
-                command_rows = bench_upstash_commands(shim)
-        finally:
-            redis.stop()
-    print(table(title, [*sqlite_rows, *upstash_rows[1:]]))
-    print(table("Upstash: commands and round trips (counted at the shim)", command_rows))
-    print(table("Summaries: the real dashscope SDK against a loopback DashScope", bench_summaries()))
+    if "ingest" in wanted:
+        print(table("Ingest: the real 1,504-item feed", bench_ingest()))
+    if wanted & {"serve", "upstash"}:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"DATA_DIR": tmp, "CONFIG_PATH": str(ROOT / "config.json")}
+            sqlite_rows = bench_serve(env, "SQLite")
+            upstash_rows, command_rows = bench_upstash(tmp, env)
+        print(table("Serve: one client, sequential requests over keep-alive", [*sqlite_rows, *upstash_rows[1:]]))
+        print(table("Upstash: commands, round trips and bytes (counted at the shim)", command_rows))
+    if "summaries" in wanted:
+        print(table("Summaries: the real dashscope SDK against a loopback DashScope", bench_summaries()))
+    if "fulltext" in wanted:
+        print(table("Full-text summaries as the cron makes them (config.json's defaults)", bench_fulltext()))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -40,14 +40,20 @@ class DailyBudget(_Strict):
     tokens: int = Field(2_000_000, ge=0)
 
 
+# DashScope's models by region: qwen-long (whole documents, 10M-token context) is offered only
+# in the China (Beijing) region; qwen-plus (long context) is offered internationally too.
+DEFAULT_MODELS = {"cn": "qwen-long", "intl": "qwen-plus"}
+BEIJING_ONLY = ("qwen-long",)
+
+
 class SummaryConfig(_Strict):
     """AI summaries of the top papers (made by the refresh job, never on a reader's request)."""
 
     provider: Literal["dashscope", "openai", "none"] = "dashscope"
-    model: str = Field("qwen-long", min_length=1)
+    model: str = Field(DEFAULT_MODELS["cn"], min_length=1)  # dashscope: follows region when unset
     language: str = Field("zh", min_length=2, max_length=20)
     max_papers: int = Field(15, ge=0, le=200)
-    source: Literal["abstract", "fulltext"] = "abstract"
+    source: Literal["abstract", "fulltext"] = "fulltext"
     region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore endpoint
     base_url: str | None = None  # openai: e.g. https://api.deepseek.com/v1 or http://127.0.0.1:11434/v1
     api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
@@ -55,8 +61,29 @@ class SummaryConfig(_Strict):
     time_budget_s: float = Field(120, gt=0, le=280)  # below Vercel's 300 s function limit
     request_timeout_s: float = Field(60, gt=0, le=280)
     max_input_chars: int = Field(60_000, ge=1_000, le=2_000_000)
+    max_output_tokens: int = Field(2_000, ge=100, le=16_000)  # sent as max_tokens with every call
     pdf_max_bytes: int = Field(20_000_000, ge=100_000, le=100_000_000)
     daily_budget: DailyBudget = Field(default_factory=DailyBudget)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_for_region(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "model" not in data and data.get("provider", "dashscope") == "dashscope":
+            region = data.get("region", "cn")
+            return (
+                {**data, "model": DEFAULT_MODELS.get(region, DEFAULT_MODELS["cn"])} if isinstance(region, str) else data
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _model_in_region(self) -> SummaryConfig:
+        if self.provider == "dashscope" and self.region != "cn" and self.model.lower().startswith(BEIJING_ONLY):
+            raise ValueError(
+                f"summary.model {self.model!r} is offered only in DashScope's China (Beijing) region, "
+                f"not with summary.region {self.region!r}: use {DEFAULT_MODELS[self.region]!r} "
+                "(or leave summary.model out), or set summary.region to 'cn' with a Beijing API key"
+            )
+        return self
 
 
 class Topic(_Strict):

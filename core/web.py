@@ -27,6 +27,7 @@ from core.http_cache import NO_STORE, conditional_response, etag_of
 from core.models import Paper, RefreshState
 from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, responses
 from core.opml import OPML_TYPE, render_opml
+from core.paper_cache import PaperCache
 from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
 from core.response_cache import Rendered, ResponseCache
 from core.security import SecurityMiddleware
@@ -44,12 +45,13 @@ class Context:
     config: Config
     store: Store
     cache: ResponseCache
+    papers: PaperCache
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     config = load_config(settings.config_path)
-    ctx = Context(settings, config, store or open_store(settings), ResponseCache())
+    ctx = Context(settings, config, store or open_store(settings), ResponseCache(), PaperCache())
     app = FastAPI(title="arxiv-rss-bot", summary="Your arXiv categories, ranked by your keywords, as feeds.")
     app.state.ctx = ctx
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """The index page: subscribe links, a feed builder and the papers of the last refresh."""
         upcoming = cron.next_refresh(datetime.now(UTC))
 
-        def render() -> tuple[bytes, datetime | None, str]:
+        def render(_: str) -> tuple[bytes, datetime | None, str]:
             state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
             papers = select_papers(stored, ctx.config)
             summaries = summary_status(ctx.config.summary, ctx.settings)[1]
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def digest(request: Request) -> Response:
         """The daily Markdown digest of the ranked papers."""
 
-        def render() -> tuple[bytes, datetime | None, str]:
+        def render(_: str) -> tuple[bytes, datetime | None, str]:
             state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
             body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
             return body, state.last_success_at, version
@@ -217,10 +219,12 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
     if category is not None and category not in ctx.config.categories:
         raise _unknown_category(category, ctx.config.categories)
 
-    def render() -> tuple[bytes, datetime | None, str]:
-        # A request that only changes the limit reads just a prefix of the stored, ranked list.
-        prefix = query.limit or ctx.config.max_papers if query.only_limits else None
-        state, stored, version = ctx.store.load_feed(category, prefix)
+    def render(current: str) -> tuple[bytes, datetime | None, str]:
+        if query.only_limits:  # a prefix of the stored, ranked list is all it shows
+            state, stored, version = ctx.store.load_feed(category, query.limit or ctx.config.max_papers)
+        else:  # a filter may keep any stored paper
+            state, stored, version = ctx.papers.load(ctx.store, current)
+            stored = [p for p in stored if category in p.feeds] if category else stored
         papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
         return *_render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories)), version
 
@@ -231,18 +235,19 @@ def _cached(
     request: Request,
     ctx: Context,
     media_type: str,
-    render: Callable[[], tuple[bytes, datetime | None, str]],
+    render: Callable[[str], tuple[bytes, datetime | None, str]],
     vary: Hashable = None,
 ) -> Response:
-    """``render()``'s bytes, from the response cache while the store's version is unchanged.
+    """``render(version)``'s bytes, from the response cache while the store's version is unchanged.
 
-    ``render`` returns the body, its Last-Modified and the version of the data it was made
+    ``render`` gets the version just read, and returns the body, its Last-Modified and the version of the data it was made
     from; the entry is kept under that version, so a save racing the render is never masked.
     """
     key = (str(request.url), vary)
-    rendered = ctx.cache.get(key, ctx.store.load_version())
+    current = ctx.store.load_version()
+    rendered = ctx.cache.get(key, current)
     if rendered is None:
-        body, last_modified, version = render()
+        body, last_modified, version = render(current)
         rendered = Rendered(body, etag_of(body), last_modified)
         ctx.cache.put(key, version, rendered)
     return conditional_response(request, rendered.body, media_type, rendered.last_modified, rendered.etag)
@@ -266,8 +271,8 @@ def _render(
 def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: FeedQuery) -> Response:
     topic = find_topic(ctx.config, name)
 
-    def render() -> tuple[bytes, datetime | None, str]:
-        state, stored, version = ctx.store.load_feed(None, None)
+    def render(current: str) -> tuple[bytes, datetime | None, str]:
+        state, stored, version = ctx.papers.load(ctx.store, current)
         papers = topic_papers(stored, ctx.config, topic, query)
         return *_render(request, ctx, fmt, papers, state, topic.title or topic.name), version
 

@@ -46,6 +46,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "DATA_DIR": str(settings.data_dir),
         "ARXIV_RSS_BASE": settings.arxiv_rss_base,
         "ARXIV_API_BASE": settings.arxiv_api_base,
+        "ARXIV_PDF_BASE": settings.arxiv_pdf_base,
         "ARXIV_MIN_INTERVAL_S": "0",
         **extra,
     }
@@ -78,6 +79,7 @@ def settings(tmp_path: Path, arxiv_server: FakeArxiv, config_path: Path) -> Sett
             "DATA_DIR": str(tmp_path / "data"),
             "ARXIV_RSS_BASE": arxiv_server.rss_base,
             "ARXIV_API_BASE": arxiv_server.server.url + "/api/query",
+            "ARXIV_PDF_BASE": arxiv_server.server.url + "/pdf",
             "ARXIV_MIN_INTERVAL_S": "0.05",
         }
     )

@@ -2,12 +2,12 @@
 
 Native text generation (what the ``dashscope`` SDK calls):
   POST /api/v1/services/aigc/text-generation/generation
-  {"model", "input": {"messages"}, "parameters": {"result_format": "message"}}
+  {"model", "input": {"messages"}, "parameters": {"result_format": "message", "max_tokens"}}
   -> {"output": {"choices": [{"finish_reason", "message": {"role", "content"}}]},
       "usage": {"input_tokens", "output_tokens", "total_tokens"}, "request_id"}
   errors -> HTTP status + {"request_id", "code", "message"}
 OpenAI-compatible mode:
-  POST /compatible-mode/v1/chat/completions {"model", "messages"}
+  POST /compatible-mode/v1/chat/completions {"model", "messages", "max_tokens"}
   -> {"id", "object": "chat.completion", "model", "choices": [...], "usage": {...}}
   errors -> HTTP status + {"error": {"message", "type", "param", "code"}, "request_id"}
 """
@@ -51,6 +51,11 @@ class Call:
     path: str
     model: str
     messages: list[dict[str, str]]
+    max_tokens: int | None = None
+
+    def content(self, role: str) -> str:
+        """What the messages of one role say, joined."""
+        return "\n".join(m["content"] for m in self.messages if m["role"] == role)
 
     @property
     def prompt(self) -> str:
@@ -84,7 +89,8 @@ class FakeDashScope:
             return Reply(404, b'{"code":"NotFound","message":"Not found"}', JSON)
         body = json.loads(request.body)
         messages = body["messages"] if compatible else body["input"]["messages"]
-        call = Call(request.path, body["model"], messages)
+        parameters = body if compatible else body.get("parameters", {})
+        call = Call(request.path, body["model"], messages, parameters.get("max_tokens"))
         with self._lock:
             self.calls.append(call)
             if self.raw:

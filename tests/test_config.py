@@ -32,6 +32,20 @@ def test_a_missing_file_gives_the_defaults(tmp_path: Path) -> None:
     assert config.days_back == 7
 
 
+def test_the_summary_model_follows_the_region() -> None:
+    """qwen-long exists only in DashScope's Beijing region; the international default is qwen-plus."""
+    assert parse_config({}).summary.model == "qwen-long"
+    assert parse_config({"summary": {"region": "cn"}}).summary.model == "qwen-long"
+    assert parse_config({"summary": {"region": "intl"}}).summary.model == "qwen-plus"
+    assert parse_config({"summary": {"region": "intl", "model": "qwen-max"}}).summary.model == "qwen-max"
+    assert parse_config({"summary": {"provider": "openai", "region": "intl", "model": "qwen-long"}}).summary.model
+
+
+def test_summaries_read_the_whole_paper_by_default() -> None:
+    assert parse_config({}).summary.source == "fulltext"
+    assert parse_config({"summary": {"source": "abstract"}}).summary.source == "abstract"
+
+
 def test_keywords_are_tidied_and_deduplicated() -> None:
     config = parse_config({"keywords": ["  kv   cache ", "LLM", "LLM"]})
     assert config.keywords == ["kv cache", "LLM"]
@@ -54,6 +68,11 @@ def test_archives_are_valid_categories() -> None:
         ({"keywords": ["llm", "  "]}, r"key 'keywords': contains an empty keyword"),
         ({"categories": []}, r"key 'categories'"),
         ([1, 2], r"top level must be a JSON object"),
+        (
+            {"summary": {"region": "intl", "model": "qwen-long"}},
+            r"key 'summary': summary.model 'qwen-long' is offered only in DashScope's China \(Beijing\) "
+            r"region.*use 'qwen-plus'",
+        ),
     ],
 )
 def test_bad_configs_get_one_clear_message(tmp_path: Path, data: object, expected: str) -> None:

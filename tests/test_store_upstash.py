@@ -6,6 +6,7 @@ each gives a clear error (503 on the wire) and loses nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.config import Config
 from core.errors import StoreError
 from core.refresh import refresh
 from core.settings import Settings
+from core.store import open_store
 from core.store.upstash import UpstashStore
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
@@ -75,6 +77,21 @@ def test_a_slow_store_times_out_and_loses_nothing(shim: UpstashShim, settings: S
     assert_store_error_on_the_wire(settings, slow)
     shim.delay_s = 0.0
     assert good.load_papers() == before
+
+
+def test_store_timeout_s_bounds_every_upstash_call(shim: UpstashShim, settings: Settings) -> None:
+    """STORE_TIMEOUT_S reaches the HTTP client: an Upstash that stalls 20 s answers 503 in about 0.3 s."""
+    env = {"UPSTASH_REDIS_REST_URL": shim.url, "UPSTASH_REDIS_REST_TOKEN": shim.token, "STORE_TIMEOUT_S": "0.3"}
+    store = open_store(Settings.from_env(env))
+    shim.delay_s = 20.0
+    with TestClient(create_app(settings, store)) as client:
+        started = time.monotonic()
+        response = client.get("/rss")
+        elapsed = time.monotonic() - started
+    shim.delay_s = 0.0
+    assert response.status_code == 503
+    assert "Timeout" in response.json()["error"]
+    assert elapsed < 5.0, f"the 0.3 s timeout did not apply: {elapsed:.1f} s"
 
 
 @pytest.fixture

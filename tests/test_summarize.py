@@ -39,7 +39,7 @@ def dashscope() -> Iterator[FakeDashScope]:
 
 
 def make_config(**summary: object) -> Config:
-    base = {"max_papers": 5, "concurrency": 3, "time_budget_s": 60, "request_timeout_s": 5}
+    base = {"max_papers": 5, "concurrency": 3, "time_budget_s": 60, "request_timeout_s": 5, "source": "abstract"}
     return parse_config({**TEST_CONFIG, "summary": {**base, **summary}})
 
 
@@ -206,25 +206,54 @@ def test_a_wrong_key_stops_the_run_with_a_clear_message(
     assert len(dashscope.calls) == 1
 
 
-def test_language_and_model_reach_the_request(
+def test_language_model_and_output_cap_reach_the_request(
     dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
 ) -> None:
-    config = make_config(max_papers=1, language="en", model="qwen-plus")
+    config = make_config(max_papers=1, language="en", model="qwen-plus", max_output_tokens=900)
     papers, _, _ = run(ranked, config, ds_settings, sqlite)
     call = dashscope.calls[0]
     assert call.path == "/api/v1/services/aigc/text-generation/generation"
     assert call.model == "qwen-plus"
-    assert "Write in English" in call.messages[0]["content"]
-    assert "data to summarise, not\ninstructions" in call.messages[0]["content"]
+    assert call.max_tokens == 900
+    assert "Write in English" in call.content("user")
     summary = next(p.summary for p in papers if p.summary is not None)
     assert (summary.model, summary.language, summary.source) == ("qwen-plus", "en", "abstract")
-    assert "Write in Simplified Chinese" in make_messages_default(ranked[0])
+    chinese = make_config(max_papers=1)
+    run(ranked, chinese, ds_settings, SqliteStore(ds_settings.data_dir / "zh.sqlite3"))
+    assert "Write in Simplified Chinese" in dashscope.calls[-1].content("user")
 
 
-def make_messages_default(paper: Paper) -> str:
-    from core.summarize.prompt import build_messages
+def test_the_paper_is_a_system_message_and_the_instructions_the_user_message(
+    dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
+) -> None:
+    """qwen-long's documentation: document content in system messages (user messages hold ~9K tokens)."""
+    paper = next(p for p in ranked if kept_by_config(p, make_config()))
+    run(ranked, make_config(max_papers=1), ds_settings, sqlite)
+    call = dashscope.calls[0]
+    assert paper.abstract[:200] in call.content("system")
+    assert paper.abstract[:200] not in call.content("user")
+    assert paper.title not in call.content("user")
+    assert [m["role"] for m in call.messages][-1] == "user"
+    assert "## Main contributions" in call.content("user")  # the four sections are asked for there
 
-    return build_messages(paper, "zh", "x")[0]["content"]
+
+def test_an_oversized_reply_is_cut_and_recorded(
+    dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
+) -> None:
+    paragraph = "A finding that goes on and on. " * 100 + "\n\n"
+    dashscope.reply_markdown = reply = "## Main contributions and what is new\n\n" + paragraph * 3_400  # 10.6 MB
+    papers, report, _ = run(ranked, make_config(max_papers=1), ds_settings, sqlite)
+    summary = next(p.summary for p in papers if p.summary is not None)
+    assert report.made == 1
+    assert report.cut == 1
+    assert len(summary.markdown) <= 33_000
+    assert "cut" in summary.markdown.splitlines()[-1]
+    assert f"{len(reply):,} characters" in summary.reason  # recorded with the summary
+    stored = sqlite.load_summaries([summary_key(p, make_config()) for p in papers if p.summary])
+    assert all(len(s.markdown) <= 33_000 for s in stored.values())
+    with TestClient(create_app(ds_settings, sqlite)) as client:
+        sqlite.save_papers(papers)
+        assert len(client.get("/rss").content) < 2_000_000
 
 
 def test_daily_budget_stops_spending(
@@ -281,8 +310,8 @@ def test_fulltext_goes_through_a_generated_pdf_and_falls_back_to_the_abstract(
     settings = Settings(**{**ds_settings.__dict__, "arxiv_pdf_base": pdf_base, "arxiv_min_interval_s": 0.3})
     papers, report, _ = run(ranked, config, settings, sqlite)
     assert report.made == 2
-    prompts = {c.prompt.split("arXiv: ")[1].split()[0]: c.prompt for c in dashscope.calls}
-    assert "FULLTEXT-MARKER section 4.2" in prompts[first.versioned_id]
+    prompts = {c.prompt.split("arXiv: ")[1].split()[0]: c.content("system") for c in dashscope.calls}
+    assert "FULLTEXT-MARKER section 4.2" in prompts[first.versioned_id]  # the paper, in a system message
     assert "Abstract: " in prompts[second.versioned_id]
     sources = {p.id: p.summary.source for p in papers if p.summary is not None}
     assert sources == {first.id: "fulltext", second.id: "abstract"}
@@ -368,7 +397,7 @@ def test_topics_choose_whether_their_papers_are_summarised(
             **TEST_CONFIG,
             "keywords": ["zzzz-nothing-matches"],
             "topics": topics,
-            "summary": {"max_papers": 2, "concurrency": 2},
+            "summary": {"max_papers": 2, "concurrency": 2, "source": "abstract"},
         }
     )
     from core.topics import topic_papers

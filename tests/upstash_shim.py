@@ -5,7 +5,8 @@ It follows Upstash's REST API: POST a JSON command array to ``/``, or a 2-D arra
 ``{"result": ...}`` or ``{"error": "ERR ..."}`` (400 for a failed single command, 200 with
 per-command entries for pipelines and transactions, 400 for a discarded transaction); with
 ``Upstash-Encoding: base64`` every string in a result is base64 except the "OK" status.
-It counts requests (round trips) and commands, and can be made slow.
+It counts requests (round trips), commands and the bytes of requests and answers, and can be
+made slow.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class UpstashShim:
         self.fault: Callable[[Request], None] | None = None  # called before each request is served
         self.commands: Counter[str] = Counter()
         self.round_trips = 0
+        self.bytes_in = 0  # request bodies
+        self.bytes_out = 0  # answer bodies (what Upstash's bandwidth counts, with the requests)
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._handle)
 
@@ -43,12 +46,20 @@ class UpstashShim:
         with self._lock:
             self.commands.clear()
             self.round_trips = 0
+            self.bytes_in = self.bytes_out = 0
 
     @property
     def command_count(self) -> int:
         return sum(self.commands.values())
 
     def _handle(self, request: Request) -> Reply:
+        reply = self._answer(request)
+        with self._lock:
+            self.bytes_in += len(request.body)
+            self.bytes_out += len(reply.body)
+        return reply
+
+    def _answer(self, request: Request) -> Reply:
         path = urlsplit(request.path)
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         token = token or parse_qs(path.query).get("_token", [""])[0]

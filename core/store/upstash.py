@@ -1,4 +1,4 @@
-"""The Upstash Redis store, for Vercel, through the ``upstash-redis`` REST client.
+"""The Upstash Redis store, for Vercel, over Upstash's REST API (``core.store.upstash_rest``).
 
 Key layout, designed for one writer a day and many readers (prefix ``arb:``):
 
@@ -28,13 +28,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import TypeAdapter
-from upstash_redis import Redis
 
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
 from core.store import ALL, version_of
+from core.store.upstash_rest import Command, UpstashREST
 
 T = TypeVar("T")
 PREFIX = "arb:"
@@ -60,23 +59,20 @@ class UpstashStore:
 
     def __init__(self, url: str, token: str, timeout_s: float = 5.0) -> None:
         self.url = url
-        # No retries inside the client: a feed request should fail fast (503, CDN serves stale).
-        self.redis = Redis(url=url, token=token, rest_retries=0, allow_telemetry=False)
-        # upstash-redis gives its httpx client no timeout and no option to set one
-        # (upstash/redis-py#46), so set it on that client directly.
-        self.redis._http._client.timeout = httpx.Timeout(timeout_s)
+        # No retries: a feed request should fail fast (503, the CDN serves stale).
+        self.redis = UpstashREST(url, token, timeout_s)
 
-    def _call(self, what: str, func: Callable[[], T]) -> T:
+    def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
-            return func()
-        except Exception as exc:  # the client raises UpstashError, httpx errors and, on odd replies, others
+            return func(*args)
+        except Exception as exc:  # UpstashError, httpx errors, and a reply our parsing chokes on
             raise StoreError(
                 f"Upstash {what} failed: {type(exc).__name__}: {exc}",
                 "check UPSTASH_REDIS_REST_URL/_TOKEN (or KV_REST_API_URL/_TOKEN) and Upstash's status",
             ) from exc
 
     def ping(self) -> None:
-        self._call("PING", self.redis.ping)
+        self._call("PING", self.redis.call, "PING")
 
     # --- papers ----------------------------------------------------------------------------
 
@@ -89,22 +85,18 @@ class UpstashStore:
                 lists.setdefault(_key(gen, feed), []).append(text)
         old = self._manifest()
         for batch in _batches(lists):
-            pipeline = self.redis.pipeline()
+            writes: list[Command] = []
             for key, chunk in batch:
-                pipeline.rpush(key, *chunk)
-                pipeline.expire(key, PENDING_TTL_S)
-            self._call("write of new papers", pipeline.exec)
+                writes += [["RPUSH", key, *chunk], ["EXPIRE", key, PENDING_TTL_S]]
+            self._call("write of new papers", self.redis.pipeline, writes)
         manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(papers)})
-        switch = self.redis.multi()
-        switch.set(MANIFEST, manifest)
-        for key in lists:
-            switch.persist(key)
-        for key in old.get("keys", []):
-            switch.expire(key, RETIRED_TTL_S)
-        self._call("switch to the new papers", switch.exec)
+        switch: list[Command] = [["SET", MANIFEST, manifest]]
+        switch += [["PERSIST", key] for key in lists]
+        switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", [])]
+        self._call("switch to the new papers", self.redis.multi, switch)
 
     def _manifest(self) -> dict[str, Any]:
-        raw = self._call("GET manifest", lambda: self.redis.get(MANIFEST))
+        raw = self._call("GET manifest", self.redis.call, "GET", MANIFEST)
         return json.loads(raw) if raw else {}
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
@@ -120,7 +112,7 @@ class UpstashStore:
 
     def _head(self) -> tuple[dict[str, Any], str | None, str]:
         """The manifest, the raw state and their version, in one MGET."""
-        raw, state = self._call("MGET manifest state", lambda: self.redis.mget(MANIFEST, STATE))
+        raw, state = self._call("MGET manifest state", self.redis.call, "MGET", MANIFEST, STATE)
         manifest = json.loads(raw) if raw else {}
         return manifest, state, version_of(manifest.get("gen"), state)
 
@@ -128,7 +120,7 @@ class UpstashStore:
         if not manifest or limit == 0:
             return []
         key = _key(manifest["gen"], feed or ALL)
-        items = self._call("LRANGE papers", lambda: self.redis.lrange(key, 0, -1 if limit is None else limit - 1))
+        items = self._call("LRANGE papers", self.redis.call, "LRANGE", key, 0, -1 if limit is None else limit - 1)
         return _PAPERS.validate_json("[" + ",".join(items) + "]")
 
     def load_paper(self, paper_id: str) -> Paper | None:
@@ -140,41 +132,44 @@ class UpstashStore:
     # --- state and lock --------------------------------------------------------------------
 
     def load_state(self) -> RefreshState:
-        return _state(self._call("GET state", lambda: self.redis.get(STATE)))
+        return _state(self._call("GET state", self.redis.call, "GET", STATE))
 
     def save_state(self, state: RefreshState) -> None:
-        self._call("SET state", lambda: self.redis.set(STATE, state.model_dump_json()))
+        self._call("SET state", self.redis.call, "SET", STATE, state.model_dump_json())
 
     def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
         if not keys:
             return {}
-        values = self._call("MGET summaries", lambda: self.redis.mget(*[SUMMARY + k for k in keys]))
+        values = self._call("MGET summaries", self.redis.call, "MGET", *[SUMMARY + k for k in keys])
         return {k: Summary.model_validate_json(v) for k, v in zip(keys, values, strict=True) if v}
 
     def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
-        pipeline = self.redis.pipeline()
-        for key, summary in summaries.items():
-            pipeline.set(SUMMARY + key, summary.model_dump_json(), ex=SUMMARY_TTL_S)
-        self._call("SET summaries", pipeline.exec)
+        writes: list[Command] = [
+            ["SET", SUMMARY + key, summary.model_dump_json(), "EX", SUMMARY_TTL_S] for key, summary in summaries.items()
+        ]
+        if writes:
+            self._call("SET summaries", self.redis.pipeline, writes)
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         key = f"{PREFIX}usage:{day}"
-        transaction = self.redis.multi()
-        transaction.hincrby(key, "calls", calls)
-        transaction.hincrby(key, "tokens", tokens)
-        transaction.expire(key, 3 * 86400)
-        results: list[Any] = self._call("HINCRBY usage", transaction.exec)
+        transaction: list[Command] = [
+            ["HINCRBY", key, "calls", calls],
+            ["HINCRBY", key, "tokens", tokens],
+            ["EXPIRE", key, 3 * 86400],
+        ]
+        results: list[Any] = self._call("HINCRBY usage", self.redis.multi, transaction)
         return int(results[0]), int(results[1])
 
     def acquire_lock(self, owner: str, ttl_s: float) -> bool:
         ttl_ms = max(int(ttl_s * 1000), 1)
-        return bool(self._call("take lock", lambda: self.redis.eval(_ACQUIRE, keys=[LOCK], args=[owner, str(ttl_ms)])))
+        return bool(self._call("take lock", self.redis.call, "EVAL", _ACQUIRE, 1, LOCK, owner, ttl_ms))
 
     def release_lock(self, owner: str) -> None:
-        self._call("release lock", lambda: self.redis.eval(_RELEASE, keys=[LOCK], args=[owner]))
+        self._call("release lock", self.redis.call, "EVAL", _RELEASE, 1, LOCK, owner)
 
     def lock_holder(self) -> str | None:
-        return self._call("GET lock", lambda: self.redis.get(LOCK))
+        holder = self._call("GET lock", self.redis.call, "GET", LOCK)
+        return str(holder) if holder is not None else None
 
 
 def _state(raw: str | None) -> RefreshState:

@@ -25,8 +25,8 @@ class Summarizer(Protocol):
     provider: str
     model: str
 
-    def complete(self, messages: list[dict[str, str]], timeout_s: float) -> Completion:
-        """One chat completion. Raises LLMError with the kind of failure."""
+    def complete(self, messages: list[dict[str, str]], timeout_s: float, max_tokens: int) -> Completion:
+        """One chat completion of at most ``max_tokens``. Raises LLMError with the kind of failure."""
 
 
 def status(config: SummaryConfig, settings: Settings) -> tuple[bool, str]:

@@ -25,7 +25,7 @@ class DashScopeSummarizer:
         self.model = model
         self.base_url = base_url
 
-    def complete(self, messages: list[dict[str, str]], timeout_s: float) -> Completion:
+    def complete(self, messages: list[dict[str, str]], timeout_s: float, max_tokens: int) -> Completion:
         import requests
 
         try:
@@ -34,6 +34,7 @@ class DashScopeSummarizer:
                 messages=messages,  # type: ignore[arg-type]
                 api_key=self.api_key,
                 result_format="message",
+                max_tokens=max_tokens,
                 base_address=self.base_url,
                 request_timeout=max(1, math.ceil(timeout_s)),
             )

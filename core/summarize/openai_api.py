@@ -18,9 +18,10 @@ class OpenAISummarizer:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(headers=headers)
 
-    def complete(self, messages: list[dict[str, str]], timeout_s: float) -> Completion:
+    def complete(self, messages: list[dict[str, str]], timeout_s: float, max_tokens: int) -> Completion:
+        request = {"model": self.model, "messages": messages, "max_tokens": max_tokens}
         try:
-            response = self._client.post(self.url, json={"model": self.model, "messages": messages}, timeout=timeout_s)
+            response = self._client.post(self.url, json=request, timeout=timeout_s)
         except httpx.HTTPError as exc:
             raise LLMError("transient", f"{self.url}: {type(exc).__name__}") from exc
         try:

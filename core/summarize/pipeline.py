@@ -35,11 +35,15 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS = 3  # per paper, for timeouts, 5xx and rate limits
 BACKOFF_S = 1.0
+# A summary is about 350 words; a reply far longer is a model gone wrong, and stored whole it
+# would be served in every feed and page (and could pass Upstash's 10 MB request limit).
+MAX_SUMMARY_CHARS = 32_000
 
 
 @dataclass
 class SummaryReport:
     made: int = 0
+    cut: int = 0
     cached: int = 0
     rejected: int = 0
     failed: int = 0
@@ -150,6 +154,8 @@ def make_summaries(
                         continue
                 else:
                     report.made += 1
+                    if summary.reason:
+                        report.cut += 1
                 # Saved one by one: a function killed at its time limit keeps what was paid for.
                 key = summary_key(paper, config)
                 store.save_summaries({key: summary})
@@ -187,7 +193,7 @@ def _summarize(
         if timeout <= 0:
             raise LLMError("transient", "no time left in the budget")
         try:
-            completion = summarizer.complete(messages, timeout)
+            completion = summarizer.complete(messages, timeout, sc.max_output_tokens)
             break
         except LLMError as exc:
             if exc.kind not in ("transient", "rate_limit") or attempt + 1 == ATTEMPTS:
@@ -199,9 +205,13 @@ def _summarize(
             time.sleep(pause)
     if not completion.text.strip():
         raise LLMError("transient", "the model returned an empty summary")
+    markdown, reason = cut_reply(completion.text)
+    if reason:
+        log.warning("summary of %s: %s", paper.versioned_id, reason)
     return Summary(
-        markdown=completion.text,
-        html=render_markdown(completion.text),
+        markdown=markdown,
+        html=render_markdown(markdown),
+        reason=reason,
         model=summarizer.model,
         provider=summarizer.provider,
         language=sc.language,
@@ -209,6 +219,17 @@ def _summarize(
         created=now,
         tokens=completion.tokens,
     )
+
+
+def cut_reply(text: str, limit: int = MAX_SUMMARY_CHARS) -> tuple[str, str]:
+    """The reply as stored, and why it was cut ("" when it fits): cut at the last paragraph
+    break before ``limit`` characters, with a note saying so."""
+    if len(text) <= limit:
+        return text, ""
+    head = text[:limit]
+    head = head[: head.rfind("\n\n")] if "\n\n" in head[limit // 2 :] else head
+    reason = f"the model's reply was {len(text):,} characters; cut at {len(head):,} (limit {limit:,})"
+    return head.rstrip() + "\n\n*(cut: the model's reply was too long)*", reason
 
 
 def _failed(exc: LLMError, paper: Paper, todo: deque[Paper], report: SummaryReport) -> None:

@@ -1,0 +1,33 @@
+"""Every stored paper, kept in memory per store version, for feeds that filter them.
+
+A filtered feed (``?q=``, ``?keywords=``, a topic) may keep any stored paper, so it must look
+at all of them; reading them all from the store on every such request would cost a whole
+list per render (1-3 MB on Upstash, whose free tier counts bandwidth). Instead each instance
+reads them once per store version and reuses them until the refresh job saves again: a
+request then costs only the version check that every request makes. Concurrent misses wait for the one read in progress.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from core.models import Paper, RefreshState
+from core.store import Store
+
+
+class PaperCache:
+    def __init__(self) -> None:
+        self._version: str | None = None
+        self._state = RefreshState()
+        self._papers: list[Paper] = []
+        self._lock = threading.Lock()
+        self.reads = 0  # whole-list reads from the store (for tests and benchmarks)
+
+    def load(self, store: Store, version: str) -> tuple[RefreshState, list[Paper], str]:
+        """The refresh state, every stored paper (best first) and their version; ``version``
+        is the store's version as just read (``Store.load_version``)."""
+        with self._lock:
+            if version != self._version:
+                self._state, self._papers, self._version = store.load_feed(None, None)
+                self.reads += 1
+            return self._state, self._papers, self._version

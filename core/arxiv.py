@@ -1,74 +1,41 @@
-"""arXiv's daily announcements: fetch the RSS feed politely, parse it into ``Paper`` records.
+"""arXiv's daily announcements: fetch the RSS feed, parse it into ``Paper`` records.
 
-``fetch_feed`` is the only code that talks to arXiv's RSS server; ``parse_feed`` is pure
-(bytes in, papers out). feedparser is imported here and nowhere on the feed-serving path.
+``fetch_feed`` asks arXiv's RSS server through the one ``ArxivClient`` (its throttle, retries
+and limits); ``parse_feed`` is pure (bytes in, papers out). feedparser is imported here and
+nowhere on the feed-serving path.
 """
 
 from __future__ import annotations
 
 import calendar
-import email.utils
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-import httpx
 
-from core.errors import FeedError, FetchError
+from core.arxiv_client import RSS_MAX_BYTES, ArxivClient
+from core.errors import FeedError
 from core.models import Paper
 from core.text import clean_text
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "arxiv-rss-bot/0.1 (personal arXiv feed; one request a day; python-httpx)"
-MAX_ATTEMPTS = 3
-MAX_RETRY_AFTER_S = 120.0
 
 _GUID = re.compile(r"^oai:arXiv\.org:(?P<id>.+?)v(?P<version>\d+)$")
 _PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.IGNORECASE)
+EARLIEST = datetime(1991, 8, 1, tzinfo=UTC)  # arXiv's first paper
 _AFFILIATION = re.compile(r"\s*\([^()]*\)")
 # Control bytes that XML 1.0 forbids (\x0c turns up in real abstracts); dropping them keeps
 # feedparser on its strict parser. All are single bytes in UTF-8, so no character is split.
 _ILLEGAL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-class Throttle:
-    """Spaces requests ``min_interval`` seconds apart (arXiv: one request every 3 seconds)."""
-
-    def __init__(
-        self,
-        min_interval: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.min_interval = min_interval
-        self.clock = clock
-        self.sleep = sleep
-        self._last: float | None = None
-        self._lock = threading.Lock()  # summary threads share one throttle: one request at a time
-
-    def seed(self, seconds_ago: float) -> None:
-        """Account for a request made earlier (by a previous run) ``seconds_ago`` seconds ago."""
-        self._last = self.clock() - max(seconds_ago, 0.0)
-
-    def wait(self) -> None:
-        with self._lock:
-            if self._last is not None:
-                remaining = self._last + self.min_interval - self.clock()
-                if remaining > 0:
-                    self.sleep(remaining)
-            self._last = self.clock()
-
-
 @dataclass(frozen=True)
 class FetchResult:
-    url: str
     status: int  # 200, or 304 when nothing changed since the ETag / Last-Modified we sent
     body: bytes = b""
     etag: str | None = None
@@ -91,65 +58,30 @@ def feed_url(base: str, categories: list[str]) -> str:
     return f"{base.rstrip('/')}/{'+'.join(categories)}"
 
 
-def fetch_feed(
-    client: httpx.Client,
-    url: str,
-    throttle: Throttle,
-    etag: str | None = None,
-    last_modified: str | None = None,
-) -> FetchResult:
-    """GET the feed with a conditional request, retrying 5xx/429 with backoff and Retry-After."""
-    headers = {"User-Agent": USER_AGENT}
+def fetch_feed(client: ArxivClient, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    """GET the feed with a conditional request (the client retries 5xx/429 with backoff)."""
+    headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    problem = ""
-    for attempt in range(MAX_ATTEMPTS):
-        throttle.wait()
-        delay = throttle.min_interval * 2**attempt
-        try:
-            response = client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        else:
-            if response.status_code in (200, 304):
-                return FetchResult(
-                    url=url,
-                    status=response.status_code,
-                    body=response.content if response.status_code == 200 else b"",
-                    etag=response.headers.get("ETag") or etag,
-                    last_modified=response.headers.get("Last-Modified") or last_modified,
-                )
-            problem = f"HTTP {response.status_code}"
-            if response.status_code != 429 and response.status_code < 500:
-                raise FetchError(f"{url} answered {problem}", "check ARXIV_RSS_BASE and the categories")
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                if retry_after > MAX_RETRY_AFTER_S:
-                    raise FetchError(f"{url} answered {problem}", f"arXiv asks to retry after {retry_after:.0f} s")
-                delay = max(delay, retry_after)
-        if attempt + 1 < MAX_ATTEMPTS:
-            log.warning("arXiv: %s; retrying in %.1f s", problem, delay)
-            throttle.sleep(delay)
-    raise FetchError(f"{url} failed after {MAX_ATTEMPTS} attempts: {problem}", "arXiv may be down; try again later")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    response = client.get(url, headers=headers, max_bytes=RSS_MAX_BYTES, ok=(200, 304))
+    return FetchResult(
+        status=response.status,
+        body=response.body if response.status == 200 else b"",
+        etag=response.headers.get("ETag") or etag,
+        last_modified=response.headers.get("Last-Modified") or last_modified,
+    )
 
 
 def parse_feed(body: bytes) -> ParsedFeed:
     """Turn arXiv's RSS bytes into papers. Raises FeedError for an error feed or non-feed bytes."""
-    parsed = feedparser.parse(_ILLEGAL_BYTES.sub(b"", body), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(_ILLEGAL_BYTES.sub(b"", body), sanitize_html=False, resolve_relative_uris=False)
+    except (UnicodeError, ValueError, OverflowError) as exc:  # e.g. a lone surrogate (&#xD800;)
+        raise FeedError(
+            f"the feed could not be parsed ({type(exc).__name__}: {exc})", "arXiv sent text no feed parser accepts"
+        ) from None
     channel = parsed.get("feed", {})
     title = channel.get("title", "")
     if title.startswith("Feed error for query"):
@@ -173,6 +105,8 @@ def _paper(entry: Any, published: datetime | None) -> Paper | None:
     if guid is None or announced is None:
         log.warning("arXiv: skipping an item without an arXiv guid or date: %r", entry.get("id"))
         return None
+    if announced < EARLIEST:
+        raise FeedError(f"item {guid['id']} is dated {announced:%Y-%m-%d}, before arXiv existed", "the feed is corrupt")
     title = clean_text(entry.get("title", ""))
     abstract = clean_text(_PREFIX.sub("", entry.get("summary", ""), count=1))
     return Paper(
@@ -208,4 +142,9 @@ def parse_authors(creator: str) -> list[str]:
 
 
 def _datetime(value: time.struct_time | None) -> datetime | None:
-    return datetime.fromtimestamp(calendar.timegm(value), UTC) if value else None
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError) as exc:
+        raise FeedError(f"a date in the feed cannot be read ({exc})", "the feed is corrupt") from None

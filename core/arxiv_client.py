@@ -94,7 +94,9 @@ class ArxivClient:
             self.throttle.seed((datetime.now(UTC) - last_request_at).total_seconds())
         self._wall_start, self._clock_start = datetime.now(UTC), clock()
         self._last_request: float | None = None
-        self._hosts = {urlsplit(u).netloc for u in (settings.arxiv_rss_base, settings.arxiv_api_base, settings.arxiv_pdf_base)}
+        self._hosts = {
+            urlsplit(u).netloc for u in (settings.arxiv_rss_base, settings.arxiv_api_base, settings.arxiv_pdf_base)
+        }
         self._http = httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=False, transport=transport)
 
     @property
@@ -142,13 +144,16 @@ class ArxivClient:
                     break
                 log.warning("arXiv: %s; retrying in %.1f s", problem, delay)
                 self.throttle.sleep(delay)
-        raise FetchError(f"{url} failed after {attempt + 1} attempt(s): {problem}", "arXiv may be down; try again later")
+        attempts = f"{attempt + 1} attempt{'s' if attempt else ''}"
+        raise FetchError(f"{url} failed after {attempts}: {problem}", "arXiv may be down; try again later")
 
     def _check_deadline(self, url: str) -> None:
         if self.deadline is not None and self.clock() >= self.deadline:
             raise FetchError(f"{url}: no time left in this run", "the run continues at the next refresh")
 
-    def _once(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, max_bytes: int) -> Response:
+    def _once(
+        self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, max_bytes: int
+    ) -> Response:
         """One request with its redirects, inside one deadline and one size cap."""
         limit = self.timeout_s
         if self.deadline is not None:

@@ -2,9 +2,9 @@
 
 The RSS feed lacks a paper's primary category, its comments (pages, "Accepted at ICLR 2026",
 code links), and often its journal reference and DOI. ``fetch_metadata`` asks the API
-(``ARXIV_API_BASE``) with batched ``id_list`` requests, one at a time and at most one every
-3 seconds (the shared Throttle); ``parse_api_feed`` is pure. Any failure only means a paper
-goes without: the refresh never fails because of enrichment.
+(``ARXIV_API_BASE``) with batched ``id_list`` requests through the run's ``ArxivClient`` (one
+throttle, one retry policy for every arXiv request); ``parse_api_feed`` is pure. A batch that
+still fails only means its papers go without: the refresh never fails because of enrichment.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 
 import feedparser
-import httpx
 
-from core.arxiv import USER_AGENT, Throttle
+from core.arxiv_client import ArxivClient
+from core.errors import FetchError
 from core.models import Metadata, Paper
 from core.text import clean_text
 
@@ -67,32 +67,28 @@ def find_venue(comment: str) -> str | None:
     return None
 
 
-def fetch_metadata(client: httpx.Client, api_base: str, ids: Sequence[str], throttle: Throttle) -> dict[str, Metadata]:
-    """Ask the API about ``ids`` in batches; a failed batch is logged and skipped."""
+def fetch_metadata(client: ArxivClient, api_base: str, ids: Sequence[str]) -> dict[str, Metadata]:
+    """Ask the API about ``ids`` in batches; a batch that fails is logged and skipped."""
     found: dict[str, Metadata] = {}
     for start in range(0, len(ids), BATCH):
         batch = list(ids[start : start + BATCH])
-        throttle.wait()
         params = {"id_list": ",".join(batch), "max_results": str(len(batch))}
         try:
-            response = client.get(api_base, params=params, headers={"User-Agent": USER_AGENT})
-        except httpx.HTTPError as exc:
-            log.warning("arXiv API: %s; %d papers go without metadata", type(exc).__name__, len(batch))
+            response = client.get(api_base, params=params)
+        except FetchError as exc:
+            log.warning("arXiv API: %s; %d papers go without metadata", exc.message, len(batch))
             continue
-        if response.status_code != 200:
-            log.warning("arXiv API answered HTTP %d; %d papers go without metadata", response.status_code, len(batch))
-            continue
-        found.update(parse_api_feed(response.content))
+        found.update(parse_api_feed(response.body))
     return found
 
 
 def enrich_papers(
-    papers: list[Paper], wanted: Sequence[Paper], client: httpx.Client, api_base: str, throttle: Throttle, limit: int
+    papers: list[Paper], wanted: Sequence[Paper], client: ArxivClient, api_base: str, limit: int
 ) -> list[Paper]:
     """Attach metadata to the ``wanted`` papers that have none yet (at most ``limit`` a run)."""
     missing = [p.id for p in wanted if p.metadata is None][:limit]
     if not missing:
         return papers
-    found = fetch_metadata(client, api_base, missing, throttle)
+    found = fetch_metadata(client, api_base, missing)
     log.info("arXiv API: metadata for %d of %d papers", len(found), len(missing))
     return [p.model_copy(update={"metadata": found[p.id]}) if p.id in found else p for p in papers]

@@ -6,6 +6,8 @@ HTTP in one handler (``core.web``); the CLI prints ``str(error)`` and exits non-
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class AppError(Exception):
     """Base class: ``stage`` names the part that failed, ``hint`` says how to fix it."""
@@ -51,6 +53,13 @@ class StoreError(AppError):
     http_status = 503
 
 
+class BusyError(AppError):
+    """This instance is at its limit of costly work; the request may be retried shortly."""
+
+    stage = "web"
+    http_status = 503
+
+
 class LockedError(AppError):
     """Another refresh holds the lock."""
 
@@ -69,16 +78,21 @@ class QueryError(AppError):
         self.parameter = parameter
 
 
+LLMErrorKind = Literal["rate_limit", "rejected", "transient", "auth", "invalid", "budget"]
+
+
 class LLMError(AppError):
     """The summarising model failed; ``kind`` says how the caller should react.
 
     rate_limit: back off, retry later · rejected: the content was refused, do not retry ·
-    transient: timeout or 5xx, retry a few times · auth: the key is wrong, stop.
+    transient: timeout or 5xx, retry a few times · auth: the key is wrong, stop ·
+    invalid: the request itself was refused (a 4xx), do not retry this run ·
+    budget: the run's time ran out first, queue the paper for the next run.
     """
 
     stage = "summarize"
 
-    def __init__(self, kind: str, message: str, hint: str = "") -> None:
+    def __init__(self, kind: LLMErrorKind, message: str, hint: str = "") -> None:
         super().__init__(message, hint)
         self.kind = kind
 

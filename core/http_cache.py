@@ -17,6 +17,8 @@ from starlette.responses import Response
 
 PUBLIC = "public, max-age=300, s-maxage=900, stale-while-revalidate=86400"
 NO_STORE = "no-store"
+# A last-good answer served while the store fails: short-lived, so the fresh one follows soon.
+STALE_IF_ERROR = "public, max-age=60, s-maxage=60"
 
 
 def etag_of(body: bytes) -> str:

@@ -1,13 +1,19 @@
 """The refresh lock: one writer at a time, and never stuck after a crash.
 
 The lock lives in the store (so it spans processes and, on Vercel, function instances). Its
-owner is ``host:pid:token``. While a refresh runs, a heartbeat thread renews the lock every
-``TTL_S / 3`` seconds, so a lock whose process was killed expires within ``TTL_S``; and a
-lock held by a process of this machine that no longer exists is taken over at once.
+owner is ``host:pid:machine:token``. While a refresh runs, a heartbeat thread renews the lock
+every ``TTL_S / 3`` seconds, so a lock whose process was killed expires within ``TTL_S``; and
+a lock held by a process of this machine that no longer exists is taken over at once.
+
+"This machine" must be provable: a host name is not (two containers may share one, each with
+its own process ids). ``machine`` is the kernel's boot id with the inode of this process's PID
+namespace: the same only for processes that see the same process table. Where neither can
+be read, no lock is ever taken over early; the TTL frees it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -15,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from core.errors import AppError, LockedError
 from core.store import Store
@@ -25,14 +32,27 @@ TTL_S = 60.0
 
 
 def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{machine_id()}:{uuid.uuid4().hex[:12]}"
+
+
+@functools.cache
+def machine_id() -> str:
+    """What processes sharing one process table share: boot id + PID namespace ("" if unknown)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:16]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{boot}.{namespace}"
 
 
 def is_dead(owner: str) -> bool:
-    """True when ``owner`` names a process of this machine that has exited."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    """True when ``owner`` provably names a process of this machine that has exited."""
+    parts = owner.split(":")
+    if len(parts) != 4:
+        return False
+    host, pid, machine, _ = parts
+    if host != socket.gethostname() or not machine or machine != machine_id() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)  # signal 0: only asks whether the process exists

@@ -10,6 +10,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The shape of a stored Paper. Raise it with every change old records would not validate
+# against, and teach ``core.store.records`` how to migrate the previous shape.
+PAPER_SCHEMA = 1
+
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
 ARXIV_HTML = "https://arxiv.org/html/"
@@ -78,6 +82,7 @@ class Paper(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    schema_version: int = PAPER_SCHEMA
     id: str
     version: int = 1
     title: str  # as arXiv sent it (LaTeX and all)

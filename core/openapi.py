@@ -77,7 +77,8 @@ ERRORS: dict[int, str] = {
     409: "Another refresh holds the lock",
     414: "The URL is longer than the service accepts (core.security)",
     422: "A malformed query parameter (the body names it and says how to fix it)",
-    503: "The store is unreachable (Retry-After says when to try again), or CRON_SECRET is unset",
+    503: "The store is unreachable, or this instance is busy rendering filtered feeds (Retry-After says "
+    "when to try again), or CRON_SECRET is unset",
 }
 
 # A JSON Feed 1.1 document (https://www.jsonfeed.org/version/1.1/): the fields always present.

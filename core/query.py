@@ -21,6 +21,9 @@ from core.text import clean_text
 
 MAX_LIMIT = 200
 MAX_TERMS = 50
+# What one filtered request may cost: terms it tests times papers it tests them on. At the
+# store sizes of a 7-day window (a few thousand papers) no valid request comes near it.
+MAX_MATCH_WORK = 2_000_000
 MAX_TERM_LENGTH = 100
 # What parse_terms accepts, as the OpenAPI schema documents it (at most MAX_TERMS parts of at
 # most MAX_TERM_LENGTH characters each), and the announce types a ``type`` list may name.
@@ -64,6 +67,20 @@ class FeedQuery:
     limit: int | None = None
     types: tuple[str, ...] = field(default=())
     q: querylang.Node | None = None  # a query in the arXiv-style language; replaces keywords
+
+    @property
+    def terms(self) -> int:
+        """How many terms this request tests against each paper."""
+        return len(self.keywords) + len(self.exclude) + (querylang.count_terms(self.q) if self.q else 0)
+
+    def check_cost(self, papers: int) -> None:
+        """Refuse (422) a request that would test more than MAX_MATCH_WORK term-paper pairs."""
+        if self.terms * papers > MAX_MATCH_WORK:
+            raise QueryError(
+                "q" if self.q else "keywords",
+                f"{self.terms} terms against {papers:,} stored papers is more matching than one request may ask",
+                f"use at most {MAX_MATCH_WORK // max(papers, 1)} terms",
+            )
 
     @property
     def only_limits(self) -> bool:

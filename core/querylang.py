@@ -27,6 +27,7 @@ MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 50
 MAX_DEPTH = 20
 _TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z]+):|"(?P<phrase>[^"]*)"|(?P<word>[^\s()"]+))')
+MAX_WEIGHT = 100.0
 _WEIGHT = re.compile(r"^(?P<text>.*?)\^(?P<weight>\d+(?:\.\d+)?)$")
 
 
@@ -46,6 +47,10 @@ class Op:
 
 
 Node = Word | Op
+
+
+def count_terms(node: Node) -> int:
+    return 1 if isinstance(node, Word) else count_terms(node.left) + count_terms(node.right)
 
 
 def parse_query(text: str, parameter: str = "q") -> Node:
@@ -147,6 +152,12 @@ class _Parser:
         weight = 1.0
         if (weighted := _WEIGHT.match(value)) is not None and weighted["text"]:
             value, weight = weighted["text"], float(weighted["weight"])
+            if weight > MAX_WEIGHT:  # scores stay finite: no Infinity or NaN in any feed
+                raise QueryError(
+                    self.parameter,
+                    f"weight ^{weighted['weight'][:20]} at position {position} is over {MAX_WEIGHT:g}",
+                    f"use a weight from 0 to {MAX_WEIGHT:g}, e.g. ti:transformer^2",
+                )
         text = " ".join(value.split())
         if not text:
             raise QueryError(self.parameter, f"empty phrase at position {position}", "put words between the quotes")

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from core import arxiv, taxonomy
+from core.arxiv_client import ArxivClient
 from core.config import Config
 from core.enrich import enrich_papers
 from core.errors import AppError
@@ -34,6 +33,9 @@ from core.topics import topic_papers
 log = logging.getLogger(__name__)
 
 ENRICH_LIMIT = 300  # papers asked of the arXiv API per refresh (3 requests, 3 s apart)
+# arXiv dates its items with the announcement day; one a day ahead of our clock is a time
+# zone, anything later is wrong and must not move the window (see ``_window``).
+FUTURE_TOLERANCE = timedelta(days=1)
 
 
 @dataclass
@@ -45,12 +47,16 @@ class RefreshReport:
     updated: int = 0
     matched: int = 0  # stored papers that pass config.json's filters
     stored: int = 0
+    future_dated: int = 0  # items dated more than a day ahead, clamped to the refresh's clock
     seconds: float = 0.0
     summaries: SummaryReport | None = None
 
     def line(self) -> str:
         skip = ("outcome", "seconds", "summaries")
-        counts = ", ".join(f"{k} {v}" for k, v in asdict(self).items() if k not in skip)
+        rare = ("future_dated",)  # said only when it happened
+        counts = ", ".join(
+            f"{k.replace('_', '-')} {v}" for k, v in asdict(self).items() if k not in skip and (v or k not in rare)
+        )
         s = self.summaries
         made = f"; summaries made {s.made}, cached {s.cached}, queued {s.queued}, tokens {s.tokens}" if s else ""
         return f"refresh {self.outcome}: {counts}{made}, took {self.seconds:.1f} s"
@@ -60,7 +66,7 @@ def refresh(
     config: Config,
     settings: Settings,
     store: Store,
-    client: httpx.Client | None = None,
+    client: ArxivClient | None = None,
     now: datetime | None = None,
     summarizer: Summarizer | None = None,
     deadline: float | None = None,
@@ -68,20 +74,28 @@ def refresh(
     """Run one refresh under the store's lock. Raises AppError (with the stage) on failure.
 
     Summaries are made (by ``summarizer``, if any) for ``summary.time_budget_s`` after the
-    papers are saved, and never past ``deadline`` (a time.monotonic() value) when given.
+    papers are saved, and never past ``deadline`` (a time.monotonic() value) when given; no
+    arXiv request runs past it either.
     """
     started, now = time.monotonic(), now or datetime.now(UTC)
     with refresh_lock(store):
         state = store.load_state()
+        arxiv_client = client or ArxivClient(settings, state.last_request_at, deadline)
         try:
-            report, state, papers = _run(config, settings, store, state, client, now)
+            report, state, papers = _run(config, settings, store, state, arxiv_client, now)
             if papers:
-                report.summaries = run_summaries(config, settings, store, summarizer, papers, state, now, deadline)
+                report.summaries = run_summaries(
+                    config, settings, store, summarizer, papers, state, now, deadline, arxiv_client
+                )
         except AppError as exc:
-            failed = {"last_refresh_at": now, "last_request_at": datetime.now(UTC), "outcome": "error"}
-            state = state.model_copy(update=failed | {"message": str(exc)})
-            _save_state_quietly(store, state)
+            failed = {"last_refresh_at": now, "outcome": "error", "message": str(exc)}
+            if arxiv_client.last_request_at is not None:
+                failed["last_request_at"] = arxiv_client.last_request_at
+            _save_state_quietly(store, state.model_copy(update=failed))
             raise
+        finally:
+            if client is None:
+                arxiv_client.close()
     report.seconds = time.monotonic() - started
     log.info("%s", report.line())
     return report
@@ -98,9 +112,11 @@ def summarize_stored(
     """``python -m core summarize``: continue the summary queue over the stored papers."""
     with refresh_lock(store):
         papers = attach_cached(store.load_papers(), config, store)
-        return run_summaries(
-            config, settings, store, summarizer, papers, store.load_state(), now or datetime.now(UTC), deadline
-        )
+        state = store.load_state()
+        with ArxivClient(settings, state.last_request_at, deadline) as arxiv_client:
+            return run_summaries(
+                config, settings, store, summarizer, papers, state, now or datetime.now(UTC), deadline, arxiv_client
+            )
 
 
 def run_summaries(
@@ -112,6 +128,7 @@ def run_summaries(
     state: RefreshState,
     now: datetime,
     deadline: float | None,
+    arxiv_client: ArxivClient,
 ) -> SummaryReport:
     """Summarise what is due, store the papers again if anything changed, record the outcome.
 
@@ -124,42 +141,32 @@ def run_summaries(
         queue = state.summary_queue
     else:
         papers, report, queue = make_summaries(
-            papers,
-            config,
-            settings,
-            store,
-            summarizer,
-            state.summary_queue,
-            now,
-            stop,
-            last_arxiv_request=state.last_request_at,
+            papers, config, settings, store, summarizer, state.summary_queue, now, stop, arxiv_client
         )
         if report.made or report.rejected:
             store.save_papers(papers)
-    update = {"summary_queue": queue, "summary_message": report.message, "counts": state.counts | report.counts()}
+    update: dict[str, object] = {
+        "summary_queue": queue,
+        "summary_message": report.message,
+        "counts": state.counts | report.counts(),
+    }
+    if arxiv_client.last_request_at is not None:  # PDF downloads count for the next run's throttle
+        update["last_request_at"] = arxiv_client.last_request_at
     store.save_state(state.model_copy(update=update))
     return report
 
 
 def _run(
-    config: Config, settings: Settings, store: Store, state: RefreshState, client: httpx.Client | None, now: datetime
+    config: Config, settings: Settings, store: Store, state: RefreshState, client: ArxivClient, now: datetime
 ) -> tuple[RefreshReport, RefreshState, list[Paper]]:
     url = arxiv.feed_url(settings.arxiv_rss_base, config.categories)
-    throttle = arxiv.Throttle(settings.arxiv_min_interval_s)
-    if state.last_request_at is not None:
-        throttle.seed((datetime.now(UTC) - state.last_request_at).total_seconds())
     # An ETag is only good for the URL it came from: a changed category list refetches.
     same_url = state.feed_url == url
     log.info("fetching %s", url)
-    http = client or httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True)
-    try:
-        fetched = arxiv.fetch_feed(
-            http, url, throttle, state.etag if same_url else None, state.last_modified if same_url else None
-        )
-    finally:
-        if client is None:
-            http.close()
-    state = state.model_copy(update={"last_request_at": datetime.now(UTC), "last_refresh_at": now, "feed_url": url})
+    fetched = arxiv.fetch_feed(client, url, state.etag if same_url else None, state.last_modified if same_url else None)
+    state = state.model_copy(
+        update={"last_request_at": client.last_request_at, "last_refresh_at": now, "feed_url": url}
+    )
     report = RefreshReport()
     followed: list[Paper] = []
     ranked: list[Paper] = []
@@ -174,24 +181,55 @@ def _run(
         report.outcome, message = (
             ("ok", "") if followed else ("quiet", "arXiv announced nothing in the followed categories")
         )
-    merged, report.new, report.updated = merge_papers(store.load_papers(), followed)
+    followed, report.future_dated = clamp_future(followed, now)
+    merged, report.new, report.updated = merge_papers(clamp_future(store.load_papers(), now)[0], followed)
     if merged:
-        # Re-rank everything stored, so an edited config.json takes effect at the next refresh;
-        # the window only moves (and old papers only go) when new papers arrived.
-        keep_since = max(p.announced for p in followed) - timedelta(days=config.days_back) if followed else None
-        ranked = rank_for_config([p for p in merged if keep_since is None or p.announced >= keep_since], config)
+        # Re-rank everything stored, so an edited config.json takes effect at the next refresh.
+        keep_since = window_start(merged, now, config.days_back)
+        ranked = rank_for_config([p for p in merged if p.announced >= keep_since], config)
         if config.enrich:
-            ranked = _enrich(ranked, config, settings, throttle)
+            ranked = _enrich(ranked, config, settings, client)
         ranked = attach_cached(ranked, config, store)
         store.save_papers(ranked)
         report.matched, report.stored = sum(1 for p in ranked if kept_by_config(p, config)), len(ranked)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+    if report.future_dated:
+        message = f"{message} {report.future_dated} item(s) dated in the future were dated today".strip()
     outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
-    state = state.model_copy(update=validators | outcome)
+    state = state.model_copy(update=validators | outcome | {"last_request_at": client.last_request_at})
     store.save_state(state)
     return report, state, ranked
+
+
+def clamp_future(papers: list[Paper], now: datetime) -> tuple[list[Paper], int]:
+    """Papers dated more than a day after ``now`` get ``now`` as their date; returns how many.
+
+    A wrong date from upstream must neither push the window past every other paper nor keep
+    one paper in the feeds for ever."""
+    limit, clamped, count = now + FUTURE_TOLERANCE, [], 0
+    for paper in papers:
+        if paper.announced > limit:
+            log.warning("arXiv: %s is dated %s, in the future; dated now instead", paper.id, paper.announced.date())
+            paper, count = paper.model_copy(update={"announced": now}), count + 1
+        clamped.append(paper)
+    return clamped, count
+
+
+def window_start(papers: list[Paper], now: datetime, days_back: int) -> datetime:
+    """The oldest announcement date the feeds keep, given the (date-clamped) papers known.
+
+    The window is ``days_back`` days before the refresh's clock, so only papers that aged out
+    by the clock are dropped. It reaches further back (never less far) when the newest
+    announcement known is older than the clock (a deployment off for a while, a weekend after
+    it, a test replaying recorded days): the last announced papers stay until newer arrive,
+    so a feed is never emptied by time passing alone.
+    """
+    by_clock = now - timedelta(days=days_back)
+    if not papers:
+        return by_clock
+    return min(by_clock, max(p.announced for p in papers) - timedelta(days=days_back))
 
 
 def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[list[Paper], int, int]:
@@ -241,13 +279,12 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
 
 
-def _enrich(papers: list[Paper], config: Config, settings: Settings, throttle: arxiv.Throttle) -> list[Paper]:
+def _enrich(papers: list[Paper], config: Config, settings: Settings, client: ArxivClient) -> list[Paper]:
     """Metadata from the arXiv API for the papers some feed shows (config.json's or a topic's)."""
     wanted = [p for p in papers if kept_by_config(p, config)]
     for topic in config.topics:
         wanted += topic_papers(papers, config, topic)
-    with httpx.Client(timeout=settings.arxiv_timeout_s, follow_redirects=True) as client:
-        return enrich_papers(papers, wanted, client, settings.arxiv_api_base, throttle, ENRICH_LIMIT)
+    return enrich_papers(papers, wanted, client, settings.arxiv_api_base, ENRICH_LIMIT)
 
 
 def _save_state_quietly(store: Store, state: RefreshState) -> None:

@@ -40,6 +40,12 @@ class ResponseCache:
             self._entries.move_to_end(key)
             return entry[1]
 
+    def get_any(self, key: Hashable) -> Rendered | None:
+        """The last answer kept for ``key``, whatever version it was made from."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry[1] if entry is not None else None
+
     def put(self, key: Hashable, version: str, rendered: Rendered) -> None:
         if len(rendered.body) > self.max_bytes:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from core.errors import ConfigError
@@ -17,6 +17,7 @@ from core.errors import ConfigError
 DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
 DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
 DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
+SECRETS = frozenset({"cron_secret", "upstash_token", "dashscope_api_key"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Settings:
     arxiv_min_interval_s: float = 3.0
     arxiv_timeout_s: float = 30.0
     cron_secret: str | None = None
+    # The base of every link this service makes to itself (None: the request's Host).
+    public_url: str | None = None
     # The function's time limit (Vercel: maxDuration in vercel.json); the cron job stays inside it.
     function_max_s: float = 300.0
     # Upstash Redis: either the names Upstash's console gives, or those of Vercel's integration.
@@ -54,6 +57,7 @@ class Settings:
             arxiv_min_interval_s=_number(env, "ARXIV_MIN_INTERVAL_S", 3.0),
             arxiv_timeout_s=_number(env, "ARXIV_TIMEOUT_S", 30.0),
             cron_secret=env.get("CRON_SECRET") or None,
+            public_url=_public_url(env),
             function_max_s=_number(env, "FUNCTION_MAX_S", 300.0),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
@@ -64,23 +68,26 @@ class Settings:
         )
 
     def describe(self) -> dict[str, object]:
-        """The settings as shown by /config: secrets only say whether they are set."""
-        return {
-            "config_path": str(self.config_path),
-            "data_dir": str(self.data_dir),
-            "arxiv_rss_base": self.arxiv_rss_base,
-            "arxiv_api_base": self.arxiv_api_base,
-            "arxiv_min_interval_s": self.arxiv_min_interval_s,
-            "arxiv_timeout_s": self.arxiv_timeout_s,
-            "cron_secret": "set" if self.cron_secret else "not set",
-            "store": "upstash" if self.upstash_url and self.upstash_token else "sqlite",
-            "upstash_url": self.upstash_url,
-            "upstash_token": "set" if self.upstash_token else "not set",
-            "store_timeout_s": self.store_timeout_s,
-            "dashscope_api_key": "set" if self.dashscope_api_key else "not set",
-            "dashscope_base_url": self.dashscope_base_url,
-            "api_keys_set": sorted(self.api_keys),
-        }
+        """The settings as shown by /config, every field: secrets only say whether they are set,
+        and of the ``*_API_KEY`` variables only the names show."""
+        described: dict[str, object] = {"store": "upstash" if self.upstash_url and self.upstash_token else "sqlite"}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in SECRETS:
+                described[item.name] = "set" if value else "not set"
+            elif item.name == "api_keys":
+                described["api_keys_set"] = sorted(value)
+            else:
+                described[item.name] = str(value) if isinstance(value, Path) else value
+        return described
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """PUBLIC_URL, or on Vercel the production domain it provides (VERCEL_PROJECT_PRODUCTION_URL)."""
+    if env.get("PUBLIC_URL"):
+        return _url(env, "PUBLIC_URL", "https://arxiv.example.org")
+    domain = env.get("VERCEL_PROJECT_PRODUCTION_URL")
+    return f"https://{domain.strip('/')}" if domain else None
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -7,8 +7,9 @@ place (``_app_error``), always as a short JSON message, never a stack trace.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,13 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core import cron, pages, taxonomy
 from core.config import Config, load_config
 from core.digest import DIGEST_TYPE, render_digest
-from core.errors import AppError, NotFoundError, StoreError, UnauthorizedError
+from core.errors import AppError, BusyError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
-from core.http_cache import NO_STORE, conditional_response, etag_of
+from core.http_cache import NO_STORE, STALE_IF_ERROR, conditional_response, etag_of
 from core.models import Paper, RefreshState
 from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, responses
 from core.opml import OPML_TYPE, render_opml
 from core.paper_cache import PaperCache
+from core.public_url import PublicURLMiddleware
 from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
 from core.response_cache import Rendered, ResponseCache
 from core.security import SecurityMiddleware
@@ -38,6 +40,12 @@ from core.topics import find_topic, topic_papers
 
 log = logging.getLogger(__name__)
 
+Renderer = Callable[[str], tuple[bytes, datetime | None, str]]
+# Filtered and topic feeds match every stored paper when rendered: CPU work that, under the
+# GIL, slows every other request. One instance renders at most this many at once.
+COSTLY_RENDERS = 2
+COSTLY_WAIT_S = 10.0
+
 
 @dataclass(frozen=True)
 class Context:
@@ -46,6 +54,7 @@ class Context:
     store: Store
     cache: ResponseCache
     papers: PaperCache
+    costly: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(COSTLY_RENDERS))
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -59,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(SecurityMiddleware)
+    app.add_middleware(PublicURLMiddleware, public_url=settings.public_url)
 
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
@@ -225,32 +235,63 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
         else:  # a filter may keep any stored paper
             state, stored, version = ctx.papers.load(ctx.store, current)
             stored = [p for p in stored if category in p.feeds] if category else stored
+            query.check_cost(len(stored))
         papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
         return *_render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories)), version
 
-    return _cached(request, ctx, MEDIA_TYPES[fmt], render)
+    return _cached(request, ctx, MEDIA_TYPES[fmt], render if query.only_limits else _costly(ctx, render))
 
 
 def _cached(
     request: Request,
     ctx: Context,
     media_type: str,
-    render: Callable[[str], tuple[bytes, datetime | None, str]],
+    render: Renderer,
     vary: Hashable = None,
 ) -> Response:
     """``render(version)``'s bytes, from the response cache while the store's version is unchanged.
 
-    ``render`` gets the version just read, and returns the body, its Last-Modified and the version of the data it was made
-    from; the entry is kept under that version, so a save racing the render is never masked.
+    ``render`` gets the version just read, and returns the body, its Last-Modified and the
+    version of the data it was made from; the entry is kept under that version, so a save
+    racing the render is never masked.
     """
     key = (str(request.url), vary)
-    current = ctx.store.load_version()
-    rendered = ctx.cache.get(key, current)
-    if rendered is None:
-        body, last_modified, version = render(current)
-        rendered = Rendered(body, etag_of(body), last_modified)
-        ctx.cache.put(key, version, rendered)
+    try:
+        current = ctx.store.load_version()
+        rendered = ctx.cache.get(key, current)
+        if rendered is None:
+            body, last_modified, version = render(current)
+            rendered = Rendered(body, etag_of(body), last_modified)
+            ctx.cache.put(key, version, rendered)
+    except StoreError as exc:
+        # stale-if-error (RFC 5861): the last answer rendered for this URL beats a 503.
+        stale = ctx.cache.get_any(key)
+        if stale is None:
+            raise
+        log.warning("serving %s as last rendered: %s", request.url.path, exc.message)
+        response = conditional_response(request, stale.body, media_type, stale.last_modified, stale.etag)
+        response.headers["Cache-Control"] = STALE_IF_ERROR
+        response.headers["X-Stale"] = "the store is unavailable; this is the last answer rendered"
+        return response
     return conditional_response(request, rendered.body, media_type, rendered.last_modified, rendered.etag)
+
+
+def _costly(ctx: Context, render: Renderer) -> Renderer:
+    """``render`` run under the instance's cap on filtered renders at once: a burst of costly
+    requests queues here (or gets a 503) while cached answers keep flowing."""
+
+    def bounded(current: str) -> tuple[bytes, datetime | None, str]:
+        if not ctx.costly.acquire(timeout=COSTLY_WAIT_S):
+            raise BusyError(
+                "too many filtered feeds are being rendered at once",
+                "retry in a few seconds; unfiltered feeds answer now",
+            )
+        try:
+            return render(current)
+        finally:
+            ctx.costly.release()
+
+    return bounded
 
 
 def _render(
@@ -273,10 +314,11 @@ def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: F
 
     def render(current: str) -> tuple[bytes, datetime | None, str]:
         state, stored, version = ctx.papers.load(ctx.store, current)
+        query.check_cost(len(stored))
         papers = topic_papers(stored, ctx.config, topic, query)
         return *_render(request, ctx, fmt, papers, state, topic.title or topic.name), version
 
-    return _cached(request, ctx, MEDIA_TYPES[fmt], render)
+    return _cached(request, ctx, MEDIA_TYPES[fmt], _costly(ctx, render))
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
@@ -296,6 +338,8 @@ def _app_error(request: Request, exc: AppError) -> JSONResponse:
     headers = {"Cache-Control": NO_STORE}
     if isinstance(exc, StoreError):
         headers["Retry-After"] = "60"
+    if isinstance(exc, BusyError):
+        headers["Retry-After"] = "5"
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.http_status >= 500:

@@ -66,6 +66,7 @@ class FakeDashScope:
     def __init__(self, api_key: str = "sk-test") -> None:
         self.api_key = api_key
         self.latency_s = 0.0
+        self.trickle_s = 0.0  # send answers 10 bytes at a time, this long apart (a model that hangs)
         self.errors: deque[str] = deque()  # error codes for the next calls, in order
         self.always: str | None = None  # an error code for every call
         self.reject_containing: str | None = None  # DataInspectionFailed when the prompt has this
@@ -123,7 +124,7 @@ class FakeDashScope:
                 "usage": {"input_tokens": usage_in, "output_tokens": usage_out, "total_tokens": usage_in + usage_out},
                 "request_id": str(uuid.uuid4()),
             }
-        return Reply(200, json.dumps(payload).encode(), JSON, delay_s=self.latency_s)
+        return Reply(200, json.dumps(payload).encode(), JSON, delay_s=self.latency_s, trickle_s=self.trickle_s)
 
     def _error(self, name: str, compatible: bool) -> Reply:
         status, code, message, compatible_code = ERRORS[name]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # wait before answering (to test client timeouts)
+    trickle_s: float = 0.0  # send the body a few bytes at a time, this long apart (a slow upstream)
 
 
 Handler = Callable[[Request], Reply]
@@ -38,6 +40,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up (a timeout or size-cap test) is not news; anything else is."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class LoopbackServer:
@@ -71,16 +80,25 @@ class LoopbackServer:
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
                     if self.command != "HEAD" and reply.status not in (204, 304):
-                        self.wfile.write(reply.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
+                        self._write(reply)
+                except OSError:
+                    pass  # the client gave up (a timeout or size-cap test)
+
+            def _write(self, reply: Reply) -> None:
+                if not reply.trickle_s:
+                    self.wfile.write(reply.body)
+                    return
+                for start in range(0, len(reply.body), 10):
+                    self.wfile.write(reply.body[start : start + 10])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)  # the fake upstream's pace, not a test waiting
 
             do_GET = do_POST = do_HEAD = _serve
 
             def log_message(self, fmt: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         # serve_forever checks for shutdown every poll interval: its 0.5 s default made every
         # test's teardown wait about half a second.

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
+import re
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
 from core import arxiv
-from core.errors import FeedError, FetchError
+from core.arxiv_client import ArxivClient
+from core.errors import FeedError
+from core.settings import Settings
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, read
-from tests.loopback import Reply
 
 
 @pytest.fixture(scope="module")
@@ -128,21 +128,33 @@ def test_old_style_ids_are_understood() -> None:
     assert paper.abs_url == "https://arxiv.org/abs/astro-ph/0601001"
 
 
-# --- fetching --------------------------------------------------------------------------
+def test_a_lone_surrogate_is_a_feed_error_not_a_crash() -> None:
+    body = read(COMBINED).replace(b"<title>", b"<title>&#xD800; ", 2)
+    with pytest.raises(FeedError, match="could not be parsed"):
+        arxiv.parse_feed(body)
 
 
-def fetch(fake: FakeArxiv, interval: float = 0.0, **kwargs: str | None) -> arxiv.FetchResult:
-    with httpx.Client(timeout=5) as client:
-        url = arxiv.feed_url(fake.rss_base, ["cs.AI", "cs.LG"])
-        return arxiv.fetch_feed(client, url, arxiv.Throttle(interval), **kwargs)  # type: ignore[arg-type]
+@pytest.mark.parametrize("date", [b"Mon, 01 Jan 0001 00:00:00 +0000", b"Sat, 01 Jan 1983 00:00:00 -0500"])
+def test_items_dated_before_arxiv_are_a_feed_error(date: bytes) -> None:
+    body = re.sub(rb"<pubDate>[^<]*</pubDate>", b"<pubDate>" + date + b"</pubDate>", read(COMBINED), count=3)
+    with pytest.raises(FeedError, match="before arXiv existed"):
+        arxiv.parse_feed(body)
 
 
-def test_one_request_for_all_categories_with_a_descriptive_user_agent(arxiv_server: FakeArxiv) -> None:
+# --- fetching (the client's retries, limits and throttle: test_arxiv_client.py) ------------
+
+
+def fetch(fake: FakeArxiv, **kwargs: str | None) -> arxiv.FetchResult:
+    settings = Settings(arxiv_rss_base=fake.rss_base, arxiv_min_interval_s=0)
+    with ArxivClient(settings) as client:
+        return arxiv.fetch_feed(client, arxiv.feed_url(fake.rss_base, ["cs.AI", "cs.LG"]), **kwargs)
+
+
+def test_one_request_for_all_categories(arxiv_server: FakeArxiv) -> None:
     result = fetch(arxiv_server)
     assert result.status == 200
     assert result.body == read(COMBINED)
     assert [r.path for r in arxiv_server.requests] == ["/rss/cs.AI+cs.LG"]
-    assert arxiv_server.requests[0].headers["user-agent"].startswith("arxiv-rss-bot/")
     assert result.etag == arxiv_server.etag
     assert result.last_modified == arxiv_server.last_modified
 
@@ -155,61 +167,3 @@ def test_conditional_get_sends_validators_and_understands_304(arxiv_server: Fake
     assert second.etag == first.etag
     assert arxiv_server.requests[1].headers["if-none-match"] == first.etag
     assert arxiv_server.requests[1].headers["if-modified-since"] == first.last_modified
-
-
-def test_retries_5xx_and_429_honouring_retry_after(arxiv_server: FakeArxiv) -> None:
-    arxiv_server.queue(Reply(503, b"busy", {"Retry-After": "1"}), Reply(429, b"slow down"))
-    result = fetch(arxiv_server)
-    assert result.status == 200
-    assert len(arxiv_server.requests) == 3
-    assert arxiv_server.requests[1].at - arxiv_server.requests[0].at >= 1.0  # Retry-After: 1 was honoured
-
-
-def test_gives_up_after_three_attempts_with_a_clear_error(arxiv_server: FakeArxiv) -> None:
-    arxiv_server.queue(*[Reply(502, b"bad gateway")] * 3)
-    with pytest.raises(FetchError, match=r"failed after 3 attempts: HTTP 502"):
-        fetch(arxiv_server)
-    assert len(arxiv_server.requests) == 3
-
-
-def test_a_long_retry_after_is_not_waited_out(arxiv_server: FakeArxiv) -> None:
-    arxiv_server.queue(Reply(503, b"maintenance", {"Retry-After": "3600"}))
-    with pytest.raises(FetchError, match="retry after 3600 s"):
-        fetch(arxiv_server)
-    assert len(arxiv_server.requests) == 1
-
-
-def test_client_errors_are_not_retried(arxiv_server: FakeArxiv) -> None:
-    arxiv_server.queue(Reply(404, b"no such feed"))
-    with pytest.raises(FetchError, match="HTTP 404"):
-        fetch(arxiv_server)
-    assert len(arxiv_server.requests) == 1
-
-
-def test_requests_are_spaced_by_the_minimum_interval(arxiv_server: FakeArxiv) -> None:
-    arxiv_server.queue(Reply(500), Reply(500))
-    fetch(arxiv_server, interval=0.3)
-    gaps = [b.at - a.at for a, b in zip(arxiv_server.requests, arxiv_server.requests[1:], strict=False)]
-    assert len(gaps) == 2
-    assert all(gap >= 0.3 for gap in gaps)
-
-
-def test_a_timeout_is_retried_then_reported(arxiv_server: FakeArxiv) -> None:
-    arxiv_server.queue(*[Reply(200, b"late", delay_s=0.5)] * 3)
-    with httpx.Client(timeout=0.1) as client, pytest.raises(FetchError, match="ReadTimeout"):
-        arxiv.fetch_feed(client, arxiv_server.rss_base + "/cs.AI", arxiv.Throttle(0.0))
-    assert len(arxiv_server.requests) == 3
-
-
-def test_connection_refused_is_a_fetch_error() -> None:
-    with httpx.Client(timeout=1) as client, pytest.raises(FetchError, match="ConnectError"):
-        arxiv.fetch_feed(client, "http://127.0.0.1:9/rss/cs.AI", arxiv.Throttle(0.0))
-
-
-def test_throttle_accounts_for_a_request_made_by_an_earlier_run() -> None:
-    slept: list[float] = []
-    throttle = arxiv.Throttle(3.0, clock=time.monotonic, sleep=slept.append)
-    throttle.seed(1.0)
-    throttle.wait()
-    assert len(slept) == 1
-    assert 1.9 < slept[0] <= 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import subprocess
 import sys
@@ -14,13 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.config import Config
+from core.cron import MARGIN_S
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
 from core.web import create_app
 from tests.arxiv_fake import FakeArxiv
 from tests.conftest import process_env
-from tests.loopback import free_port
+from tests.loopback import Reply, free_port
 from tests.uvicorn_server import wait_for_health
 
 SECRET = "cron-secret-for-tests-0123456789"
@@ -47,6 +49,24 @@ def test_cron_refresh_needs_the_bearer_secret(cron_client: TestClient, arxiv_ser
     assert report["seconds"] > 0
     assert report["queued_summaries"] == 0
     assert "no DASHSCOPE_API_KEY" in report["summaries"]["message"]
+
+
+def test_a_hung_arxiv_cannot_keep_the_cron_past_the_functions_limit(
+    settings: Settings, store: Store, arxiv_server: FakeArxiv
+) -> None:
+    """arXiv trickling its answer for minutes, a function limit 2 s past the margin: the run
+    stops in time, answers a JSON error and records the failure."""
+    arxiv_server.queue(*[Reply(200, b"<rss>" + b" " * 10_000, trickle_s=0.1)] * 3)
+    limit = dataclasses.replace(settings, cron_secret=SECRET, function_max_s=MARGIN_S + 2, arxiv_timeout_s=30)
+    client = TestClient(create_app(limit, store))
+    started = time.monotonic()
+    response = client.get("/api/cron/refresh", headers={"Authorization": f"Bearer {SECRET}"})
+    assert time.monotonic() - started < 2 + 3  # the 2 s left, and one read's grace
+    assert response.status_code == 502
+    assert response.json()["stage"] == "arxiv"
+    state = store.load_state()
+    assert state.outcome == "error"
+    assert "ReadTimeout" in state.message or "no time left" in state.message
 
 
 def test_cron_refuses_without_a_configured_secret(client: TestClient, arxiv_server: FakeArxiv) -> None:

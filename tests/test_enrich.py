@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
+from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from core.arxiv import Throttle
+from core.arxiv_client import ArxivClient
 from core.config import parse_config
 from core.enrich import enrich_papers, fetch_metadata, find_venue, parse_api_feed
 from core.feeds import render_item_html
@@ -52,35 +51,42 @@ def test_venues(comment: str, venue: str | None) -> None:
     assert find_venue(comment) == venue
 
 
-def test_batches_are_spaced_and_failures_skipped(arxiv_server: FakeArxiv) -> None:
+def api_settings(fake: FakeArxiv, interval: float = 0.0) -> Settings:
+    return Settings(arxiv_api_base=fake.server.url + "/api/query", arxiv_min_interval_s=interval)
+
+
+def test_batches_are_retried_then_skipped(arxiv_server: FakeArxiv) -> None:
+    """The API shares the client's retry policy; a batch that still fails only goes without."""
     ids = [f"2411.{n:05d}" for n in range(250)]
     first = ",".join(ids[:100])
     arxiv_server.api_errors[first] = Reply(503, b"busy", {"Retry-After": "5"})
     arxiv_server.api_answers[",".join(ids[100:200])] = API_TWO
-    with httpx.Client(timeout=5) as client:
-        found = fetch_metadata(client, arxiv_server.server.url + "/api/query", ids, Throttle(0.2))
+    slept: list[float] = []
+    with ArxivClient(api_settings(arxiv_server), sleep=slept.append) as client:
+        found = fetch_metadata(client, arxiv_server.server.url + "/api/query", ids)
     assert list(found) == ["1707.08567"]
-    requests = arxiv_server.api_requests
-    assert len(requests) == 3  # 100 + 100 + 50, one at a time
-    assert all(b.at - a.at >= 0.18 for a, b in itertools.pairwise(requests))
-    assert "max_results=100" in requests[0].path
+    batches = [parse_qs(urlsplit(r.path).query)["id_list"][0].count(",") + 1 for r in arxiv_server.api_requests]
+    assert batches == [100, 100, 100, 100, 50]  # the failing batch three times, then the others once
+    assert slept == [5.0, 5.0]  # Retry-After honoured between the attempts
+    assert "max_results=100" in arxiv_server.api_requests[0].path
 
 
 def test_connection_refused_means_no_metadata_not_an_error() -> None:
-    with httpx.Client(timeout=1) as client:
-        assert fetch_metadata(client, "http://127.0.0.1:9/api/query", ["1707.08567"], Throttle(0)) == {}
+    settings = Settings(arxiv_api_base="http://127.0.0.1:9/api/query", arxiv_min_interval_s=0)
+    with ArxivClient(settings, sleep=lambda _: None) as client:
+        assert fetch_metadata(client, "http://127.0.0.1:9/api/query", ["1707.08567"]) == {}
 
 
 def test_enrichment_reaches_the_item_and_is_not_asked_twice(arxiv_server: FakeArxiv) -> None:
     papers = [make_paper("AEW10", id="1707.08567"), make_paper("Old", id="astro-ph/0601001", categories=["astro-ph"])]
     arxiv_server.api_answers["1707.08567,astro-ph/0601001"] = API_TWO
     base = arxiv_server.server.url + "/api/query"
-    with httpx.Client(timeout=5) as client:
-        enriched = enrich_papers(papers, papers, client, base, Throttle(0), limit=10)
+    with ArxivClient(api_settings(arxiv_server)) as client:
+        enriched = enrich_papers(papers, papers, client, base, limit=10)
         assert enriched[0].metadata is not None
         assert enriched[0].metadata.primary_category == "cs.IT"
         assert enriched[1].metadata is None
-        again = enrich_papers(enriched, enriched[:1], client, base, Throttle(0), limit=10)
+        again = enrich_papers(enriched, enriched[:1], client, base, limit=10)
     assert again == enriched
     assert len(arxiv_server.api_requests) == 1
     meta = Metadata(primary_category="cs.LG", venue="ICLR 2026", code_links=["https://github.com/a/b"], comment="x <y>")

@@ -10,13 +10,13 @@ app serves and the lock. The Upstash store's faults are in test_store_upstash.py
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,9 @@ def good_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def good_store(good_db: Path, tmp_path: Path, settings: Settings) -> SqliteStore:
     copy = tmp_path / "store.sqlite3"
-    shutil.copy(good_db, copy)
+    # SQLite's backup API: the file alone may lack what is still in the write-ahead log.
+    with closing(sqlite3.connect(good_db)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
     store = SqliteStore(copy)
     # As if that refresh had asked this test's arXiv (its ETag is only sent to the same URL).
     url = feed_url(settings.arxiv_rss_base, TEST_CONFIG["categories"])

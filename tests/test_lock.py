@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import LockedError
-from core.lock import is_dead, new_owner, refresh_lock
+from core.lock import is_dead, machine_id, new_owner, refresh_lock
 from core.store import Store
 from core.store.sqlite import SqliteStore
 
@@ -25,23 +25,33 @@ def exited_pid() -> int:
     return child.pid
 
 
-def test_owners_name_this_host_and_process() -> None:
-    host, pid, token = new_owner().split(":")
-    assert (host, int(pid), len(token)) == (socket.gethostname(), os.getpid(), 12)
+def test_owners_name_this_host_process_and_machine() -> None:
+    host, pid, machine, _ = new_owner().split(":")
+    assert (host, int(pid), machine) == (socket.gethostname(), os.getpid(), machine_id())
+    assert machine  # Linux: boot id and PID namespace are readable here
     assert new_owner() != new_owner()
 
 
-def test_only_exited_processes_of_this_host_are_dead() -> None:
-    here = socket.gethostname()
-    assert is_dead(f"{here}:{exited_pid()}:x")
-    assert not is_dead(f"{here}:{os.getpid()}:x")  # this process
-    assert not is_dead(f"{here}:1:x")  # init: alive, perhaps another user's
-    assert not is_dead(f"elsewhere:{exited_pid()}:x")  # another machine: only its TTL frees it
+def test_only_exited_processes_of_this_machine_are_dead() -> None:
+    here, machine = socket.gethostname(), machine_id()
+    assert is_dead(f"{here}:{exited_pid()}:{machine}:x")
+    assert not is_dead(f"{here}:{os.getpid()}:{machine}:x")  # this process
+    assert not is_dead(f"{here}:1:{machine}:x")  # init: alive, perhaps another user's
+    assert not is_dead(f"elsewhere:{exited_pid()}:{machine}:x")  # another host: only its TTL frees it
     assert not is_dead("no-pid-here")
 
 
+def test_a_container_with_the_same_hostname_is_not_this_machine() -> None:
+    """Two containers started with one --hostname: the other's PIDs are not in our process table."""
+    here = socket.gethostname()
+    other_container = machine_id().rsplit(".", 1)[0] + ".4026531999"
+    assert not is_dead(f"{here}:{exited_pid()}:{other_container}:x")
+    assert not is_dead(f"{here}:{exited_pid()}::x")  # a machine that could not say who it is
+    assert not is_dead(f"{here}:{exited_pid()}:x")  # an owner written before machine ids
+
+
 def test_a_dead_processs_lock_is_taken_over(store: Store) -> None:
-    dead = f"{socket.gethostname()}:{exited_pid()}:crashed"
+    dead = f"{socket.gethostname()}:{exited_pid()}:{machine_id()}:crashed"
     assert store.acquire_lock(dead, 3600)
     with refresh_lock(store) as owner:
         assert store.lock_holder() == owner
@@ -49,7 +59,8 @@ def test_a_dead_processs_lock_is_taken_over(store: Store) -> None:
 
 
 def test_a_live_or_remote_holder_keeps_its_lock(store: Store) -> None:
-    for holder in (f"{socket.gethostname()}:{os.getpid()}:other-thread", f"elsewhere:{exited_pid()}:remote"):
+    here, machine = socket.gethostname(), machine_id()
+    for holder in (f"{here}:{os.getpid()}:{machine}:other-thread", f"elsewhere:{exited_pid()}:{machine}:remote"):
         assert store.acquire_lock(holder, 3600)
         with (
             pytest.raises(LockedError, match=f"another refresh is running \\({holder}\\)") as error,

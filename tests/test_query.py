@@ -194,3 +194,17 @@ def test_a_paper_whose_primary_is_elsewhere_is_a_cross_list_in_this_category() -
     assert [p.announce_type for p in seen] == ["cross", "new"]
     assert [p.announce_type for p in as_seen_in([lg_primary], "cs.LG")] == ["new"]
     assert [p.announce_type for p in as_seen_in([lg_primary], "cs")] == ["new"]  # the archive covers cs.LG
+
+
+def test_one_request_may_not_ask_for_unbounded_matching() -> None:
+    """terms x papers is capped: 50 keywords, 50 exclusions and a 50-term query on a big store."""
+    query = FeedQuery.from_params(
+        keywords=",".join(f"k{n}" for n in range(50)),
+        exclude=",".join(f"x{n}" for n in range(50)),
+        q=" OR ".join(f"q{n}" for n in range(50)),
+    )
+    assert query.terms == 150
+    query.check_cost(10_000)  # a week of several busy categories: fine
+    with pytest.raises(QueryError, match="150 terms against 20,000 stored papers") as error:
+        query.check_cost(20_000)
+    assert "use at most 100 terms" in error.value.hint

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -93,6 +95,8 @@ def test_precedence_and_parentheses() -> None:
         ("(" * 30 + "a" + ")" * 30, r"nested too deeply"),
         ("a " * 600, r"characters long"),
         (" OR ".join(["a"] * 60), r"has 60 terms"),
+        ("LLM^" + "9" * 400, r"weight \^9{20} at position 1 is over 100"),
+        ("cat:cs.LG^1000", r"is over 100"),
     ],
 )
 def test_parse_errors_say_where(query: str, message: str) -> None:
@@ -131,4 +135,14 @@ def test_random_text_never_crashes(text: str) -> None:
     except QueryError:
         return
     for paper in SAMPLE[:5]:
-        evaluate(node, paper)
+        hits = evaluate(node, paper)
+        assert hits is None or math.isfinite(score(hits))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=100), min_size=1, max_size=50))
+def test_scores_are_finite_for_every_allowed_weight(weights: list[float]) -> None:
+    query = " OR ".join(f"cat:cs^{w:.6f}" for w in weights)
+    hits = evaluate(parse_query(query), SAMPLE[0])
+    assert hits is not None
+    assert math.isfinite(score(hits))

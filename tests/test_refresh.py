@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,51 @@ def test_an_edited_config_takes_effect_at_the_next_refresh(
 
 def test_config_file_round_trip(config_path: Path) -> None:
     assert json.loads(config_path.read_text())["categories"] == ["cs.AI", "cs.LG", "cs.CL"]
+
+
+@pytest.mark.parametrize("future", [b"Fri, 01 Jan 2100 00:00:00 -0500", b"Tue, 10 Dec 2024 00:00:00 -0500"])
+def test_a_future_dated_item_cannot_push_stored_papers_out(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, future: bytes
+) -> None:
+    """The window follows the refresh's clock; an item dated ahead of it is dated now."""
+    now = datetime(2024, 11, 28, 12, tzinfo=UTC)
+    refresh(config, settings, store, now=now)
+    stored = {p.id for p in store.load_papers()}
+    # A new cs.AI paper dated in the future (the first item, renumbered and recategorised).
+    body = read(COMBINED)
+    item = body[body.index(b"<item>") : body.index(b"</item>") + 7]
+    forged = re.sub(rb"<pubDate>[^<]*</pubDate>", b"<pubDate>" + future + b"</pubDate>", item)
+    forged = forged.replace(b"2411.17700", b"2411.99999").replace(b"<category>cs.CY", b"<category>cs.AI")
+    arxiv_server.serve(body.replace(item, forged + item))
+    report = refresh(config, settings, store, now=now + timedelta(hours=1))
+    assert report.future_dated == 1
+    after = {p.id: p for p in store.load_papers()}
+    assert set(after) == stored | {"2411.99999"}  # nothing dropped
+    assert after["2411.99999"].announced == now + timedelta(hours=1)
+    assert "dated in the future" in store.load_state().message
+
+
+def test_only_papers_aged_out_by_the_clock_are_dropped(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    now = datetime(2024, 11, 28, 12, tzinfo=UTC)
+    refresh(config, settings, store, now=now)
+    old = make_paper("An old paper", id="2411.00001", announced=now - timedelta(days=30), categories=["cs.AI"])
+    store.save_papers([*store.load_papers(), old])
+    arxiv_server.serve(EMPTY_WEEKDAY)  # a quiet day: the window still follows the clock
+    report = refresh(config, settings, store, now=now + timedelta(days=1))
+    ids = {p.id for p in store.load_papers()}
+    assert report.outcome == "quiet"
+    assert old.id not in ids  # 30 days old by the clock: gone
+    assert len(ids) == 367  # the last announcement's papers all stay
+
+
+def test_time_passing_alone_never_empties_the_feeds(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    """A deployment left off for a month, then a weekend: the last announced papers stay."""
+    now = datetime(2024, 11, 28, 12, tzinfo=UTC)
+    refresh(config, settings, store, now=now)
+    arxiv_server.serve(EMPTY_WEEKEND)
+    refresh(config, settings, store, now=now + timedelta(days=30))
+    assert len(store.load_papers()) == 367

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
 from fastapi.testclient import TestClient
 
 from core.config import Config
@@ -80,3 +83,38 @@ def test_a_repeated_request_costs_one_round_trip(
     assert again.headers["etag"] == first.headers["etag"]
     assert (upstash.round_trips, dict(upstash.commands)) == (1, {"MGET": 1})
     assert client.get("/rss?limit=100", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_a_failing_store_is_answered_with_the_last_rendered_bytes(
+    arxiv_server: FakeArxiv, settings: Settings, config: Config, store: Store, request: pytest.FixtureRequest
+) -> None:
+    """stale-if-error: what was rendered stays available; only what never was gets the 503."""
+    refresh(config, settings, store)
+    if isinstance(store, UpstashStore):  # the same data, with a timeout short enough to wait for
+        store = UpstashStore(store.url, "test-token", timeout_s=0.3)
+    client = TestClient(create_app(settings, store))
+    paths = ("/rss", "/", "/json/cs.AI", "/rss?q=abs:agent")
+    before = {path: client.get(path) for path in paths}
+    _break(store, request)
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.content == before[path].content, path
+        assert response.headers["etag"] == before[path].headers["etag"]
+        assert "unavailable" in response.headers["x-stale"]
+        assert response.headers["cache-control"] == "public, max-age=60, s-maxage=60"
+    never_rendered = client.get("/atom/cs.CL")
+    assert never_rendered.status_code == 503
+    assert client.get("/health").status_code == 503  # health tells the truth
+
+
+def _break(store: Store, request: pytest.FixtureRequest) -> None:
+    """The store stops answering: SQLite's tables vanish behind its back, Upstash stalls."""
+    if isinstance(store, UpstashStore):
+        shim: UpstashShim = request.getfixturevalue("upstash")
+        shim.delay_s = 30.0  # far past the store's timeout
+        request.addfinalizer(lambda: setattr(shim, "delay_s", 0.0))
+        return
+    with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+        conn.execute("ALTER TABLE state RENAME TO state_gone")
+        conn.execute("ALTER TABLE papers RENAME TO papers_gone")

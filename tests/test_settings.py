@@ -39,9 +39,27 @@ def test_reads_the_documented_names() -> None:
 
 
 def test_secrets_are_never_described() -> None:
-    described = Settings.from_env({"CRON_SECRET": "s3cret"}).describe()
+    env = {"CRON_SECRET": "s3cret", "UPSTASH_REDIS_REST_TOKEN": "t0ken", "DASHSCOPE_API_KEY": "sk-1", "X_API_KEY": "k2"}
+    described = Settings.from_env(env).describe()
     assert described["cron_secret"] == "set"
-    assert "s3cret" not in repr(described)
+    assert described["api_keys_set"] == ["DASHSCOPE_API_KEY", "X_API_KEY"]
+    for secret in env.values():
+        assert secret not in repr(described)
+
+
+def test_every_setting_is_described() -> None:
+    """describe() is derived from the fields, so a new setting cannot be left out of /config."""
+    described = Settings().describe()
+    for name in Settings.__dataclass_fields__:
+        assert name in described or f"{name}_set" in described, name
+
+
+def test_public_url_comes_from_the_environment_or_vercel() -> None:
+    assert Settings.from_env({}).public_url is None
+    assert Settings.from_env({"PUBLIC_URL": "https://radar.example.org/"}).public_url == "https://radar.example.org"
+    vercel = {"VERCEL_PROJECT_PRODUCTION_URL": "radar.vercel.app"}
+    assert Settings.from_env(vercel).public_url == "https://radar.vercel.app"
+    assert Settings.from_env({**vercel, "PUBLIC_URL": "http://x.test"}).public_url == "http://x.test"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from core.config import Config
 from core.errors import StoreError
+from core.models import Paper
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import open_store
@@ -22,6 +24,7 @@ from core.store.upstash import UpstashStore
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.loopback import Request
+from tests.papers import make_paper
 from tests.redis_server import RedisServer
 from tests.upstash_shim import UpstashShim
 
@@ -143,19 +146,14 @@ def test_redis_stopped_mid_refresh_keeps_the_last_good_feed(
     assert not deadline_lock  # the dead refresh's lock is still there: it expires, it is not stolen
 
 
-def test_writes_are_split_into_bounded_chunks_and_batches_in_order() -> None:
-    from core.store.upstash import _batches
+def test_writes_are_split_into_bounded_batches_in_order() -> None:
+    from core.store.upstash import _sized_batches
 
-    lists = {"a": ["x" * 10] * 7, "b": ["y" * 10] * 2, "empty": []}
-    batches = _batches(lists, chunk_bytes=30, batch_bytes=60)
-    pushes = [(key, len(chunk)) for batch in batches for key, chunk in batch]
-    assert pushes == [("a", 3), ("a", 3), ("a", 1), ("b", 2)]
-    assert all(sum(len(i) for _, chunk in batch for i in chunk) <= 60 for batch in batches)
-    rebuilt: dict[str, list[str]] = {}
-    for batch in batches:
-        for key, chunk in batch:
-            rebuilt.setdefault(key, []).extend(chunk)
-    assert rebuilt == {"a": lists["a"], "b": lists["b"]}
+    items = ["x" * 10] * 7 + ["y" * 50, "z"]
+    batches = _sized_batches(items, len, limit=30)
+    assert [len(b) for b in batches] == [3, 3, 1, 1, 1]
+    assert all(sum(map(len, b)) <= 30 for b in batches if len(b) > 1)
+    assert [i for b in batches for i in b] == items
 
 
 def test_big_saves_go_in_several_requests_and_read_back_in_order(shim: UpstashShim) -> None:
@@ -171,3 +169,67 @@ def test_big_saves_go_in_several_requests_and_read_back_in_order(shim: UpstashSh
     store.save_papers([])
     assert store.load_papers() == []
     assert store.count_papers() == 0
+
+
+def synthetic_papers(count: int, day: datetime) -> list[Paper]:
+    """Papers of a realistic size (a 1.5 KB abstract each), listed under cs.AI or cs.LG."""
+    words = [
+        "we",
+        "propose",
+        "a",
+        "method",
+        "for",
+        "large",
+        "language",
+        "model",
+        "agents",
+        "and",
+        "evaluate",
+        "it",
+        "on",
+        "benchmarks",
+    ]
+    return [
+        make_paper(
+            f"Paper {n} on " + " ".join(words[n % 7 : n % 7 + 5]),
+            abstract=" ".join(words[(n + k) % len(words)] for k in range(220)),
+            id=f"2411.{n:05d}",
+            announced=day,
+            categories=["cs.AI" if n % 2 else "cs.LG"],
+            feeds=["cs.AI" if n % 2 else "cs.LG"],
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_store_past_10_mb_still_saves_and_serves(shim: UpstashShim, settings: Settings) -> None:
+    """6,000 papers (over 10 MB of JSON) — one whole-list read would pass Upstash's 10 MB limit."""
+    store = UpstashStore(shim.url, shim.token)
+    papers = synthetic_papers(6_000, datetime(2024, 11, 28, tzinfo=UTC))
+    assert sum(len(p.model_dump_json()) for p in papers) > 10_000_000
+    store.save_papers(papers)
+    assert [p.id for p in store.load_papers()] == [p.id for p in papers]
+    assert len(store.load_papers("cs.AI")) == 3_000
+    with TestClient(create_app(settings, store)) as client:
+        assert client.get("/rss?q=abs:agents&min_score=0").status_code == 200
+        assert client.get("/rss/cs.LG?limit=200&min_score=0").text.count("<item>") == 200
+
+
+def test_a_save_writes_only_new_or_changed_papers(shim: UpstashShim) -> None:
+    store = UpstashStore(shim.url, shim.token)
+    day = datetime(2024, 11, 28, tzinfo=UTC)
+    papers = synthetic_papers(1_000, day)
+    store.save_papers(papers)
+    shim.reset_counts()
+    store.save_papers(papers)  # nothing changed: only the order is written again
+    unchanged = shim.bytes_in
+    assert unchanged < 100_000, unchanged  # names in two lists, not papers (1,000 papers: 1.7 MB)
+    changed = [papers[0].model_copy(update={"title": "Revised"}), *papers[1:], *synthetic_papers(1_010, day)[1_000:]]
+    shim.reset_counts()
+    store.save_papers(changed[:-5] + changed[-5:])
+    assert shim.bytes_in < unchanged + 11 * 3_000  # the 1 revised and 10 new papers
+    assert store.load_paper(papers[0].id).title == "Revised"  # type: ignore[union-attr]
+    store.save_papers(changed[500:])  # 500 papers leave the window
+    assert store.load_paper(papers[0].id) is None
+    store.save_papers(changed[500:])  # versions no generation uses go one save later
+    assert store.redis.call("HLEN", "arb:paper") == len(changed) - 500

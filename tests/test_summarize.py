@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.summarize import open_summarizer
-from core.summarize.pipeline import make_summaries, summary_key
+from core.summarize.pipeline import HANG_GRACE_S, make_summaries, summary_key
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.conftest import TEST_CONFIG
@@ -192,6 +192,21 @@ def test_timeouts_are_retried_a_bounded_number_of_times(
     papers, report, _queue = run(ranked, config, ds_settings, sqlite)
     assert (report.made, report.failed) == (0, 1)
     assert len(dashscope.calls) == 3
+    assert all(p.summary is None for p in papers)
+
+
+def test_a_trickling_model_cannot_hold_the_stage_past_its_budget(
+    dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
+) -> None:
+    """10 bytes every 0.2 s never trips a per-read timeout; the budget must hold regardless."""
+    dashscope.trickle_s = 0.2
+    config = make_config(max_papers=3, concurrency=3, request_timeout_s=60)
+    started = time.monotonic()
+    papers, report, queue = run(ranked, config, ds_settings, sqlite, budget=1.0)
+    assert time.monotonic() - started < 1.0 + HANG_GRACE_S + 2.0
+    assert (report.made, report.timed_out, report.queued) == (0, 3, 3)
+    assert len(queue) == 3  # the next run tries them again
+    assert "time budget" in report.message
     assert all(p.summary is None for p in papers)
 
 

@@ -98,3 +98,15 @@ def test_the_real_client_round_trips_through_the_shim(shim: UpstashShim) -> None
     pipeline.incr("p")
     assert pipeline.exec() == [True, 2]
     assert redis.eval("return ARGV[1]", args=["hi"]) == "hi"
+
+
+def test_requests_and_answers_over_10_mb_are_refused_as_upstash_does(shim: UpstashShim) -> None:
+    client = httpx.Client(headers={"Authorization": f"Bearer {shim.token}"})
+    big = "x" * 6_000_000
+    assert client.post(shim.url, json=["SET", "a", big]).json() == {"result": "OK"}
+    assert client.post(shim.url, json=["SET", "b", big]).json() == {"result": "OK"}
+    too_big = client.post(shim.url, json=["SET", "c", big + big])
+    assert too_big.status_code == 400
+    assert too_big.json() == {"error": "ERR max request size exceeded"}
+    answer = client.post(shim.url, json=["MGET", "a", "b"])
+    assert answer.json() == {"error": "ERR max request size exceeded"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
-from core.web import create_app
+from core.web import COSTLY_RENDERS, create_app
 from tests.arxiv_fake import FakeArxiv
 from tests.uvicorn_server import serve
 
@@ -201,3 +202,23 @@ def test_served_by_uvicorn_on_a_real_port(
     atom_self = etree.fromstring(response.content).find("channel/{http://www.w3.org/2005/Atom}link[@rel='self']")
     assert atom_self is not None
     assert atom_self.get("href") == uvicorn_url + "/rss/cs.CL"
+
+
+def test_filtered_renders_queue_while_cached_feeds_answer(served: TestClient) -> None:
+    """An instance renders at most COSTLY_RENDERS filtered feeds at once; the rest wait their turn."""
+    assert served.get("/rss").status_code == 200  # rendered and kept
+    costly = served.app.state.ctx.costly  # type: ignore[attr-defined]
+    for _ in range(COSTLY_RENDERS):  # every render slot busy, as with slow filtered feeds running
+        assert costly.acquire(timeout=1)
+    result: dict[str, int] = {}
+    waiting = threading.Thread(target=lambda: result.update(status=served.get("/rss?q=abs:agent").status_code))
+    waiting.start()
+    try:
+        assert served.get("/rss").status_code == 200  # the cached feed does not wait
+        waiting.join(timeout=0.3)
+        assert waiting.is_alive()  # the filtered one does
+    finally:
+        for _ in range(COSTLY_RENDERS):
+            costly.release()
+    waiting.join(timeout=30)
+    assert result == {"status": 200}

@@ -30,6 +30,8 @@ class UpstashShim:
         self.redis_port = redis_port
         self.token = token
         self.delay_s = 0.0
+        # Upstash (free and pay-as-you-go) refuses a request over 10 MB, and an answer too.
+        self.max_request_bytes = 10_000_000
         self.fault: Callable[[Request], None] | None = None  # called before each request is served
         self.commands: Counter[str] = Counter()
         self.round_trips = 0
@@ -60,6 +62,14 @@ class UpstashShim:
         return reply
 
     def _answer(self, request: Request) -> Reply:
+        if len(request.body) > self.max_request_bytes:
+            return _reply(400, {"error": "ERR max request size exceeded"})
+        reply = self._serve(request)
+        if len(reply.body) > self.max_request_bytes:
+            return _reply(400, {"error": "ERR max request size exceeded"})
+        return reply
+
+    def _serve(self, request: Request) -> Reply:
         path = urlsplit(request.path)
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         token = token or parse_qs(path.query).get("_token", [""])[0]

@@ -1,49 +1,59 @@
 """The Upstash Redis store, for Vercel, over Upstash's REST API (``core.store.upstash_rest``).
 
-Key layout, designed for one writer a day and many readers (prefix ``arb:``):
+Key layout, designed for one writer a day, many readers, and Upstash's limits (no request or
+answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix ``arb:``):
 
-    arb:manifest              JSON {"gen", "keys", "count"}: which generation of lists is live
+    arb:paper                 hash: "<id>@<digest>" -> paper JSON: each version of a paper once
+    arb:<gen>:ids:<feed>      list of "<id>@<digest>", best first, of the papers under <feed>
+    arb:manifest              JSON {"gen", "keys", "count", "retired"}: the live generation
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
-    arb:lock                  refresh lock: host:pid:token of its owner, with a TTL it renews
-    arb:<gen>:papers:<feed>   Redis list of paper JSON, best first, of the papers under <feed>
+    arb:lock                  refresh lock: host:pid:machine:token of its owner, with a TTL
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
-``<feed>`` is a followed category or ``*`` for all of them. A refresh writes a new generation
-with RPUSH in pipelined batches (each well under Upstash's 10 MB request limit, with a TTL so
-a crashed refresh leaves nothing behind), then switches ``arb:manifest`` to it, makes its
-keys permanent and expires the old generation in one MULTI/EXEC: readers see the old lists or
-the new ones, never a mix. Papers older than ``days_back`` are not in the new generation, so
-the database does not grow.
-
-A feed request costs two round trips and two commands: MGET manifest + state, then one
-LRANGE that reads only as many papers as the feed shows.
+``<feed>`` is a followed category or ``*`` for all of them. A paper's field name carries a
+digest of its JSON, so a save knows from the live ``*`` list (ids only) which papers are new
+or changed and writes just those, in pipelined batches of a few MB; then a new generation of
+lists (with a TTL, so a crashed save leaves nothing behind); then one MULTI/EXEC switches
+``arb:manifest`` to it, makes its lists permanent and expires the old generation. Readers
+see the old generation or the new one, each with its own versions of the papers, never a
+mix. Versions no generation uses any more (changed or aged-out papers) are deleted at the
+save after (the manifest's ``retired``), so readers of the old generation still find them.
+Every read is bounded: a feed reads its ids and those papers in one script call; all papers
+are read in chunks of ``READ_CHUNK``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import TypeAdapter
-
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
 from core.store import ALL, version_of
+from core.store.records import decode_papers, decode_state, decode_summary
 from core.store.upstash_rest import Command, UpstashREST
 
 T = TypeVar("T")
 PREFIX = "arb:"
 MANIFEST, STATE, LOCK, SUMMARY = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock", PREFIX + "summary:"
+PAPERS = PREFIX + "paper"
 SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
-CHUNK_BYTES = 1_000_000  # per RPUSH
-_PAPERS = TypeAdapter(list[Paper])
+READ_CHUNK = 1_000  # papers per read: about 3 MB, under Upstash's 10 MB answer limit
+ID_CHUNK = 20_000  # list entries ("<id>@<digest>") per LRANGE: about 600 KB
+# A feed's ids and its papers in one round trip (a feed shows at most a few hundred).
+_READ_PREFIX = (
+    "local ids = redis.call('LRANGE', KEYS[1], 0, ARGV[1]) "
+    "if #ids == 0 then return {} end "
+    "return redis.call('HMGET', KEYS[2], unpack(ids))"
+)
 # Compare-and-delete: only the owner releases the lock (a late, expired owner must not).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 # Set-if-free-or-mine: taking the lock again renews it; someone else's unexpired lock stays.
@@ -78,22 +88,38 @@ class UpstashStore:
 
     def save_papers(self, papers: Sequence[Paper]) -> None:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
-        encoded = [p.model_dump_json() for p in papers]
-        lists: dict[str, list[str]] = {_key(gen, ALL): encoded}
-        for paper, text in zip(papers, encoded, strict=True):
-            for feed in paper.feeds:
-                lists.setdefault(_key(gen, feed), []).append(text)
         old = self._manifest()
-        for batch in _batches(lists):
-            writes: list[Command] = []
-            for key, chunk in batch:
-                writes += [["RPUSH", key, *chunk], ["EXPIRE", key, PENDING_TTL_S]]
-            self._call("write of new papers", self.redis.pipeline, writes)
-        manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(papers)})
+        encoded = {p.id: p.model_dump_json() for p in papers}
+        fields = {paper_id: f"{paper_id}@{_digest(text)}" for paper_id, text in encoded.items()}
+        live = set(self._ids(old, ALL))
+        writes: list[Command] = []
+        new = [paper_id for paper_id, name in fields.items() if name not in live]  # new or changed
+        for batch in _sized_batches(new, lambda i: len(encoded[i]) + 40):
+            writes.append(["HSET", PAPERS, *[part for i in batch for part in (fields[i], encoded[i])]])
+        lists: dict[str, list[str]] = {_key(gen, ALL): [fields[p.id] for p in papers]}
+        for paper in papers:
+            for feed in paper.feeds:
+                lists.setdefault(_key(gen, feed), []).append(fields[paper.id])
+        for key, names in lists.items():
+            writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
+            writes.append(["EXPIRE", key, PENDING_TTL_S])
+        self._pipelined("write of new papers", writes)
+        # Versions the new generation no longer uses stay one more generation for readers of the
+        # old one, then go at the next save.
+        retired = sorted(live - set(fields.values()))
+        manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(papers), "retired": retired})
         switch: list[Command] = [["SET", MANIFEST, manifest]]
         switch += [["PERSIST", key] for key in lists]
-        switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", [])]
+        switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
         self._call("switch to the new papers", self.redis.multi, switch)
+        batches = _sized_batches(old.get("retired", []), lambda i: len(i) + 4)
+        self._pipelined("removal of old papers", [["HDEL", PAPERS, *batch] for batch in batches])
+
+    def _pipelined(self, what: str, commands: list[Command]) -> None:
+        """Send ``commands`` in pipelines of at most BATCH_BYTES each, in order."""
+        sizes = {id(c): sum(len(str(part)) + 3 for part in c) for c in commands}
+        for batch in _sized_batches(commands, lambda c: sizes[id(c)]):
+            self._call(what, self.redis.pipeline, batch)
 
     def _manifest(self) -> dict[str, Any]:
         raw = self._call("GET manifest", self.redis.call, "GET", MANIFEST)
@@ -120,11 +146,32 @@ class UpstashStore:
         if not manifest or limit == 0:
             return []
         key = _key(manifest["gen"], feed or ALL)
-        items = self._call("LRANGE papers", self.redis.call, "LRANGE", key, 0, -1 if limit is None else limit - 1)
-        return _PAPERS.validate_json("[" + ",".join(items) + "]")
+        if limit is not None and limit <= READ_CHUNK:  # a feed: its ids and papers in one call
+            items = self._call("read of a feed", self.redis.call, "EVAL", _READ_PREFIX, 2, key, PAPERS, limit - 1)
+            return decode_papers(items)
+        ids = self._ids(manifest, feed or ALL)[:limit]
+        papers: list[Paper] = []
+        for start in range(0, len(ids), READ_CHUNK):
+            part = ids[start : start + READ_CHUNK]
+            papers += decode_papers(self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *part))
+        return papers
+
+    def _ids(self, manifest: dict[str, Any], feed: str) -> list[str]:
+        """Every id of a generation's list, read in bounded ranges."""
+        if not manifest:
+            return []
+        key, ids = _key(manifest["gen"], feed), list[str]()
+        while True:
+            part = self._call("LRANGE ids", self.redis.call, "LRANGE", key, len(ids), len(ids) + ID_CHUNK - 1)
+            ids += part
+            if len(part) < ID_CHUNK:
+                return ids
 
     def load_paper(self, paper_id: str) -> Paper | None:
-        return next((p for p in self.load_papers() if p.id == paper_id), None)
+        name = next((n for n in self._ids(self._manifest(), ALL) if n.partition("@")[0] == paper_id), None)
+        raw = self._call("HGET paper", self.redis.call, "HGET", PAPERS, name) if name else None
+        papers = decode_papers([raw]) if raw else []
+        return papers[0] if papers else None
 
     def count_papers(self) -> int:
         return int(self._manifest().get("count", 0))
@@ -141,7 +188,8 @@ class UpstashStore:
         if not keys:
             return {}
         values = self._call("MGET summaries", self.redis.call, "MGET", *[SUMMARY + k for k in keys])
-        return {k: Summary.model_validate_json(v) for k, v in zip(keys, values, strict=True) if v}
+        decoded = {k: decode_summary(v) for k, v in zip(keys, values, strict=True) if v}
+        return {k: v for k, v in decoded.items() if v is not None}
 
     def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
         writes: list[Command] = [
@@ -173,31 +221,29 @@ class UpstashStore:
 
 
 def _state(raw: str | None) -> RefreshState:
-    return RefreshState.model_validate_json(raw) if raw else RefreshState()
+    return decode_state(raw)
 
 
 def _key(gen: str, feed: str) -> str:
-    return f"{PREFIX}{gen}:papers:{feed}"
+    return f"{PREFIX}{gen}:ids:{feed}"
 
 
-def _batches(
-    lists: dict[str, list[str]], chunk_bytes: int = CHUNK_BYTES, batch_bytes: int = BATCH_BYTES
-) -> list[list[tuple[str, list[str]]]]:
-    """Split the lists into RPUSH chunks, and the chunks into pipelines, by size (order kept)."""
-    batches: list[list[tuple[str, list[str]]]] = [[]]
-    batch_size = 0
-    for key, items in lists.items():
-        chunk: list[str] = []
-        chunk_size = 0
-        for item in [*items, None]:
-            if chunk and (item is None or chunk_size + len(item) > chunk_bytes):
-                if batches[-1] and batch_size + chunk_size > batch_bytes:
-                    batches.append([])
-                    batch_size = 0
-                batches[-1].append((key, chunk))
-                batch_size += chunk_size
-                chunk, chunk_size = [], 0
-            if item is not None:
-                chunk.append(item)
-                chunk_size += len(item)
-    return [batch for batch in batches if batch]
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+
+
+def _sized_batches(items: Sequence[T], size: Callable[[T], int], limit: int = BATCH_BYTES) -> list[list[T]]:
+    """Consecutive batches of ``items`` whose sizes add up to at most ``limit`` (one item alone
+    may exceed it: a single paper is far under Upstash's 10 MB)."""
+    batches: list[list[T]] = []
+    current: list[T] = []
+    total = 0
+    for item in items:
+        if current and total + size(item) > limit:
+            batches.append(current)
+            current, total = [], 0
+        current.append(item)
+        total += size(item)
+    if current:
+        batches.append(current)
+    return batches

@@ -1,7 +1,8 @@
 """Full text for summaries: download a paper's PDF from arXiv politely and extract its text.
 
 Any failure (size, type, a broken PDF) raises FetchError and the caller falls back to the
-abstract. Downloads share the refresh's Throttle: arXiv's one-request-every-3-seconds rule.
+abstract. Downloads go through the run's ``ArxivClient``: the same throttle as the RSS and
+API requests (arXiv's one-request-every-3-seconds rule), the same retries, a size cap.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 import io
 import logging
 
-import httpx
-
-from core.arxiv import USER_AGENT, Throttle
+from core.arxiv_client import ArxivClient
 from core.errors import FetchError
 from core.models import Paper
 from core.text import clean_text
@@ -19,28 +18,15 @@ from core.text import clean_text
 log = logging.getLogger(__name__)
 
 
-def fetch_pdf(client: httpx.Client, base: str, paper: Paper, throttle: Throttle, max_bytes: int) -> bytes:
+def fetch_pdf(client: ArxivClient, base: str, paper: Paper, max_bytes: int) -> bytes:
     url = f"{base.rstrip('/')}/{paper.versioned_id}"
-    throttle.wait()
-    try:
-        with client.stream("GET", url, headers={"User-Agent": USER_AGENT}, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise FetchError(f"{url} answered HTTP {response.status_code}")
-            kind = response.headers.get("Content-Type", "")
-            if "pdf" not in kind.lower():
-                raise FetchError(f"{url} is {kind or 'untyped'}, not a PDF")
-            if int(response.headers.get("Content-Length") or 0) > max_bytes:
-                raise FetchError(f"{url} is larger than summary.pdf_max_bytes ({max_bytes})")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise FetchError(f"{url} is larger than summary.pdf_max_bytes ({max_bytes})")
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{url}: {type(exc).__name__}") from exc
-    if not body.startswith(b"%PDF"):
+    response = client.get(url, max_bytes=max_bytes)
+    kind = response.headers.get("Content-Type", "")
+    if "pdf" not in kind.lower():
+        raise FetchError(f"{url} is {kind or 'untyped'}, not a PDF")
+    if not response.body.startswith(b"%PDF"):
         raise FetchError(f"{url} does not start with %PDF")
-    return bytes(body)
+    return response.body
 
 
 def extract_text(pdf: bytes, max_chars: int) -> str:

@@ -3,10 +3,16 @@ mode, a local Ollama or vLLM."""
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import httpx
 
-from core.errors import LLMError
+from core.errors import LLMError, LLMErrorKind
 from core.summarize import Completion
+
+MAX_REPLY_BYTES = 2_000_000  # a summary is a few KB; a reply far larger is refused unread
 
 
 class OpenAISummarizer:
@@ -21,14 +27,10 @@ class OpenAISummarizer:
     def complete(self, messages: list[dict[str, str]], timeout_s: float, max_tokens: int) -> Completion:
         request = {"model": self.model, "messages": messages, "max_tokens": max_tokens}
         try:
-            response = self._client.post(self.url, json=request, timeout=timeout_s)
+            status, reason, body = self._post(request, timeout_s)
         except httpx.HTTPError as exc:
             raise LLMError("transient", f"{self.url}: {type(exc).__name__}") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code == 200 and isinstance(body, dict) and body.get("choices"):
+        if status == 200 and isinstance(body, dict) and body.get("choices"):
             try:
                 text = body["choices"][0]["message"]["content"] or ""
                 tokens = int((body.get("usage") or {}).get("total_tokens") or 0)
@@ -37,16 +39,34 @@ class OpenAISummarizer:
             return Completion(text=str(text), tokens=tokens)
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
-        code, message = str(error.get("code") or ""), str(error.get("message") or response.reason_phrase)
-        text = f"{self.url} {response.status_code} {code}: {message}"
-        if response.status_code == 429:
-            return_kind = "rate_limit"
-        elif "inspection" in code.lower() or code == "content_filter":
-            return_kind = "rejected"
-        elif response.status_code in (401, 403):
-            return_kind = "auth"
-        elif response.status_code >= 500 or response.status_code == 200:
-            return_kind = "transient"  # a 200 without choices is a malformed reply
-        else:
-            return_kind = "invalid"
-        raise LLMError(return_kind, text)
+        code, message = str(error.get("code") or ""), str(error.get("message") or reason)
+        raise LLMError(_kind(status, code), f"{self.url} {status} {code}: {message}")
+
+    def _post(self, request: dict[str, Any], timeout_s: float) -> tuple[int, str, Any]:
+        """POST within ``timeout_s`` in all (httpx's timeout is per read) and at most
+        MAX_REPLY_BYTES read; returns the status, its reason and the decoded JSON (or None)."""
+        end = time.monotonic() + timeout_s
+        with self._client.stream("POST", self.url, json=request, timeout=timeout_s) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    raise LLMError("transient", f"{self.url} sent a reply over {MAX_REPLY_BYTES:,} bytes")
+                if time.monotonic() > end:
+                    raise httpx.ReadTimeout(f"the reply took longer than {timeout_s:.0f} s")
+        try:
+            return response.status_code, response.reason_phrase, json.loads(body)
+        except ValueError:
+            return response.status_code, response.reason_phrase, None
+
+
+def _kind(status: int, code: str) -> LLMErrorKind:
+    if status == 429:
+        return "rate_limit"
+    if "inspection" in code.lower() or code == "content_filter":
+        return "rejected"
+    if status in (401, 403):
+        return "auth"
+    if status >= 500 or status == 200:  # a 200 without choices is a malformed reply
+        return "transient"
+    return "invalid"

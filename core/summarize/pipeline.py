@@ -9,16 +9,15 @@ stops the refresh or the feeds: a paper without a summary is served without one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from queue import Empty, SimpleQueue
 
-import httpx
-
-from core.arxiv import Throttle
+from core.arxiv_client import ArxivClient
 from core.config import Config
 from core.errors import FetchError, LLMError
 from core.markdown import render_markdown
@@ -38,12 +37,15 @@ BACKOFF_S = 1.0
 # A summary is about 350 words; a reply far longer is a model gone wrong, and stored whole it
 # would be served in every feed and page (and could pass Upstash's 10 MB request limit).
 MAX_SUMMARY_CHARS = 32_000
+HANG_GRACE_S = 2.0  # past the deadline, how long to wait for calls that should have timed out
+BUDGET_SPENT = "the time budget is spent; the rest is queued for the next run"
 
 
 @dataclass
 class SummaryReport:
     made: int = 0
     cut: int = 0
+    timed_out: int = 0
     cached: int = 0
     rejected: int = 0
     failed: int = 0
@@ -96,76 +98,116 @@ def make_summaries(
     queue: list[str],
     now: datetime,
     deadline: float,
+    arxiv: ArxivClient | None = None,
     clock: Callable[[], float] = time.monotonic,
-    last_arxiv_request: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Paper], SummaryReport, list[str]]:
     """Summarise the queued papers, then the top summary.max_papers kept ones, at most that many.
 
+    ``arxiv`` is the run's client for full texts (its throttle counts the refresh's requests).
     Returns the papers with their summaries attached, a report, and the ids left queued.
     """
-    sc, report = config.summary, SummaryReport()
-    kept = candidates(papers, config)
-    by_id = {p.id: p for p in papers}
-    wanted = [by_id[i] for i in queue if i in by_id] + kept
-    todo: deque[Paper] = deque()
-    for paper in unique_by_id(wanted):  # queued first, then by rank
-        if paper.summary is not None:
-            report.cached += 1
-        elif len(todo) < sc.max_papers:
-            todo.append(paper)
-    calls_used, tokens_used = store.add_usage(now.date().isoformat(), 0, 0)
-    made: dict[str, Summary] = {}
-    throttle = Throttle(settings.arxiv_min_interval_s)
-    if last_arxiv_request is not None:  # the RSS fetch a moment ago counts for arXiv's 3-second rule
-        throttle.seed((datetime.now(UTC) - last_arxiv_request).total_seconds())
-    with httpx.Client(timeout=sc.request_timeout_s) as http, ThreadPoolExecutor(sc.concurrency) as pool:
-        running: dict[Future[Summary], Paper] = {}
-        while todo or running:
-            while todo and len(running) < sc.concurrency and not report.message:
-                if calls_used + len(running) >= sc.daily_budget.calls or tokens_used >= sc.daily_budget.tokens:
-                    report.message = "the daily summary budget is spent; the rest waits for tomorrow"
-                elif clock() >= deadline:
-                    report.message = "the time budget is spent; the rest is queued for the next run"
-                else:
-                    paper = todo.popleft()
-                    running[
-                        pool.submit(
-                            _summarize, paper, config, settings, summarizer, http, throttle, now, deadline, clock
-                        )
-                    ] = paper
-            if not running:
-                break
-            done, _ = wait(running, timeout=max(deadline - clock(), 0) + 5, return_when=FIRST_COMPLETED)
-            if not done:  # in-flight calls ran past the budget: leave them, keep what we have
-                report.message = "the time budget is spent; the rest is queued for the next run"
-                todo.extendleft(running.values())
-                for future in running:
-                    future.cancel()
-                break
-            for future in done:
-                paper = running.pop(future)
-                try:
-                    summary = future.result()
-                except LLMError as exc:
-                    _failed(exc, paper, todo, report)
-                    if exc.kind == "rejected":
-                        summary = _rejection(exc, config, summarizer, now)
-                    else:
-                        continue
-                else:
-                    report.made += 1
-                    if summary.reason:
-                        report.cut += 1
-                # Saved one by one: a function killed at its time limit keeps what was paid for.
-                key = summary_key(paper, config)
-                store.save_summaries({key: summary})
-                made[paper.id] = summary
-                calls_used, tokens_used = store.add_usage(now.date().isoformat(), 1, summary.tokens)
-                report.calls += 1
-                report.tokens += summary.tokens
+    todo, report = _due(papers, config, queue)
+    own_client = arxiv is None and config.summary.source == "fulltext"
+    client = ArxivClient(settings) if own_client else arxiv
+    try:
+        made = _run_calls(todo, report, config, settings, store, summarizer, client, now, deadline, clock, sleep)
+    finally:
+        if own_client and client is not None:
+            client.close()
     report.queued = len(todo)
     log.info("summaries: %s", ", ".join(f"{k} {v}" for k, v in asdict(report).items() if v != ""))
     return [_with(p, made.get(p.id, p.summary)) for p in papers], report, [p.id for p in todo]
+
+
+def _due(papers: list[Paper], config: Config, queue: list[str]) -> tuple[deque[Paper], SummaryReport]:
+    """The papers to summarise now: the queue first, then by rank; at most summary.max_papers."""
+    report = SummaryReport()
+    by_id = {p.id: p for p in papers}
+    wanted = [by_id[i] for i in queue if i in by_id] + candidates(papers, config)
+    todo: deque[Paper] = deque()
+    for paper in unique_by_id(wanted):
+        if paper.summary is not None:
+            report.cached += 1
+        elif len(todo) < config.summary.max_papers:
+            todo.append(paper)
+    return todo, report
+
+
+def _run_calls(
+    todo: deque[Paper],
+    report: SummaryReport,
+    config: Config,
+    settings: Settings,
+    store: Store,
+    summarizer: Summarizer,
+    arxiv: ArxivClient | None,
+    now: datetime,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Summary]:
+    """Run the calls on ``summary.concurrency`` daemon threads until the queue, the daily budget
+    or the time runs out; what is left stays in ``todo``.
+
+    The threads are daemons and are never joined: a call that hangs past the deadline (a model
+    trickling its answer) is abandoned and its paper queued, so neither the stage nor the
+    process waits for it. Each result is saved as it comes, so a function killed at its time
+    limit keeps what was paid for.
+    """
+    sc, day = config.summary, now.date().isoformat()
+    calls_used, tokens_used = store.add_usage(day, 0, 0)
+    results: SimpleQueue[tuple[Paper, Summary | LLMError]] = SimpleQueue()
+    running: dict[str, Paper] = {}
+    made: dict[str, Summary] = {}
+
+    def work(paper: Paper) -> None:
+        try:
+            outcome: Summary | LLMError = _summarize(
+                paper, config, settings, summarizer, arxiv, now, deadline, clock, sleep
+            )
+        except LLMError as exc:
+            outcome = exc
+        except Exception as exc:  # a bug must not leave the stage waiting for an answer that never comes
+            log.exception("summary of %s crashed", paper.versioned_id)
+            outcome = LLMError("transient", f"unexpected {type(exc).__name__}: {exc}")
+        results.put((paper, outcome))
+
+    while todo or running:
+        while todo and len(running) < sc.concurrency and not report.message:
+            if calls_used + len(running) >= sc.daily_budget.calls or tokens_used >= sc.daily_budget.tokens:
+                report.message = "the daily summary budget is spent; the rest waits for tomorrow"
+            elif clock() >= deadline:
+                report.message = BUDGET_SPENT
+            else:
+                paper = todo.popleft()
+                running[paper.id] = paper
+                threading.Thread(target=work, args=(paper,), name=f"summary {paper.id}", daemon=True).start()
+        if not running:
+            break
+        try:
+            paper, outcome = results.get(timeout=max(deadline - clock(), 0) + HANG_GRACE_S)
+        except Empty:  # every call still running has hung past the budget: abandon them
+            log.warning("summaries: %d call(s) still running at the deadline; queued for the next run", len(running))
+            report.message, report.timed_out = BUDGET_SPENT, len(running)
+            todo.extendleft(running.values())
+            break
+        del running[paper.id]
+        if isinstance(outcome, LLMError):
+            _failed(outcome, paper, todo, report)
+            if outcome.kind != "rejected":
+                continue
+            summary = _rejection(outcome, config, summarizer, now)
+        else:
+            summary = outcome
+            report.made += 1
+            report.cut += 1 if summary.reason else 0
+        store.save_summaries({summary_key(paper, config): summary})
+        made[paper.id] = summary
+        calls_used, tokens_used = store.add_usage(day, 1, summary.tokens)
+        report.calls += 1
+        report.tokens += summary.tokens
+    return made
 
 
 def _summarize(
@@ -173,17 +215,17 @@ def _summarize(
     config: Config,
     settings: Settings,
     summarizer: Summarizer,
-    http: httpx.Client,
-    throttle: Throttle,
+    arxiv: ArxivClient | None,
     now: datetime,
     deadline: float,
     clock: Callable[[], float],
+    sleep: Callable[[float], None],
 ) -> Summary:
     sc = config.summary
     body, source = f"Abstract: {paper.abstract}", "abstract"
-    if sc.source == "fulltext":
+    if sc.source == "fulltext" and arxiv is not None:
         try:
-            pdf = fetch_pdf(http, settings.arxiv_pdf_base, paper, throttle, sc.pdf_max_bytes)
+            pdf = fetch_pdf(arxiv, settings.arxiv_pdf_base, paper, sc.pdf_max_bytes)
             body, source = extract_text(pdf, sc.max_input_chars), "fulltext"
         except FetchError as exc:
             log.warning("full text of %s unavailable, summarising the abstract: %s", paper.versioned_id, exc)
@@ -191,7 +233,7 @@ def _summarize(
     for attempt in range(ATTEMPTS):
         timeout = min(sc.request_timeout_s, deadline - clock())
         if timeout <= 0:
-            raise LLMError("transient", "no time left in the budget")
+            raise LLMError("budget", "no time left in the budget")
         try:
             completion = summarizer.complete(messages, timeout, sc.max_output_tokens)
             break
@@ -200,9 +242,9 @@ def _summarize(
                 raise
             pause = BACKOFF_S * 2**attempt
             if clock() + pause >= deadline:
-                raise
+                raise LLMError("budget", f"{exc.message}; no time left to retry") from exc
             log.warning("%s: %s; retrying in %.0f s", paper.versioned_id, exc.message, pause)
-            time.sleep(pause)
+            sleep(pause)
     if not completion.text.strip():
         raise LLMError("transient", "the model returned an empty summary")
     markdown, reason = cut_reply(completion.text)
@@ -239,6 +281,9 @@ def _failed(exc: LLMError, paper: Paper, todo: deque[Paper], report: SummaryRepo
     elif exc.kind in ("rate_limit", "auth"):
         todo.appendleft(paper)  # retried by a later run
         report.message = str(exc)
+    elif exc.kind == "budget":
+        todo.appendleft(paper)
+        report.message = BUDGET_SPENT
     else:
         report.failed += 1
 

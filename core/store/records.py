@@ -1,0 +1,68 @@
+"""Stored records, read back safely: versioned papers, and what to do with an old one.
+
+Every stored paper carries ``schema_version`` (``core.models.PAPER_SCHEMA``). Reading one
+record never fails a whole read: a record of an older shape is migrated, and one that cannot
+be read (corrupt, or written by a newer version of this service) is skipped with a log line.
+A refresh then writes it again from arXiv's data, or lets it age out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.models import PAPER_SCHEMA, Paper, RefreshState, Summary
+
+log = logging.getLogger(__name__)
+
+# from-version -> a function turning a record of that version into one of the next version.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}  # none yet: schema 1
+
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def decode_paper(raw: str | bytes, migrations: dict[int, Migration] = MIGRATIONS) -> Paper | None:
+    """The paper in ``raw``, migrated to the current schema; None (logged) if it cannot be read."""
+    try:
+        data = json.loads(raw)
+        version = int(data.get("schema_version", 1))
+        if version > PAPER_SCHEMA:
+            log.warning(
+                "store: skipping paper %s of schema %d (this service reads %d)", data.get("id"), version, PAPER_SCHEMA
+            )
+            return None
+        while version < PAPER_SCHEMA:
+            data = migrations[version](data)
+            version += 1
+        return Paper.model_validate({**data, "schema_version": PAPER_SCHEMA})
+    except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as exc:
+        log.warning("store: skipping a stored paper that cannot be read: %s", str(exc).splitlines()[0][:200])
+        return None
+
+
+def decode_papers(raws: Iterable[str | bytes | None]) -> list[Paper]:
+    return [paper for raw in raws if raw is not None and (paper := decode_paper(raw)) is not None]
+
+
+def decode_state(raw: str | bytes | None) -> RefreshState:
+    """The refresh state; an unreadable one counts as no refresh yet (logged), never an error."""
+    if not raw:
+        return RefreshState()
+    try:
+        return RefreshState.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("store: the refresh state cannot be read, starting afresh: %s", str(exc).splitlines()[0])
+        return RefreshState()
+
+
+def decode_summary(raw: str | bytes) -> Summary | None:
+    try:
+        return Summary.model_validate_json(raw)
+    except ValidationError:
+        log.warning("store: skipping a cached summary that cannot be read")
+        return None

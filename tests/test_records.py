@@ -1,0 +1,80 @@
+"""core.store.records: stored records are versioned; an unreadable one is skipped, never a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.models import PAPER_SCHEMA
+from core.settings import Settings
+from core.store import Store
+from core.store.records import MIGRATIONS, decode_paper, decode_state
+from core.web import create_app
+from tests.papers import make_paper
+
+
+def test_a_paper_round_trips_with_its_schema_version() -> None:
+    paper = make_paper("A title")
+    raw = paper.model_dump_json()
+    assert json.loads(raw)["schema_version"] == PAPER_SCHEMA
+    assert decode_paper(raw) == paper
+
+
+def test_an_older_record_is_migrated() -> None:
+    """A record one schema behind goes through the migration registered for its version."""
+    record = json.loads(make_paper("Old").model_dump_json())
+    record["schema_version"] = PAPER_SCHEMA - 1
+    record["headline"] = record.pop("title")  # what the old shape called it
+    migrations = {**MIGRATIONS, PAPER_SCHEMA - 1: lambda d: {**d, "title": d.pop("headline")}}
+    paper = decode_paper(json.dumps(record), migrations)
+    assert paper is not None
+    assert paper.title == "Old"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"id": "2411.1", "title": "no announced date"}',
+        '{"schema_version": 99, "id": "2411.2", "title": "from the future", "announced": "2024-11-28T00:00:00Z"}',
+        "not json",
+        "[1, 2]",
+    ],
+)
+def test_unreadable_records_are_skipped_with_a_log_line(raw: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert decode_paper(raw) is None
+    assert "store: skipping" in caplog.text
+
+
+def test_an_unreadable_state_is_a_fresh_start() -> None:
+    assert decode_state('{"outcome": 5, "counts": "x"}').outcome == "never"
+
+
+def test_old_records_in_the_store_do_not_break_reads(settings: Settings, store: Store) -> None:
+    """The refresh's own reads and the feeds skip what they cannot read and serve the rest."""
+    good = [make_paper(f"Paper {n}", id=f"2411.{n:05d}") for n in range(3)]
+    store.save_papers(good)
+    _corrupt_one(store, good[1].id)
+    assert [p.id for p in store.load_papers()] == [good[0].id, good[2].id]
+    with TestClient(create_app(settings, store)) as client:
+        response = client.get("/rss?min_score=0")
+    assert response.status_code == 200
+    assert good[0].id in response.text
+    assert good[1].id not in response.text
+
+
+def _corrupt_one(store: Store, paper_id: str) -> None:
+    """Rewrite one stored record in an old, incompatible shape, behind the store's back."""
+    old = json.dumps({"id": paper_id, "name": "an old shape"})
+    if store.name == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+            conn.execute("UPDATE papers SET data = ? WHERE id = ?", (old, paper_id))
+        return
+    redis = store.redis  # type: ignore[attr-defined]
+    name = next(n for n in redis.call("HKEYS", "arb:paper") if n.startswith(paper_id + "@"))
+    redis.call("HSET", "arb:paper", name, old)

@@ -16,6 +16,7 @@ import email.utils
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,10 @@ MAX_REDIRECTS = 3
 # What a response may weigh, by kind: the combined RSS of every archive is about 3 MB, an API
 # page of 500 entries about 1.5 MB; a PDF's cap comes from summary.pdf_max_bytes.
 RSS_MAX_BYTES = 40_000_000
+# Bodies are asked for gzip-compressed (arXiv serves gzip) and inflated here, in steps.
+ACCEPT_ENCODING = "gzip"
+INFLATE = {"identity": 0, "gzip": 47, "x-gzip": 47, "deflate": 15}  # zlib wbits (0: not compressed)
+INFLATE_STEP = 1 << 20
 API_MAX_BYTES = 20_000_000
 
 
@@ -97,7 +102,8 @@ class ArxivClient:
         self._hosts = {
             urlsplit(u).netloc for u in (settings.arxiv_rss_base, settings.arxiv_api_base, settings.arxiv_pdf_base)
         }
-        self._http = httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=False, transport=transport)
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+        self._http = httpx.Client(headers=headers, follow_redirects=False, transport=transport)
 
     @property
     def last_request_at(self) -> datetime | None:
@@ -182,17 +188,34 @@ class ArxivClient:
 
 
 def _read(response: httpx.Response, max_bytes: int, end: float, clock: Callable[[], float]) -> bytes:
-    """The body, refusing more than ``max_bytes`` (sent or decompressed) or a read past ``end``."""
+    """The body, refusing more than ``max_bytes`` (sent or inflated) or a read past ``end``.
+
+    Inflated here a megabyte at a time (httpx would inflate each network read whole, and a
+    64 KB read of a gzip bomb is 64 MB), so a refused body costs at most the cap in memory."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{response.url} is {int(declared):,} bytes, over the {max_bytes:,}-byte cap")
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > max_bytes or response.num_bytes_downloaded > max_bytes:
-            raise FetchError(f"{response.url} is over the {max_bytes:,}-byte cap (decompressed)")
-        if clock() > end:
-            raise httpx.ReadTimeout(f"the whole response took longer than {end - clock():.0f} s")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in INFLATE:
+        raise FetchError(f"{response.url} is sent with Content-Encoding {encoding!r}, which is not asked for")
+    inflater = zlib.decompressobj(INFLATE[encoding]) if INFLATE[encoding] else None
+    body, sent = bytearray(), 0
+    for raw in response.iter_raw():
+        sent += len(raw)
+        pending = raw
+        while pending:
+            if inflater is None:
+                piece, pending = pending, b""
+            else:
+                piece = inflater.decompress(pending, INFLATE_STEP)
+                pending = inflater.unconsumed_tail
+            if sent > max_bytes or len(body) + len(piece) > max_bytes:
+                raise FetchError(f"{response.url} is over the {max_bytes:,}-byte cap (sent or inflated)")
+            body += piece
+            if clock() > end:
+                raise httpx.ReadTimeout("the whole response took longer than the timeout")
+    if inflater is not None:
+        body += inflater.flush()
     if clock() > end:
         raise httpx.ReadTimeout("the whole response took longer than the timeout")
     return bytes(body)

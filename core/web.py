@@ -7,6 +7,7 @@ place (``_app_error``), always as a short JSON message, never a stack trace.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -43,8 +44,12 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[str], tuple[bytes, datetime | None, str]]
 # Filtered and topic feeds match every stored paper when rendered: CPU work that, under the
 # GIL, slows every other request. One instance renders at most this many at once.
-COSTLY_RENDERS = 2
+COSTLY_RENDERS = 1
 COSTLY_WAIT_S = 10.0
+# How often Python hands the GIL to another thread (default 5 ms). A filtered render holds it
+# for seconds of matching; at 0.5 ms a cached feed waits 3x its time behind one, not 19x
+# (bench/starvation.py). Serving feeds is this process's only job, so it is set here.
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Context:
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     config = load_config(settings.config_path)
     ctx = Context(settings, config, store or open_store(settings), ResponseCache(), PaperCache())
     app = FastAPI(title="arxiv-rss-bot", summary="Your arXiv categories, ranked by your keywords, as feeds.")

@@ -111,7 +111,8 @@ def make_summaries(
     own_client = arxiv is None and config.summary.source == "fulltext"
     client = ArxivClient(settings) if own_client else arxiv
     try:
-        made = _run_calls(todo, report, config, settings, store, summarizer, client, now, deadline, clock, sleep)
+        run = _Run(config, settings, summarizer, client, now, deadline, clock, sleep)
+        made = _run_calls(todo, report, store, run)
     finally:
         if own_client and client is not None:
             client.close()
@@ -134,19 +135,21 @@ def _due(papers: list[Paper], config: Config, queue: list[str]) -> tuple[deque[P
     return todo, report
 
 
-def _run_calls(
-    todo: deque[Paper],
-    report: SummaryReport,
-    config: Config,
-    settings: Settings,
-    store: Store,
-    summarizer: Summarizer,
-    arxiv: ArxivClient | None,
-    now: datetime,
-    deadline: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> dict[str, Summary]:
+@dataclass(frozen=True)
+class _Run:
+    """What every call of one summary stage shares."""
+
+    config: Config
+    settings: Settings
+    summarizer: Summarizer
+    arxiv: ArxivClient | None  # for full texts
+    now: datetime
+    deadline: float  # a clock() value
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+def _run_calls(todo: deque[Paper], report: SummaryReport, store: Store, run: _Run) -> dict[str, Summary]:
     """Run the calls on ``summary.concurrency`` daemon threads until the queue, the daily budget
     or the time runs out; what is left stays in ``todo``.
 
@@ -155,7 +158,8 @@ def _run_calls(
     process waits for it. Each result is saved as it comes, so a function killed at its time
     limit keeps what was paid for.
     """
-    sc, day = config.summary, now.date().isoformat()
+    config, clock, deadline = run.config, run.clock, run.deadline
+    sc, day = config.summary, run.now.date().isoformat()
     calls_used, tokens_used = store.add_usage(day, 0, 0)
     results: SimpleQueue[tuple[Paper, Summary | LLMError]] = SimpleQueue()
     running: dict[str, Paper] = {}
@@ -163,9 +167,7 @@ def _run_calls(
 
     def work(paper: Paper) -> None:
         try:
-            outcome: Summary | LLMError = _summarize(
-                paper, config, settings, summarizer, arxiv, now, deadline, clock, sleep
-            )
+            outcome: Summary | LLMError = _summarize(paper, run)
         except LLMError as exc:
             outcome = exc
         except Exception as exc:  # a bug must not leave the stage waiting for an answer that never comes
@@ -197,7 +199,7 @@ def _run_calls(
             _failed(outcome, paper, todo, report)
             if outcome.kind != "rejected":
                 continue
-            summary = _rejection(outcome, config, summarizer, now)
+            summary = _rejection(outcome, config, run.summarizer, run.now)
         else:
             summary = outcome
             report.made += 1
@@ -210,22 +212,12 @@ def _run_calls(
     return made
 
 
-def _summarize(
-    paper: Paper,
-    config: Config,
-    settings: Settings,
-    summarizer: Summarizer,
-    arxiv: ArxivClient | None,
-    now: datetime,
-    deadline: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> Summary:
-    sc = config.summary
+def _summarize(paper: Paper, run: _Run) -> Summary:
+    sc, clock, deadline = run.config.summary, run.clock, run.deadline
     body, source = f"Abstract: {paper.abstract}", "abstract"
-    if sc.source == "fulltext" and arxiv is not None:
+    if sc.source == "fulltext" and run.arxiv is not None:
         try:
-            pdf = fetch_pdf(arxiv, settings.arxiv_pdf_base, paper, sc.pdf_max_bytes)
+            pdf = fetch_pdf(run.arxiv, run.settings.arxiv_pdf_base, paper, sc.pdf_max_bytes)
             body, source = extract_text(pdf, sc.max_input_chars), "fulltext"
         except FetchError as exc:
             log.warning("full text of %s unavailable, summarising the abstract: %s", paper.versioned_id, exc)
@@ -235,7 +227,7 @@ def _summarize(
         if timeout <= 0:
             raise LLMError("budget", "no time left in the budget")
         try:
-            completion = summarizer.complete(messages, timeout, sc.max_output_tokens)
+            completion = run.summarizer.complete(messages, timeout, sc.max_output_tokens)
             break
         except LLMError as exc:
             if exc.kind not in ("transient", "rate_limit") or attempt + 1 == ATTEMPTS:
@@ -244,7 +236,7 @@ def _summarize(
             if clock() + pause >= deadline:
                 raise LLMError("budget", f"{exc.message}; no time left to retry") from exc
             log.warning("%s: %s; retrying in %.0f s", paper.versioned_id, exc.message, pause)
-            sleep(pause)
+            run.sleep(pause)
     if not completion.text.strip():
         raise LLMError("transient", "the model returned an empty summary")
     markdown, reason = cut_reply(completion.text)
@@ -254,11 +246,11 @@ def _summarize(
         markdown=markdown,
         html=render_markdown(markdown),
         reason=reason,
-        model=summarizer.model,
-        provider=summarizer.provider,
+        model=run.summarizer.model,
+        provider=run.summarizer.provider,
         language=sc.language,
         source=source,
-        created=now,
+        created=run.now,
         tokens=completion.tokens,
     )
 

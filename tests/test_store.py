@@ -207,3 +207,18 @@ def test_the_version_changes_with_every_save_and_only_then(store: Store) -> None
     store.release_lock("owner")
     store.add_usage("2024-11-28", 1, 100)
     assert store.load_version() == fourth
+
+
+def test_sqlite_keeps_one_connection_per_thread(tmp_path: Path) -> None:
+    """A cached feed's version check must not open (and set up) a new connection each time."""
+    store = SqliteStore(tmp_path / "reuse.sqlite3")
+    store.load_version()
+    first = store._connection()
+    for _ in range(5):
+        store.load_version()
+    assert store._connection() is first
+    seen: list[object] = []
+    thread = threading.Thread(target=lambda: (store.load_version(), seen.append(store._connection())))
+    thread.start()
+    thread.join()
+    assert seen[0] is not first  # sqlite3 connections stay on the thread that made them

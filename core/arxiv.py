@@ -44,13 +44,7 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    papers: list[Paper] = field(default_factory=list)
-    published: datetime | None = None
-
-    @property
-    def quiet(self) -> bool:
-        """No announcements: a weekend or holiday, not an error."""
-        return not self.papers
+    papers: list[Paper] = field(default_factory=list)  # none: a weekend or holiday, not an error
 
 
 def feed_url(base: str, categories: list[str]) -> str:
@@ -96,7 +90,7 @@ def parse_feed(body: bytes) -> ParsedFeed:
         raise FeedError(f"the feed is malformed XML ({parsed['bozo_exception']})", "the download may be truncated")
     published = _datetime(channel.get("published_parsed") or channel.get("updated_parsed"))
     papers = [_paper(entry, published) for entry in parsed.entries]
-    return ParsedFeed(papers=[p for p in papers if p is not None], published=published)
+    return ParsedFeed(papers=[p for p in papers if p is not None])
 
 
 def _paper(entry: Any, published: datetime | None) -> Paper | None:

@@ -44,7 +44,7 @@ def authorize(header: str | None, secret: str | None) -> None:
         raise UnauthorizedError("missing or wrong bearer token", "send Authorization: Bearer $CRON_SECRET")
 
 
-def run_refresh(settings: Settings, config: Config, store: Store) -> dict[str, Any]:
+def refresh_job(settings: Settings, config: Config, store: Store) -> dict[str, Any]:
     from core.refresh import refresh  # feedparser and the LLM SDKs load only for the cron job
     from core.summarize import open_summarizer
 
@@ -56,7 +56,7 @@ def run_refresh(settings: Settings, config: Config, store: Store) -> dict[str, A
     return {"job": "refresh", **body}
 
 
-def run_summaries(settings: Settings, config: Config, store: Store) -> dict[str, Any]:
+def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str, Any]:
     from core.refresh import summarize_stored
     from core.summarize import open_summarizer
 

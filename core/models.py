@@ -7,12 +7,13 @@ pages all speak ``Paper``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # The shape of a stored Paper. Raise it with every change old records would not validate
 # against, and teach ``core.store.records`` how to migrate the previous shape.
-PAPER_SCHEMA = 1
+PAPER_SCHEMA = 2
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
@@ -41,26 +42,22 @@ class Match(BaseModel):
     excluded_by: str | None = None
     score: float = 0.0
 
-    @property
-    def keywords(self) -> list[str]:
-        return [hit.keyword for hit in self.hits]
-
 
 class Summary(BaseModel):
     """An AI summary of one version of a paper, or the record that the model refused it."""
 
     model_config = ConfigDict(frozen=True)
 
-    status: str = "ok"  # ok | rejected (content inspection: not retried every run)
+    status: Literal["ok", "rejected"] = "ok"  # rejected: content inspection, not retried every run
     markdown: str = ""
     html: str = ""  # rendered and sanitised at refresh time, so serving needs no Markdown library
     model: str
     provider: str
     language: str
-    source: str = "abstract"  # abstract | fulltext
+    source: Literal["abstract", "fulltext"] = "abstract"
     created: datetime
     tokens: int = 0
-    reason: str = ""
+    reason: str = ""  # why it was rejected, or why the reply was cut
 
 
 class Metadata(BaseModel):
@@ -100,7 +97,7 @@ class Paper(BaseModel):
     doi: str | None = None
     journal_ref: str | None = None
     # Set by the refresh: the followed categories this paper is listed under, and its match.
-    feeds: list[str] = Field(default_factory=list)
+    listed_in: list[str] = Field(default_factory=list)
     match: Match = Field(default_factory=Match)
     summary: Summary | None = None
     metadata: Metadata | None = None  # from the arXiv API (core.enrich), when fetched
@@ -129,10 +126,6 @@ class Paper(BaseModel):
     def html_url(self) -> str:
         return ARXIV_HTML + self.versioned_id
 
-    @property
-    def score(self) -> float:
-        return self.match.score
-
 
 class RefreshState(BaseModel):
     """What the refresh job remembers between runs, and what /health reports."""
@@ -143,7 +136,7 @@ class RefreshState(BaseModel):
     last_request_at: datetime | None = None
     last_refresh_at: datetime | None = None
     last_success_at: datetime | None = None
-    outcome: str = "never"  # never | ok | not-modified | quiet | error
+    outcome: Literal["never", "ok", "not-modified", "quiet", "error"] = "never"
     message: str = ""
     counts: dict[str, int] = Field(default_factory=dict)
     summary_queue: list[str] = Field(default_factory=list)  # paper ids left for the next run

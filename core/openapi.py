@@ -26,6 +26,11 @@ class ErrorBody(BaseModel):
     topics: list[str] | None = None  # 404 for a topic: the ones config.json defines
 
 
+def error_body(error: str, stage: str, hint: str = "", **extra: Any) -> dict[str, Any]:
+    """The JSON body of every error answer, built through the model that documents it."""
+    return ErrorBody(error=error, stage=stage, hint=hint or None, **extra).model_dump(exclude_none=True)
+
+
 class StoreStatus(BaseModel):
     backend: Literal["sqlite", "upstash"]
     ok: bool

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import email.utils
 import xml.etree.ElementTree as ET
-from datetime import datetime
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 
 
-def render_opml(title: str, feeds: list[tuple[str, str, str]], updated: datetime | None) -> bytes:
+def render_opml(title: str, feeds: list[tuple[str, str, str]]) -> bytes:
     """``feeds`` holds (name, RSS URL, HTML page URL) triples."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
-    if updated is not None:
-        ET.SubElement(head, "dateModified").text = email.utils.format_datetime(updated, usegmt=True)
     body = ET.SubElement(root, "body")
     folder = ET.SubElement(body, "outline", text=title, title=title)
     for name, rss_url, page_url in feeds:

@@ -149,7 +149,7 @@ def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, 
             continue
         excluded = exclusions.match(paper).excluded_by
         matched.append(
-            paper.model_copy(update={"match": Match(hits=hits, excluded_by=excluded, score=querylang.score(hits))})
+            paper.model_copy(update={"match": Match(hits=hits, excluded_by=excluded, score=score_hits(hits))})
         )
     types = query.types or tuple(config.announce_types)
     kept = (p for p in matched if passes(p, types, query.min_score or 0.0, True))

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from core import taxonomy
 from core.errors import QueryError
 from core.models import KeywordHit, Paper
-from core.scoring import score_hits
 from core.terms import compiled
 
 FIELDS = ("ti", "abs", "au", "cat", "all")
@@ -179,11 +178,6 @@ def evaluate(node: Node, paper: Paper) -> list[KeywordHit] | None:
     if node.op == "ANDNOT":
         return left if right is None else None
     return None if right is None else [*left, *right]
-
-
-def score(hits: list[KeywordHit]) -> float:
-    """The same formula as keywords: see core.scoring.hit_points."""
-    return score_hits(hits)
 
 
 def _word_hits(word: Word, paper: Paper) -> list[KeywordHit] | None:

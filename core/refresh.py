@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from core import arxiv, taxonomy
 from core.arxiv_client import ArxivClient
@@ -28,7 +29,7 @@ from core.summarize import Summarizer
 from core.summarize import status as summary_status
 from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries
 from core.text import latex_to_unicode
-from core.topics import topic_papers
+from core.topics import shown_papers
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 @dataclass
 class RefreshReport:
-    outcome: str = "ok"  # ok | not-modified | quiet (a weekend or holiday)
+    outcome: Literal["ok", "not-modified", "quiet"] = "ok"  # quiet: a weekend or holiday
     fetched: int = 0  # items in arXiv's feed
     followed: int = 0  # of those, in a followed category
     new: int = 0
@@ -70,22 +71,23 @@ def refresh(
     now: datetime | None = None,
     summarizer: Summarizer | None = None,
     deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RefreshReport:
     """Run one refresh under the store's lock. Raises AppError (with the stage) on failure.
 
     Summaries are made (by ``summarizer``, if any) for ``summary.time_budget_s`` after the
     papers are saved, and never past ``deadline`` (a time.monotonic() value) when given; no
-    arXiv request runs past it either.
+    arXiv request runs past it either. ``sleep`` waits out every backoff (tests pass their own).
     """
     started, now = time.monotonic(), now or datetime.now(UTC)
     with refresh_lock(store):
         state = store.load_state()
-        arxiv_client = client or ArxivClient(settings, state.last_request_at, deadline)
+        arxiv_client = client or ArxivClient(settings, state.last_request_at, deadline, sleep=sleep)
         try:
             report, state, papers = _run(config, settings, store, state, arxiv_client, now)
             if papers:
                 report.summaries = run_summaries(
-                    config, settings, store, summarizer, papers, state, now, deadline, arxiv_client
+                    config, settings, store, summarizer, papers, state, now, deadline, arxiv_client, sleep
                 )
         except AppError as exc:
             failed = {"last_refresh_at": now, "outcome": "error", "message": str(exc)}
@@ -108,15 +110,15 @@ def summarize_stored(
     summarizer: Summarizer | None,
     now: datetime | None = None,
     deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> SummaryReport:
     """``python -m core summarize``: continue the summary queue over the stored papers."""
     with refresh_lock(store):
         papers = attach_cached(store.load_papers(), config, store)
         state = store.load_state()
-        with ArxivClient(settings, state.last_request_at, deadline) as arxiv_client:
-            return run_summaries(
-                config, settings, store, summarizer, papers, state, now or datetime.now(UTC), deadline, arxiv_client
-            )
+        with ArxivClient(settings, state.last_request_at, deadline, sleep=sleep) as arxiv_client:
+            now = now or datetime.now(UTC)
+            return run_summaries(config, settings, store, summarizer, papers, state, now, deadline, arxiv_client, sleep)
 
 
 def run_summaries(
@@ -129,6 +131,7 @@ def run_summaries(
     now: datetime,
     deadline: float | None,
     arxiv_client: ArxivClient,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> SummaryReport:
     """Summarise what is due, store the papers again if anything changed, record the outcome.
 
@@ -137,11 +140,11 @@ def run_summaries(
     stop = time.monotonic() + config.summary.time_budget_s
     stop = min(stop, deadline) if deadline is not None else stop
     if summarizer is None:
-        report = SummaryReport(message=summary_status(config.summary, settings)[1])
+        report = SummaryReport(message=summary_status(config.summary, settings).message)
         queue = state.summary_queue
     else:
         papers, report, queue = make_summaries(
-            papers, config, settings, store, summarizer, state.summary_queue, now, stop, arxiv_client
+            papers, config, settings, store, summarizer, state.summary_queue, now, stop, arxiv_client, sleep=sleep
         )
         if report.made or report.rejected:
             store.save_papers(papers)
@@ -263,9 +266,9 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
     matched = []
     for paper in papers:
-        feeds = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
-        if feeds:
-            update: dict[str, object] = {"match": matcher.match(paper), "feeds": feeds}
+        listed_in = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
+        if listed_in:
+            update: dict[str, object] = {"match": matcher.match(paper), "listed_in": listed_in}
             if not paper.title_text:  # LaTeX to Unicode once per paper (pylatexenc is slow)
                 abstract = latex_to_unicode(paper.abstract)
                 # The title is always set (it marks the paper as converted); the abstract only
@@ -281,10 +284,7 @@ def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
 
 def _enrich(papers: list[Paper], config: Config, settings: Settings, client: ArxivClient) -> list[Paper]:
     """Metadata from the arXiv API for the papers some feed shows (config.json's or a topic's)."""
-    wanted = [p for p in papers if kept_by_config(p, config)]
-    for topic in config.topics:
-        wanted += topic_papers(papers, config, topic)
-    return enrich_papers(papers, wanted, client, settings.arxiv_api_base, ENRICH_LIMIT)
+    return enrich_papers(papers, shown_papers(papers, config), client, settings.arxiv_api_base, ENRICH_LIMIT)
 
 
 def _save_state_quietly(store: Store, state: RefreshState) -> None:

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.http_cache import NO_STORE
+from core.openapi import error_body
 
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -62,7 +63,7 @@ def _too_long(scope: Scope) -> str:
 
 
 def _refuse(reason: str) -> JSONResponse:
-    body = {"error": reason, "stage": "web", "hint": "shorten the URL: see the parameters in README.md"}
+    body = error_body(reason, "web", "shorten the URL: see the parameters in README.md")
     return JSONResponse(body, status_code=414, headers={"Cache-Control": NO_STORE})
 
 

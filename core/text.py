@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # XML 1.0 allows tab, newline and carriage return below 0x20; arXiv abstracts sometimes carry
@@ -22,6 +22,7 @@ def strip_illegal(value: str) -> str:
     return _ILLEGAL_XML.sub("", value)
 
 
+@lru_cache(maxsize=20_000)  # pylatexenc is slow; a refresh meets the same texts again and again
 def latex_to_unicode(text: str) -> str:
     """Readable text for titles and abstracts: ``$\\mathcal{O}(n)$`` -> "𝒪(n)", ``\\emph{x}`` -> "x".
 

@@ -12,7 +12,7 @@ from core import querylang, taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper
-from core.query import FeedQuery, select_papers
+from core.query import FeedQuery, kept_by_config, select_papers
 
 NO_FILTERS = FeedQuery()
 
@@ -45,3 +45,24 @@ def topic_papers(papers: Sequence[Paper], config: Config, topic: Topic, request:
     followed = topic.categories or config.categories
     inside = [p for p in papers if taxonomy.listed(p.categories, followed)]
     return select_papers(inside, config, topic_query(topic, request))
+
+
+def shown_papers(
+    papers: Sequence[Paper], config: Config, per_feed: int | None = None, summarised_only: bool = False
+) -> list[Paper]:
+    """The papers some default feed shows, each once, best first: config.json's own, then each
+    topic's (only the topics with ``summary: true`` when ``summarised_only``), the first
+    ``per_feed`` of each."""
+    chosen = [p for p in papers if kept_by_config(p, config)][:per_feed]
+    for topic in config.topics:
+        if topic.summary or not summarised_only:
+            chosen += topic_papers(papers, config, topic)[:per_feed]
+    return unique_by_id(chosen)
+
+
+def unique_by_id(papers: Sequence[Paper]) -> list[Paper]:
+    """Each paper once, where it first appears."""
+    first: dict[str, Paper] = {}
+    for paper in papers:
+        first.setdefault(paper.id, paper)
+    return list(first.values())

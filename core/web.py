@@ -27,7 +27,7 @@ from core.errors import AppError, BusyError, NotFoundError, StoreError, Unauthor
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.http_cache import NO_STORE, STALE_IF_ERROR, conditional_response, etag_of
 from core.models import Paper, RefreshState
-from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, responses
+from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, error_body, responses
 from core.opml import OPML_TYPE, render_opml
 from core.paper_cache import PaperCache
 from core.public_url import PublicURLMiddleware
@@ -63,6 +63,7 @@ class Context:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The app: its context (settings, config, store, caches), error handlers and routes."""
     settings = settings or Settings.from_env()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     config = load_config(settings.config_path)
@@ -75,8 +76,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(PublicURLMiddleware, public_url=settings.public_url)
-
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    _add_page_routes(app, ctx)
+    _add_feed_routes(app, ctx)
+    _add_status_routes(app, ctx)
+    _add_cron_routes(app, ctx)
+    return app
+
+
+def _add_page_routes(app: FastAPI, ctx: Context) -> None:
+    """The index page, OPML and the Markdown digest."""
 
     @app.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
     def index(request: Request) -> Response:
@@ -86,7 +95,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         def render(_: str) -> tuple[bytes, datetime | None, str]:
             state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
             papers = select_papers(stored, ctx.config)
-            summaries = summary_status(ctx.config.summary, ctx.settings)[1]
+            summaries = summary_status(ctx.config.summary, ctx.settings).message
             page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming)
             return page.encode(), state.last_success_at, version
 
@@ -101,7 +110,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def opml(request: Request) -> Response:
         """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
         links = pages.feed_links(request, ctx.config)
-        body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links], None)
+        body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links])
         return conditional_response(request, body, OPML_TYPE, None)
 
     @app.get(
@@ -120,7 +129,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
         return _cached(request, ctx, DIGEST_TYPE, render)
 
-    _add_feed_routes(app, ctx)
+
+def _add_status_routes(app: FastAPI, ctx: Context) -> None:
+    """/health and /config."""
 
     @app.get("/health", responses={200: {"model": Health}, 503: {"model": HealthDown}, **responses(None)})
     def health() -> JSONResponse:
@@ -133,8 +144,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return JSONResponse(down, status_code=503, headers={"Retry-After": "60", "Cache-Control": NO_STORE})
         refresh = state.model_dump(mode="json", exclude={"etag", "last_modified", "last_request_at"})
         store = {"backend": ctx.store.name, "ok": True}
-        enabled, message = summary_status(ctx.config.summary, ctx.settings)
-        summaries = {"enabled": enabled, "status": message, "last_run": state.summary_message}
+        status = summary_status(ctx.config.summary, ctx.settings)
+        summaries = {"enabled": status.enabled, "status": status.message, "last_run": state.summary_message}
         body: dict[str, Any] = {"status": "ok", "store": store, "papers": count, "refresh": refresh}
         body["summaries"] = summaries
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
@@ -145,20 +156,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         body = {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
+
+def _add_cron_routes(app: FastAPI, ctx: Context) -> None:
+    """The two cron jobs, behind the bearer secret."""
+
     @app.get("/api/cron/refresh", responses={200: {"model": CronReport}, **responses(None, 401, 409, 422, 503)})
     def cron_refresh(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """Run the daily refresh: Vercel Cron, or the owner, with Authorization: Bearer $CRON_SECRET."""
         cron.authorize(authorization, ctx.settings.cron_secret)
-        return JSONResponse(cron.run_refresh(ctx.settings, ctx.config, ctx.store), headers={"Cache-Control": NO_STORE})
+        return JSONResponse(cron.refresh_job(ctx.settings, ctx.config, ctx.store), headers={"Cache-Control": NO_STORE})
 
     @app.get("/api/cron/summarize", responses={200: {"model": CronReport}, **responses(None, 401, 409, 422, 503)})
     def cron_summarize(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """Continue the AI summaries a refresh left queued; the same bearer secret."""
         cron.authorize(authorization, ctx.settings.cron_secret)
-        body = cron.run_summaries(ctx.settings, ctx.config, ctx.store)
+        body = cron.summarize_job(ctx.settings, ctx.config, ctx.store)
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
-
-    return app
 
 
 FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.0"), ("json", "JSON Feed 1.1"))
@@ -240,7 +253,7 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
             state, stored, version = ctx.store.load_feed(category, query.limit or ctx.config.max_papers)
         else:  # a filter may keep any stored paper
             state, stored, version = ctx.papers.load(ctx.store, current)
-            stored = [p for p in stored if category in p.feeds] if category else stored
+            stored = [p for p in stored if category in p.listed_in] if category else stored
             query.check_cost(len(stored))
         papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
         return *_render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories)), version
@@ -339,8 +352,7 @@ def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
 
 
 def _app_error(request: Request, exc: AppError) -> JSONResponse:
-    body: dict[str, Any] = {"error": exc.message, "stage": exc.stage, **({"hint": exc.hint} if exc.hint else {})}
-    body.update(exc.extra)
+    body = error_body(exc.message, exc.stage, exc.hint, **exc.extra)
     headers = {"Cache-Control": NO_STORE}
     if isinstance(exc, StoreError):
         headers["Retry-After"] = "60"
@@ -357,20 +369,20 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     first = exc.errors()[0]
     name = str(first["loc"][-1]) if first.get("loc") else "request"
     message = f"parameter {name!r}: {first.get('msg', 'is invalid')}"
-    body = {"error": message, "stage": "query", "hint": "see the parameters in README.md"}
+    body = error_body(message, "query", "see the parameters in README.md")
     return JSONResponse(body, 422, headers={"Cache-Control": NO_STORE})
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Routing errors (no such path, a method other than GET) in the same shape as every error."""
     if exc.status_code == 404:
-        body = {"error": f"there is no page at {request.url.path!r}", "hint": "the index page / lists every feed"}
+        body = error_body(f"there is no page at {request.url.path!r}", "web", "the index page / lists every feed")
     else:
-        body = {"error": f"{request.method} is not allowed here ({exc.detail})", "hint": "every route answers GET"}
+        body = error_body(f"{request.method} is not allowed here ({exc.detail})", "web", "every route answers GET")
     headers = {**(exc.headers or {}), "Cache-Control": NO_STORE}
-    return JSONResponse({**body, "stage": "web"}, exc.status_code, headers=headers)
+    return JSONResponse(body, exc.status_code, headers=headers)
 
 
 def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path)
-    return JSONResponse({"error": "internal error", "stage": "web"}, 500, headers={"Cache-Control": NO_STORE})
+    return JSONResponse(error_body("internal error", "web"), 500, headers={"Cache-Control": NO_STORE})

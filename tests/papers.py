@@ -8,6 +8,7 @@ from typing import Any
 from core.markdown import render_markdown
 from core.models import Paper, Summary
 from core.query import Matcher, match_papers
+from core.store import Store
 
 
 def make_paper(title: str = "A paper", abstract: str = "", **fields: Any) -> Paper:
@@ -37,3 +38,8 @@ def hostile_paper() -> Paper:
     paper = make_paper(HOSTILE_TITLE, HOSTILE_ABSTRACT, authors=["<b>Mallory</b> <script>x</script>"], summary=summary)
     paper = paper.model_copy(update={"title_text": HOSTILE_TITLE, "abstract_text": HOSTILE_ABSTRACT})
     return match_papers([paper], Matcher.build(["LLM"]))[0]
+
+
+def stored(store: Store, paper_id: str) -> Paper | None:
+    """The stored paper with this id, if any."""
+    return next((p for p in store.load_papers() if p.id == paper_id), None)

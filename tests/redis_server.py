@@ -9,11 +9,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.loopback import free_port
+from tests.waiting import wait_until
 
 
 class RedisError(Exception):
@@ -88,21 +88,19 @@ class RedisServer:
         args += ["--save", ""]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                conn = Resp(self.port, timeout=1)
-                pong = conn.call("PING")
-                conn.close()
-                if pong == "PONG":
-                    return self
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError("redis-server exited at start")
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not answer PING within 10 s")
-            time.sleep(0.02)
+        wait_until(self._answers, "redis-server answered PING")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        assert self.process.poll() is None, "redis-server exited at start"
+        try:
+            conn = Resp(self.port, timeout=1)
+            pong = conn.call("PING")
+            conn.close()
+        except OSError:
+            return False
+        return bool(pong == "PONG")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -6,6 +6,7 @@ Set UPDATE_SCREENSHOTS=1 to refresh the screenshots under docs/ that the README 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import subprocess
@@ -29,6 +30,8 @@ from tests.dashscope_fake import FakeDashScope
 from tests.papers import HOSTILE_TITLE, hostile_paper
 from tests.uvicorn_server import serve
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` skips these
+
 DOCS = Path(__file__).parents[1] / "docs"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,9 +51,7 @@ def live(arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path) -> Iterato
     config = parse_config({**TEST_CONFIG, "summary": {"max_papers": 5, "language": "en"}})
     fake = FakeDashScope()
     with fake.server:
-        keyed = Settings(
-            **{**settings.__dict__, "dashscope_api_key": fake.api_key, "dashscope_base_url": fake.native_base}
-        )
+        keyed = dataclasses.replace(settings, dashscope_api_key=fake.api_key, dashscope_base_url=fake.native_base)
         store = SqliteStore(tmp_path / "live.sqlite3")
         refresh(config, keyed, store, summarizer=open_summarizer(config.summary, keyed))
     settings.config_path.write_text(config.model_dump_json())

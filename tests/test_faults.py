@@ -9,13 +9,12 @@ app serves and the lock. The Upstash store's faults are in test_store_upstash.py
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,12 @@ from core.store.upstash import UpstashStore
 from core.summarize import open_summarizer
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, ERROR_FEED, FakeArxiv, read
-from tests.conftest import TEST_CONFIG, process_env
+from tests.conftest import TEST_CONFIG, no_wait, process_env
 from tests.dashscope_fake import JSON, FakeDashScope
 from tests.loopback import Reply
+from tests.papers import stored
 from tests.upstash_shim import UpstashShim
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).parents[1]
 REVISED = read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:2411.18077v2")
@@ -76,10 +77,6 @@ def served_ids(settings: Settings, store: Store) -> list[str]:
     return [entry.id for entry in feedparser.parse(response.content).entries]
 
 
-def with_settings(settings: Settings, **changes: Any) -> Settings:
-    return Settings(**{**settings.__dict__, **changes})
-
-
 # --- arXiv ----------------------------------------------------------------------------------
 
 HTML_ERROR = Reply(200, b"<html><body><h1>Service Unavailable</h1></body></html>", {"Content-Type": "text/html"})
@@ -109,7 +106,7 @@ def test_arxiv_faults_keep_the_last_good_feed(
     arxiv_server.serve(REVISED)
     arxiv_server.queue(*replies)
     with pytest.raises(error):
-        refresh(config, with_settings(settings, **changes), good_store)
+        refresh(config, dataclasses.replace(settings, **changes), good_store, sleep=no_wait)
     assert good_store.load_papers() == before
     state = good_store.load_state()
     assert (state.outcome, state.last_success_at, state.etag) == ("error", good.last_success_at, good.etag)
@@ -149,10 +146,12 @@ def test_passing_faults_are_retried_and_the_feed_updated(
 ) -> None:
     arxiv_server.serve(REVISED)
     arxiv_server.queue(*replies)
-    report = refresh(parse_config(TEST_CONFIG), with_settings(settings, arxiv_timeout_s=0.5), good_store)
+    report = refresh(
+        parse_config(TEST_CONFIG), dataclasses.replace(settings, arxiv_timeout_s=0.5), good_store, sleep=no_wait
+    )
     assert (report.outcome, report.updated) == ("ok", 1)
     assert len(arxiv_server.requests) == len(replies) + 1
-    revised = good_store.load_paper("2411.18077")
+    revised = stored(good_store, "2411.18077")
     assert revised is not None
     assert revised.version == 2
     assert good_store.load_state().etag == arxiv_server.etag
@@ -186,17 +185,10 @@ def test_a_sqlite_write_failing_halfway_rolls_back(
 # --- the LLM --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def dashscope() -> Iterator[FakeDashScope]:
-    fake = FakeDashScope()
-    with fake.server:
-        yield fake
-
-
 def summarize(settings: Settings, store: Store, dashscope: FakeDashScope) -> tuple[Config, Any]:
     config = parse_config({**TEST_CONFIG, "summary": SUMMARIES})
-    keyed = with_settings(settings, dashscope_api_key="sk-test", dashscope_base_url=dashscope.native_base)
-    return config, summarize_stored(config, keyed, store, open_summarizer(config.summary, keyed))
+    keyed = dataclasses.replace(settings, dashscope_api_key="sk-test", dashscope_base_url=dashscope.native_base)
+    return config, summarize_stored(config, keyed, store, open_summarizer(config.summary, keyed), sleep=no_wait)
 
 
 def native(body: object, status: int = 200) -> Reply:
@@ -269,11 +261,11 @@ def cli_env(settings: Settings, store: Store, upstash: UpstashShim | None, **ext
 
 
 def kill_when(process: subprocess.Popen[bytes], reached: Any) -> None:
-    deadline = time.monotonic() + 30
-    while not reached():
+    def still_running_and_reached() -> bool:
         assert process.poll() is None, "the refresh ended before the kill"
-        assert time.monotonic() < deadline, "the refresh never reached the point to kill it at"
-        time.sleep(0.01)
+        return bool(reached())
+
+    wait_until(still_running_and_reached, "the refresh reached the point to kill it at", timeout_s=30)
     process.send_signal(signal.SIGKILL)
     process.wait()
 
@@ -283,6 +275,7 @@ def shim_or_none(request: pytest.FixtureRequest, store: Store) -> UpstashShim | 
     return request.getfixturevalue("upstash") if isinstance(store, UpstashStore) else None
 
 
+@pytest.mark.slow
 def test_killed_while_fetching_the_next_run_recovers(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, shim_or_none: UpstashShim | None
 ) -> None:
@@ -304,6 +297,7 @@ def test_killed_while_fetching_the_next_run_recovers(
     assert store.lock_holder() is None
 
 
+@pytest.mark.slow
 def test_killed_while_summarising_the_papers_are_saved_and_summaries_resume(
     arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path, dashscope: FakeDashScope
 ) -> None:

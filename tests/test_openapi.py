@@ -29,6 +29,8 @@ from tests.arxiv_fake import FakeArxiv
 from tests.conftest import TEST_CONFIG
 from tests.test_topics import TOPICS
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` skips these
+
 CONFIG = {**TEST_CONFIG, "topics": TOPICS}
 
 

@@ -54,9 +54,9 @@ def test_terms_match_whole_words_case_insensitively(keyword: str, text: str, fou
 
 @pytest.mark.parametrize("hostile", [".*", "(a|b", "[", "\\", "a{1000}", "^$", "?" * 50, "\x00\x1f", "é" * 100])
 def test_regex_metacharacters_are_literal(hostile: str) -> None:
+    """As a pattern each of these would match (or break on) ordinary text; as text, never."""
     term = Term.compile(hostile)
     assert not term.found_in("an ordinary abstract about world models")
-    assert term.found_in(f"text with {hostile} inside") in (True, False)  # never raises
 
 
 def test_match_records_hits_where_and_score() -> None:
@@ -157,7 +157,7 @@ def test_select_applies_config_filters_and_ranks() -> None:
 def test_query_keywords_replace_config_keywords() -> None:
     selected = select_papers(corpus(), CONFIG, FeedQuery.from_params(keywords="chess"))
     assert [p.id for p in selected] == ["2"]
-    assert selected[0].match.keywords == ["chess"]
+    assert [hit.keyword for hit in selected[0].match.hits] == ["chess"]
 
 
 def test_query_exclude_adds_to_config_exclusions() -> None:

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from core.arxiv import parse_feed
 from core.errors import QueryError
 from core.models import Paper
-from core.querylang import Op, Word, evaluate, parse_query, score
+from core.querylang import Op, Word, evaluate, parse_query
+from core.scoring import score_hits
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper
 
@@ -70,7 +71,7 @@ def test_hits_say_where_and_score_with_weights() -> None:
         ("au:lovelace", False, False, True, 1.0),
         ("cat:cs.AI", False, False, False, 1.0),
     ]
-    assert score(hits) == 2.0 * 1.5 + 1.0 + 1.0 + 0.0
+    assert score_hits(hits) == 2.0 * 1.5 + 1.0 + 1.0 + 0.0
 
 
 def test_precedence_and_parentheses() -> None:
@@ -136,7 +137,7 @@ def test_random_text_never_crashes(text: str) -> None:
         return
     for paper in SAMPLE[:5]:
         hits = evaluate(node, paper)
-        assert hits is None or math.isfinite(score(hits))
+        assert hits is None or math.isfinite(score_hits(hits))
 
 
 @settings(max_examples=100, deadline=None)
@@ -145,4 +146,4 @@ def test_scores_are_finite_for_every_allowed_weight(weights: list[float]) -> Non
     query = " OR ".join(f"cat:cs^{w:.6f}" for w in weights)
     hits = evaluate(parse_query(query), SAMPLE[0])
     assert hits is not None
-    assert math.isfinite(score(hits))
+    assert math.isfinite(score_hits(hits))

@@ -78,3 +78,17 @@ def _corrupt_one(store: Store, paper_id: str) -> None:
     redis = store.redis  # type: ignore[attr-defined]
     name = next(n for n in redis.call("HKEYS", "arb:paper") if n.startswith(paper_id + "@"))
     redis.call("HSET", "arb:paper", name, old)
+
+
+def test_a_schema_1_record_has_its_listing_renamed() -> None:
+    """Schema 2 renamed ``feeds`` (the followed categories a paper is listed under) ``listed_in``."""
+    record = json.loads(make_paper("Listed").model_dump_json())
+    record["schema_version"] = 1
+    record["feeds"] = record.pop("listed_in")
+    record["feeds"] = ["cs.AI", "cs.LG"]
+    paper = decode_paper(json.dumps(record))
+    assert paper is not None
+    assert paper.listed_in == ["cs.AI", "cs.LG"]
+    assert paper.schema_version == PAPER_SCHEMA == 2
+    del record["schema_version"]  # records written before versions existed are schema 1
+    assert decode_paper(json.dumps(record)).listed_in == ["cs.AI", "cs.LG"]  # type: ignore[union-attr]

@@ -6,6 +6,7 @@ servers on loopback, so any outbound request a reader's input caused would be se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -208,7 +209,7 @@ def test_a_refresh_with_every_secret_logs_none(
     arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    keyed = Settings(**{**settings.__dict__, "dashscope_api_key": SECRETS["DASHSCOPE_API_KEY"]})
+    keyed = dataclasses.replace(settings, dashscope_api_key=SECRETS["DASHSCOPE_API_KEY"])
     refresh(parse_config(TEST_CONFIG), keyed, SqliteStore(tmp_path / "s.sqlite3"))
     assert "refresh" in caplog.text.lower()
     assert_no_secret(caplog.text)

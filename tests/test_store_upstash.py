@@ -24,18 +24,9 @@ from core.store.upstash import UpstashStore
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.loopback import Request
-from tests.papers import make_paper
+from tests.papers import make_paper, stored
 from tests.redis_server import RedisServer
 from tests.upstash_shim import UpstashShim
-
-
-@pytest.fixture
-def shim(upstash: UpstashShim, redis_server: RedisServer) -> Iterator[UpstashShim]:
-    redis_server.flush()
-    upstash.reset_counts()
-    yield upstash
-    upstash.delay_s = 0.0
-    upstash.fault = None
 
 
 def assert_store_error_on_the_wire(settings: Settings, store: UpstashStore) -> None:
@@ -160,7 +151,7 @@ def test_big_saves_go_in_several_requests_and_read_back_in_order(shim: UpstashSh
     from tests.papers import make_paper
 
     store = UpstashStore(shim.url, shim.token)
-    papers = [make_paper(f"Paper {i}", "word " * 2000, id=f"2411.{i:05d}", feeds=["cs.AI"]) for i in range(600)]
+    papers = [make_paper(f"Paper {i}", "word " * 2000, id=f"2411.{i:05d}", listed_in=["cs.AI"]) for i in range(600)]
     shim.reset_counts()
     store.save_papers(papers)  # about 6 MB per list: more than one request may carry
     assert shim.round_trips >= 4
@@ -196,7 +187,7 @@ def synthetic_papers(count: int, day: datetime) -> list[Paper]:
             id=f"2411.{n:05d}",
             announced=day,
             categories=["cs.AI" if n % 2 else "cs.LG"],
-            feeds=["cs.AI" if n % 2 else "cs.LG"],
+            listed_in=["cs.AI" if n % 2 else "cs.LG"],
         )
         for n in range(count)
     ]
@@ -228,8 +219,8 @@ def test_a_save_writes_only_new_or_changed_papers(shim: UpstashShim) -> None:
     shim.reset_counts()
     store.save_papers(changed[:-5] + changed[-5:])
     assert shim.bytes_in < unchanged + 11 * 3_000  # the 1 revised and 10 new papers
-    assert store.load_paper(papers[0].id).title == "Revised"  # type: ignore[union-attr]
+    assert stored(store, papers[0].id).title == "Revised"  # type: ignore[union-attr]
     store.save_papers(changed[500:])  # 500 papers leave the window
-    assert store.load_paper(papers[0].id) is None
+    assert stored(store, papers[0].id) is None
     store.save_papers(changed[500:])  # versions no generation uses go one save later
     assert store.redis.call("HLEN", "arb:paper") == len(changed) - 500

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,18 +25,11 @@ from core.summarize import open_summarizer
 from core.summarize.pipeline import HANG_GRACE_S, make_summaries, summary_key
 from core.web import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
-from tests.conftest import TEST_CONFIG
+from tests.conftest import TEST_CONFIG, no_wait
 from tests.dashscope_fake import FakeDashScope
 from tests.loopback import Reply
 
 NOW = datetime(2024, 11, 28, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def dashscope() -> Iterator[FakeDashScope]:
-    fake = FakeDashScope()
-    with fake.server:
-        yield fake
 
 
 def make_config(**summary: object) -> Config:
@@ -45,9 +39,7 @@ def make_config(**summary: object) -> Config:
 
 @pytest.fixture
 def ds_settings(settings: Settings, dashscope: FakeDashScope) -> Settings:
-    return Settings(
-        **{**settings.__dict__, "dashscope_api_key": "sk-test", "dashscope_base_url": dashscope.native_base}
-    )
+    return dataclasses.replace(settings, dashscope_api_key="sk-test", dashscope_base_url=dashscope.native_base)
 
 
 @pytest.fixture
@@ -62,12 +54,19 @@ def ranked() -> list[Paper]:
 
 
 def run(
-    papers: list[Paper], config: Config, settings: Settings, store: Store, queue: list[str] = (), budget: float = 60
-):  # type: ignore[assignment,no-untyped-def]
+    papers: list[Paper],
+    config: Config,
+    settings: Settings,
+    store: Store,
+    queue: list[str] = (),  # type: ignore[assignment]
+    budget: float = 60,
+    clock: Callable[[], float] = time.monotonic,
+):  # type: ignore[no-untyped-def]
     summarizer = open_summarizer(config.summary, settings)
     assert summarizer is not None
+    deadline = clock() + budget
     return make_summaries(
-        list(papers), config, settings, store, summarizer, list(queue), NOW, time.monotonic() + budget
+        list(papers), config, settings, store, summarizer, list(queue), NOW, deadline, clock=clock, sleep=no_wait
     )
 
 
@@ -122,13 +121,16 @@ def test_a_second_refresh_makes_no_calls(
 def test_the_time_budget_leaves_a_queue_that_the_next_run_finishes(
     dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
 ) -> None:
-    dashscope.latency_s = 0.4
     config = make_config(concurrency=1)
-    papers, report, queue = run(ranked, config, ds_settings, sqlite, budget=1.0)
-    assert 1 <= report.made < 5
-    assert report.queued == len(queue) == 5 - report.made
+    started = time.monotonic()
+
+    def clock() -> float:  # each call to the model takes 0.4 s of the budget
+        return started + 0.4 * len(dashscope.calls)
+
+    papers, report, queue = run(ranked, config, ds_settings, sqlite, budget=1.0, clock=clock)
+    assert report.made == 3  # started at 0, 0.4 and 0.8 s; at 1.2 s the budget is spent
+    assert report.queued == len(queue) == 2
     assert "time budget" in report.message
-    dashscope.latency_s = 0.0
     papers, report, queue = run(papers, config, ds_settings, sqlite, queue=queue)
     assert queue == []
     summarised = [p.id for p in papers if p.summary is not None]
@@ -141,7 +143,8 @@ def test_summarize_command_continues_the_stored_queue(
 ) -> None:
     config = make_config()
     dashscope.always = "Throttling.RateQuota"
-    report = refresh(config, ds_settings, sqlite, now=NOW, summarizer=open_summarizer(config.summary, ds_settings))
+    summarizer = open_summarizer(config.summary, ds_settings)
+    report = refresh(config, ds_settings, sqlite, now=NOW, summarizer=summarizer, sleep=no_wait)
     assert report.summaries is not None
     assert report.summaries.made == 0
     assert report.summaries.queued == 5
@@ -213,7 +216,7 @@ def test_a_trickling_model_cannot_hold_the_stage_past_its_budget(
 def test_a_wrong_key_stops_the_run_with_a_clear_message(
     dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
 ) -> None:
-    wrong = Settings(**{**ds_settings.__dict__, "dashscope_api_key": "sk-wrong"})
+    wrong = dataclasses.replace(ds_settings, dashscope_api_key="sk-wrong")
     _, report, queue = run(ranked, make_config(concurrency=1), wrong, sqlite)
     assert report.made == 0
     assert "InvalidApiKey" in report.message
@@ -322,7 +325,7 @@ def test_fulltext_goes_through_a_generated_pdf_and_falls_back_to_the_abstract(
         200, b"<html>captcha</html>", {"Content-Type": "text/html"}
     )
     pdf_base = arxiv_server.server.url + "/pdf"
-    settings = Settings(**{**ds_settings.__dict__, "arxiv_pdf_base": pdf_base, "arxiv_min_interval_s": 0.3})
+    settings = dataclasses.replace(ds_settings, arxiv_pdf_base=pdf_base, arxiv_min_interval_s=0.3)
     papers, report, _ = run(ranked, config, settings, sqlite)
     assert report.made == 2
     prompts = {c.prompt.split("arXiv: ")[1].split()[0]: c.content("system") for c in dashscope.calls}
@@ -349,7 +352,7 @@ def test_the_openai_compatible_provider(
         )
 
     config = openai_config("deepseek-chat", 2)
-    keyed = Settings(**{**settings.__dict__, "api_keys": {"DEEPSEEK_API_KEY": "sk-test"}})
+    keyed = dataclasses.replace(settings, api_keys={"DEEPSEEK_API_KEY": "sk-test"})
     papers, report, _ = run(ranked, config, keyed, sqlite)
     assert report.made == 2
     assert {c.path for c in dashscope.calls} == {"/compatible-mode/v1/chat/completions"}
@@ -430,9 +433,13 @@ def test_topics_choose_whether_their_papers_are_summarised(
     assert not summarised & {p.id for p in quiet}
 
 
-def test_queued_papers_keep_their_place_ahead_of_the_ranking() -> None:
-    from core.summarize.pipeline import unique_by_id
-    from tests.papers import make_paper
-
-    a, b, c = (make_paper(id=i) for i in ("a", "b", "c"))
-    assert [p.id for p in unique_by_id([a, b, a, c, b])] == ["a", "b", "c"]
+def test_queued_papers_go_ahead_of_the_ranking(
+    dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
+) -> None:
+    """A paper left queued by the last run is summarised first, even if it now ranks last."""
+    config = make_config(max_papers=2, concurrency=1)
+    top = [p for p in ranked if kept_by_config(p, config)]
+    queued = top[-1]
+    run(ranked, config, ds_settings, sqlite, queue=[queued.id, queued.id])
+    asked = [c.prompt.split("arXiv: ")[1].split()[0] for c in dashscope.calls]
+    assert asked == [queued.versioned_id, top[0].versioned_id]  # once, first; then the best one

@@ -12,12 +12,10 @@ from lxml import etree
 
 from core.config import parse_config
 from core.errors import ConfigError
-from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
 from core.web import create_app
-from tests.arxiv_fake import FakeArxiv
-from tests.conftest import TEST_CONFIG
+from tests.conftest import TEST_CONFIG, restore_refreshed
 
 TOPICS = [
     {"name": "kv", "title": "KV caches", "query": 'abs:"kv cache" OR ti:"kv cache"', "max_papers": 10},
@@ -26,10 +24,11 @@ TOPICS = [
 
 
 @pytest.fixture
-def topic_client(arxiv_server: FakeArxiv, settings: Settings, store: Store, config_path: Path) -> TestClient:
+def topic_client(settings: Settings, store: Store, config_path: Path, request: pytest.FixtureRequest) -> TestClient:
+    """The session's refreshed papers, served under a config.json with topics (topics are
+    chosen when a feed is requested, so the stored papers are the same)."""
     config_path.write_text(json.dumps({**TEST_CONFIG, "topics": TOPICS}))
-    config = parse_config({**TEST_CONFIG, "topics": TOPICS})
-    refresh(config, settings, store)
+    restore_refreshed(store, request)
     return TestClient(create_app(settings, store))
 
 

@@ -6,17 +6,8 @@ import base64
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.redis_server import RedisServer
 from tests.upstash_shim import UpstashShim
-
-
-@pytest.fixture
-def shim(upstash: UpstashShim, redis_server: RedisServer) -> UpstashShim:
-    redis_server.flush()
-    upstash.reset_counts()
-    return upstash
 
 
 def post(

@@ -19,8 +19,14 @@ from core.models import PAPER_SCHEMA, Paper, RefreshState, Summary
 
 log = logging.getLogger(__name__)
 
+
 # from-version -> a function turning a record of that version into one of the next version.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}  # none yet: schema 1
+def _listed_in(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 -> 2: ``feeds`` (the followed categories a paper is listed under) was renamed."""
+    return {**{k: v for k, v in record.items() if k != "feeds"}, "listed_in": record.get("feeds", [])}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in}
 
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]

@@ -12,13 +12,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
 from core.store import version_of
-from core.store.records import decode_paper, decode_papers, decode_state, decode_summary
+from core.store.records import decode_papers, decode_state, decode_summary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -49,6 +49,7 @@ class SqliteStore:
         # One connection per thread, kept: opening one per request cost a third of a cached
         # feed's time. (sqlite3 connections must stay on the thread that made them.)
         self._local = threading.local()
+        self._setup = threading.Lock()  # the first connection creates the tables, once
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -63,13 +64,16 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if not self._ready:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10)
-            if not self._ready:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-                self._ready = True
+            with self._setup:
+                if not self._ready:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    with closing(sqlite3.connect(self.path, timeout=10)) as first:
+                        first.execute("PRAGMA journal_mode = WAL")
+                        first.executescript(_SCHEMA)
+                    self._ready = True
+            # IMMEDIATE: a write transaction takes the write lock when it begins, waiting its
+            # turn; a deferred one that upgrades later fails at once if another wrote meanwhile.
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level="IMMEDIATE")
             self._local.conn = conn
         return conn
 
@@ -94,7 +98,7 @@ class SqliteStore:
             )
             conn.executemany(
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
-                [(feed, i, p.id) for i, p in enumerate(papers) for feed in p.feeds],
+                [(feed, i, p.id) for i, p in enumerate(papers) for feed in p.listed_in],
             )
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
@@ -117,11 +121,6 @@ class SqliteStore:
                 (feed, cap),
             ).fetchall()
         return decode_papers(data for (data,) in rows)
-
-    def load_paper(self, paper_id: str) -> Paper | None:
-        with self._connect() as conn:
-            row = conn.execute("SELECT data FROM papers WHERE id = ?", (paper_id,)).fetchone()
-        return decode_paper(row[0]) if row else None
 
     def count_papers(self) -> int:
         with self._connect() as conn:

@@ -98,7 +98,7 @@ class UpstashStore:
             writes.append(["HSET", PAPERS, *[part for i in batch for part in (fields[i], encoded[i])]])
         lists: dict[str, list[str]] = {_key(gen, ALL): [fields[p.id] for p in papers]}
         for paper in papers:
-            for feed in paper.feeds:
+            for feed in paper.listed_in:
                 lists.setdefault(_key(gen, feed), []).append(fields[paper.id])
         for key, names in lists.items():
             writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
@@ -166,12 +166,6 @@ class UpstashStore:
             ids += part
             if len(part) < ID_CHUNK:
                 return ids
-
-    def load_paper(self, paper_id: str) -> Paper | None:
-        name = next((n for n in self._ids(self._manifest(), ALL) if n.partition("@")[0] == paper_id), None)
-        raw = self._call("HGET paper", self.redis.call, "HGET", PAPERS, name) if name else None
-        papers = decode_papers([raw]) if raw else []
-        return papers[0] if papers else None
 
     def count_papers(self) -> int:
         return int(self._manifest().get("count", 0))

@@ -29,22 +29,28 @@ class Summarizer(Protocol):
         """One chat completion of at most ``max_tokens``. Raises LLMError with the kind of failure."""
 
 
-def status(config: SummaryConfig, settings: Settings) -> tuple[bool, str]:
-    """Whether summaries can be made, and a sentence for /health and the index page."""
+@dataclass(frozen=True)
+class SummaryStatus:
+    enabled: bool
+    message: str  # a sentence for /health and the index page
+
+
+def status(config: SummaryConfig, settings: Settings) -> SummaryStatus:
+    """Whether summaries can be made, and why (not)."""
     if config.provider == "none" or config.max_papers == 0:
-        return False, "summaries are turned off in config.json"
+        return SummaryStatus(False, "summaries are turned off in config.json")
     if config.provider == "dashscope" and not settings.dashscope_api_key:
-        return False, "no DASHSCOPE_API_KEY is set, so papers are served without AI summaries"
+        return SummaryStatus(False, "no DASHSCOPE_API_KEY is set, so papers are served without AI summaries")
     if config.provider == "openai":
         if not config.base_url:
-            return False, "summary.base_url is not set for the openai provider"
+            return SummaryStatus(False, "summary.base_url is not set for the openai provider")
         if not settings.api_keys.get(config.api_key_env) and not _is_local(config.base_url):
-            return False, f"no {config.api_key_env} is set, so papers are served without AI summaries"
-    return True, f"summaries by {config.model} ({config.provider})"
+            return SummaryStatus(False, f"no {config.api_key_env} is set, so papers are served without AI summaries")
+    return SummaryStatus(True, f"summaries by {config.model} ({config.provider})")
 
 
 def open_summarizer(config: SummaryConfig, settings: Settings) -> Summarizer | None:
-    if not status(config, settings)[0]:
+    if not status(config, settings).enabled:
         return None
     if config.provider == "dashscope":
         from core.summarize.dashscope_api import DashScopeSummarizer

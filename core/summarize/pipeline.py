@@ -22,13 +22,12 @@ from core.config import Config
 from core.errors import FetchError, LLMError
 from core.markdown import render_markdown
 from core.models import Paper, Summary
-from core.query import kept_by_config
 from core.settings import Settings
 from core.store import Store
 from core.summarize import Summarizer
 from core.summarize.fulltext import extract_text, fetch_pdf
 from core.summarize.prompt import PROMPT_VERSION, build_messages
-from core.topics import topic_papers
+from core.topics import shown_papers, unique_by_id
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +65,7 @@ def summary_key(paper: Paper, config: Config) -> str:
 def candidates(papers: list[Paper], config: Config) -> list[Paper]:
     """Papers that may get a summary, best first: config.json's top ones, then each summarised
     topic's top ones (``summary: false`` topics are left out)."""
-    limit = config.summary.max_papers
-    chosen = [p for p in papers if kept_by_config(p, config)][:limit]
-    for topic in config.topics:
-        if topic.summary:
-            chosen += topic_papers(papers, config, topic)[:limit]
-    return unique_by_id(chosen)
-
-
-def unique_by_id(papers: list[Paper]) -> list[Paper]:
-    """Each paper once, where it first appears."""
-    first: dict[str, Paper] = {}
-    for paper in papers:
-        first.setdefault(paper.id, paper)
-    return list(first.values())
+    return shown_papers(papers, config, per_feed=config.summary.max_papers, summarised_only=True)
 
 
 def attach_cached(papers: list[Paper], config: Config, store: Store) -> list[Paper]:

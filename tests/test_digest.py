@@ -1,0 +1,71 @@
+"""core.digest: the daily Markdown digest, from the app, the CLI and the pure renderer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
+
+from core.config import Config
+from core.digest import escape_markdown, render_digest
+from core.models import RefreshState, Summary
+from core.settings import Settings
+from core.store import Store
+from tests.arxiv_fake import FakeArxiv
+from tests.conftest import process_env
+from tests.papers import make_paper
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_digest_has_one_section_per_paper(served: TestClient, store: Store, config: Config) -> None:
+    response = served.get("/digest.md")
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    text = response.text
+    tokens = MarkdownIt("commonmark").parse(text)
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h3"]
+    assert len(headings) == 50
+    assert headings[0].startswith("1. [")
+    assert "- **Total papers**: 50" in text
+    assert "- **Categories monitored**: cs.AI, cs.LG, cs.CL" in text
+    assert "## 🔍 Keywords" in text
+    assert "## ⏰ Schedule" in text
+    assert "**arXiv ID**: [" in text
+
+
+def test_digest_escapes_titles_and_folds_summaries() -> None:
+    summary = Summary(
+        markdown="## Main\n<script>x</script>",
+        model="qwen-long",
+        provider="dashscope",
+        language="en",
+        created=make_paper().announced,
+    )
+    paper = make_paper("A *bold* [claim] about #hashtags_and_more", "Short.", summary=summary)
+    from core.config import parse_config
+
+    text = render_digest([paper], parse_config({"keywords": ["claim"]}), RefreshState())
+    assert r"A \*bold\* \[claim\] about \#hashtags\_and\_more" in text
+    assert escape_markdown("a|b") == r"a\|b"
+    assert "<details>\n<summary>🤖 AI summary (qwen-long)</summary>" in text
+    assert "&lt;script&gt;x&lt;/script&gt;" in text
+    assert "- **Last updated**: never" in text
+
+
+def test_digest_command_writes_a_file(
+    arxiv_server: FakeArxiv, settings: Settings, config_path: Path, tmp_path: Path
+) -> None:
+    env = process_env(settings)
+    assert (
+        subprocess.run([sys.executable, "-m", "core", "refresh"], cwd=ROOT, env=env, capture_output=True).returncode
+        == 0
+    )
+    out = tmp_path / "digest.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "digest", "-o", str(out)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().count("\n### ") == 50

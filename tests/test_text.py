@@ -1,0 +1,31 @@
+"""core.text: XML-safe, tidy strings, and LaTeX turned into readable Unicode."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.text import clean_text, latex_to_unicode, strip_illegal
+
+
+def test_clean_text_drops_xml_illegal_characters_and_folds_space() -> None:
+    assert clean_text("  a\x0cb \n\t c\x00 ") == "a b c"
+    assert clean_text("lone \ud800 surrogate") == "lone surrogate"
+
+
+def test_strip_illegal_keeps_line_breaks() -> None:
+    assert strip_illegal("line one\nline\x0b two\r\n") == "line one\nline two\r\n"
+
+
+@pytest.mark.parametrize(
+    ("latex", "shown"),
+    [
+        (r"$\mathcal{O}(n)$ time", "𝒪(n) time"),
+        (r"Schr\"odinger", "Schrödinger"),
+        (r"\emph{really} fast", "really fast"),
+        ("5% faster, no LaTeX", "5% faster, no LaTeX"),  # returned as it is
+        (r"5% faster with $\alpha$", "5% faster with α"),  # "%" is not a LaTeX comment here
+        (r"broken \frac{", r"broken \frac{"),  # malformed: the original is shown
+    ],
+)
+def test_latex_becomes_unicode(latex: str, shown: str) -> None:
+    assert latex_to_unicode(latex) == shown

@@ -209,7 +209,7 @@ def bench_upstash_commands(shim: UpstashShim) -> list[tuple[str, str, str]]:
                 )
             )
     rows.append(
-        ("stored papers, JSON", f"{size / 1024:.0f} KiB", f"{size / max(store.count_papers(), 1):.0f} bytes a paper")
+        ("stored papers, JSON", f"{size / 1024:.0f} KiB", f"{size / max(store.load_status()[1], 1):.0f} bytes a paper")
     )
     return rows
 

@@ -5,17 +5,24 @@ changes the store's version token (``Store.load_version``, one cheap read). A re
 URL was answered under the current version gets the same bytes and ETag again without
 reading the papers or rendering anything; any save makes every entry stale at once. Entries
 are dropped least recently used first beyond ``max_bytes``.
+
+The version itself is read at most once a second per instance (``VersionCheck``): a burst of
+requests costs one store read, and a save shows within that second. Concurrent misses of one
+URL render it once: the others wait for that rendering (``ResponseCache.get_or_render``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
 MAX_BYTES = 32 * 2**20
+VERSION_MAX_AGE_S = 1.0
+RENDER_LOCKS = 64  # misses of one URL share a lock; different URLs rarely do
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, tuple[str, Rendered]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()  # sync routes run in a thread pool
+        self._rendering = [threading.Lock() for _ in range(RENDER_LOCKS)]
 
     def get(self, key: Hashable, version: str) -> Rendered | None:
         with self._lock:
@@ -39,6 +47,20 @@ class ResponseCache:
                 return None
             self._entries.move_to_end(key)
             return entry[1]
+
+    def get_or_render(self, key: Hashable, version: str, render: Callable[[], tuple[Rendered, str]]) -> Rendered:
+        """The entry for ``key`` under ``version``, or ``render()``'s (bytes and the version they
+        were made from), made once however many requests miss at the same time."""
+        found = self.get(key, version)
+        if found is not None:
+            return found
+        with self._rendering[hash(key) % RENDER_LOCKS]:
+            found = self.get(key, version)  # another request may have rendered it meanwhile
+            if found is not None:
+                return found
+            rendered, made_from = render()
+            self.put(key, made_from, rendered)
+            return rendered
 
     def get_any(self, key: Hashable) -> Rendered | None:
         """The last answer kept for ``key``, whatever version it was made from."""
@@ -65,3 +87,25 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class VersionCheck:
+    """The store's version, read at most once every ``max_age_s`` per instance."""
+
+    def __init__(self, max_age_s: float = VERSION_MAX_AGE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self._version: str | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self, load: Callable[[], str]) -> str:
+        with self._lock:
+            if self._version is None or self.clock() - self._read_at >= self.max_age_s:
+                self._version, self._read_at = load(), self.clock()
+            return self._version
+
+    def forget(self) -> None:
+        """This instance just wrote to the store (a cron job): read the version again."""
+        with self._lock:
+            self._version = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from core.opml import OPML_TYPE, render_opml
 from core.paper_cache import PaperCache
 from core.public_url import PublicURLMiddleware
 from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
-from core.response_cache import Rendered, ResponseCache
+from core.response_cache import Rendered, ResponseCache, VersionCheck
 from core.security import SecurityMiddleware
 from core.settings import Settings
 from core.store import Store, open_store
@@ -59,15 +60,20 @@ class Context:
     store: Store
     cache: ResponseCache
     papers: PaperCache
+    versions: VersionCheck
     costly: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(COSTLY_RENDERS))
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """The app: its context (settings, config, store, caches), error handlers and routes."""
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, clock: Callable[[], float] = time.monotonic
+) -> FastAPI:
+    """The app: its context (settings, config, store, caches), error handlers and routes.
+    ``clock`` times the store's version checks (tests pass their own)."""
     settings = settings or Settings.from_env()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     config = load_config(settings.config_path)
-    ctx = Context(settings, config, store or open_store(settings), ResponseCache(), PaperCache())
+    store = store or open_store(settings)
+    ctx = Context(settings, config, store, ResponseCache(), PaperCache(), VersionCheck(clock=clock))
     app = FastAPI(title="arxiv-rss-bot", summary="Your arXiv categories, ranked by your keywords, as feeds.")
     app.state.ctx = ctx
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
@@ -137,8 +143,7 @@ def _add_status_routes(app: FastAPI, ctx: Context) -> None:
     def health() -> JSONResponse:
         """Store reachability, the last refresh and the paper count; 503 when the store is down."""
         try:
-            ctx.store.ping()
-            state, count = ctx.store.load_state(), ctx.store.count_papers()
+            state, count = ctx.store.load_status()
         except StoreError as exc:
             down = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
             return JSONResponse(down, status_code=503, headers={"Retry-After": "60", "Cache-Control": NO_STORE})
@@ -164,13 +169,20 @@ def _add_cron_routes(app: FastAPI, ctx: Context) -> None:
     def cron_refresh(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """Run the daily refresh: Vercel Cron, or the owner, with Authorization: Bearer $CRON_SECRET."""
         cron.authorize(authorization, ctx.settings.cron_secret)
-        return JSONResponse(cron.refresh_job(ctx.settings, ctx.config, ctx.store), headers={"Cache-Control": NO_STORE})
+        try:
+            body = cron.refresh_job(ctx.settings, ctx.config, ctx.store)
+        finally:
+            ctx.versions.forget()  # this instance wrote: its next request reads the version anew
+        return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
     @app.get("/api/cron/summarize", responses={200: {"model": CronReport}, **responses(None, 401, 409, 422, 503)})
     def cron_summarize(authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """Continue the AI summaries a refresh left queued; the same bearer secret."""
         cron.authorize(authorization, ctx.settings.cron_secret)
-        body = cron.summarize_job(ctx.settings, ctx.config, ctx.store)
+        try:
+            body = cron.summarize_job(ctx.settings, ctx.config, ctx.store)
+        finally:
+            ctx.versions.forget()
         return JSONResponse(body, headers={"Cache-Control": NO_STORE})
 
 
@@ -275,13 +287,14 @@ def _cached(
     racing the render is never masked.
     """
     key = (str(request.url), vary)
+
+    def make(current: str) -> tuple[Rendered, str]:
+        body, last_modified, version = render(current)
+        return Rendered(body, etag_of(body), last_modified), version
+
     try:
-        current = ctx.store.load_version()
-        rendered = ctx.cache.get(key, current)
-        if rendered is None:
-            body, last_modified, version = render(current)
-            rendered = Rendered(body, etag_of(body), last_modified)
-            ctx.cache.put(key, version, rendered)
+        current = ctx.versions.current(ctx.store.load_version)
+        rendered = ctx.cache.get_or_render(key, current, lambda: make(current))
     except StoreError as exc:
         # stale-if-error (RFC 5861): the last answer rendered for this URL beats a 503.
         stale = ctx.cache.get_any(key)

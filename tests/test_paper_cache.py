@@ -49,5 +49,5 @@ def test_filtered_feeds_cost_one_command_once_the_papers_are_read(
         for path in ("/atom/cs.CL?keywords=kv%20cache", "/json/topic/rl", "/rss?exclude=llm&min_score=0"):
             upstash.reset_counts()
             assert client.get(path).status_code == 200, path
-            assert upstash.command_count == 1, path  # the version check every request makes
+            assert upstash.command_count <= 1, path  # at most the version check (once a second)
             assert upstash.bytes_out < 10_000, path

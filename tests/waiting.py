@@ -17,3 +17,16 @@ def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 10.0, e
         assert time.monotonic() < deadline, f"{what} within {timeout_s:g} s"
         time.sleep(every_s)  # between polls of something else's progress
     return result
+
+
+class ManualClock:
+    """A clock that moves only when the test moves it (for the code's own waits and ages)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -36,7 +36,9 @@ class Store(Protocol):
     def load_version(self) -> str:
         """A short token that changes whenever the papers or the state are saved (one cheap read)."""
 
-    def count_papers(self) -> int: ...
+    def load_status(self) -> tuple[RefreshState, int]:
+        """The refresh state and how many papers are stored, in one command (what /health shows;
+        an uptime monitor calls it every minute)."""
 
     def load_state(self) -> RefreshState: ...
 

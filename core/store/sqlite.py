@@ -122,9 +122,9 @@ class SqliteStore:
             ).fetchall()
         return decode_papers(data for (data,) in rows)
 
-    def count_papers(self) -> int:
+    def load_status(self) -> tuple[RefreshState, int]:
         with self._connect() as conn:
-            return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+            return self._state(conn), int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
     def load_version(self) -> str:
         with self._connect() as conn:

@@ -167,8 +167,9 @@ class UpstashStore:
             if len(part) < ID_CHUNK:
                 return ids
 
-    def count_papers(self) -> int:
-        return int(self._manifest().get("count", 0))
+    def load_status(self) -> tuple[RefreshState, int]:
+        manifest, state, _ = self._head()
+        return _state(state), int(manifest.get("count", 0))
 
     # --- state and lock --------------------------------------------------------------------
 

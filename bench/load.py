@@ -103,6 +103,7 @@ def main() -> None:
             unique.write_text(UNIQUE_URLS)
             cases: list[tuple[str, str, dict[str, str] | None, str]] = [
                 (f"static file, {len(feed.content) // 1024} KiB (baseline)", "/bench-static/feed.xml", None, ""),
+                ("the same bytes from an async route holding them (the limit)", "/bench-bytes/feed.xml", None, ""),
                 ("100-item RSS feed", "/rss?limit=100", None, ""),
                 ("the same feed, 304 by ETag", "/rss?limit=100", {"If-None-Match": etag}, ""),
                 ("100-item RSS feed, every URL new (rendered each time)", "/rss?limit=100", None, str(unique)),

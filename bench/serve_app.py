@@ -39,6 +39,7 @@ def launch(env: dict[str, str], static_dir: Path) -> Iterator[str]:
 
 def main() -> None:
     import uvicorn
+    from fastapi import Response
     from fastapi.staticfiles import StaticFiles
 
     from core.web import create_app
@@ -46,6 +47,15 @@ def main() -> None:
     port, static_dir = int(sys.argv[1]), sys.argv[2]
     app = create_app()
     app.mount("/bench-static", StaticFiles(directory=static_dir), name="bench-static")
+
+    @app.get("/bench-bytes/{name}")
+    async def fixed_bytes(name: str) -> Response:
+        """The limit for an answer from memory: an async route returning bytes it holds."""
+        if name not in held:
+            held[name] = (Path(static_dir) / name).read_bytes()
+        return Response(held[name], media_type="application/rss+xml")
+
+    held: dict[str, bytes] = {}
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -105,6 +105,13 @@ class VersionCheck:
                 self._version, self._read_at = load(), self.clock()
             return self._version
 
+    def fresh(self) -> str | None:
+        """The version if it was read less than ``max_age_s`` ago (no store read), else None."""
+        with self._lock:
+            if self._version is None or self.clock() - self._read_at >= self.max_age_s:
+                return None
+            return self._version
+
     def forget(self) -> None:
         """This instance just wrote to the store (a cron job): read the version again."""
         with self._lock:

@@ -10,7 +10,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import cron, pages, taxonomy
@@ -209,25 +210,43 @@ def _add_feed_routes(app: FastAPI, ctx: Context) -> None:
             )
 
 
-def _combined_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
-    def route(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        return _feed(request, ctx, fmt, None, query)
+# Feed routes are async so that an answer already rendered for the current data goes out on
+# the event loop (a thread-pool hop costs as much as the rest of it); anything that may read
+# the store or render runs in the thread pool.
+
+
+def _combined_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
+    async def route(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        kept = _kept(request, ctx, fmt)
+        return kept if kept is not None else await run_in_threadpool(_feed, request, ctx, fmt, None, query)
 
     return route
 
 
-def _category_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
-    def route(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        return _feed(request, ctx, fmt, category, query)
+def _category_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
+    async def route(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        kept = _kept(request, ctx, fmt)
+        return kept if kept is not None else await run_in_threadpool(_feed, request, ctx, fmt, category, query)
 
     return route
 
 
-def _topic_route(ctx: Context, fmt: Format) -> Callable[..., Response]:
-    def route(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        return _topic_feed(request, ctx, fmt, name, query)
+def _topic_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
+    async def route(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        kept = _kept(request, ctx, fmt)
+        return kept if kept is not None else await run_in_threadpool(_topic_feed, request, ctx, fmt, name, query)
 
     return route
+
+
+def _kept(request: Request, ctx: Context, fmt: Format) -> Response | None:
+    """The answer already rendered for this URL, if the version checked within the last second
+    still holds; None when finding out needs the store."""
+    version = ctx.versions.fresh()
+    kept = ctx.cache.get((str(request.url), None), version) if version is not None else None
+    if kept is None:
+        return None
+    return conditional_response(request, kept.body, MEDIA_TYPES[fmt], kept.last_modified, kept.etag)
 
 
 def _terms(description: str) -> Any:
@@ -235,7 +254,7 @@ def _terms(description: str) -> Any:
     return Query(max_length=2000, json_schema_extra={"pattern": TERMS_PATTERN}, description=description)
 
 
-def feed_query(
+async def feed_query(  # async: pure parsing, no reason to hop to the thread pool
     keywords: Annotated[str | None, _terms("Comma-separated keywords or phrases; replaces config.json's")] = None,
     exclude: Annotated[str | None, _terms("Comma-separated exclusions, added")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1000, allow_inf_nan=False, description="Minimum score")] = None,

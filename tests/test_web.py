@@ -119,6 +119,8 @@ def test_malformed_parameters_are_a_422_naming_them(served: TestClient, params: 
     assert response.status_code == 422
     body = response.json()
     assert f"parameter '{name}'" in body["error"]
+    assert body["stage"] == "query"
+    assert body["hint"]  # every error says how to fix it
     assert "Traceback" not in response.text
 
 

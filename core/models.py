@@ -140,4 +140,5 @@ class RefreshState(BaseModel):
     message: str = ""
     counts: dict[str, int] = Field(default_factory=dict)
     summary_queue: list[str] = Field(default_factory=list)  # paper ids left for the next run
+    config_hash: str | None = None  # config.json's matching rules when the papers were last matched
     summary_message: str = ""

@@ -7,6 +7,8 @@ they were, so the last good feed keeps being served.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -189,7 +191,9 @@ def _run(
     if merged:
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh.
         keep_since = window_start(merged, now, config.days_back)
-        ranked = rank_for_config([p for p in merged if p.announced >= keep_since], config)
+        # Stored papers keep their match unless config.json changed since they were matched.
+        same_config = state.config_hash == config_hash(config)
+        ranked = rank_for_config([p for p in merged if p.announced >= keep_since], config, rematch=not same_config)
         if config.enrich:
             ranked = _enrich(ranked, config, settings, client)
         ranked = attach_cached(ranked, config, store)
@@ -201,9 +205,17 @@ def _run(
     if report.future_dated:
         message = f"{message} {report.future_dated} item(s) dated in the future were dated today".strip()
     outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
+    if merged:
+        outcome["config_hash"] = config_hash(config)
     state = state.model_copy(update=validators | outcome | {"last_request_at": client.last_request_at})
     store.save_state(state)
     return report, state, ranked
+
+
+def config_hash(config: Config) -> str:
+    """A digest of what decides each stored paper's match and listing (not topics, not summaries)."""
+    decisive = config.model_dump(include={"categories", "keywords", "exclude_keywords", "announce_types", "min_score"})
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def clamp_future(papers: list[Paper], now: datetime) -> tuple[list[Paper], int]:
@@ -256,16 +268,20 @@ def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[lis
     return list(papers.values()), new, updated
 
 
-def rank_for_config(papers: Iterable[Paper], config: Config) -> list[Paper]:
+def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = True) -> list[Paper]:
     """Match papers against config.json, note the followed categories each is listed under, and
     order them for the store: papers the config keeps first, best first, then the rest.
 
     That order lets a default feed request read only a prefix of the stored list. Papers of
-    categories no longer followed are dropped.
+    categories no longer followed are dropped. With ``rematch`` off, papers that were matched
+    already (against the same config.json) keep their match: only new ones cost anything.
     """
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
     matched = []
     for paper in papers:
+        if not rematch and paper.listed_in and paper.title_text:
+            matched.append(paper)
+            continue
         listed_in = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
         if listed_in:
             update: dict[str, object] = {"match": matcher.match(paper), "listed_in": listed_in}

@@ -226,3 +226,18 @@ def test_time_passing_alone_never_empties_the_feeds(
     arxiv_server.serve(EMPTY_WEEKEND)
     refresh(config, settings, store, now=now + timedelta(days=30))
     assert len(store.load_papers()) == 367
+
+
+def test_stored_papers_are_matched_again_only_when_the_config_changes(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    """Matching is paid for new papers only, until config.json's matching rules change."""
+    refresh(config, settings, store)
+    assert store.load_state().config_hash
+    marked = [p.model_copy(update={"match": p.match.model_copy(update={"score": 99.0})}) for p in store.load_papers()]
+    store.save_papers(marked)
+    refresh(config, settings, store)  # the same feed (304): nothing new, nothing matched again
+    assert {p.match.score for p in store.load_papers()} == {99.0}
+    edited = parse_config({**TEST_CONFIG, "keywords": ["diffusion"]})
+    refresh(edited, settings, store)
+    assert 99.0 not in {p.match.score for p in store.load_papers()}

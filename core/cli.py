@@ -11,15 +11,22 @@ from core.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core", description="arxiv-rss-bot: arXiv as ranked feeds")
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="arxiv-rss-bot: arXiv as ranked feeds",
+        epilog="Settings come from the environment: CONFIG_PATH (what you follow, default ./config.json), "
+        "DATA_DIR (the SQLite store, default ./data), and the others README.md lists.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("refresh", help="fetch today's arXiv announcements, rank, store and summarise them")
     commands.add_parser("summarize", help="continue making AI summaries for the stored papers")
     digest = commands.add_parser("digest", help="write the Markdown digest of the ranked papers")
     digest.add_argument("-o", "--output", help="file to write (default: standard output)")
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:

@@ -49,7 +49,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
-            config_path=Path(env.get("CONFIG_PATH") or "config.json"),
+            config_path=_config_path(env),
             data_dir=Path(env.get("DATA_DIR") or "data"),
             arxiv_rss_base=_url(env, "ARXIV_RSS_BASE", DEFAULT_RSS_BASE),
             arxiv_api_base=_url(env, "ARXIV_API_BASE", DEFAULT_API_BASE),
@@ -80,6 +80,20 @@ class Settings:
             else:
                 described[item.name] = str(value) if isinstance(value, Path) else value
         return described
+
+
+def _config_path(env: Mapping[str, str]) -> Path:
+    """CONFIG_PATH must name a file that exists; without it, ./config.json (or the defaults)."""
+    named = env.get("CONFIG_PATH")
+    if not named:
+        return Path("config.json")
+    path = Path(named)
+    if not path.is_file():
+        raise ConfigError(
+            f"CONFIG_PATH={named!r} names no file",
+            "point CONFIG_PATH at your config.json, or unset it to use ./config.json",
+        )
+    return path
 
 
 def _public_url(env: Mapping[str, str]) -> str | None:

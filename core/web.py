@@ -27,6 +27,7 @@ from core.config import Config, load_config
 from core.digest import DIGEST_TYPE, render_digest
 from core.errors import AppError, BusyError, NotFoundError, StoreError, UnauthorizedError
 from core.feeds import MEDIA_TYPES, Format, build_feed, render_feed
+from core.head import HeadMiddleware
 from core.http_cache import NO_STORE, STALE_IF_ERROR, conditional_response, etag_of
 from core.models import Paper, RefreshState
 from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, error_body, responses
@@ -83,6 +84,7 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(PublicURLMiddleware, public_url=settings.public_url)
+    app.add_middleware(HeadMiddleware)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     _add_page_routes(app, ctx)
     _add_feed_routes(app, ctx)

@@ -84,3 +84,21 @@ def served(env: dict[str, str]) -> Iterator[str]:
 def test_serve_answers_on_the_port(served: str) -> None:
     assert httpx.get(served + "/health").json()["papers"] == 367
     assert httpx.get(served + "/rss/cs.LG").status_code == 200
+
+
+def test_a_missing_config_path_stops_with_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    result = run({**env, "CONFIG_PATH": str(tmp_path / "typo.json")}, "refresh")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: config: CONFIG_PATH={str(tmp_path / 'typo.json')!r} names no file "
+        "(point CONFIG_PATH at your config.json, or unset it to use ./config.json)"
+    ]
+
+
+def test_help_names_the_environment_and_the_serve_options(env: dict[str, str]) -> None:
+    top = run(env, "--help").stdout
+    assert "CONFIG_PATH" in top
+    assert "DATA_DIR" in top
+    serve = run(env, "serve", "--help").stdout
+    assert "address to listen on (default: 127.0.0.1" in serve
+    assert "port to listen on (default: 8000)" in serve

@@ -20,10 +20,11 @@ def test_defaults_without_environment() -> None:
     assert settings.cron_secret is None
 
 
-def test_reads_the_documented_names() -> None:
+def test_reads_the_documented_names(tmp_path: Path) -> None:
+    (tmp_path / "radar.json").write_text("{}")
     settings = Settings.from_env(
         {
-            "CONFIG_PATH": "/etc/radar.json",
+            "CONFIG_PATH": str(tmp_path / "radar.json"),
             "DATA_DIR": "/var/radar",
             "ARXIV_RSS_BASE": "http://127.0.0.1:9999/rss/",
             "ARXIV_API_BASE": "http://127.0.0.1:9999/api/query",
@@ -31,7 +32,7 @@ def test_reads_the_documented_names() -> None:
             "CRON_SECRET": "s3cret",
         }
     )
-    assert settings.config_path == Path("/etc/radar.json")
+    assert settings.config_path == tmp_path / "radar.json"
     assert settings.data_dir == Path("/var/radar")
     assert settings.arxiv_rss_base == "http://127.0.0.1:9999/rss"
     assert settings.arxiv_min_interval_s == 0.5
@@ -60,6 +61,14 @@ def test_public_url_comes_from_the_environment_or_vercel() -> None:
     vercel = {"VERCEL_PROJECT_PRODUCTION_URL": "radar.vercel.app"}
     assert Settings.from_env(vercel).public_url == "https://radar.vercel.app"
     assert Settings.from_env({**vercel, "PUBLIC_URL": "http://x.test"}).public_url == "http://x.test"
+
+
+def test_a_config_path_naming_no_file_is_an_error(tmp_path: Path) -> None:
+    """Silently using the defaults would hide a typo in CONFIG_PATH."""
+    with pytest.raises(ConfigError, match=r"CONFIG_PATH='.*nope.json' names no file") as error:
+        Settings.from_env({"CONFIG_PATH": str(tmp_path / "nope.json")})
+    assert "unset it to use ./config.json" in error.value.hint
+    assert Settings.from_env({}).config_path == Path("config.json")  # unset: ./config.json or the defaults
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,13 @@ class _Parser:
         text = " ".join(value.split())
         if not text:
             raise QueryError(self.parameter, f"empty phrase at position {position}", "put words between the quotes")
+        if field == "cat" and not taxonomy.is_known(text.rstrip("*")):
+            guess = taxonomy.suggest(text)
+            raise QueryError(
+                self.parameter,
+                f"cat:{text} at position {position} is not an arXiv category or archive",
+                f"did you mean cat:{guess}?" if guess else "use a name such as cat:cs.AI or cat:hep-th",
+            )
         self.terms += 1
         return Word(field, text, weight, position)
 

@@ -98,6 +98,8 @@ def test_precedence_and_parentheses() -> None:
         (" OR ".join(["a"] * 60), r"has 60 terms"),
         ("LLM^" + "9" * 400, r"weight \^9{20} at position 1 is over 100"),
         ("cat:cs.LG^1000", r"is over 100"),
+        ("cat:bogus", r"cat:bogus at position 5 is not an arXiv category or archive"),
+        ("llm AND cat:cs.XX", r"cat:cs.XX at position 13 .*\(did you mean cat:cs.SY\?\)"),
     ],
 )
 def test_parse_errors_say_where(query: str, message: str) -> None:

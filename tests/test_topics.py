@@ -88,7 +88,8 @@ def test_q_on_every_feed_explains_why(topic_client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("q", "position"), [("ti:(llm", "position 4"), ('"kv', "position 1"), ("a AND", "ends too early")]
+    ("q", "position"),
+    [("ti:(llm", "position 4"), ('"kv', "position 1"), ("a AND", "ends too early"), ("cat:bogus", "position 5")],
 )
 def test_a_bad_q_is_a_422_with_the_position(topic_client: TestClient, q: str, position: str) -> None:
     response = topic_client.get("/atom", params={"q": q})

@@ -27,7 +27,7 @@ MEDIA_TYPES: dict[str, str] = {
     "json": "application/feed+json; charset=utf-8",
 }
 GENERATOR = "arxiv-rss-bot"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STARTED = datetime.now(UTC).replace(microsecond=0)  # an Atom feed's date before any refresh
 # arXiv announces Sunday to Thursday evenings (US Eastern) and the daily refresh runs in the
 # early UTC morning, so feeds change Monday to Friday (UTC); readers need not poll more than
 # every few hours, nor at all at weekends.
@@ -56,7 +56,7 @@ class Feed:
     description: str
     link: str  # the HTML page
     self_url: str  # this feed, with its query string
-    updated: datetime
+    updated: datetime | None  # when what it shows last changed; None before any refresh
     items: list[FeedItem]
     icon_url: str = ""
 
@@ -76,7 +76,7 @@ def build_feed(
         description=clean_text(description),
         link=link,
         self_url=self_url,
-        updated=updated or EPOCH,
+        updated=updated,
         items=[build_item(paper) for paper in papers],
         icon_url=icon_url,
     )
@@ -176,8 +176,11 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
     fg.link(href=feed.link, rel="alternate")  # last: feedgen uses the last link as RSS's <link>
     fg.language("en")
     fg.generator(GENERATOR)
-    fg.lastBuildDate(feed.updated)
-    fg.updated(feed.updated)
+    # Before any refresh: the newest item's date, or when this process started (never 1970, and
+    # never "now": feedgen's default would change the bytes, and the ETag, on every request).
+    when = feed.updated or max((i.updated for i in feed.items), default=STARTED)
+    fg.lastBuildDate(when)
+    fg.updated(when)
     fg.ttl(TTL_MINUTES)
     if feed.icon_url:
         fg.image(url=feed.icon_url, title=feed.title or "arXiv", link=feed.link)

@@ -140,5 +140,15 @@ class RefreshState(BaseModel):
     message: str = ""
     counts: dict[str, int] = Field(default_factory=dict)
     summary_queue: list[str] = Field(default_factory=list)  # paper ids left for the next run
-    config_hash: str | None = None  # config.json's matching rules when the papers were last matched
     summary_message: str = ""
+    config_hash: str | None = None  # config.json's matching rules when the papers were last matched
+    # When what the feeds show last changed, and a digest of it: a refresh that finds nothing
+    # new leaves both alone, so a feed keeps its bytes, its ETag and its date.
+    papers_changed_at: datetime | None = None
+    papers_digest: str | None = None
+
+    @property
+    def feeds_updated_at(self) -> datetime | None:
+        """The date feeds carry (and Last-Modified): when what they show last changed; before any
+        change was recorded, the last refresh; None before any refresh at all."""
+        return self.papers_changed_at or self.last_success_at or self.last_refresh_at

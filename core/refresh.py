@@ -141,6 +141,7 @@ def run_summaries(
     """
     stop = time.monotonic() + config.summary.time_budget_s
     stop = min(stop, deadline) if deadline is not None else stop
+    changed: dict[str, object] = {}
     if summarizer is None:
         report = SummaryReport(message=summary_status(config.summary, settings).message)
         queue = state.summary_queue
@@ -150,6 +151,7 @@ def run_summaries(
         )
         if report.made or report.rejected:
             store.save_papers(papers)
+            changed = papers_changed(state, papers, now)
     update: dict[str, object] = {
         "summary_queue": queue,
         "summary_message": report.message,
@@ -157,7 +159,7 @@ def run_summaries(
     }
     if arxiv_client.last_request_at is not None:  # PDF downloads count for the next run's throttle
         update["last_request_at"] = arxiv_client.last_request_at
-    store.save_state(state.model_copy(update=update))
+    store.save_state(state.model_copy(update=update | changed))
     return report
 
 
@@ -207,9 +209,19 @@ def _run(
     outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
     if merged:
         outcome["config_hash"] = config_hash(config)
+        outcome |= papers_changed(state, ranked, now)
     state = state.model_copy(update=validators | outcome | {"last_request_at": client.last_request_at})
     store.save_state(state)
     return report, state, ranked
+
+
+def papers_changed(state: RefreshState, papers: list[Paper], now: datetime) -> dict[str, object]:
+    """The state's record of when the stored papers last changed: now, if they differ from the
+    ones it knew (by digest), else as it was."""
+    digest = hashlib.sha256("\n".join(p.model_dump_json() for p in papers).encode()).hexdigest()[:24]
+    if digest == state.papers_digest:
+        return {}
+    return {"papers_digest": digest, "papers_changed_at": now}
 
 
 def config_hash(config: Config) -> str:

@@ -106,7 +106,7 @@ def _add_page_routes(app: FastAPI, ctx: Context) -> None:
             papers = select_papers(stored, ctx.config)
             summaries = summary_status(ctx.config.summary, ctx.settings).message
             page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming)
-            return page.encode(), state.last_success_at, version
+            return page.encode(), state.feeds_updated_at, version
 
         return _cached(request, ctx, pages.HTML_TYPE, render, vary=upcoming)
 
@@ -134,7 +134,7 @@ def _add_page_routes(app: FastAPI, ctx: Context) -> None:
         def render(_: str) -> tuple[bytes, datetime | None, str]:
             state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
             body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
-            return body, state.last_success_at, version
+            return body, state.feeds_updated_at, version
 
         return _cached(request, ctx, DIGEST_TYPE, render)
 
@@ -356,10 +356,10 @@ def _render(
         description=f"New arXiv papers in {scope}, ranked by your keywords",
         link=str(request.url_for("index")),
         self_url=str(request.url),
-        updated=state.last_success_at,
+        updated=state.feeds_updated_at,
         icon_url=str(request.url_for("static", path="icon.png")),
     )
-    return render_feed(feed, fmt), state.last_success_at
+    return render_feed(feed, fmt), state.feeds_updated_at
 
 
 def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: FeedQuery) -> Response:

@@ -151,3 +151,11 @@ def test_bytes_do_not_depend_on_the_process(tmp_path) -> None:  # type: ignore[n
             for seed in ("1", "2", "3")
         }
         assert len(outputs) == 1, fmt
+
+
+def test_an_empty_feed_before_any_refresh_is_not_dated_1970() -> None:
+    feed = build_feed([], title="t", description="d", link="http://x/", self_url="http://x/rss", updated=None)
+    for fmt in ("rss", "atom"):
+        body = render_feed(feed, fmt)  # type: ignore[arg-type]
+        assert b"1970" not in body
+        assert body == render_feed(feed, fmt)  # type: ignore[arg-type]

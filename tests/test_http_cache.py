@@ -13,8 +13,10 @@ from core.http_cache import conditional_response, etag_of
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
-from tests.arxiv_fake import FakeArxiv
+from core.web import create_app
+from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.conftest import cache_directives
+from tests.waiting import ManualClock
 
 
 def test_feeds_and_pages_are_cacheable_with_validators(
@@ -81,3 +83,29 @@ def test_if_modified_since_compares_whole_seconds() -> None:
     assert answer({"If-Modified-Since": "not a date"}) == 200
     assert answer({"If-Modified-Since": LATER}, modified=None) == 200
     assert answer({}) == 200
+
+
+def test_a_refresh_that_finds_nothing_new_keeps_every_feeds_bytes(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    """Readers poll with If-None-Match: a 304 from arXiv must stay a 304 for them."""
+    refresh(config, settings, store)
+    clock = ManualClock()
+    client = TestClient(create_app(settings, store, clock=clock))
+    paths = ("/rss", "/atom/cs.AI", "/json/cs.CL", "/rss/cs.CL?keywords=agent")
+    before = {path: client.get(path) for path in paths}
+    assert refresh(config, settings, store).outcome == "not-modified"
+    arxiv_server.serve(read(COMBINED) + b"\n")  # a 200 with other bytes but the same papers
+    assert refresh(config, settings, store).outcome == "ok"
+    clock.advance(1.0)
+    for path in paths:
+        again = client.get(path)
+        assert again.headers["etag"] == before[path].headers["etag"], path
+        assert again.headers["last-modified"] == before[path].headers["last-modified"], path
+    # A real change (a revised paper) does change them.
+    arxiv_server.serve(read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:2411.18077v2"))
+    refresh(config, settings, store)
+    clock.advance(1.0)
+    changed = client.get("/rss")
+    assert changed.headers["etag"] != before["/rss"].headers["etag"]
+    assert changed.headers["last-modified"] != before["/rss"].headers["last-modified"]

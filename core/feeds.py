@@ -197,9 +197,11 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
         entry.updated(item.updated)
         entry.enclosure(url=item.pdf_url, length="0", type="application/pdf")
         entry.arxiv.pdf_url = item.pdf_url
+        entry.arxiv.abs_url = item.link
         for name in item.authors:
             entry.author(name=strip_illegal(name))
-            entry.dc.dc_creator(strip_illegal(name))
+        if item.authors:  # one dc:creator with every name, as arXiv's own feed: readers show one
+            entry.dc.dc_creator(strip_illegal(", ".join(item.authors)))
         for term in item.categories:
             entry.category(term=term, scheme="https://arxiv.org/archive/")
     body: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
@@ -226,10 +228,13 @@ class _FeedExtras:
 
 
 class _EntryExtras(_FeedExtras):
-    """Atom's <link rel="enclosure"> to the PDF: feedgen 1.0 writes entry links without their
-    rel, which would make the PDF a second "alternate" link. (RSS gets <enclosure> from feedgen.)"""
+    """An Atom entry's links, written here: feedgen 1.0 writes them without their rel, and a
+    link without rel is an "alternate" (RFC 4287), so the abstract and the PDF were two
+    alternates of one type (invalid; readers then opened the PDF as the item). The abstract is
+    the one alternate, the PDF an enclosure. (RSS gets <link> and <enclosure> from feedgen.)"""
 
     pdf_url = ""
+    abs_url = ""
 
     def extend_rss(self, item: Any) -> Any:
         return item
@@ -237,6 +242,9 @@ class _EntryExtras(_FeedExtras):
     def extend_atom(self, entry: Any) -> Any:
         from feedgen.util import xml_elem
 
+        for link in entry.findall("link"):
+            entry.remove(link)
+        xml_elem("link", entry, href=self.abs_url, rel="alternate", type="text/html")
         xml_elem("link", entry, href=self.pdf_url, rel="enclosure", type="application/pdf", length="0")
         return entry
 

@@ -159,3 +159,30 @@ def test_an_empty_feed_before_any_refresh_is_not_dated_1970() -> None:
         body = render_feed(feed, fmt)  # type: ignore[arg-type]
         assert b"1970" not in body
         assert body == render_feed(feed, fmt)  # type: ignore[arg-type]
+
+
+def test_atom_entries_have_one_alternate_link_and_the_pdf_as_an_enclosure(papers: list[Paper]) -> None:
+    """RFC 4287: a link without rel is an alternate; two alternates of one type are invalid."""
+    atom = etree.fromstring(render(papers[:20], "atom"))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    for entry in atom.findall("a:entry", ns):
+        links = entry.findall("a:link", ns)
+        assert all(link.get("rel") for link in links)
+        alternates = [link for link in links if link.get("rel") == "alternate"]
+        assert [(a.get("type"), a.get("href")) for a in alternates] == [
+            ("text/html", entry.findtext("a:id", namespaces=ns))
+        ]
+        (pdf,) = [link for link in links if link.get("rel") == "enclosure"]
+        assert pdf.get("type") == "application/pdf"
+        assert "/pdf/" in pdf.get("href", "")
+    parsed = feedparser.parse(render(papers[:5], "atom"))
+    assert all("/abs/" in entry.link for entry in parsed.entries)  # readers open the abstract
+
+
+def test_rss_names_every_author_in_one_creator_as_arxiv_does(papers: list[Paper]) -> None:
+    """feedparser (and newsboat) show the last dc:creator only: one, with every name."""
+    several = next(p for p in papers if len(p.authors) >= 3)
+    rss = render([several], "rss")
+    creators = etree.fromstring(rss).findall(".//{http://purl.org/dc/elements/1.1/}creator")
+    assert [c.text for c in creators] == [", ".join(several.authors)]
+    assert feedparser.parse(rss).entries[0].author == ", ".join(several.authors)

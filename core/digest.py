@@ -62,7 +62,7 @@ def _paper(number: int, paper: Paper) -> list[str]:
     lines = [
         f"### {number}. [{escape_markdown(paper.display_title)}]({paper.abs_url})",
         "",
-        f"**Authors**: {escape_markdown(', '.join(paper.authors))}  ",
+        f"**Authors**: {escape_markdown(', '.join(paper.display_authors))}  ",
         f"**Category**: {', '.join(paper.categories)}  ",
         f"**Published**: {paper.announced.strftime('%Y-%m-%d')}  ",
         f"**Score**: {paper.match.score:g}  ",

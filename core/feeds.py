@@ -95,7 +95,7 @@ def build_item(paper: Paper) -> FeedItem:
         id=paper.abs_url,
         title=paper.display_title,
         link=paper.abs_url,
-        authors=paper.authors,
+        authors=paper.display_authors,
         categories=paper.categories,
         published=paper.announced,
         updated=paper.updated or paper.announced,
@@ -109,7 +109,7 @@ def build_item(paper: Paper) -> FeedItem:
 def render_item_html(paper: Paper) -> str:
     """The item body: who, where, why it is here, the AI summary, the abstract, links. All escaped."""
     esc = html.escape
-    parts = [f"<p><b>Authors:</b> {esc(', '.join(paper.authors))}</p>"]
+    parts = [f"<p><b>Authors:</b> {esc(', '.join(paper.display_authors))}</p>"]
     parts.append(
         f"<p><b>Categories:</b> {esc(', '.join(paper.categories))} &middot; "
         f"<b>Announce type:</b> {esc(paper.announce_type)} &middot; <b>arXiv:</b> {esc(paper.versioned_id)}</p>"

@@ -89,6 +89,7 @@ class Paper(BaseModel):
     # abstract_text means the abstract had nothing to convert.
     title_text: str = ""
     abstract_text: str = ""
+    authors_text: list[str] = Field(default_factory=list)  # empty: no name needed converting
     categories: list[str] = Field(default_factory=list)
     announce_type: str = "new"
     announced: datetime
@@ -109,6 +110,10 @@ class Paper(BaseModel):
     @property
     def display_abstract(self) -> str:
         return self.abstract_text or self.abstract
+
+    @property
+    def display_authors(self) -> list[str]:
+        return self.authors_text or self.authors
 
     @property
     def versioned_id(self) -> str:

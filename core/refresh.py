@@ -291,7 +291,7 @@ def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = Tru
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
     matched = []
     for paper in papers:
-        if not rematch and paper.listed_in and paper.title_text:
+        if not rematch and paper.listed_in and paper.title_text and not _authors_to_convert(paper):
             matched.append(paper)
             continue
         listed_in = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
@@ -305,9 +305,15 @@ def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = Tru
                     "title_text": latex_to_unicode(paper.title),
                     "abstract_text": "" if abstract == paper.abstract else abstract,
                 }
+            if _authors_to_convert(paper):  # "Michal Hajdu\\v{s}ek" is shown "Michal Hajdušek"
+                update["authors_text"] = [latex_to_unicode(name) for name in paper.authors]
             matched.append(paper.model_copy(update=update))
     # sorted() is stable: within each group the score order of rank_papers is kept.
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
+
+
+def _authors_to_convert(paper: Paper) -> bool:
+    return not paper.authors_text and any("\\" in name or "$" in name for name in paper.authors)
 
 
 def _enrich(papers: list[Paper], config: Config, settings: Settings, client: ArxivClient) -> list[Paper]:

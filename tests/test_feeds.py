@@ -186,3 +186,26 @@ def test_rss_names_every_author_in_one_creator_as_arxiv_does(papers: list[Paper]
     creators = etree.fromstring(rss).findall(".//{http://purl.org/dc/elements/1.1/}creator")
     assert [c.text for c in creators] == [", ".join(several.authors)]
     assert feedparser.parse(rss).entries[0].author == ", ".join(several.authors)
+
+
+def test_authors_are_shown_in_unicode_in_every_format() -> None:
+    from core.config import parse_config
+    from core.digest import render_digest
+    from core.models import RefreshState
+    from core.refresh import rank_for_config
+
+    raw = make_paper("Quantum", authors=["Michal Hajdu\\v{s}ek", "Fran\\c{c}ois B\\'enard", "Ada Lovelace"])
+    (paper,) = rank_for_config([raw], parse_config({"categories": ["cs.AI"], "min_score": 0}))
+    shown = ["Michal Hajdušek", "François Bénard", "Ada Lovelace"]
+    assert paper.display_authors == shown
+    assert paper.authors == raw.authors  # the stored data keeps arXiv's original
+    rss, atom = render([paper], "rss"), render([paper], "atom")
+    json_feed = render([paper], "json")
+    assert feedparser.parse(rss).entries[0].author == ", ".join(shown)
+    assert [a.name for a in feedparser.parse(atom).entries[0].authors] == shown
+    assert "Hajdušek" in json_feed.decode()
+    digest = render_digest([paper], parse_config({"min_score": 0}), RefreshState())
+    assert "Michal Hajdušek" in digest
+    for body in (rss.decode(), atom.decode(), json_feed.decode(), digest):
+        assert "\\v{s}" not in body
+        assert "\\\\v{s}" not in body

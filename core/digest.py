@@ -19,11 +19,42 @@ SCHEDULE = (
     f"Updated every day at {REFRESH_AT_UTC} UTC, after arXiv's RSS rebuild "
     "(arXiv announces Sunday to Thursday evenings, US Eastern)."
 )
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Inside a line (every field here follows a label), only these mean something to Markdown:
+# emphasis, code, links and images, raw HTML, tables, strikethrough, and the escape itself.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~])")
+_HEADING = re.compile(r"^(#{1,6})(?=\s)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LINK = re.compile(r"\[([^\]]*)\]\(((?:[^()]|\([^()]*\))*)\)")  # [text](target "title"), one level of ()
+_REFERENCE = re.compile(r"^\s*\[[^\]]+\]:\s*<?(\S+?)>?(\s.*)?$")
+SAFE_SCHEMES = ("http://", "https://")
 
 
 def escape_markdown(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """``text`` as literal inline Markdown: "Real-world (QST)" stays as it is, "*x*" does not
+    become emphasis, "<img>" is not HTML."""
+    return _MARKDOWN_INLINE.sub(r"\\\1", text)
+
+
+def render_summary(markdown: str, below: int) -> str:
+    """A model's Markdown for inside a paper's section: its headings moved ``below`` levels
+    down (the paper is a level-3 heading), raw HTML shown as text, only http(s) links kept."""
+    lines, fenced = [], False
+    for line in markdown.strip().splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            line = _HEADING.sub(lambda m: "#" * min(len(m.group(1)) + below, 6), line)
+            if (ref := _REFERENCE.match(line)) and not ref.group(1).lower().startswith(SAFE_SCHEMES):
+                continue  # a link definition to anything but the web: dropped
+            line = _LINK.sub(_safe_link, line)
+        lines.append(line.replace("<", "&lt;").replace(">", "&gt;"))
+    return "\n".join(lines)
+
+
+def _safe_link(link: re.Match[str]) -> str:
+    text, inside = link.group(1), link.group(2).strip()
+    target = inside.split()[0].strip("<>") if inside else ""
+    return link.group(0) if target.lower().startswith(SAFE_SCHEMES) else text
 
 
 def shorten(text: str, limit: int = ABSTRACT_CHARS) -> str:
@@ -63,10 +94,10 @@ def _paper(number: int, paper: Paper) -> list[str]:
         f"### {number}. [{escape_markdown(paper.display_title)}]({paper.abs_url})",
         "",
         f"**Authors**: {escape_markdown(', '.join(paper.display_authors))}  ",
-        f"**Category**: {', '.join(paper.categories)}  ",
+        f"**Category**: {escape_markdown(', '.join(paper.categories))}  ",
         f"**Published**: {paper.announced.strftime('%Y-%m-%d')}  ",
         f"**Score**: {paper.match.score:g}  ",
-        f"**Type**: {paper.announce_type}  ",
+        f"**Type**: {escape_markdown(paper.announce_type)}  ",
         f"**arXiv ID**: [{paper.versioned_id}]({paper.abs_url}) · [PDF]({paper.pdf_url})",
         "",
         f"**Abstract**: {escape_markdown(shorten(paper.display_abstract))}",
@@ -77,8 +108,7 @@ def _paper(number: int, paper: Paper) -> list[str]:
             "<details>",
             f"<summary>🤖 AI summary ({paper.summary.model})</summary>",
             "",
-            # The model's Markdown, with any raw HTML in it shown as text.
-            paper.summary.markdown.strip().replace("<", "&lt;").replace(">", "&gt;"),
+            render_summary(paper.summary.markdown, below=2),  # its "## Main contributions" -> ####
             "",
             "</details>",
             "",

@@ -97,6 +97,10 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     assert "Following cs.AI, cs.LG, cs.CL" in page.locator("#status").inner_text()
     assert "next refresh" in page.locator("#status").inner_text()
     assert page.locator("#summaries").inner_text() == "summaries by qwen-long (dashscope)"
+    # The papers lead: the first card starts in the first screen, subscribing is one row above.
+    assert first.bounding_box()["y"] < 450  # type: ignore[index]
+    assert page.locator("#subscribe a").count() == 3
+    assert not page.locator("#builder").is_visible()  # folded, one click away
     page.screenshot(path=screenshot_path("index-desktop.png", tmp_path))
 
     # Open an AI summary.
@@ -106,6 +110,7 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     assert summary.locator(".ai h2").first.inner_text() == "Main contributions and what is new"
 
     # Build a filtered feed and fetch what it points at.
+    page.click("#build > summary")
     page.fill("input[name=keywords]", "kv cache")
     page.fill("input[name=min_score]", "0.5")
     page.check("input[name=type][value=replace]")
@@ -147,6 +152,13 @@ def test_index_page_on_a_phone_in_dark_mode(live: str, browser: Browser, tmp_pat
     path = screenshot_path("index-phone-dark.png", tmp_path)
     page.screenshot(path=path)
     assert path.read_bytes().startswith(b"\x89PNG")
+    # The subscribe row fits on one line, and the first paper is on the first screen.
+    row = page.locator("#subscribe").bounding_box()
+    link = page.locator("#subscribe a").first.bounding_box()
+    assert row is not None
+    assert link is not None
+    assert row["height"] < 2 * link["height"] + 8, "the subscribe row wraps"
+    assert page.locator("article.paper").first.bounding_box()["y"] < 700  # type: ignore[index]
     context.close()
 
 

@@ -36,11 +36,11 @@ MAX_REDIRECTS = 3
 # What a response may weigh, by kind: the combined RSS of every archive is about 3 MB, an API
 # page of 500 entries about 1.5 MB; a PDF's cap comes from summary.pdf_max_bytes.
 RSS_MAX_BYTES = 40_000_000
+API_MAX_BYTES = 20_000_000
 # Bodies are asked for gzip-compressed (arXiv serves gzip) and inflated here, in steps.
 ACCEPT_ENCODING = "gzip"
 INFLATE = {"identity": 0, "gzip": 47, "x-gzip": 47, "deflate": 15}  # zlib wbits (0: not compressed)
 INFLATE_STEP = 1 << 20
-API_MAX_BYTES = 20_000_000
 
 
 class Throttle:

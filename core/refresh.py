@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 ENRICH_LIMIT = 300  # papers asked of the arXiv API per refresh (3 requests, 3 s apart)
 # arXiv dates its items with the announcement day; one a day ahead of our clock is a time
-# zone, anything later is wrong and must not move the window (see ``_window``).
+# zone, anything later is wrong and must not move the window (see ``window_start``).
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
@@ -194,8 +194,10 @@ def _run(
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh.
         keep_since = window_start(merged, now, config.days_back)
         # Stored papers keep their match unless config.json changed since they were matched.
-        same_config = state.config_hash == config_hash(config)
-        ranked = rank_for_config([p for p in merged if p.announced >= keep_since], config, rematch=not same_config)
+        rules = config_hash(config)
+        ranked = rank_for_config(
+            [p for p in merged if p.announced >= keep_since], config, rematch=state.config_hash != rules
+        )
         if config.enrich:
             ranked = _enrich(ranked, config, settings, client)
         ranked = attach_cached(ranked, config, store)
@@ -208,7 +210,7 @@ def _run(
         message = f"{message} {report.future_dated} item(s) dated in the future were dated today".strip()
     outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
     if merged:
-        outcome["config_hash"] = config_hash(config)
+        outcome["config_hash"] = rules
         outcome |= papers_changed(state, ranked, now)
     state = state.model_copy(update=validators | outcome | {"last_request_at": client.last_request_at})
     store.save_state(state)

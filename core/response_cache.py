@@ -101,16 +101,20 @@ class VersionCheck:
 
     def current(self, load: Callable[[], str]) -> str:
         with self._lock:
-            if self._version is None or self.clock() - self._read_at >= self.max_age_s:
-                self._version, self._read_at = load(), self.clock()
-            return self._version
+            if (version := self._fresh()) is None:
+                version = self._version = load()
+                self._read_at = self.clock()
+            return version
 
     def fresh(self) -> str | None:
         """The version if it was read less than ``max_age_s`` ago (no store read), else None."""
         with self._lock:
-            if self._version is None or self.clock() - self._read_at >= self.max_age_s:
-                return None
-            return self._version
+            return self._fresh()
+
+    def _fresh(self) -> str | None:
+        if self._version is None or self.clock() - self._read_at >= self.max_age_s:
+            return None
+        return self._version
 
     def forget(self) -> None:
         """This instance just wrote to the store (a cron job): read the version again."""

@@ -219,36 +219,41 @@ def _add_feed_routes(app: FastAPI, ctx: Context) -> None:
 
 def _combined_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
     async def route(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        kept = _kept(request, ctx, fmt)
-        return kept if kept is not None else await run_in_threadpool(_feed, request, ctx, fmt, None, query)
+        return await _answer(request, ctx, fmt, _feed, None, query)
 
     return route
 
 
 def _category_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
     async def route(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        kept = _kept(request, ctx, fmt)
-        return kept if kept is not None else await run_in_threadpool(_feed, request, ctx, fmt, category, query)
+        return await _answer(request, ctx, fmt, _feed, category, query)
 
     return route
 
 
 def _topic_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
     async def route(request: Request, name: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
-        kept = _kept(request, ctx, fmt)
-        return kept if kept is not None else await run_in_threadpool(_topic_feed, request, ctx, fmt, name, query)
+        return await _answer(request, ctx, fmt, _topic_feed, name, query)
 
     return route
 
 
-def _kept(request: Request, ctx: Context, fmt: Format) -> Response | None:
-    """The answer already rendered for this URL, if the version checked within the last second
-    still holds; None when finding out needs the store."""
+async def _answer(
+    request: Request, ctx: Context, fmt: Format, feed: Callable[..., Response], scope: str | None, query: FeedQuery
+) -> Response:
+    """The answer already rendered for this URL, on the event loop, if the version checked
+    within the last second still holds; otherwise ``feed``, in the thread pool (it may read
+    the store and render)."""
     version = ctx.versions.fresh()
-    kept = ctx.cache.get((str(request.url), None), version) if version is not None else None
-    if kept is None:
-        return None
-    return conditional_response(request, kept.body, MEDIA_TYPES[fmt], kept.last_modified, kept.etag)
+    kept = ctx.cache.get(_cache_key(request), version) if version is not None else None
+    if kept is not None:
+        return conditional_response(request, kept.body, MEDIA_TYPES[fmt], kept.last_modified, kept.etag)
+    return await run_in_threadpool(feed, request, ctx, fmt, scope, query)
+
+
+def _cache_key(request: Request, vary: Hashable = None) -> Hashable:
+    """What a rendered answer is kept under: its URL, and what else it depends on."""
+    return (str(request.url), vary)
 
 
 def _terms(description: str) -> Any:
@@ -307,7 +312,7 @@ def _cached(
     version of the data it was made from; the entry is kept under that version, so a save
     racing the render is never masked.
     """
-    key = (str(request.url), vary)
+    key = _cache_key(request, vary)
 
     def make(current: str) -> tuple[Rendered, str]:
         body, last_modified, version = render(current)

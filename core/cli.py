@@ -78,7 +78,7 @@ def _digest(settings: Settings, output: str | None) -> int:
 
     from core.config import load_config
     from core.digest import render_digest
-    from core.query import select_papers
+    from core.selection import select_papers
     from core.store import open_store
 
     config = load_config(settings.config_path)

@@ -13,8 +13,8 @@ from starlette.requests import Request
 
 from core.config import Config
 from core.feeds import explain
+from core.matching import compiled
 from core.models import Paper, RefreshState
-from core.terms import compiled
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -38,7 +38,7 @@ def highlight(text: str, paper: Paper) -> Markup:
             continue  # author and category hits are not in the text
         # Query hits are labelled with their field ("ti:kv cache"); the words follow the colon.
         words = hit.keyword if hit.field == "all" else hit.keyword.split(":", 1)[1]
-        spans += [m.span() for m in compiled(words).pattern.finditer(text)]
+        spans += compiled(words).spans(text)
     out, position = [], 0
     for start, end in sorted(spans):
         if start < position:

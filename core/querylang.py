@@ -6,50 +6,24 @@
 Field prefixes ``ti:`` (title), ``abs:`` (abstract), ``au:`` (authors), ``cat:`` (category or
 archive) and ``all:`` (title or abstract, the default); quoted phrases; ``AND``, ``OR``,
 ``ANDNOT`` (upper case, as on arXiv) and parentheses; juxtaposition means AND; ``^2`` weights
-a term. Words match whole and case-insensitively with the keyword rules of ``core.query``
-(plurals, hyphens). Parsing is pure and raises QueryError with the position of the problem.
+a term. Parsing is pure and raises QueryError with the position of the problem; the query it
+returns is evaluated by ``core.matching``, the same engine as config.json's keywords.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass
 
 from core import taxonomy
 from core.errors import QueryError
-from core.models import KeywordHit, Paper
-from core.terms import compiled
+from core.matching import FIELDS, Node, Op, Word
 
-FIELDS = ("ti", "abs", "au", "cat", "all")
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 50
 MAX_DEPTH = 20
 _TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z]+):|"(?P<phrase>[^"]*)"|(?P<word>[^\s()"]+))')
 MAX_WEIGHT = 100.0
 _WEIGHT = re.compile(r"^(?P<text>.*?)\^(?P<weight>\d+(?:\.\d+)?)$")
-
-
-@dataclass(frozen=True)
-class Word:
-    field: str
-    text: str
-    weight: float
-    position: int
-
-
-@dataclass(frozen=True)
-class Op:
-    op: str  # AND | OR | ANDNOT
-    left: Node
-    right: Node
-
-
-Node = Word | Op
-
-
-def count_terms(node: Node) -> int:
-    return 1 if isinstance(node, Word) else count_terms(node.left) + count_terms(node.right)
 
 
 def parse_query(text: str, parameter: str = "q") -> Node:
@@ -169,41 +143,3 @@ class _Parser:
             )
         self.terms += 1
         return Word(field, text, weight, position)
-
-
-def evaluate(node: Node, paper: Paper) -> list[KeywordHit] | None:
-    """The hits that make ``paper`` match, or None when it does not match."""
-    if isinstance(node, Word):
-        return _word_hits(node, paper)
-    left = evaluate(node.left, paper)
-    if node.op == "OR":
-        right = evaluate(node.right, paper)
-        return None if left is None and right is None else [*(left or []), *(right or [])]
-    if left is None:
-        return None
-    right = evaluate(node.right, paper)
-    if node.op == "ANDNOT":
-        return left if right is None else None
-    return None if right is None else [*left, *right]
-
-
-def _word_hits(word: Word, paper: Paper) -> list[KeywordHit] | None:
-    label = word.text if word.field == "all" else f"{word.field}:{word.text}"
-    if word.field == "cat":
-        found = any(taxonomy.covers(word.text, c) or c.lower() == word.text.lower() for c in paper.categories)
-        return [KeywordHit(keyword=label, field="cat", weight=word.weight)] if found else None
-    if word.field == "au":
-        term = compiled(_fold(word.text))
-        found = any(term.found_in(_fold(name)) for name in paper.authors)
-        return [KeywordHit(keyword=label, in_authors=True, field="au", weight=word.weight)] if found else None
-    term = compiled(word.text)
-    in_title = word.field in ("ti", "all") and term.found_in(paper.display_title)
-    in_abstract = word.field in ("abs", "all") and term.found_in(paper.display_abstract)
-    if not (in_title or in_abstract):
-        return None
-    return [KeywordHit(keyword=label, in_title=in_title, in_abstract=in_abstract, field=word.field, weight=word.weight)]
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive author names: "Schölkopf" matches au:scholkopf."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()

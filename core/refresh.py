@@ -22,9 +22,10 @@ from core.config import Config
 from core.enrich import enrich_papers
 from core.errors import AppError
 from core.lock import refresh_lock
+from core.matching import MATCHING_VERSION, Matcher
 from core.models import Paper, RefreshState
-from core.query import Matcher, kept_by_config
 from core.scoring import rank_papers
+from core.selection import kept_by_config
 from core.settings import Settings
 from core.store import Store
 from core.summarize import Summarizer
@@ -227,8 +228,10 @@ def papers_changed(state: RefreshState, papers: list[Paper], now: datetime) -> d
 
 
 def config_hash(config: Config) -> str:
-    """A digest of what decides each stored paper's match and listing (not topics, not summaries)."""
+    """A digest of what decides each stored paper's match and listing (not topics, not summaries),
+    and of the matching rules themselves: a new MATCHING_VERSION matches every paper again."""
     decisive = config.model_dump(include={"categories", "keywords", "exclude_keywords", "announce_types", "min_score"})
+    decisive["matching"] = MATCHING_VERSION
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -298,20 +301,27 @@ def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = Tru
             continue
         listed_in = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
         if listed_in:
-            update: dict[str, object] = {"match": matcher.match(paper), "listed_in": listed_in}
-            if not paper.title_text:  # LaTeX to Unicode once per paper (pylatexenc is slow)
-                abstract = latex_to_unicode(paper.abstract)
-                # The title is always set (it marks the paper as converted); the abstract only
-                # when it differs, so stored papers do not carry their abstract twice.
-                update |= {
-                    "title_text": latex_to_unicode(paper.title),
-                    "abstract_text": "" if abstract == paper.abstract else abstract,
-                }
-            if _authors_to_convert(paper):  # "Michal Hajdu\\v{s}ek" is shown "Michal Hajdušek"
-                update["authors_text"] = [latex_to_unicode(name) for name in paper.authors]
-            matched.append(paper.model_copy(update=update))
+            paper = _readable(paper)  # matching reads the text as shown
+            matched.append(paper.model_copy(update={"match": matcher.match(paper), "listed_in": listed_in}))
     # sorted() is stable: within each group the score order of rank_papers is kept.
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
+
+
+def _readable(paper: Paper) -> Paper:
+    """The paper with its LaTeX converted to Unicode for showing and matching, once per paper
+    (pylatexenc is slow): "Michal Hajdu\\v{s}ek" is shown "Michal Hajdušek"."""
+    update: dict[str, object] = {}
+    if not paper.title_text:
+        abstract = latex_to_unicode(paper.abstract)
+        # The title is always set (it marks the paper as converted); the abstract only when it
+        # differs, so stored papers do not carry their abstract twice.
+        update |= {
+            "title_text": latex_to_unicode(paper.title),
+            "abstract_text": "" if abstract == paper.abstract else abstract,
+        }
+    if _authors_to_convert(paper):
+        update["authors_text"] = [latex_to_unicode(name) for name in paper.authors]
+    return paper.model_copy(update=update) if update else paper
 
 
 def _authors_to_convert(paper: Paper) -> bool:

@@ -12,7 +12,7 @@ from core import querylang, taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper
-from core.query import FeedQuery, kept_by_config, select_papers
+from core.selection import FeedQuery, kept_by_config, select_papers
 
 NO_FILTERS = FeedQuery()
 

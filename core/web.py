@@ -34,9 +34,9 @@ from core.openapi import CronReport, EffectiveConfig, Health, HealthDown, error_
 from core.opml import OPML_TYPE, render_opml
 from core.paper_cache import PaperCache
 from core.public_url import PublicURLMiddleware
-from core.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
 from core.response_cache import Rendered, ResponseCache, VersionCheck
 from core.security import SecurityMiddleware
+from core.selection import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
 from core.settings import Settings
 from core.store import Store, open_store
 from core.summarize import status as summary_status

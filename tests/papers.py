@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.markdown import render_markdown
+from core.matching import Matcher, match_papers
 from core.models import Paper, Summary
-from core.query import Matcher, match_papers
 from core.store import Store
 
 

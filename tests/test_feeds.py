@@ -10,8 +10,8 @@ from lxml import etree
 
 from core.arxiv import parse_feed
 from core.feeds import build_feed, render_feed
+from core.matching import Matcher, match_papers
 from core.models import KeywordHit, Match, Paper
-from core.query import Matcher, match_papers
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper
 

@@ -13,13 +13,21 @@ def test_highlight_escapes_and_marks() -> None:
     paper = make_paper(match=Match(hits=[KeywordHit(keyword="kv cache", in_title=True)], score=1.5))
     marked = str(highlight("Fast <b>KV-cache</b> & KV cache", paper))
     assert marked == "Fast &lt;b&gt;<mark>KV-cache</mark>&lt;/b&gt; &amp; <mark>KV cache</mark>"
-    from core.querylang import evaluate, parse_query
+    from core.matching import evaluate
+    from core.querylang import parse_query
 
     queried = make_paper("KV cache for LLM serving", authors=["Ada Lovelace"])
     hits = evaluate(parse_query('ti:"kv cache" au:lovelace cat:cs.AI'), queried)
     assert hits is not None
     shown = queried.model_copy(update={"match": Match(hits=hits, score=2.5)})
     assert str(highlight(shown.title, shown)) == "<mark>KV cache</mark> for LLM serving"
+
+
+def test_highlight_marks_accented_words_a_folded_keyword_found() -> None:
+    paper = make_paper(match=Match(hits=[KeywordHit(keyword="schrodinger", in_title=True)], score=1.5))
+    assert str(highlight("The Schrödinger bridge", paper)) == "The <mark>Schrödinger</mark> bridge"
+    # Decomposed text (o + combining diaeresis) folds to other positions: matched unfolded, not misplaced.
+    assert "<mark>" not in str(highlight("The Schro\u0308dinger bridge", paper))
 
 
 def test_index_lists_every_feed_and_the_papers(served: TestClient) -> None:

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from core.arxiv import parse_feed
 from core.errors import QueryError
+from core.matching import Op, Word, evaluate
 from core.models import Paper
-from core.querylang import Op, Word, evaluate, parse_query
+from core.querylang import parse_query
 from core.scoring import score_hits
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper

@@ -16,8 +16,8 @@ from fpdf import FPDF
 from core.arxiv import parse_feed
 from core.config import Config, parse_config
 from core.models import Paper
-from core.query import kept_by_config
 from core.refresh import merge_papers, rank_for_config, refresh, summarize_stored
+from core.selection import kept_by_config
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore

@@ -209,3 +209,13 @@ def test_filtered_renders_queue_while_cached_feeds_answer(served: TestClient) ->
             costly.release()
     waiting.join(timeout=30)
     assert result == {"status": 200}
+
+
+def test_words_copied_from_a_feed_find_their_papers(served: TestClient) -> None:
+    """What a reader sees (Unicode, accents) is what matches, from ?keywords= and ?q= alike."""
+    shown = entries(served.get("/rss?q=au:sedlacek"))
+    assert [e.link for e in shown] == ["https://arxiv.org/abs/2411.18294"]
+    assert "Šimon Sedláček" in shown[0].author
+    for query in ("keywords=présidents", "keywords=presidents", "q=présidents", "q=ti:presidents"):
+        links = {e.link for e in entries(served.get(f"/rss?{query}"))}
+        assert "https://arxiv.org/abs/2411.18468" in links, query

@@ -1,9 +1,6 @@
-"""Keyword matching and feed filters: one matcher for config.json and for query strings.
-
-Matching is whole-word and case-insensitive: "RL" does not match "world" or "URL"; a
-phrase matches across spaces and hyphens ("kv cache" matches "KV-cache"); a final "s"/"es"
-is tolerated ("LLM" matches "LLMs", but "RL" does not match "RLS"). Terms are escaped, never
-used as regular expressions.
+"""Feed selection: which stored papers a feed shows, in what order, for config.json and for a
+request's query string (``keywords``, ``exclude``, ``min_score``, ``limit``, ``type``, ``q``).
+Matching itself is ``core.matching``'s.
 """
 
 from __future__ import annotations
@@ -14,9 +11,9 @@ from dataclasses import dataclass, field
 from core import querylang, taxonomy
 from core.config import ANNOUNCE_TYPES, Config
 from core.errors import QueryError
-from core.models import KeywordHit, Match, Paper
-from core.scoring import rank_papers, score_hits
-from core.terms import Term
+from core.matching import Matcher, Node, count_terms, evaluate, match_papers
+from core.models import Paper
+from core.scoring import rank_papers
 from core.text import clean_text
 
 MAX_LIMIT = 200
@@ -33,31 +30,6 @@ TYPES_PATTERN = f"^{_TYPE}(,{_TYPE})*$"
 
 
 @dataclass(frozen=True)
-class Matcher:
-    keywords: tuple[Term, ...] = ()
-    exclusions: tuple[Term, ...] = ()
-
-    @classmethod
-    def build(cls, keywords: Iterable[str], exclusions: Iterable[str] = ()) -> Matcher:
-        return cls(tuple(map(Term.compile, keywords)), tuple(map(Term.compile, exclusions)))
-
-    def match(self, paper: Paper) -> Match:
-        excluded = next(
-            (t.text for t in self.exclusions if t.found_in(paper.title) or t.found_in(paper.abstract)), None
-        )
-        hits = []
-        for term in self.keywords:
-            in_title, in_abstract = term.found_in(paper.title), term.found_in(paper.abstract)
-            if in_title or in_abstract:
-                hits.append(KeywordHit(keyword=term.text, in_title=in_title, in_abstract=in_abstract))
-        return Match(hits=hits, excluded_by=excluded, score=score_hits(hits))
-
-
-def match_papers(papers: Iterable[Paper], matcher: Matcher) -> list[Paper]:
-    return [paper.model_copy(update={"match": matcher.match(paper)}) for paper in papers]
-
-
-@dataclass(frozen=True)
 class FeedQuery:
     """A feed request's filters; empty fields fall back to config.json."""
 
@@ -66,12 +38,12 @@ class FeedQuery:
     min_score: float | None = None
     limit: int | None = None
     types: tuple[str, ...] = field(default=())
-    q: querylang.Node | None = None  # a query in the arXiv-style language; replaces keywords
+    q: Node | None = None  # a query in the arXiv-style language; replaces keywords
 
     @property
     def terms(self) -> int:
         """How many terms this request tests against each paper."""
-        return len(self.keywords) + len(self.exclude) + (querylang.count_terms(self.q) if self.q else 0)
+        return len(self.keywords) + len(self.exclude) + (count_terms(self.q) if self.q else 0)
 
     def check_cost(self, papers: int) -> None:
         """Refuse (422) a request that would test more than MAX_MATCH_WORK term-paper pairs."""
@@ -138,19 +110,15 @@ def select_papers(papers: Sequence[Paper], config: Config, query: FeedQuery = Fe
     return rank_papers(kept)[: query.limit or config.max_papers]
 
 
-def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, node: querylang.Node) -> list[Paper]:
+def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, node: Node) -> list[Paper]:
     """Papers the query matches, scored by its hits; the query is the filter, so a minimum
     score applies only when the request asks for one."""
     exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
     matched = []
     for paper in papers:
-        hits = querylang.evaluate(node, paper)
-        if hits is None:
-            continue
-        excluded = exclusions.match(paper).excluded_by
-        matched.append(
-            paper.model_copy(update={"match": Match(hits=hits, excluded_by=excluded, score=score_hits(hits))})
-        )
+        hits = evaluate(node, paper)
+        if hits is not None:
+            matched.append(paper.model_copy(update={"match": exclusions.match(paper, hits)}))
     types = query.types or tuple(config.announce_types)
     kept = (p for p in matched if passes(p, types, query.min_score or 0.0, True))
     return rank_papers(kept)[: query.limit or config.max_papers]

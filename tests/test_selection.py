@@ -1,94 +1,30 @@
-"""core.query: whole-word matching, phrases, exclusions, feed filters and hostile input."""
+"""core.selection: feed filters from config.json and query strings, ranking, limits and hostile input."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.arxiv import parse_feed
 from core.config import ANNOUNCE_TYPES, parse_config
 from core.errors import QueryError
-from core.query import (
+from core.matching import Matcher, match_papers
+from core.models import Paper
+from core.refresh import rank_for_config
+from core.selection import (
     MAX_LIMIT,
     TERMS_PATTERN,
     TYPES_PATTERN,
     FeedQuery,
-    Matcher,
-    match_papers,
+    kept_by_config,
     parse_terms,
     select_papers,
 )
-from core.terms import Term
-from tests.arxiv_fake import COMBINED, read
+from core.topics import topic_papers
 from tests.papers import make_paper
-
-
-@pytest.mark.parametrize(
-    ("keyword", "text", "found"),
-    [
-        ("RL", "We train agents with RL and PPO.", True),
-        ("RL", "A world model for the real world.", False),
-        ("RL", "See the URL below.", False),
-        ("RL", "Offline-RL baselines", True),
-        ("kv cache", "Compressing the KV cache", True),
-        ("kv cache", "KV-cache eviction", True),
-        ("kv cache", "kv\ncache", True),
-        ("kv-cache", "the KV cache", True),
-        ("LLM", "Many LLMs agree", True),
-        ("LLM", "LLMOps tooling", False),
-        ("RL", "Recursive Least Squares (RLS)", False),
-        ("transformer", "Vision Transformers", True),
-        ("large language model", "Large Language Models (LLMs) reason", True),
-        ("C++", "written in C++ for speed", True),
-        ("C++", "written in C for speed", False),
-        ("GPT-4", "we compare GPT 4 and GPT-4o", True),
-        ("graph", "paragraphs", False),
-    ],
-)
-def test_terms_match_whole_words_case_insensitively(keyword: str, text: str, found: bool) -> None:
-    assert Term.compile(keyword).found_in(text) is found
-
-
-@pytest.mark.parametrize("hostile", [".*", "(a|b", "[", "\\", "a{1000}", "^$", "?" * 50, "\x00\x1f", "é" * 100])
-def test_regex_metacharacters_are_literal(hostile: str) -> None:
-    """As a pattern each of these would match (or break on) ordinary text; as text, never."""
-    term = Term.compile(hostile)
-    assert not term.found_in("an ordinary abstract about world models")
-
-
-def test_match_records_hits_where_and_score() -> None:
-    matcher = Matcher.build(["LLM", "kv cache", "diffusion"])
-    paper = make_paper("Fast LLM inference", "We compress the KV-cache of large LLMs.")
-    match = matcher.match(paper)
-    assert [(h.keyword, h.in_title, h.in_abstract) for h in match.hits] == [
-        ("LLM", True, True),
-        ("kv cache", False, True),
-    ]
-    assert match.score == 1.5 + 1.0
-    assert match.excluded_by is None
-
-
-def test_exclusions_mark_the_paper() -> None:
-    matcher = Matcher.build(["LLM"], ["survey"])
-    match = matcher.match(make_paper("A Survey of LLM agents"))
-    assert match.excluded_by == "survey"
-    assert match.score == 1.5  # the hits are still explained
-
-
-def test_real_feed_word_boundaries() -> None:
-    papers = parse_feed(read(COMBINED)).papers
-    matched = match_papers(papers, Matcher.build(["RL"]))
-    hits = [p for p in matched if p.match.hits]
-    assert len(hits) == 15
-    # Papers that only say "world" or "URL" are not RL papers.
-    world_only = [p for p in matched if "world" in p.abstract.lower() and " RL" not in p.title + " " + p.abstract]
-    assert world_only
-    assert all(not p.match.hits for p in world_only)
-    kv = [p.id for p in match_papers(papers, Matcher.build(["kv cache"])) if p.match.hits]
-    assert sorted(kv) == ["2411.15785", "2411.18077", "2411.18424"]
 
 
 def test_parse_terms_splits_commas_and_cleans_control_characters() -> None:
@@ -186,7 +122,7 @@ def test_ten_kilobyte_keywords_are_handled() -> None:
 
 def test_a_paper_whose_primary_is_elsewhere_is_a_cross_list_in_this_category() -> None:
     from core.models import Metadata
-    from core.query import as_seen_in
+    from core.selection import as_seen_in
 
     lg_primary = make_paper(id="1", categories=["cs.AI", "cs.LG"], metadata=Metadata(primary_category="cs.LG"))
     unknown = make_paper(id="2", categories=["cs.AI", "cs.LG"])
@@ -208,3 +144,53 @@ def test_one_request_may_not_ask_for_unbounded_matching() -> None:
     with pytest.raises(QueryError, match="150 terms against 20,000 stored papers") as error:
         query.check_cost(20_000)
     assert "use at most 100 terms" in error.value.hint
+
+
+# As arXiv sends them: LaTeX accents in a title and in author names.
+LATEX_PAPERS = [
+    make_paper(r"Parole de pr\'esidents (1958-2022)", id="1", authors=[r"\v{S}imon Sedl\'a\v{c}ek", "Jan Novak"]),
+    make_paper("Presidential debates", "A corpus of speeches.", id="2", authors=["Simone Sedla"]),
+    make_paper("Unrelated topology", id="3"),
+]
+
+
+def _ids(papers: Iterable[Paper]) -> list[str]:
+    return sorted(p.id for p in papers)
+
+
+@pytest.mark.parametrize("keyword", ["présidents", "presidents", "PRÉSIDENTS", "president", "pre\u0301sidents"])
+def test_a_keyword_finds_the_same_papers_wherever_it_is_written(keyword: str) -> None:
+    """config.json's keywords, ?keywords=, a topic's keywords, a topic's query and ?q= are one
+    engine over the text as shown: accents folded either way, whole words, plurals."""
+    config = parse_config(
+        {
+            "categories": ["cs.AI"],
+            "keywords": [keyword],
+            "min_score": 1,
+            "topics": [{"name": "by-keywords", "keywords": [keyword]}, {"name": "by-query", "query": keyword}],
+        }
+    )
+    papers = rank_for_config(LATEX_PAPERS, config)  # converts the LaTeX, matches config.json's keywords
+    from_config = _ids(p for p in papers if kept_by_config(p, config))
+    from_parameter = _ids(select_papers(papers, config, FeedQuery.from_params(keywords=keyword)))
+    from_q = _ids(select_papers(papers, config, FeedQuery.from_params(q=keyword)))
+    from_topics = [_ids(topic_papers(papers, config, topic)) for topic in config.topics]
+    assert from_config == from_parameter == from_q == from_topics[0] == from_topics[1] == ["1"]
+    excluded = select_papers(papers, config, FeedQuery.from_params(keywords="parole", exclude=keyword))
+    assert excluded == []
+
+
+@pytest.mark.parametrize(
+    "query", ["au:sedlacek", "au:Sedláček", 'au:"Simon Sedlacek"', 'au:"Šimon Sedláček"', "au:SEDLACEK"]
+)
+def test_authors_match_with_or_without_accents(query: str) -> None:
+    config = parse_config({"categories": ["cs.AI"], "keywords": []})
+    papers = rank_for_config(LATEX_PAPERS, config)
+    assert _ids(select_papers(papers, config, FeedQuery.from_params(q=query))) == ["1"]
+    assert select_papers(papers, config, FeedQuery.from_params(q="au:sedl")) == []  # whole words
+
+
+def test_raw_latex_is_not_what_is_matched() -> None:
+    config = parse_config({"categories": ["cs.AI"], "keywords": []})
+    papers = rank_for_config(LATEX_PAPERS, config)
+    assert select_papers(papers, config, FeedQuery.from_params(q='ti:"pr\\\'esidents"')) == []

@@ -92,11 +92,13 @@ class Term:
         pattern = re.compile(rf"(?<!\w){body}{plural}(?!\w)", re.IGNORECASE)
         return cls(text, pattern, needle if needle.isascii() else "")
 
-    def found_in(self, folded: str) -> bool:
-        """Whether the term is in ``folded``, a text already passed through ``fold``."""
-        # Most texts lack most terms. For ASCII text, case-insensitive matching is lower-casing, so
-        # a text whose lower case lacks the needle cannot match: skip the (slower) pattern.
-        if self.needle and folded.isascii() and self.needle not in folded.lower():
+    def found_in(self, folded: str, lowered: str | None = None) -> bool:
+        """Whether the term is in ``folded``, a text passed through ``fold`` (``lowered``: its
+        lower case, when the caller has it already)."""
+        # Most texts lack most terms, and a text whose lower case lacks the needle cannot match:
+        # skip the (slower) pattern. Folding removed the only non-ASCII letters that match ASCII
+        # ones case-insensitively (ſ, K, ı, İ), so the test holds for any folded text.
+        if self.needle and self.needle not in (folded.lower() if lowered is None else lowered):
             return False
         return self.pattern.search(folded) is not None
 
@@ -118,34 +120,62 @@ def count_terms(node: Node) -> int:
     return 1 if isinstance(node, Word) else count_terms(node.left) + count_terms(node.right)
 
 
-def evaluate(node: Node, paper: Paper) -> list[KeywordHit] | None:
+class Shown:
+    """A paper's text as matched: title and abstract folded (and lower-cased, for the quick
+    needle test) once per paper and evaluation, however many terms test them."""
+
+    __slots__ = ("_authors", "_lower", "abstract", "paper", "title")
+
+    def __init__(self, paper: Paper) -> None:
+        self.paper = paper
+        self.title = fold(paper.display_title)
+        self.abstract = fold(paper.display_abstract)
+        self._lower: dict[str, str] = {}
+        self._authors: list[str] | None = None
+
+    def found(self, term: Term, field: str) -> bool:
+        """Whether ``term`` is in the title (field "title") or the abstract ("abstract")."""
+        if (lowered := self._lower.get(field)) is None:
+            lowered = self._lower[field] = getattr(self, field).lower()
+        return term.found_in(getattr(self, field), lowered)
+
+    @property
+    def authors(self) -> list[str]:
+        if self._authors is None:
+            self._authors = [fold(name) for name in self.paper.display_authors]
+        return self._authors
+
+
+def evaluate(node: Node, paper: Paper | Shown) -> list[KeywordHit] | None:
     """The hits that make ``paper`` match a query, or None when it does not match."""
+    shown = paper if isinstance(paper, Shown) else Shown(paper)
     if isinstance(node, Word):
-        return word_hits(node, paper)
-    left = evaluate(node.left, paper)
+        return word_hits(node, shown)
+    left = evaluate(node.left, shown)
     if node.op == "OR":
-        right = evaluate(node.right, paper)
+        right = evaluate(node.right, shown)
         return None if left is None and right is None else [*(left or []), *(right or [])]
     if left is None:
         return None
-    right = evaluate(node.right, paper)
+    right = evaluate(node.right, shown)
     if node.op == "ANDNOT":
         return left if right is None else None
     return None if right is None else [*left, *right]
 
 
-def word_hits(word: Word, paper: Paper) -> list[KeywordHit] | None:
-    """The one hit of ``word`` in ``paper`` (labelled as written, with its field), or None."""
+def word_hits(word: Word, shown: Shown) -> list[KeywordHit] | None:
+    """The one hit of ``word`` in a paper (labelled as written, with its field), or None."""
     label = word.text if word.field == "all" else f"{word.field}:{word.text}"
     if word.field == "cat":
-        found = any(taxonomy.covers(word.text, c) or c.lower() == word.text.lower() for c in paper.categories)
+        wanted = word.text.lower()
+        found = any(taxonomy.covers(word.text, c) or c.lower() == wanted for c in shown.paper.categories)
         return [KeywordHit(keyword=label, field="cat", weight=word.weight)] if found else None
     term = compiled(word.text)
     if word.field == "au":
-        found = any(term.found_in(fold(name)) for name in paper.display_authors)
+        found = any(term.found_in(name) for name in shown.authors)
         return [KeywordHit(keyword=label, in_authors=True, field="au", weight=word.weight)] if found else None
-    in_title = word.field in ("ti", "all") and term.found_in(fold(paper.display_title))
-    in_abstract = word.field in ("abs", "all") and term.found_in(fold(paper.display_abstract))
+    in_title = word.field in ("ti", "all") and shown.found(term, "title")
+    in_abstract = word.field in ("abs", "all") and shown.found(term, "abstract")
     if not (in_title or in_abstract):
         return None
     return [KeywordHit(keyword=label, in_title=in_title, in_abstract=in_abstract, field=word.field, weight=word.weight)]
@@ -163,11 +193,12 @@ class Matcher:
     def build(cls, keywords: Iterable[str], exclusions: Iterable[str] = ()) -> Matcher:
         return cls(tuple(Word("all", k) for k in keywords), tuple(Word("all", k) for k in exclusions))
 
-    def match(self, paper: Paper, hits: list[KeywordHit] | None = None) -> Match:
+    def match(self, paper: Paper | Shown, hits: list[KeywordHit] | None = None) -> Match:
         """The paper's match: the keywords' hits (or ``hits`` a query found) and any exclusion."""
+        shown = paper if isinstance(paper, Shown) else Shown(paper)
         if hits is None:
-            hits = [hit for word in self.keywords for hit in word_hits(word, paper) or ()]
-        excluded = next((word.text for word in self.exclusions if word_hits(word, paper)), None)
+            hits = [hit for word in self.keywords for hit in word_hits(word, shown) or ()]
+        excluded = next((word.text for word in self.exclusions if word_hits(word, shown)), None)
         return Match(hits=hits, excluded_by=excluded, score=score_hits(hits))
 
 

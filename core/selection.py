@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from core import querylang, taxonomy
 from core.config import ANNOUNCE_TYPES, Config
 from core.errors import QueryError
-from core.matching import Matcher, Node, count_terms, evaluate, match_papers
+from core.matching import Matcher, Node, Shown, count_terms, evaluate, match_papers
 from core.models import Paper
 from core.scoring import rank_papers
 from core.text import clean_text
@@ -116,9 +116,10 @@ def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, 
     exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
     matched = []
     for paper in papers:
-        hits = evaluate(node, paper)
+        shown = Shown(paper)
+        hits = evaluate(node, shown)
         if hits is not None:
-            matched.append(paper.model_copy(update={"match": exclusions.match(paper, hits)}))
+            matched.append(paper.model_copy(update={"match": exclusions.match(shown, hits)}))
     types = query.types or tuple(config.announce_types)
     kept = (p for p in matched if passes(p, types, query.min_score or 0.0, True))
     return rank_papers(kept)[: query.limit or config.max_papers]

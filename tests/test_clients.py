@@ -163,21 +163,25 @@ def test_index_page_on_a_phone_in_dark_mode(live: str, browser: Browser, tmp_pat
 
 
 def test_newsboat_subscribes_and_stores_the_items(live: str, tmp_path: Path) -> None:
-    expected = {e.title for e in feedparser.parse(httpx.get(live + "/rss/cs.CL").content).entries}
+    entries = feedparser.parse(httpx.get(live + "/rss/cs.CL").content).entries
+    expected = {e.title for e in entries}
+    authors = {e.link: e.author for e in entries}  # every name, in one dc:creator
     assert len(expected) > 5
-    urls = tmp_path / "urls"
-    urls.write_text(f"{live}/rss/cs.CL\n{live}/atom/cs.CL\n")
     config = tmp_path / "config"
     config.write_text("")
-    cache = tmp_path / "cache.db"
-    base = ["newsboat", "-u", str(urls), "-c", str(cache), "-C", str(config)]
-    reload = subprocess.run([*base, "-x", "reload"], capture_output=True, text=True, timeout=120)
-    assert reload.returncode == 0, reload.stderr
-    unread = subprocess.run([*base, "-x", "print-unread"], capture_output=True, text=True, timeout=60)
-    # The RSS and Atom items share their guid/id (the abstract URL): newsboat counts each paper once.
-    assert unread.stdout.strip() == f"{len(expected)} unread articles"
-    with sqlite3.connect(cache) as db:
-        rows = db.execute("SELECT guid, title, author FROM rss_item").fetchall()
-    assert {title for _, title, _ in rows} == expected
-    assert all(guid.startswith("https://arxiv.org/abs/") for guid, _, _ in rows)
-    assert all(author for _, _, author in rows)
+    for feeds in (["rss"], ["atom"], ["rss", "atom"]):
+        urls, cache = tmp_path / f"urls-{len(feeds)}{feeds[0]}", tmp_path / f"cache-{len(feeds)}{feeds[0]}.db"
+        urls.write_text("".join(f"{live}/{fmt}/cs.CL\n" for fmt in feeds))
+        base = ["newsboat", "-u", str(urls), "-c", str(cache), "-C", str(config)]
+        reload = subprocess.run([*base, "-x", "reload"], capture_output=True, text=True, timeout=120)
+        assert reload.returncode == 0, reload.stderr
+        unread = subprocess.run([*base, "-x", "print-unread"], capture_output=True, text=True, timeout=60)
+        # The RSS and Atom items share their guid/id (the abstract URL): newsboat counts each paper once.
+        assert unread.stdout.strip() == f"{len(expected)} unread articles", feeds
+        with sqlite3.connect(cache) as db:
+            rows = db.execute("SELECT guid, title, author, url FROM rss_item").fetchall()
+        assert {title for _, title, _, _ in rows} == expected
+        # The item's link is the abstract, not the PDF, and newsboat shows every author.
+        assert all(guid.startswith("https://arxiv.org/abs/") and url == guid for guid, _, _, url in rows), feeds
+        assert all(author == authors[url] for _, _, author, url in rows), feeds
+        assert any(author.count(",") >= 2 for _, _, author, _ in rows)

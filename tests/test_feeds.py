@@ -13,6 +13,7 @@ from core.feeds import build_feed, render_feed
 from core.matching import Matcher, match_papers
 from core.models import KeywordHit, Match, Paper
 from tests.arxiv_fake import COMBINED, read
+from tests.feed_rules import atom_problems, rss_problems
 from tests.papers import make_paper
 
 UPDATED = datetime(2024, 11, 28, 14, 47, tzinfo=UTC)
@@ -209,3 +210,52 @@ def test_authors_are_shown_in_unicode_in_every_format() -> None:
     for body in (rss.decode(), atom.decode(), json_feed.decode(), digest):
         assert "\\v{s}" not in body
         assert "\\\\v{s}" not in body
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_feeds_are_valid_by_their_specifications(papers: list[Paper], fmt: str) -> None:
+    """RFC 4287 (a RELAX NG grammar and the rules it cannot see) and RSS 2.0, on real papers,
+    on an empty feed and on hostile text."""
+    check = atom_problems if fmt == "atom" else rss_problems
+    hostile = make_paper("Evil <script>\x0c", "x & y ]]> z", authors=["<b>Eve</b>"], categories=["cs.AI", "<i>"])
+    for shown in (papers, [], [hostile]):
+        assert check(render(shown, fmt)) == []
+    assert check(render([], fmt, updated=None)) == []
+
+
+def test_the_atom_rules_catch_what_readers_trip_on() -> None:
+    """The checks can fail: two alternate links (links without rel), a missing updated, an id
+    that is not an IRI, a date without a zone."""
+    atom = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id><title>t</title><updated>2024-11-28T05:00:00Z</updated>'
+        '<link rel="self" href="http://x/atom"/><author><name>a</name></author>'
+        '<entry><id>{id}</id><title>p</title>{updated}<link href="http://x/abs"/><link href="http://x/pdf"/></entry></feed>'
+    )
+    good = atom.format(id="http://x/abs", updated="<updated>2024-11-28T05:00:00Z</updated>")
+    assert atom_problems(good.replace('<link href="http://x/pdf"/>', "").encode()) == []
+    problems = "\n".join(atom_problems(good.encode()))
+    assert "2 alternate links" in problems
+    assert "grammar" in "\n".join(atom_problems(atom.format(id="http://x/abs", updated="").encode()))
+    assert "not an absolute IRI" in "\n".join(
+        atom_problems(atom.format(id="abs-1", updated="<updated>2024-11-28T05:00:00Z</updated>").encode())
+    )
+    assert "grammar" in "\n".join(
+        atom_problems(atom.format(id="http://x/abs", updated="<updated>2024-11-28 05:00</updated>").encode())
+    )
+
+
+def test_the_rss_rules_catch_what_readers_trip_on() -> None:
+    rss = (
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">'
+        "<channel><title>t</title><link>http://x/</link><description>d</description>"
+        '<atom:link href="http://x/rss" rel="self"/>{item}</channel></rss>'
+    )
+    good = "<item><title>p</title><guid>http://x/abs</guid><pubDate>Thu, 28 Nov 2024 05:00:00 +0000</pubDate></item>"
+    assert rss_problems(rss.format(item=good).encode()) == []
+    for bad, problem in [
+        (good.replace("</title>", "</title><dc:creator>A</dc:creator><dc:creator>B</dc:creator>"), "more than once"),
+        (good.replace("2024", "24"), "four-digit year"),
+        (good + good, "appears 2 times"),
+        (good.replace("http://x/abs", "abs-1"), "not a URL"),
+    ]:
+        assert problem in "\n".join(rss_problems(rss.format(item=bad).encode()))

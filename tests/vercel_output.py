@@ -20,6 +20,7 @@ CRONS = {"/api/cron/refresh": "30 5 * * *", "/api/cron/summarize": "30 6 * * *"}
 PACKAGES = ("fastapi", "feedgen", "dashscope", "feedparser", "jinja2", "httpx")
 # Phases the router enters only on an error or a filesystem miss, which a function path never is.
 SKIPPED_PHASES = {"error", "miss", "hit"}
+PUBLIC = Path(__file__).resolve().parent.parent / "public"
 
 
 def _expand(template: str, match: re.Match[str]) -> str:
@@ -92,6 +93,13 @@ def check(output: Path, build_log: str) -> list[str]:
         problems.append("api/index.py or config.json is not in the function")
     if any(path.startswith(("tests/", "bench/")) for path in files):
         problems.append("tests or benchmarks are bundled into the function")
+    # Static files are answered before any rewrite: only public/ may be published, never the
+    # source, the tests or config.json (Vercel publishes the whole repository without it).
+    static = output / "static"
+    published = {str(p.relative_to(static)) for p in static.rglob("*") if p.is_file()} if static.is_dir() else set()
+    allowed = {str(p.relative_to(PUBLIC)) for p in PUBLIC.rglob("*") if p.is_file()}
+    if published - allowed:
+        problems.append(f"files outside public/ are published as static files: {sorted(published - allowed)[:5]}")
     return problems
 
 

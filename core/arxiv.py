@@ -88,14 +88,14 @@ def parse_feed(body: bytes) -> ParsedFeed:
     # into a partial day, so malformed XML is refused rather than half-stored.
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
         raise FeedError(f"the feed is malformed XML ({parsed['bozo_exception']})", "the download may be truncated")
-    published = _datetime(channel.get("published_parsed") or channel.get("updated_parsed"))
+    published = parse_datetime(channel.get("published_parsed") or channel.get("updated_parsed"))
     papers = [_paper(entry, published) for entry in parsed.entries]
     return ParsedFeed(papers=[p for p in papers if p is not None])
 
 
 def _paper(entry: Any, published: datetime | None) -> Paper | None:
     guid = _GUID.match(entry.get("id", ""))
-    announced = _datetime(entry.get("published_parsed")) or published
+    announced = parse_datetime(entry.get("published_parsed")) or published
     if guid is None or announced is None:
         log.warning("arXiv: skipping an item without an arXiv guid or date: %r", entry.get("id"))
         return None
@@ -135,7 +135,7 @@ def parse_authors(creator: str) -> list[str]:
     return [name.removeprefix("and ") for name in cleaned if name]
 
 
-def _datetime(value: time.struct_time | None) -> datetime | None:
+def parse_datetime(value: time.struct_time | None) -> datetime | None:
     if not value:
         return None
     try:

@@ -112,6 +112,15 @@ class Topic(_Strict):
         return value
 
 
+class BackfillConfig(_Strict):
+    """Filling the window from the arXiv API when the store lacks days (a first deploy, a
+    newly followed category): pages of ``page_size``, at most ``max_pages`` a run."""
+
+    enabled: bool = True
+    page_size: int = Field(200, ge=100, le=500)
+    max_pages: int = Field(20, ge=1, le=100)
+
+
 class Config(_Strict):
     title: str = "arXiv radar"
     categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
@@ -124,6 +133,7 @@ class Config(_Strict):
     summary: SummaryConfig = Field(default_factory=SummaryConfig)
     topics: list[Topic] = Field(default_factory=list, max_length=50)
     enrich: bool = True  # ask the arXiv API for comments, venue, code links, primary category
+    backfill: BackfillConfig = Field(default_factory=BackfillConfig)
 
     @model_validator(mode="after")
     def _topics_fit(self) -> Config:
@@ -202,6 +212,8 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
             model = DailyBudget if len(loc) > 2 and loc[1] == "daily_budget" else SummaryConfig
         elif first == "topics" and len(loc) > 2:
             model = Topic
+        elif first == "backfill" and len(loc) > 1:
+            model = BackfillConfig
         known = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import feedparser
 
@@ -45,17 +46,22 @@ def parse_api_feed(body: bytes) -> dict[str, Metadata]:
         match = _ID.search(entry.get("id", ""))
         if match is None or entry.get("title") == "Error":
             continue
-        comment = clean_text(entry.get("arxiv_comment", "")) or None
-        primary = entry.get("arxiv_primary_category", {})
-        found[match["id"]] = Metadata(
-            primary_category=primary.get("term") if isinstance(primary, dict) else None,
-            comment=comment,
-            journal_ref=clean_text(entry.get("arxiv_journal_ref", "")) or None,
-            doi=entry.get("arxiv_doi") or None,
-            venue=find_venue(comment or ""),
-            code_links=[link.rstrip(".") for link in _CODE.findall(comment or "")],
-        )
+        found[match["id"]] = entry_metadata(entry)
     return found
+
+
+def entry_metadata(entry: Any) -> Metadata:
+    """The metadata of one API entry (a feedparser entry)."""
+    comment = clean_text(entry.get("arxiv_comment", "")) or None
+    primary = entry.get("arxiv_primary_category", {})
+    return Metadata(
+        primary_category=primary.get("term") if isinstance(primary, dict) else None,
+        comment=comment,
+        journal_ref=clean_text(entry.get("arxiv_journal_ref", "")) or None,
+        doi=entry.get("arxiv_doi") or None,
+        venue=find_venue(comment or ""),
+        code_links=[link.rstrip(".") for link in _CODE.findall(comment or "")],
+    )
 
 
 def find_venue(comment: str) -> str | None:

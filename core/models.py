@@ -102,6 +102,9 @@ class Paper(BaseModel):
     match: Match = Field(default_factory=Match)
     summary: Summary | None = None
     metadata: Metadata | None = None  # from the arXiv API (core.enrich), when fetched
+    # From the arXiv API's listing (core.backfill) rather than an announcement: dated by its
+    # submission. An announcement of the same paper replaces it.
+    backfilled: bool = False
 
     @property
     def display_title(self) -> str:
@@ -132,6 +135,24 @@ class Paper(BaseModel):
         return ARXIV_HTML + self.versioned_id
 
 
+class BackfillState(BaseModel):
+    """The backfill from the arXiv API: what it fills, how far it got, what it added."""
+
+    filled: list[str] = Field(default_factory=list)  # followed categories whose window is full
+    categories: list[str] = Field(default_factory=list)  # the ones it is filling now (none: idle)
+    since: datetime | None = None  # it fetches submissions from here ...
+    until: datetime | None = None  # ... up to here; moves back page by page, across runs
+    pages: int = 0  # API pages read for the current fill
+    papers: int = 0  # papers it added to the store, in all
+    first_day: datetime | None = None  # the oldest and newest dates of those papers
+    last_day: datetime | None = None
+    message: str = ""  # what the last run did, or why it stopped
+
+    @property
+    def active(self) -> bool:
+        return bool(self.categories)
+
+
 class RefreshState(BaseModel):
     """What the refresh job remembers between runs, and what /health reports."""
 
@@ -151,6 +172,7 @@ class RefreshState(BaseModel):
     # new leaves both alone, so a feed keeps its bytes, its ETag and its date.
     papers_changed_at: datetime | None = None
     papers_digest: str | None = None
+    backfill: BackfillState = Field(default_factory=BackfillState)
 
     @property
     def feeds_updated_at(self) -> datetime | None:

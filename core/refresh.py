@@ -18,6 +18,7 @@ from typing import Literal
 
 from core import arxiv, taxonomy
 from core.arxiv_client import ArxivClient
+from core.backfill import MAX_PAGES_ON_DEMAND, run_backfill
 from core.config import Config
 from core.enrich import enrich_papers
 from core.errors import AppError
@@ -52,12 +53,13 @@ class RefreshReport:
     matched: int = 0  # stored papers that pass config.json's filters
     stored: int = 0
     future_dated: int = 0  # items dated more than a day ahead, clamped to the refresh's clock
+    backfilled: int = 0  # papers the backfill from the arXiv API added
     seconds: float = 0.0
     summaries: SummaryReport | None = None
 
     def line(self) -> str:
         skip = ("outcome", "seconds", "summaries")
-        rare = ("future_dated",)  # said only when it happened
+        rare = ("future_dated", "backfilled")  # said only when it happened
         counts = ", ".join(
             f"{k.replace('_', '-')} {v}" for k, v in asdict(self).items() if k not in skip and (v or k not in rare)
         )
@@ -75,8 +77,13 @@ def refresh(
     summarizer: Summarizer | None = None,
     deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    backfill_days: int | None = None,
+    progress: Callable[[str], None] = log.info,
 ) -> RefreshReport:
     """Run one refresh under the store's lock. Raises AppError (with the stage) on failure.
+
+    The backfill fills what the window lacks (config.json ``backfill``); ``backfill_days``
+    (``python -m core backfill --days N``) fills that many days whatever was filled before.
 
     Summaries are made (by ``summarizer``, if any) for ``summary.time_budget_s`` after the
     papers are saved, and never past ``deadline`` (a time.monotonic() value) when given; no
@@ -87,7 +94,7 @@ def refresh(
         state = store.load_state()
         arxiv_client = client or ArxivClient(settings, state.last_request_at, deadline, sleep=sleep)
         try:
-            report, state, papers = _run(config, settings, store, state, arxiv_client, now)
+            report, state, papers = _run(config, settings, store, state, arxiv_client, now, backfill_days, progress)
             if papers:
                 report.summaries = run_summaries(
                     config, settings, store, summarizer, papers, state, now, deadline, arxiv_client, sleep
@@ -165,7 +172,14 @@ def run_summaries(
 
 
 def _run(
-    config: Config, settings: Settings, store: Store, state: RefreshState, client: ArxivClient, now: datetime
+    config: Config,
+    settings: Settings,
+    store: Store,
+    state: RefreshState,
+    client: ArxivClient,
+    now: datetime,
+    backfill_days: int | None = None,
+    progress: Callable[[str], None] = log.info,
 ) -> tuple[RefreshReport, RefreshState, list[Paper]]:
     url = arxiv.feed_url(settings.arxiv_rss_base, config.categories)
     # An ETag is only good for the URL it came from: a changed category list refetches.
@@ -191,6 +205,17 @@ def _run(
         )
     followed, report.future_dated = clamp_future(followed, now)
     merged, report.new, report.updated = merge_papers(clamp_future(store.load_papers(), now)[0], followed)
+    filling = state.backfill
+    if config.backfill.enabled or backfill_days is not None:
+        since = window_start(merged, now, backfill_days or config.days_back)
+        forced, pages = backfill_days is not None, MAX_PAGES_ON_DEMAND if backfill_days is not None else None
+        run = run_backfill(
+            client, settings.arxiv_api_base, config, merged, state.backfill, now, since, forced, pages, progress
+        )
+        merged, report.backfilled = merge_backfilled(merged, clamp_future(run.papers, now)[0])
+        filling = run.state.model_copy(update={"papers": run.state.papers + report.backfilled})
+        if run.pages and filling.message:
+            message = f"{message} Backfill: {filling.message}.".strip()
     if merged:
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh.
         keep_since = window_start(merged, now, config.days_back)
@@ -209,7 +234,13 @@ def _run(
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
     if report.future_dated:
         message = f"{message} {report.future_dated} item(s) dated in the future were dated today".strip()
-    outcome = {"outcome": report.outcome, "message": message, "last_success_at": now, "counts": counts}
+    outcome = {
+        "outcome": report.outcome,
+        "message": message,
+        "last_success_at": now,
+        "counts": counts,
+        "backfill": filling,
+    }
     if merged:
         outcome["config_hash"] = rules
         outcome |= papers_changed(state, ranked, now)
@@ -277,12 +308,30 @@ def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[lis
         if known is None:
             papers[paper.id] = paper
             new += 1
+        elif known.backfilled:  # the announcement wins: its type and date, the API's metadata kept
+            papers[paper.id] = paper.model_copy(update={"metadata": known.metadata})
         elif paper.version > known.version:
             papers[paper.id] = paper.model_copy(
                 update={"announce_type": known.announce_type, "announced": known.announced, "updated": paper.announced}
             )
             updated += 1
     return list(papers.values()), new, updated
+
+
+def merge_backfilled(stored: Iterable[Paper], backfilled: Iterable[Paper]) -> tuple[list[Paper], int]:
+    """Add the backfill's papers the store lacks; a paper the store has (announced, or already
+    backfilled in the same or a later version) stays as it is. Returns the papers and how many
+    were added."""
+    papers = {p.id: p for p in stored}
+    added = 0
+    for paper in backfilled:
+        known = papers.get(paper.id)
+        if known is None:
+            added += 1
+        elif not (known.backfilled and paper.version > known.version):
+            continue
+        papers[paper.id] = paper
+    return list(papers.values()), added
 
 
 def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = True) -> list[Paper]:

@@ -1,16 +1,24 @@
-"""A loopback stand-in for rss.arxiv.org that serves recorded real responses.
+"""A loopback stand-in for rss.arxiv.org and the arXiv API that serves recorded real responses.
 
 It answers like arXiv: the feed bytes with an ETag and Last-Modified, 304 to a matching
-conditional request, and whatever errors a test queues (503 with Retry-After, 429, ...).
+conditional request, and whatever errors a test queues (503 with Retry-After, 429, ...). The
+API answers ``id_list`` lookups with recorded files, and ``search_query`` searches (category
+OR-lists bounded by ``submittedDate``, sorted by submission date, paged) over ``api_corpus``,
+rendered in the shape of arXiv's recorded API answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape, quoteattr
 
+from core.models import Paper
 from tests.loopback import LoopbackServer, Reply, Request
 
 DATA = Path(__file__).parent / "data"
@@ -39,7 +47,11 @@ class FakeArxiv:
         self.latency_s = 0.0
         self.api_answers: dict[str, str] = {}  # id_list -> recorded API file
         self.api_errors: dict[str, Reply] = {}
-        self.api_requests: list[Request] = []
+        self.api_requests: list[Request] = []  # id_list lookups
+        self.search_requests: list[Request] = []  # search_query searches, with when they came
+        self.search_times: list[float] = []
+        self.api_corpus: list[Paper] = []  # what searches find (by categories and metadata)
+        self.clock: Callable[[], float] | None = None  # stamps search_times, when a test sets it
         self.server = LoopbackServer(self._handle)
 
     @property
@@ -65,13 +77,43 @@ class FakeArxiv:
 
     def _api(self, request: Request) -> Reply:
         """The arXiv API: recorded answers by id_list, the zero-result answer otherwise."""
+        query = parse_qs(urlsplit(request.path).query)
+        if "search_query" in query:
+            return self._search(request, query)
         self.api_requests.append(request)
-        ids = parse_qs(urlsplit(request.path).query).get("id_list", [""])[0]
+        ids = query.get("id_list", [""])[0]
         if ids in self.api_errors:
             return self.api_errors[ids]
         name = self.api_answers.get(ids, API_ZERO)
         status = 400 if name == API_ERROR else 200
         return Reply(status, read(name), {"Content-Type": "application/atom+xml; charset=UTF-8"})
+
+    def _search(self, request: Request, query: dict[str, list[str]]) -> Reply:
+        self.search_requests.append(request)
+        if self.clock is not None:
+            self.search_times.append(self.clock())
+        if ids := [k for k in self.api_errors if k.startswith("search")]:
+            return self.api_errors[ids[0]]
+        text = query["search_query"][0]
+        cats = re.findall(r"cat:([\w.\-]+\*?)", text)
+        bounds = re.search(r"submittedDate:\[(\d{12}) TO (\d{12})\]", text)
+        if not cats or bounds is None or query.get("sortBy") != ["submittedDate"]:
+            return Reply(400, read(API_ERROR), {"Content-Type": "application/atom+xml; charset=UTF-8"})
+        low, high = (datetime.strptime(b, "%Y%m%d%H%M").replace(tzinfo=UTC) for b in bounds.groups())
+        high += timedelta(seconds=59)  # the upper minute is inclusive
+
+        def found(paper: Paper) -> bool:
+            wanted = any(
+                c.rstrip("*") == cat or (c.endswith("*") and cat.startswith(c[:-1]))
+                for c in cats
+                for cat in paper.categories
+            )
+            return wanted and low <= paper.announced <= high
+
+        hits = sorted(filter(found, self.api_corpus), key=lambda p: p.announced, reverse=True)
+        start, size = int(query.get("start", ["0"])[0]), int(query.get("max_results", ["10"])[0])
+        body = api_page(hits[start : start + size], len(hits), start, size, text)
+        return Reply(200, body, {"Content-Type": "application/atom+xml; charset=UTF-8"})
 
     def _handle(self, request: Request) -> Reply:
         if request.path in self.files:
@@ -86,3 +128,69 @@ class FakeArxiv:
             return Reply(304, headers={"ETag": self.etag})
         headers = {"Content-Type": "application/rss+xml", "ETag": self.etag, "Last-Modified": self.last_modified}
         return Reply(200, self.body, headers, delay_s=self.latency_s)
+
+
+def _cat_matches(term: str, category: str) -> bool:
+    """``cat:cs.AI`` matches cs.AI; ``cat:astro-ph*`` matches astro-ph and astro-ph.GA."""
+    return category.startswith(term[:-1]) if term.endswith("*") else category == term
+
+
+def api_page(papers: list[Paper], total: int, start: int, size: int, query: str) -> bytes:
+    """An API answer in the shape of arXiv's (see api-cat-math.NT-OR-math.AG-2026-06-29.xml):
+    opensearch counts, then an entry per paper with its submission date as published."""
+    title = f"arXiv Query: search_query={query}&id_list=&start={start}&max_results={size}"
+    head = [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom"'
+        ' xmlns="http://www.w3.org/2005/Atom">',
+        "  <id>https://arxiv.org/api/loopback</id>",
+        f"  <title>{escape(title)}</title>",
+        "  <updated>2024-11-30T05:00:00Z</updated>",
+        f"  <opensearch:itemsPerPage>{size}</opensearch:itemsPerPage>",
+        f"  <opensearch:totalResults>{total}</opensearch:totalResults>",
+        f"  <opensearch:startIndex>{start}</opensearch:startIndex>",
+    ]
+    lines = head + [line for paper in papers for line in _api_entry(paper)] + ["</feed>", ""]
+    return "\n".join(lines).encode()
+
+
+def _api_entry(p: Paper) -> list[str]:
+    def stamp(value: datetime) -> str:
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    primary = p.metadata.primary_category if p.metadata and p.metadata.primary_category else p.categories[0]
+    versioned = f"{p.id}v{p.version}"
+    comment = p.metadata.comment if p.metadata else None
+    scheme = "http://arxiv.org/schemas/atom"
+    return [
+        "  <entry>",
+        f"    <id>http://arxiv.org/abs/{versioned}</id>",
+        f"    <title>{escape(p.title)}</title>",
+        f"    <updated>{stamp(p.updated or p.announced)}</updated>",
+        f'    <link href="https://arxiv.org/abs/{versioned}" rel="alternate" type="text/html"/>',
+        f'    <link href="https://arxiv.org/pdf/{versioned}" rel="related" type="application/pdf" title="pdf"/>',
+        f"    <summary>{escape(p.abstract)}</summary>",
+        *(f"    <category term={quoteattr(c)} scheme={quoteattr(scheme)}/>" for c in p.categories),
+        f"    <published>{stamp(p.announced)}</published>",
+        *(
+            [f"    <arxiv:comment>{escape(p.metadata.comment)}</arxiv:comment>"]
+            if p.metadata and p.metadata.comment
+            else []
+        ),
+        f"    <arxiv:primary_category term={quoteattr(primary)}/>",
+        *(f"    <author>\n      <name>{escape(a)}</name>\n    </author>" for a in p.authors),
+        "  </entry>",
+    ]
+
+
+def backfill_corpus(days: int = 10, newest: datetime = datetime(2024, 11, 27, 18, tzinfo=UTC)) -> list[Paper]:
+    """The recorded day's real papers, spread back over ``days`` days of submissions (newest
+    first): what the API would list for the days before the RSS day."""
+    from core.arxiv import parse_feed
+
+    papers = parse_feed(read(COMBINED)).papers
+    step = timedelta(days=days) / len(papers)
+    return [
+        p.model_copy(update={"announced": newest - n * step, "updated": newest - n * step})
+        for n, p in enumerate(papers)
+    ]

@@ -172,11 +172,7 @@ def _api_entry(p: Paper) -> list[str]:
         f"    <summary>{escape(p.abstract)}</summary>",
         *(f"    <category term={quoteattr(c)} scheme={quoteattr(scheme)}/>" for c in p.categories),
         f"    <published>{stamp(p.announced)}</published>",
-        *(
-            [f"    <arxiv:comment>{escape(p.metadata.comment)}</arxiv:comment>"]
-            if p.metadata and p.metadata.comment
-            else []
-        ),
+        *([f"    <arxiv:comment>{escape(comment)}</arxiv:comment>"] if comment else []),
         f"    <arxiv:primary_category term={quoteattr(primary)}/>",
         *(f"    <author>\n      <name>{escape(a)}</name>\n    </author>" for a in p.authors),
         "  </entry>",

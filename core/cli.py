@@ -20,6 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("refresh", help="fetch today's arXiv announcements, rank, store and summarise them")
     commands.add_parser("summarize", help="continue making AI summaries for the stored papers")
+    backfill = commands.add_parser(
+        "backfill", help="fill the feeds' window from the arXiv API now (and refresh), showing progress"
+    )
+    backfill.add_argument(
+        "--days",
+        type=_days,
+        default=None,
+        help="how many days back to fill, 1 to 90 (default: days_back of config.json)",
+    )
     digest = commands.add_parser("digest", help="write the Markdown digest of the ranked papers")
     digest.add_argument("-o", "--output", help="file to write (default: standard output)")
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
@@ -33,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "refresh":
             return _refresh(settings)
+        if args.command == "backfill":
+            return _refresh(settings, backfill=True, days=args.days)
         if args.command == "summarize":
             return _summarize(settings)
         if args.command == "digest":
@@ -43,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _refresh(settings: Settings) -> int:
+def _days(value: str) -> int:
+    days = int(value) if value.strip().isdigit() else 0
+    if not 1 <= days <= 90:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days from 1 to 90")
+    return days
+
+
+def _refresh(settings: Settings, backfill: bool = False, days: int | None = None) -> int:
     from core.config import load_config
     from core.refresh import refresh
     from core.store import open_store
@@ -51,7 +69,13 @@ def _refresh(settings: Settings) -> int:
 
     config = load_config(settings.config_path)
     summarizer = open_summarizer(config.summary, settings)
-    report = refresh(config, settings, open_store(settings), summarizer=summarizer)
+    if not backfill:
+        report = refresh(config, settings, open_store(settings), summarizer=summarizer)
+    else:
+        days = config.days_back if days is None else days
+        report = refresh(
+            config, settings, open_store(settings), summarizer=summarizer, backfill_days=days, progress=print
+        )
     print(report.line())
     if report.summaries and report.summaries.message:
         print(f"summaries: {report.summaries.message}")

@@ -290,9 +290,10 @@ def window_start(papers: list[Paper], now: datetime, days_back: int) -> datetime
     so a feed is never emptied by time passing alone.
     """
     by_clock = now - timedelta(days=days_back)
-    if not papers:
+    announced = [p.announced for p in papers if not p.backfilled]  # backfilled: dated by submission
+    if not announced:
         return by_clock
-    return min(by_clock, max(p.announced for p in papers) - timedelta(days=days_back))
+    return min(by_clock, max(announced) - timedelta(days=days_back))
 
 
 def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[list[Paper], int, int]:

@@ -186,7 +186,5 @@ def backfill_corpus(days: int = 10, newest: datetime = datetime(2024, 11, 27, 18
 
     papers = parse_feed(read(COMBINED)).papers
     step = timedelta(days=days) / len(papers)
-    return [
-        p.model_copy(update={"announced": newest - n * step, "updated": newest - n * step})
-        for n, p in enumerate(papers)
-    ]
+    dates = ((newest - n * step).replace(microsecond=0) for n in range(len(papers)))  # the API gives seconds
+    return [p.model_copy(update={"announced": d, "updated": d}) for p, d in zip(papers, dates, strict=True)]

@@ -56,6 +56,14 @@ def refresh_job(settings: Settings, config: Config, store: Store) -> dict[str, A
     return {"job": "refresh", **body}
 
 
+def first_refresh(settings: Settings, config: Config, store: Store) -> None:
+    """The first refresh of a deployment, run by its first page visit: papers (and the
+    backfill of the window) without summaries, which the summarize cron makes later."""
+    from core.refresh import refresh
+
+    refresh(config, settings, store, deadline=time.monotonic() + settings.function_max_s - MARGIN_S)
+
+
 def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str, Any]:
     from core.refresh import summarize_stored
     from core.summarize import open_summarizer

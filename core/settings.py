@@ -35,6 +35,9 @@ class Settings:
     public_url: str | None = None
     # The function's time limit (Vercel: maxDuration in vercel.json); the cron job stays inside it.
     function_max_s: float = 300.0
+    # A deployment that has never refreshed runs its first refresh at the first page visit (on
+    # Vercel the first cron may be a day away). On by default on Vercel; FIRST_VISIT_REFRESH=0|1.
+    first_visit_refresh: bool = False
     # Upstash Redis: either the names Upstash's console gives, or those of Vercel's integration.
     upstash_url: str | None = None
     upstash_token: str | None = None
@@ -59,6 +62,7 @@ class Settings:
             cron_secret=env.get("CRON_SECRET") or None,
             public_url=_public_url(env),
             function_max_s=_number(env, "FUNCTION_MAX_S", 300.0),
+            first_visit_refresh=_flag(env, "FIRST_VISIT_REFRESH", default=bool(env.get("VERCEL"))),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
             store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),
@@ -109,6 +113,15 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name}={value!r} is not an http(s) URL", f"set {name} like {default}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw in ("1", "true", "yes", "on")
+    raise ConfigError(f"{name}={env[name]!r} is not a yes or no", f"set {name}=1 or {name}=0")
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

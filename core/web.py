@@ -64,6 +64,28 @@ class Context:
     papers: PaperCache
     versions: VersionCheck
     costly: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(COSTLY_RENDERS))
+    first_visit: threading.Lock = field(default_factory=threading.Lock)
+    first_visit_checked: threading.Event = field(default_factory=threading.Event)
+
+    def first_visit_refresh(self) -> None:
+        """On the first page visit of a deployment that never refreshed (settings'
+        ``first_visit_refresh``), run its first refresh before answering, once per instance.
+        A failure is logged: the page then says why it is empty, and the cron tries again."""
+        if not self.settings.first_visit_refresh or self.first_visit_checked.is_set():
+            return
+        with self.first_visit:
+            if self.first_visit_checked.is_set():
+                return
+            self.first_visit_checked.set()
+            state, count = self.store.load_status()
+            if state.outcome != "never" or count:
+                return
+            log.info("first visit of a deployment that never refreshed: refreshing now")
+            try:
+                cron.first_refresh(self.settings, self.config, self.store)
+            except AppError as exc:  # LockedError: another instance is at it
+                log.warning("first refresh: %s", exc)
+            self.versions.forget()
 
 
 def create_app(
@@ -99,6 +121,7 @@ def _add_page_routes(app: FastAPI, ctx: Context) -> None:
     @app.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
     def index(request: Request) -> Response:
         """The index page: subscribe links, a feed builder and the papers of the last refresh."""
+        ctx.first_visit_refresh()
         upcoming = cron.next_refresh(datetime.now(UTC))
 
         def render(_: str) -> tuple[bytes, datetime | None, str]:

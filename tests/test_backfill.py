@@ -21,7 +21,7 @@ from core import taxonomy
 from core.arxiv_client import ArxivClient
 from core.backfill import RESERVE_S, lacking, parse_page, search_query
 from core.config import Config, parse_config
-from core.errors import FeedError
+from core.errors import ConfigError, FeedError
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
@@ -251,3 +251,32 @@ def test_a_store_with_every_announcement_day_lacks_nothing() -> None:
     since = datetime(2024, 11, 23, 12, tzinfo=UTC)
     assert lacking(week, ["cs.AI", "cs.LG"], since, NOW) == ["cs.LG"]
     assert lacking(week[1:], ["cs.AI"], since, NOW) == ["cs.AI"]
+
+
+def test_the_first_visit_of_a_new_deployment_shows_the_last_week(api: FakeArxiv, settings: Settings) -> None:
+    """On Vercel the first cron may be a day away: the first page visit runs the first refresh."""
+    api.api_corpus = backfill_corpus(newest=datetime.now(UTC) - timedelta(hours=2))  # it runs now
+    deployed = dataclasses.replace(settings, first_visit_refresh=True)
+    store = SqliteStore(settings.data_dir / "first-visit.sqlite3")
+    with TestClient(create_app(deployed, store)) as client:
+        assert "<item>" not in client.get("/rss").text  # a feed reader's poll does not start it
+        assert api.search_requests == []
+        page = client.get("/").text
+        assert api.search_requests
+        assert "papers came from the arXiv API backfill" in page
+        assert 'class="paper' in page
+        assert client.get("/rss?min_score=0").text.count("<item>") == 50
+        searches = len(api.search_requests)
+        client.get("/")
+        assert len(api.search_requests) == searches  # once
+    with TestClient(create_app(settings, SqliteStore(settings.data_dir / "off.sqlite3"))) as client:
+        assert "No papers yet: no refresh has run" in client.get("/").text  # off unless on Vercel
+
+
+def test_first_visit_refresh_is_on_for_vercel_and_can_be_set() -> None:
+    assert Settings.from_env({"VERCEL": "1"}).first_visit_refresh is True
+    assert Settings.from_env({}).first_visit_refresh is False
+    assert Settings.from_env({"VERCEL": "1", "FIRST_VISIT_REFRESH": "0"}).first_visit_refresh is False
+    assert Settings.from_env({"FIRST_VISIT_REFRESH": "yes"}).first_visit_refresh is True
+    with pytest.raises(ConfigError, match="FIRST_VISIT_REFRESH='maybe' is not a yes or no"):
+        Settings.from_env({"FIRST_VISIT_REFRESH": "maybe"})

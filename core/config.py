@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,27 @@ def _known_category(name: str) -> str:
 
 
 Category = Annotated[str, AfterValidator(_known_category)]
+
+# arXiv ids: 2411.17775 (since 2007; 4 digits after the point until 2014) or hep-th/9901001.
+ARXIV_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
+
+
+def arxiv_id(text: str) -> str | None:
+    """The version-less id in "2411.17775v2", "arXiv:2411.17775" or an arxiv.org URL, else None."""
+    text = text.strip().removeprefix("arXiv:").removeprefix("arxiv:")
+    text = re.sub(r"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/", "", text).removesuffix(".pdf")
+    match = ARXIV_ID.fullmatch(text)
+    return match["id"] if match else None
+
+
+def _liked_id(text: str) -> str:
+    found = arxiv_id(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not an arXiv id (write it like 2411.17775 or hep-th/9901001)")
+    return found
+
+
+LikedId = Annotated[str, AfterValidator(_liked_id)]
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
 
@@ -98,6 +120,7 @@ class Topic(_Strict):
     min_score: float | None = Field(None, ge=0)
     max_papers: int | None = Field(None, ge=1, le=500)
     summary: bool = True
+    like: list[LikedId] = Field(default_factory=list, max_length=500)  # ranks the topic by similarity
 
     @field_validator("query")
     @classmethod
@@ -134,6 +157,14 @@ class Config(_Strict):
     topics: list[Topic] = Field(default_factory=list, max_length=50)
     enrich: bool = True  # ask the arXiv API for comments, venue, code links, primary category
     backfill: BackfillConfig = Field(default_factory=BackfillConfig)
+    # Papers you love: arXiv ids, and a BibTeX export next to config.json (for the for-you feed).
+    like: list[LikedId] = Field(default_factory=list, max_length=500)
+    like_bibtex: str | None = Field(None, max_length=300)
+
+    @property
+    def liked_ids(self) -> list[str]:
+        """Every id liked in config.json: its own and its topics' (not the BibTeX file's)."""
+        return list(dict.fromkeys([*self.like, *(i for t in self.topics for i in t.like)]))
 
     @model_validator(mode="after")
     def _topics_fit(self) -> Config:
@@ -188,7 +219,18 @@ def load_config(path: Path) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}", "check the path in CONFIG_PATH") from None
-    return parse_config(data, source=str(path))
+    config = parse_config(data, source=str(path))
+    if config.like_bibtex and not bibtex_path(config, path).is_file():
+        raise ConfigError(
+            f"{path}: key 'like_bibtex': {config.like_bibtex!r} names no file next to config.json",
+            'export your library as BibTeX into the repository and name it here, e.g. "likes.bib"',
+        )
+    return config
+
+
+def bibtex_path(config: Config, config_path: Path) -> Path:
+    """Where ``like_bibtex`` is: relative to config.json's folder."""
+    return config_path.parent / (config.like_bibtex or "")
 
 
 def parse_config(data: Any, source: str = "config.json") -> Config:

@@ -157,7 +157,9 @@ def explain(paper: Paper) -> str:
             if found
         ] or [hit.field]
         parts.append(f"{hit.keyword} {hit_points(hit):g} ({', '.join(where)})")
-    return f"score {paper.match.score:g} = " + " + ".join(parts)
+    if (like := paper.match.similar) is not None:
+        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({like.similarity:.2f})")
+    return f"score {paper.match.score:g} = " + (" + ".join(parts) or "0")
 
 
 def render_feed(feed: Feed, fmt: Format) -> bytes:

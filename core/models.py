@@ -33,13 +33,26 @@ class KeywordHit(BaseModel):
     weight: float = 1.0
 
 
+class SimilarTo(BaseModel):
+    """The liked paper a paper is most like (core.similarity), and how much (cosine, 0 to 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    similarity: float
+    points: float  # what it adds to the score
+
+
 class Match(BaseModel):
-    """Why a paper is (or is not) in a feed: the hits, an exclusion, the score."""
+    """Why a paper is (or is not) in a feed: the hits, an exclusion, a liked paper it is like,
+    the score."""
 
     model_config = ConfigDict(frozen=True)
 
     hits: list[KeywordHit] = Field(default_factory=list)
     excluded_by: str | None = None
+    similar: SimilarTo | None = None
     score: float = 0.0
 
 
@@ -153,6 +166,14 @@ class BackfillState(BaseModel):
         return bool(self.categories)
 
 
+class LikesState(BaseModel):
+    """The liked papers the last refresh resolved (core.likes), for the for-you feeds."""
+
+    ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
+    missing: list[str] = Field(default_factory=list)  # ids arXiv does not know (or did not answer for)
+    message: str = ""
+
+
 class RefreshState(BaseModel):
     """What the refresh job remembers between runs, and what /health reports."""
 
@@ -173,6 +194,7 @@ class RefreshState(BaseModel):
     papers_changed_at: datetime | None = None
     papers_digest: str | None = None
     backfill: BackfillState = Field(default_factory=BackfillState)
+    likes: LikesState = Field(default_factory=LikesState)
 
     @property
     def feeds_updated_at(self) -> datetime | None:

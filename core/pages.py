@@ -22,6 +22,14 @@ HTML_TYPE = "text/html; charset=utf-8"
 
 
 @dataclass(frozen=True)
+class Similar:
+    """The page's "For you" section, or its "More like ..." section when ``liked`` is set."""
+
+    liked: list[Paper]
+    papers: list[Paper]
+
+
+@dataclass(frozen=True)
 class FeedLink:
     name: str
     rss: str
@@ -68,6 +76,8 @@ def feed_links(request: Request, config: Config) -> list[FeedLink]:
         return FeedLink(label, rss, atom, json, home)
 
     links = [link("All followed categories", "")]
+    if config.liked_ids or config.like_bibtex:
+        links.append(link("For you (like the papers you like)", "_for_you"))
     links += [link(category, "_category", category=category) for category in config.categories]
     links += [link(f"Topic: {topic.title or topic.name}", "_topic", name=topic.name) for topic in config.topics]
     return links
@@ -80,12 +90,14 @@ def render_index(
     papers: list[Paper],
     summaries: str,
     next_refresh: datetime,
+    similar: Similar | None = None,
 ) -> str:
     template = _environment().get_template("index.html")
     return template.render(
         config=config,
         state=state,
         papers=papers,
+        similar=similar,
         links=feed_links(request, config),
         summaries=summaries,
         next_refresh=next_refresh,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from core.models import Paper, RefreshState
+from core.similarity import Index
 from core.store import Store
 
 
@@ -22,6 +23,7 @@ class PaperCache:
         self._papers: list[Paper] = []
         self._lock = threading.Lock()
         self.reads = 0  # whole-list reads from the store (for tests and benchmarks)
+        self._index: tuple[str, Index, list[Paper]] | None = None
 
     def load(self, store: Store, version: str) -> tuple[RefreshState, list[Paper], str]:
         """The refresh state, every stored paper (best first) and their version; ``version``
@@ -31,3 +33,14 @@ class PaperCache:
                 self._state, self._papers, self._version = store.load_feed(None, None)
                 self.reads += 1
             return self._state, self._papers, self._version
+
+    def liked_and_index(self, store: Store, version: str) -> tuple[list[Paper], Index]:
+        """The liked papers the last refresh resolved, and the similarity index of every stored
+        and liked paper: both once per store version (for the for-you feeds and ``?like=``)."""
+        state, papers, version = self.load(store, version)
+        with self._lock:
+            if self._index is None or self._index[0] != version:
+                found = store.load_liked(state.likes.ids)
+                liked = [found[i] for i in state.likes.ids if i in found]
+                self._index = (version, Index.build([*papers, *liked]), liked)
+            return self._index[2], self._index[1]

@@ -16,15 +16,16 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from core import arxiv, taxonomy
+from core import arxiv, likes, taxonomy
 from core.arxiv_client import ArxivClient
 from core.backfill import MAX_PAGES_ON_DEMAND, run_backfill
-from core.config import Config
+from core.config import Config, bibtex_path
 from core.enrich import enrich_papers
 from core.errors import AppError
+from core.likes import bibtex_refs
 from core.lock import refresh_lock
 from core.matching import MATCHING_VERSION, Matcher
-from core.models import Paper, RefreshState
+from core.models import LikesState, Paper, RefreshState
 from core.scoring import rank_papers
 from core.selection import kept_by_config
 from core.settings import Settings
@@ -32,7 +33,7 @@ from core.store import Store
 from core.summarize import Summarizer
 from core.summarize import status as summary_status
 from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries
-from core.text import latex_to_unicode
+from core.text import authors_to_convert, readable
 from core.topics import shown_papers
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ def _run(
         "last_success_at": now,
         "counts": counts,
         "backfill": filling,
+        "likes": _likes(config, settings, store, ranked or merged, client),
     }
     if merged:
         outcome["config_hash"] = rules
@@ -346,36 +348,36 @@ def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = Tru
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
     matched = []
     for paper in papers:
-        if not rematch and paper.listed_in and paper.title_text and not _authors_to_convert(paper):
+        if not rematch and paper.listed_in and paper.title_text and not authors_to_convert(paper):
             matched.append(paper)
             continue
         listed_in = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
         if listed_in:
-            paper = _readable(paper)  # matching reads the text as shown
+            paper = readable(paper)  # matching reads the text as shown
             matched.append(paper.model_copy(update={"match": matcher.match(paper), "listed_in": listed_in}))
     # sorted() is stable: within each group the score order of rank_papers is kept.
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
 
 
-def _readable(paper: Paper) -> Paper:
-    """The paper with its LaTeX converted to Unicode for showing and matching, once per paper
-    (pylatexenc is slow): "Michal Hajdu\\v{s}ek" is shown "Michal Hajdušek"."""
-    update: dict[str, object] = {}
-    if not paper.title_text:
-        abstract = latex_to_unicode(paper.abstract)
-        # The title is always set (it marks the paper as converted); the abstract only when it
-        # differs, so stored papers do not carry their abstract twice.
-        update |= {
-            "title_text": latex_to_unicode(paper.title),
-            "abstract_text": "" if abstract == paper.abstract else abstract,
-        }
-    if _authors_to_convert(paper):
-        update["authors_text"] = [latex_to_unicode(name) for name in paper.authors]
-    return paper.model_copy(update=update) if update else paper
-
-
-def _authors_to_convert(paper: Paper) -> bool:
-    return not paper.authors_text and any("\\" in name or "$" in name for name in paper.authors)
+def _likes(config: Config, settings: Settings, store: Store, stored: list[Paper], client: ArxivClient) -> LikesState:
+    """Resolve the liked papers (config.json's ids, its topics', the BibTeX file's) and keep
+    them all in the store's liked papers, for the for-you feeds to read by id."""
+    try:
+        refs = bibtex_refs(bibtex_path(config, settings.config_path).read_text()) if config.like_bibtex else []
+    except (OSError, UnicodeError, ValueError) as exc:  # the feeds go on; the page and /health say why
+        log.warning("likes: %s cannot be read: %s", config.like_bibtex, exc)
+        return LikesState(message=f"{config.like_bibtex} cannot be read: {exc}")
+    ids = [*config.liked_ids, *(r.arxiv for r in refs if r.arxiv)]
+    if not ids and not refs:
+        return LikesState()
+    resolved = likes.resolve(ids, stored, store, client, settings.arxiv_api_base, config.categories, readable)
+    by_title = [r.as_paper() for r in refs if not r.arxiv]
+    store.save_liked([*resolved.papers, *by_title])
+    message = f"{len(resolved.papers) + len(by_title)} liked papers"
+    if resolved.missing:
+        more = " ..." if len(resolved.missing) > 5 else ""
+        message += f"; arXiv has no paper {', '.join(resolved.missing[:5])}{more}"
+    return LikesState(ids=[p.id for p in [*resolved.papers, *by_title]], missing=resolved.missing, message=message)
 
 
 def _enrich(papers: list[Paper], config: Config, settings: Settings, client: ArxivClient) -> list[Paper]:

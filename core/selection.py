@@ -5,14 +5,14 @@ Matching itself is ``core.matching``'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from core import querylang, taxonomy
-from core.config import ANNOUNCE_TYPES, Config
+from core.config import ANNOUNCE_TYPES, Config, arxiv_id
 from core.errors import QueryError
 from core.matching import Matcher, Node, Shown, count_terms, evaluate, match_papers
-from core.models import Paper
+from core.models import Match, Paper, SimilarTo
 from core.scoring import rank_papers
 from core.text import clean_text
 
@@ -39,6 +39,7 @@ class FeedQuery:
     limit: int | None = None
     types: tuple[str, ...] = field(default=())
     q: Node | None = None  # a query in the arXiv-style language; replaces keywords
+    like: tuple[str, ...] = ()  # arXiv ids: rank by similarity to these papers (core.similarity)
 
     @property
     def terms(self) -> int:
@@ -57,7 +58,7 @@ class FeedQuery:
     @property
     def only_limits(self) -> bool:
         """True when config.json's filters apply unchanged (at most the limit differs)."""
-        return not (self.keywords or self.exclude or self.types or self.min_score is not None or self.q)
+        return not (self.keywords or self.exclude or self.types or self.min_score is not None or self.q or self.like)
 
     @classmethod
     def from_params(
@@ -68,6 +69,7 @@ class FeedQuery:
         limit: int | None = None,
         type: str | None = None,  # noqa: A002 - the public parameter is called "type"
         q: str | None = None,
+        like: str | None = None,
     ) -> FeedQuery:
         types = tuple(dict.fromkeys(part.strip(" ") for part in (type or "").split(",") if part.strip(" ")))
         unknown = [t for t in types if t not in ANNOUNCE_TYPES]
@@ -81,6 +83,7 @@ class FeedQuery:
             limit=None if limit is None else min(limit, MAX_LIMIT),
             types=types,
             q=querylang.parse_query(q) if q and q.strip() else None,
+            like=parse_likes(like),
         )
 
 
@@ -97,20 +100,47 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(term for term in map(clean_text, parts) if term))
 
 
-def select_papers(papers: Sequence[Paper], config: Config, query: FeedQuery = FeedQuery()) -> list[Paper]:
-    """The papers a feed shows: matched, filtered, ranked and cut to the limit."""
+MAX_LIKES = 20
+
+
+def parse_likes(raw: str | None) -> tuple[str, ...]:
+    """``?like=2411.17775,hep-th/9901001``: distinct version-less arXiv ids."""
+    parts = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    if len(parts) > MAX_LIKES:
+        raise QueryError("like", f"names {len(parts)} papers", f"name at most {MAX_LIKES}")
+    ids = []
+    for part in parts:
+        found = arxiv_id(part)
+        if found is None:
+            raise QueryError("like", f"{part[:40]!r} is not an arXiv id", "write ids like 2411.17775 or hep-th/9901001")
+        ids.append(found)
+    return tuple(dict.fromkeys(ids))
+
+
+# How like a paper is to the liked ones (core.similarity), or None; given to the selection.
+Likeness = Callable[[Paper], SimilarTo | None]
+
+
+def select_papers(
+    papers: Sequence[Paper], config: Config, query: FeedQuery = FeedQuery(), likeness: Likeness | None = None
+) -> list[Paper]:
+    """The papers a feed shows: matched, filtered, ranked and cut to the limit. With
+    ``likeness`` (``?like=``, a topic's ``like``), the kept papers are ranked by their score
+    plus the points of their similarity to the liked ones, which are left out."""
     if query.q is not None:
-        return _select_by_query(papers, config, query, query.q)
+        return _select_by_query(papers, config, query, query.q, likeness)
     keywords = query.keywords or tuple(config.keywords)
     if query.keywords or query.exclude:
         papers = match_papers(papers, Matcher.build(keywords, [*config.exclude_keywords, *query.exclude]))
     types = query.types or tuple(config.announce_types)
     min_score = config.min_score if query.min_score is None else query.min_score
-    kept = (p for p in papers if passes(p, types, min_score, bool(keywords)))
-    return rank_papers(kept)[: query.limit or config.max_papers]
+    kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
+    return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
 
 
-def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, node: Node) -> list[Paper]:
+def _select_by_query(
+    papers: Sequence[Paper], config: Config, query: FeedQuery, node: Node, likeness: Likeness | None
+) -> list[Paper]:
     """Papers the query matches, scored by its hits; the query is the filter, so a minimum
     score applies only when the request asks for one."""
     exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
@@ -121,8 +151,43 @@ def _select_by_query(papers: Sequence[Paper], config: Config, query: FeedQuery, 
         if hits is not None:
             matched.append(paper.model_copy(update={"match": exclusions.match(shown, hits)}))
     types = query.types or tuple(config.announce_types)
-    kept = (p for p in matched if passes(p, types, query.min_score or 0.0, True))
-    return rank_papers(kept)[: query.limit or config.max_papers]
+    kept = [p for p in matched if passes(p, types, query.min_score or 0.0, True)]
+    return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+
+
+def _liked_more(papers: list[Paper], likeness: Likeness | None, liked: Iterable[str]) -> list[Paper]:
+    """Each paper's score plus its similarity's points; the liked papers themselves left out."""
+    if likeness is None:
+        return papers
+    leave_out = set(liked)
+    return [_with_similarity(p, likeness(p)) for p in papers if p.id not in leave_out]
+
+
+def _with_similarity(paper: Paper, similar: SimilarTo | None) -> Paper:
+    if similar is None:
+        return paper
+    score = round(paper.match.score + similar.points, 2)
+    return paper.model_copy(update={"match": paper.match.model_copy(update={"similar": similar, "score": score})})
+
+
+def select_for_you(
+    papers: Sequence[Paper], config: Config, query: FeedQuery, likeness: Likeness, liked: Iterable[str]
+) -> list[Paper]:
+    """The for-you feed: the stored papers most like the liked ones (the liked left out), scored
+    by similarity alone; exclusions, types, ``min_score`` and the limit as in any feed."""
+    exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
+    types = query.types or tuple(config.announce_types)
+    leave_out = set(liked)
+    chosen = []
+    for paper in papers:
+        if paper.id in leave_out or paper.announce_type not in types:
+            continue
+        similar = likeness(paper)
+        match = exclusions.match(paper, [])
+        if similar is None or match.excluded_by is not None or similar.points < (query.min_score or 0.0):
+            continue
+        chosen.append(paper.model_copy(update={"match": Match(similar=similar, score=similar.points)}))
+    return rank_papers(chosen)[: query.limit or config.max_papers]
 
 
 def as_seen_in(papers: Sequence[Paper], category: str) -> list[Paper]:

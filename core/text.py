@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.models import Paper
 
 # XML 1.0 allows tab, newline and carriage return below 0x20; arXiv abstracts sometimes carry
 # others (form feed, \x0c), and feedgen/lxml refuse them, so they are removed on the way in.
@@ -45,3 +48,24 @@ def _latex() -> Any:
     from pylatexenc.latex2text import LatexNodes2Text  # only the refresh converts
 
     return LatexNodes2Text(math_mode="text")
+
+
+def readable(paper: Paper) -> Paper:
+    """The paper with its LaTeX converted to Unicode for showing and matching, once per paper
+    (pylatexenc is slow): "Michal Hajdu\\v{s}ek" is shown "Michal Hajdušek"."""
+    update: dict[str, object] = {}
+    if not paper.title_text:
+        abstract = latex_to_unicode(paper.abstract)
+        # The title is always set (it marks the paper as converted); the abstract only when it
+        # differs, so stored papers do not carry their abstract twice.
+        update |= {
+            "title_text": latex_to_unicode(paper.title),
+            "abstract_text": "" if abstract == paper.abstract else abstract,
+        }
+    if authors_to_convert(paper):
+        update["authors_text"] = [latex_to_unicode(name) for name in paper.authors]
+    return paper.model_copy(update=update) if update else paper
+
+
+def authors_to_convert(paper: Paper) -> bool:
+    return not paper.authors_text and any("\\" in name or "$" in name for name in paper.authors)

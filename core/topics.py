@@ -12,7 +12,7 @@ from core import querylang, taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper
-from core.selection import FeedQuery, kept_by_config, select_papers
+from core.selection import FeedQuery, Likeness, kept_by_config, select_papers
 
 NO_FILTERS = FeedQuery()
 
@@ -38,13 +38,22 @@ def topic_query(topic: Topic, request: FeedQuery = NO_FILTERS) -> FeedQuery:
         limit=request.limit or topic.max_papers,
         types=request.types,
         q=query,
+        like=request.like or tuple(topic.like),
     )
 
 
-def topic_papers(papers: Sequence[Paper], config: Config, topic: Topic, request: FeedQuery = NO_FILTERS) -> list[Paper]:
+def topic_papers(
+    papers: Sequence[Paper],
+    config: Config,
+    topic: Topic,
+    request: FeedQuery = NO_FILTERS,
+    likeness: Likeness | None = None,
+) -> list[Paper]:
+    """The topic's papers; ranked with their similarity too when ``likeness`` is given (the
+    topic's ``like`` list, or the request's ``?like=``)."""
     followed = topic.categories or config.categories
     inside = [p for p in papers if taxonomy.listed(p.categories, followed)]
-    return select_papers(inside, config, topic_query(topic, request))
+    return select_papers(inside, config, topic_query(topic, request), likeness)
 
 
 def shown_papers(

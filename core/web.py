@@ -10,7 +10,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core import cron, pages, taxonomy
+from core import cron, likes, pages, taxonomy
 from core.config import Config, load_config
 from core.digest import DIGEST_TYPE, render_digest
 from core.errors import AppError, BusyError, NotFoundError, StoreError, UnauthorizedError
@@ -36,7 +36,17 @@ from core.paper_cache import PaperCache
 from core.public_url import PublicURLMiddleware
 from core.response_cache import Rendered, ResponseCache, VersionCheck
 from core.security import SecurityMiddleware
-from core.selection import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, as_seen_in, select_papers
+from core.selection import (
+    MAX_LIMIT,
+    TERMS_PATTERN,
+    TYPES_PATTERN,
+    FeedQuery,
+    Likeness,
+    as_seen_in,
+    parse_likes,
+    select_for_you,
+    select_papers,
+)
 from core.settings import Settings
 from core.store import Store, open_store
 from core.summarize import status as summary_status
@@ -49,6 +59,7 @@ Renderer = Callable[[str], tuple[bytes, datetime | None, str]]
 # GIL, slows every other request. One instance renders at most this many at once.
 COSTLY_RENDERS = 1
 COSTLY_WAIT_S = 10.0
+FOR_YOU_ON_PAGE = 10  # papers in the page's "For you" (or "More like") section
 # How often Python hands the GIL to another thread (default 5 ms). A filtered render holds it
 # for seconds of matching; at 0.5 ms a cached feed waits 3x its time behind one, not 19x
 # (bench/starvation.py). Serving feeds is this process's only job, so it is set here.
@@ -119,19 +130,34 @@ def _add_page_routes(app: FastAPI, ctx: Context) -> None:
     """The index page, OPML and the Markdown digest."""
 
     @app.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
-    def index(request: Request) -> Response:
-        """The index page: subscribe links, a feed builder and the papers of the last refresh."""
+    def index(
+        request: Request,
+        like: Annotated[
+            str | None, Query(max_length=600, description="arXiv ids: show the stored papers most like these")
+        ] = None,
+    ) -> Response:
+        """The index page: the papers of the last refresh (and those most like the liked ones),
+        subscribe links and a feed builder."""
         ctx.first_visit_refresh()
         upcoming = cron.next_refresh(datetime.now(UTC))
+        wanted = parse_likes(like)
 
-        def render(_: str) -> tuple[bytes, datetime | None, str]:
+        def render(current: str) -> tuple[bytes, datetime | None, str]:
             state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
             papers = select_papers(stored, ctx.config)
+            liked_ids = wanted or tuple(state.likes.ids)
+            similar: pages.Similar | None = None
+            if liked_ids:
+                _, everything, _ = ctx.papers.load(ctx.store, current)
+                likeness, liked = _liked(ctx, current, liked_ids)
+                shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
+                found = select_for_you(everything, ctx.config, shown, likeness, liked_ids)
+                similar = pages.Similar(liked if wanted else [], found)
             summaries = summary_status(ctx.config.summary, ctx.settings).message
-            page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming)
+            page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
             return page.encode(), state.feeds_updated_at, version
 
-        return _cached(request, ctx, pages.HTML_TYPE, render, vary=upcoming)
+        return _cached(request, ctx, pages.HTML_TYPE, _costly(ctx, render) if wanted else render, vary=upcoming)
 
     @app.get(
         "/opml",
@@ -222,6 +248,7 @@ def _add_feed_routes(app: FastAPI, ctx: Context) -> None:
         routes = (
             (f"/{fmt}", _combined_route, fmt, "all followed categories"),
             (f"/{fmt}/topic/{{name}}", _topic_route, f"{fmt}_topic", "one topic"),
+            (f"/{fmt}/for-you", _for_you_route, f"{fmt}_for_you", "the papers most like the ones you like"),
             (f"/{fmt}/{{category}}", _category_route, f"{fmt}_category", "one followed category"),
         )
         for path, route, name, scope in routes:
@@ -250,6 +277,13 @@ def _combined_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Respon
 def _category_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
     async def route(request: Request, category: str, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
         return await _answer(request, ctx, fmt, _feed, category, query)
+
+    return route
+
+
+def _for_you_route(ctx: Context, fmt: Format) -> Callable[..., Awaitable[Response]]:
+    async def route(request: Request, query: Annotated[FeedQuery, Depends(feed_query)]) -> Response:
+        return await _answer(request, ctx, fmt, _for_you_feed, None, query)
 
     return route
 
@@ -301,8 +335,12 @@ async def feed_query(  # async: pure parsing, no reason to hop to the thread poo
         str | None,
         Query(max_length=1000, description='arXiv-style query: ti:, abs:, au:, cat:, "phrases", AND, OR, ANDNOT, ( )'),
     ] = None,
+    like: Annotated[
+        str | None,
+        Query(max_length=600, description="Comma-separated arXiv ids: rank by similarity to these papers"),
+    ] = None,
 ) -> FeedQuery:
-    return FeedQuery.from_params(keywords, exclude, min_score, limit, type, q)
+    return FeedQuery.from_params(keywords, exclude, min_score, limit, type, q, like)
 
 
 def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, query: FeedQuery) -> Response:
@@ -316,7 +354,8 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
             state, stored, version = ctx.papers.load(ctx.store, current)
             stored = [p for p in stored if category in p.listed_in] if category else stored
             query.check_cost(len(stored))
-        papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query)
+        likeness = _liked(ctx, current, query.like)[0] if query.like else None
+        papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query, likeness)
         return *_render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories)), version
 
     return _cached(request, ctx, MEDIA_TYPES[fmt], render if query.only_limits else _costly(ctx, render))
@@ -396,10 +435,40 @@ def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: F
     def render(current: str) -> tuple[bytes, datetime | None, str]:
         state, stored, version = ctx.papers.load(ctx.store, current)
         query.check_cost(len(stored))
-        papers = topic_papers(stored, ctx.config, topic, query)
+        liked = query.like or tuple(topic.like)
+        likeness = _liked(ctx, current, liked)[0] if liked else None
+        papers = topic_papers(stored, ctx.config, topic, query, likeness)
         return *_render(request, ctx, fmt, papers, state, topic.title or topic.name), version
 
     return _cached(request, ctx, MEDIA_TYPES[fmt], _costly(ctx, render))
+
+
+def _for_you_feed(request: Request, ctx: Context, fmt: Format, _: None, query: FeedQuery) -> Response:
+    def render(current: str) -> tuple[bytes, datetime | None, str]:
+        state, stored, version = ctx.papers.load(ctx.store, current)
+        liked = query.like or tuple(state.likes.ids)
+        if not liked:
+            raise NotFoundError(
+                "no liked papers yet", 'add "like": ["2411.17775", ...] to config.json, or ask with ?like=2411.17775'
+            )
+        papers = select_for_you(stored, ctx.config, query, _liked(ctx, current, liked)[0], liked)
+        return *_render(request, ctx, fmt, papers, state, "for you"), version
+
+    return _cached(request, ctx, MEDIA_TYPES[fmt], _costly(ctx, render))
+
+
+def _liked(ctx: Context, current: str, ids: Sequence[str]) -> tuple[Likeness, list[Paper]]:
+    """How like a paper is to the papers of ``ids``, and those papers (the configured liked
+    papers are found in the cache; others in the store, or asked of the arXiv API once)."""
+    _, stored, _ = ctx.papers.load(ctx.store, current)
+    configured, index = ctx.papers.liked_and_index(ctx.store, current)
+    known = {p.id: p for p in configured}
+    if all(i in known for i in ids):
+        liked = [known[i] for i in ids]
+    else:
+        liked = likes.for_request(ids, stored, ctx.store, ctx.settings, ctx.config.categories)
+    liked_set = index.liked(liked)
+    return (lambda paper: index.similar(paper, liked_set)), liked
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:

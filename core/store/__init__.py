@@ -49,6 +49,11 @@ class Store(Protocol):
 
     def save_summaries(self, summaries: Mapping[str, Summary]) -> None: ...
 
+    def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
+        """Liked papers kept by id (fetched from the arXiv API once); missing ids are absent."""
+
+    def save_liked(self, papers: Sequence[Paper]) -> None: ...
+
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         """Add to the day's summary calls and tokens, atomically; return the day's totals."""
 

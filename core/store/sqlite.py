@@ -18,7 +18,7 @@ from pathlib import Path
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
 from core.store import version_of
-from core.store.records import decode_papers, decode_state, decode_summary
+from core.store.records import decode_paper, decode_papers, decode_state, decode_summary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS paper_feeds (
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS summaries (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS liked (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL, tokens INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 """
@@ -162,6 +163,22 @@ class SqliteStore:
             conn.executemany(
                 "INSERT OR REPLACE INTO summaries (key, data) VALUES (?, ?)",
                 [(key, s.model_dump_json()) for key, s in summaries.items()],
+            )
+
+    def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
+        with self._connect() as conn:
+            found: dict[str, Paper] = {}
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = conn.execute(f"SELECT id, data FROM liked WHERE id IN ({marks})", part).fetchall()
+                found.update((key, paper) for key, data in rows if (paper := decode_paper(data)) is not None)
+        return found
+
+    def save_liked(self, papers: Sequence[Paper]) -> None:
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO liked (id, data) VALUES (?, ?)", [(p.id, p.model_dump_json()) for p in papers]
             )
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:

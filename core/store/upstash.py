@@ -9,6 +9,7 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
     arb:lock                  refresh lock: host:pid:machine:token of its owner, with a TTL
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
+    arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
 ``<feed>`` is a followed category or ``*`` for all of them. A paper's field name carries a
@@ -35,7 +36,7 @@ from typing import Any, TypeVar
 from core.errors import StoreError
 from core.models import Paper, RefreshState, Summary
 from core.store import ALL, version_of
-from core.store.records import decode_papers, decode_state, decode_summary
+from core.store.records import decode_paper, decode_papers, decode_state, decode_summary
 from core.store.upstash_rest import Command, UpstashREST
 
 T = TypeVar("T")
@@ -43,6 +44,8 @@ PREFIX = "arb:"
 MANIFEST, STATE, LOCK, SUMMARY = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock", PREFIX + "summary:"
 PAPERS = PREFIX + "paper"
 SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
+LIKED = PREFIX + "liked:"
+LIKED_TTL_S = 400 * 86400  # renewed whenever a refresh finds the paper still liked
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
@@ -192,6 +195,19 @@ class UpstashStore:
         ]
         if writes:
             self._call("SET summaries", self.redis.pipeline, writes)
+
+    def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), READ_CHUNK):
+            part = list(ids[start : start + READ_CHUNK])
+            values = self._call("MGET liked", self.redis.call, "MGET", *[LIKED + i for i in part])
+            found |= {i: p for i, v in zip(part, values, strict=True) if v and (p := decode_paper(v)) is not None}
+        return found
+
+    def save_liked(self, papers: Sequence[Paper]) -> None:
+        writes: list[Command] = [["SET", LIKED + p.id, p.model_dump_json(), "EX", LIKED_TTL_S] for p in papers]
+        if writes:
+            self._call("SET liked", self.redis.pipeline, writes)
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         key = f"{PREFIX}usage:{day}"

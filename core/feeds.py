@@ -114,7 +114,7 @@ def render_item_html(paper: Paper) -> str:
         f"<p><b>Categories:</b> {esc(', '.join(paper.categories))} &middot; "
         f"<b>Announce type:</b> {esc(paper.announce_type)} &middot; <b>arXiv:</b> {esc(paper.versioned_id)}</p>"
     )
-    if paper.match.hits:
+    if paper.match.hits or paper.match.similar:
         parts.append(f"<p><b>Why it is here:</b> {esc(explain(paper))}</p>")
     if paper.metadata is not None:
         parts.append(_metadata_html(paper))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from core.config import Config
+from core.config import Config, load_config
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.web import COSTLY_RENDERS, create_app
 from tests.arxiv_fake import FakeArxiv
+from tests.conftest import TEST_CONFIG
 from tests.feed_rules import atom_problems, rss_problems
 from tests.uvicorn_server import serve
 
@@ -228,3 +230,69 @@ def test_every_served_feed_is_valid(served: TestClient) -> None:
     for path in ("", "/cs.CL", "?q=au:sedlacek", "?keywords=nothing-matches-this", "?type=replace&limit=3"):
         assert atom_problems(served.get(f"/atom{path}").content) == [], path
         assert rss_problems(served.get(f"/rss{path}").content) == [], path
+
+
+SPEECH = ["2411.18138", "2411.18320", "2411.18497"]  # three speech papers of the recorded day
+
+
+@pytest.fixture
+def liking(served: TestClient, settings: Settings, store: Store) -> TestClient:
+    """The served refresh, with config.json liking three speech papers and a topic liking one
+    (a second refresh resolves the likes: arXiv answers 304, the papers are stored)."""
+    config = {**TEST_CONFIG, "like": SPEECH, "topics": [{"name": "agents", "keywords": ["agent"], "like": [SPEECH[0]]}]}
+    settings.config_path.write_text(json.dumps(config))
+    refresh(load_config(settings.config_path), settings, store)
+    return TestClient(create_app(settings, store))
+
+
+def test_for_you_feeds_rank_papers_like_the_liked_ones(liking: TestClient) -> None:
+    rss = entries(liking.get("/rss/for-you"))
+    assert len(rss) == 50
+    links = [e.link for e in rss]
+    assert not {f"https://arxiv.org/abs/{i}" for i in SPEECH} & set(links)  # the liked are left out
+    top = rss[:10]
+    assert sum("speech" in (e.title + e.summary).lower() for e in top) >= 4
+    assert "similar to 2411.18" in top[0].summary
+    assert rss_problems(liking.get("/rss/for-you").content) == []
+    assert atom_problems(liking.get("/atom/for-you").content) == []
+    feed = liking.get("/json/for-you").json()
+    assert [item["url"] for item in feed["items"]] == links
+    fewer = entries(liking.get("/rss/for-you?limit=5&exclude=speech"))
+    assert len(fewer) == 5
+    assert all("speech" not in e.title.lower() for e in fewer)
+
+
+def test_like_ranks_any_feed_by_similarity_too(liking: TestClient) -> None:
+    plain = [e.link for e in entries(liking.get("/rss/cs.CL?min_score=0"))]
+    ranked = entries(liking.get(f"/rss/cs.CL?min_score=0&like={SPEECH[1]}"))
+    assert [e.link for e in ranked] != plain
+    assert "similar to 2411.18320" in ranked[0].summary
+    assert f"https://arxiv.org/abs/{SPEECH[1]}" not in [e.link for e in ranked]
+    topic = entries(liking.get("/rss/topic/agents"))  # the topic's own like list
+    assert any("similar to 2411.18138" in e.summary for e in topic)
+
+
+def test_like_errors_are_clear(liking: TestClient) -> None:
+    bad = liking.get("/rss?like=not-an-id")
+    assert bad.status_code == 422
+    assert bad.json()["error"] == "parameter 'like': 'not-an-id' is not an arXiv id"
+    unknown = liking.get("/rss?like=0000.00000")  # the loopback API has no such paper
+    assert unknown.status_code == 422
+    assert "arXiv has no paper 0000.00000" in unknown.json()["error"]
+
+
+def test_for_you_without_likes_says_how_to_add_them(served: TestClient) -> None:
+    nothing_liked = served.get("/rss/for-you")
+    assert nothing_liked.status_code == 404
+    assert '"like"' in nothing_liked.json()["hint"]
+
+
+def test_the_page_shows_for_you_and_more_like_this(liking: TestClient) -> None:
+    page = liking.get("/").text
+    assert '<h2 id="similar">For you</h2>' in page
+    assert 'href="?like=2411.' in page  # every card
+    assert "/rss/for-you" in page
+    assert "/rss/for-you" in liking.get("/opml").text
+    more = liking.get(f"/?like={SPEECH[2]}").text
+    assert '<h2 id="similar">More like <i>' in more
+    assert "Similar to <a" in more

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.arxiv_client import ArxivClient
-from core.backfill import parse_page
 from core.config import arxiv_id
 from core.errors import FeedError, FetchError, QueryError
 from core.models import Paper
@@ -102,6 +101,8 @@ def fetch(
 ) -> tuple[dict[str, Paper], list[str]]:
     """Ask the arXiv API about ``ids`` in batches: the papers found, and the ids of batches that
     failed (logged and skipped)."""
+    from core.backfill import parse_page  # feedparser: not on the serving path until a ?like= needs it
+
     found: dict[str, Paper] = {}
     unanswered: list[str] = []
     for start in range(0, len(ids), BATCH):

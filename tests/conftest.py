@@ -154,7 +154,12 @@ def refreshed_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("refreshed")
     fake = FakeArxiv()
     with fake.server:
-        env = {"ARXIV_RSS_BASE": fake.rss_base, "ARXIV_API_BASE": fake.server.url + "/api/query", "DATA_DIR": str(data)}
+        env = {
+            "ARXIV_RSS_BASE": fake.rss_base,
+            "ARXIV_API_BASE": fake.server.url + "/api/query",
+            "ARXIV_MIN_INTERVAL_S": "0",  # the loopback arXiv needs no spacing
+            "DATA_DIR": str(data),
+        }
         refresh(parse_config(TEST_CONFIG), Settings.from_env(env), SqliteStore(data / "refreshed.sqlite3"))
     return data / "refreshed.sqlite3"
 
@@ -194,3 +199,12 @@ def served(store: Store, client: TestClient, request: pytest.FixtureRequest) -> 
     """The app over a store holding one good refresh of the recorded feed (each backend)."""
     restore_refreshed(store, request)
     return client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The everyday subset (``-m "not slow"``) runs the pipeline tests on SQLite; their Upstash
+    twins run in the full suite. The store's own tests (test_store*.py) keep both backends."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is not None and params.params.get("store") == "upstash" and "test_store" not in item.nodeid:
+            item.add_marker(pytest.mark.slow)

@@ -135,6 +135,7 @@ def test_a_timeout_is_retried_then_reported(arxiv_server: FakeArxiv, clock: Fake
     assert len(arxiv_server.requests) == 3
 
 
+@pytest.mark.slow
 def test_a_trickling_upstream_is_cut_at_the_total_deadline(arxiv_server: FakeArxiv, clock: FakeClock) -> None:
     """httpx times out per read: 10 bytes every 0.1 s never trips a 1 s read timeout."""
     arxiv_server.queue(*[Reply(200, b"x" * 100_000, trickle_s=0.1)] * 3)
@@ -162,6 +163,7 @@ def gzip_bomb(decompressed: int) -> bytes:
     return b"".join(packer.compress(block) for _ in range(decompressed // len(block))) + packer.flush()
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_refused_without_inflating_it(arxiv_server: FakeArxiv, client: ArxivClient) -> None:
     bomb = gzip_bomb(300_000_000)
     assert len(bomb) < 400_000

@@ -155,6 +155,7 @@ def test_the_time_budget_stops_a_run_and_a_later_run_resumes(api: FakeArxiv, set
     assert {p.id for p in store.load_papers()} == in_window(WIDE, NOW + timedelta(hours=1))
 
 
+@pytest.mark.slow
 def test_an_announcement_replaces_the_backfilled_paper(api: FakeArxiv, settings: Settings) -> None:
     store = SqliteStore(settings.data_dir / "announced.sqlite3")
     refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
@@ -172,6 +173,7 @@ def test_an_announcement_replaces_the_backfilled_paper(api: FakeArxiv, settings:
     assert {p.announce_type for p in announced} <= {"new", "cross", "replace", "replace-cross"}
 
 
+@pytest.mark.slow
 def test_an_api_error_changes_nothing_stored(api: FakeArxiv, settings: Settings, store: Store) -> None:
     api.serve(COMBINED)
     # The API lists other papers than the RSS announced (the same texts under other ids).
@@ -203,6 +205,7 @@ def test_a_newly_followed_category_is_filled(api: FakeArxiv, settings: Settings)
     assert {p.id for p in store.load_papers()} == in_window(wider, NOW + timedelta(hours=1))
 
 
+@pytest.mark.slow
 def test_on_demand_with_progress(api: FakeArxiv, settings: Settings) -> None:
     api.api_corpus = backfill_corpus(newest=datetime.now(UTC) - timedelta(hours=1))  # the command runs now
     env = process_env(settings, ARXIV_MIN_INTERVAL_S="0")
@@ -253,6 +256,7 @@ def test_a_store_with_every_announcement_day_lacks_nothing() -> None:
     assert lacking(week[1:], ["cs.AI"], since, NOW) == ["cs.AI"]
 
 
+@pytest.mark.slow
 def test_the_first_visit_of_a_new_deployment_shows_the_last_week(api: FakeArxiv, settings: Settings) -> None:
     """On Vercel the first cron may be a day away: the first page visit runs the first refresh."""
     api.api_corpus = backfill_corpus(newest=datetime.now(UTC) - timedelta(hours=2))  # it runs now

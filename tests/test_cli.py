@@ -34,6 +34,7 @@ def env(settings: Settings) -> dict[str, str]:
     return process_env(settings)
 
 
+@pytest.mark.slow
 def test_refresh_prints_progress_and_a_one_line_summary(env: dict[str, str]) -> None:
     result = run(env, "refresh")
     assert result.returncode == 0, result.stderr
@@ -53,6 +54,7 @@ def test_refresh_with_arxiv_down_fails_with_a_clear_message(env: dict[str, str])
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_bad_config_stops_with_one_message(env: dict[str, str], config_path: Path) -> None:
     config_path.write_text('{"categories": ["cs.XX"]}')
     for command in ("refresh", "serve"):

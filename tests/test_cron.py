@@ -32,6 +32,7 @@ def cron_client(settings: Settings, store: Store) -> TestClient:
     return TestClient(create_app(dataclasses.replace(settings, cron_secret=SECRET), store))
 
 
+@pytest.mark.slow
 def test_cron_refresh_needs_the_bearer_secret(cron_client: TestClient, arxiv_server: FakeArxiv) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": SECRET}, {"Authorization": "Bearer "}):
         response = cron_client.get("/api/cron/refresh", headers=headers)
@@ -50,6 +51,7 @@ def test_cron_refresh_needs_the_bearer_secret(cron_client: TestClient, arxiv_ser
     assert "no DASHSCOPE_API_KEY" in report["summaries"]["message"]
 
 
+@pytest.mark.slow
 def test_a_hung_arxiv_cannot_keep_the_cron_past_the_functions_limit(
     settings: Settings, store: Store, arxiv_server: FakeArxiv
 ) -> None:
@@ -75,6 +77,7 @@ def test_cron_refuses_without_a_configured_secret(client: TestClient, arxiv_serv
     assert arxiv_server.requests == []
 
 
+@pytest.mark.slow
 def test_a_second_cron_call_while_one_runs_is_refused(
     cron_client: TestClient, arxiv_server: FakeArxiv, store: Store
 ) -> None:
@@ -101,6 +104,7 @@ def test_cron_summarize_endpoint(cron_client: TestClient, arxiv_server: FakeArxi
     assert response.json()["job"] == "summarize"
 
 
+@pytest.mark.slow
 def test_the_vercel_entry_point_runs_under_uvicorn(
     tmp_path: Path, arxiv_server: FakeArxiv, settings: Settings, config: Config
 ) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
 
@@ -54,6 +55,7 @@ def test_digest_escapes_titles_and_folds_summaries() -> None:
     assert "- **Last updated**: never" in text
 
 
+@pytest.mark.slow
 def test_digest_command_writes_a_file(
     arxiv_server: FakeArxiv, settings: Settings, config_path: Path, tmp_path: Path
 ) -> None:

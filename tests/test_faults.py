@@ -46,22 +46,12 @@ REVISED = read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:
 SUMMARIES = {"max_papers": 1, "concurrency": 1, "time_budget_s": 60, "request_timeout_s": 0.5, "language": "en"}
 
 
-@pytest.fixture(scope="module")
-def good_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One good refresh, made once; every case works on its own copy."""
-    path = tmp_path_factory.mktemp("good") / "good.sqlite3"
-    fake = FakeArxiv()
-    with fake.server:
-        env = {"ARXIV_RSS_BASE": fake.rss_base, "ARXIV_API_BASE": fake.server.url + "/api/query"}
-        refresh(parse_config(TEST_CONFIG), Settings.from_env(env), SqliteStore(path))
-    return path
-
-
 @pytest.fixture
-def good_store(good_db: Path, tmp_path: Path, settings: Settings) -> SqliteStore:
+def good_store(refreshed_sqlite: Path, tmp_path: Path, settings: Settings) -> SqliteStore:
+    """The session's one good refresh, copied for this case."""
     copy = tmp_path / "store.sqlite3"
     # SQLite's backup API: the file alone may lack what is still in the write-ahead log.
-    with closing(sqlite3.connect(good_db)) as source, closing(sqlite3.connect(copy)) as target:
+    with closing(sqlite3.connect(refreshed_sqlite)) as source, closing(sqlite3.connect(copy)) as target:
         source.backup(target)
     store = SqliteStore(copy)
     # As if that refresh had asked this test's arXiv (its ETag is only sent to the same URL).
@@ -133,6 +123,7 @@ def test_quiet_answers_change_nothing(
     assert served_ids(settings, good_store) == shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "replies",
     [
@@ -160,6 +151,7 @@ def test_passing_faults_are_retried_and_the_feed_updated(
 # --- the store ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_sqlite_write_failing_halfway_rolls_back(
     arxiv_server: FakeArxiv, settings: Settings, good_store: SqliteStore
 ) -> None:
@@ -215,6 +207,7 @@ LLM_FAULTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("knobs", "raw", "counted"), LLM_FAULTS)
 def test_llm_faults_lose_no_paper_and_a_later_run_catches_up(
     settings: Settings,

@@ -124,6 +124,7 @@ def test_hostile_text_is_escaped_and_illegal_characters_removed() -> None:
         assert "&lt;img src=x onerror=alert(1)&gt;" in content
 
 
+@pytest.mark.slow
 def test_bytes_do_not_depend_on_the_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Serverless instances must agree on a feed's ETag: no set or dict ordering may leak in."""
     import os

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
@@ -19,6 +20,7 @@ from tests.conftest import cache_directives
 from tests.waiting import ManualClock
 
 
+@pytest.mark.slow
 def test_feeds_and_pages_are_cacheable_with_validators(
     client: TestClient, arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
 ) -> None:
@@ -85,6 +87,7 @@ def test_if_modified_since_compares_whole_seconds() -> None:
     assert answer({}) == 200
 
 
+@pytest.mark.slow
 def test_a_refresh_that_finds_nothing_new_keeps_every_feeds_bytes(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
 ) -> None:

@@ -45,6 +45,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
             "DATA_DIR": str(home / "data"),
             "ARXIV_RSS_BASE": fake.rss_base,
             "ARXIV_API_BASE": fake.server.url + "/api/query",
+            "ARXIV_MIN_INTERVAL_S": "0",
             "CRON_SECRET": "fuzz-secret-never-guessed",
         }
         app_settings = Settings.from_env(env)

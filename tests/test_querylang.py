@@ -122,6 +122,7 @@ queries = st.recursive(
 SAMPLE: list[Paper] = PAPERS[::15]
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(queries, queries)
 def test_and_keeps_a_subset(a: str, b: str) -> None:

@@ -55,6 +55,7 @@ def test_second_refresh_is_a_conditional_get_that_changes_nothing(
     assert store.load_state().outcome == "not-modified"
 
 
+@pytest.mark.slow
 def test_a_replacement_updates_the_stored_paper(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
 ) -> None:
@@ -108,6 +109,7 @@ FAILURES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("replies", "error"), FAILURES)
 def test_a_failed_refresh_keeps_the_last_good_papers(
     arxiv_server: FakeArxiv,
@@ -131,6 +133,7 @@ def test_a_failed_refresh_keeps_the_last_good_papers(
     assert state.etag == good.etag
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("empty", [EMPTY_WEEKEND, EMPTY_WEEKDAY])
 def test_an_empty_feed_is_a_quiet_day_that_keeps_everything(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, empty: str
@@ -166,6 +169,7 @@ def test_a_held_lock_stops_a_second_refresh_before_any_request(
     assert store.acquire_lock("after", 60)  # the refresh released its lock
 
 
+@pytest.mark.slow
 def test_an_edited_config_takes_effect_at_the_next_refresh(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
 ) -> None:
@@ -180,6 +184,7 @@ def test_an_edited_config_takes_effect_at_the_next_refresh(
     assert store.load_papers("cs.AI") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("future", [b"Fri, 01 Jan 2100 00:00:00 -0500", b"Tue, 10 Dec 2024 00:00:00 -0500"])
 def test_a_future_dated_item_cannot_push_stored_papers_out(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, future: bytes
@@ -228,6 +233,7 @@ def test_time_passing_alone_never_empties_the_feeds(
     assert len(store.load_papers()) == 367
 
 
+@pytest.mark.slow
 def test_stored_papers_are_matched_again_only_when_the_config_changes(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
 ) -> None:

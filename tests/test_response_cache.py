@@ -50,6 +50,7 @@ def test_the_least_recently_used_go_first_beyond_the_byte_limit() -> None:
     assert cache.size == 50
 
 
+@pytest.mark.slow
 def test_every_save_is_seen_within_a_second(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
 ) -> None:
@@ -99,6 +100,7 @@ def test_a_repeated_request_costs_one_round_trip(
     assert client.get("/rss?limit=100", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
 
 
+@pytest.mark.slow
 def test_concurrent_misses_of_one_url_render_once(
     arxiv_server: FakeArxiv, settings: Settings, upstash: UpstashShim, config: Config
 ) -> None:
@@ -118,6 +120,7 @@ def test_concurrent_misses_of_one_url_render_once(
     assert upstash.commands["EVAL"] == 1  # the feed was read (and rendered) once
 
 
+@pytest.mark.slow
 def test_a_failing_store_is_answered_with_the_last_rendered_bytes(
     arxiv_server: FakeArxiv, settings: Settings, config: Config, store: Store, request: pytest.FixtureRequest
 ) -> None:

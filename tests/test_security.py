@@ -147,6 +147,7 @@ def test_no_secret_in_any_answer_or_log(
     assert {a.status_code for a in answers} >= {200, 401, 404, 422}
 
 
+@pytest.mark.slow
 def test_nothing_a_request_carries_reaches_an_outbound_url(
     secured: tuple[TestClient, FakeDashScope], arxiv_server: FakeArxiv, attacker: LoopbackServer
 ) -> None:
@@ -205,6 +206,7 @@ def test_hostile_text_is_inert_on_the_page_and_in_feeds(settings: Settings, host
         assert "<iframe" not in body, path
 
 
+@pytest.mark.slow
 def test_a_refresh_with_every_secret_logs_none(
     arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

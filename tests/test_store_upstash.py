@@ -42,6 +42,7 @@ def assert_store_error_on_the_wire(settings: Settings, store: UpstashStore) -> N
         assert "Upstash" in body["error"]
 
 
+@pytest.mark.slow
 def test_a_wrong_token_is_a_clear_error_and_touches_nothing(
     shim: UpstashShim, settings: Settings, config: Config, arxiv_server: FakeArxiv
 ) -> None:
@@ -58,6 +59,7 @@ def test_a_wrong_token_is_a_clear_error_and_touches_nothing(
     assert good.load_papers() == before
 
 
+@pytest.mark.slow
 def test_a_slow_store_times_out_and_loses_nothing(shim: UpstashShim, settings: Settings, config: Config) -> None:
     good = UpstashStore(shim.url, shim.token)
     refresh(config, settings, good)
@@ -97,6 +99,7 @@ def persistent(tmp_path: Path) -> Iterator[tuple[RedisServer, UpstashShim]]:
     server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("endpoint", "failure"),
     [
@@ -193,6 +196,7 @@ def synthetic_papers(count: int, day: datetime) -> list[Paper]:
     ]
 
 
+@pytest.mark.slow
 def test_a_store_past_10_mb_still_saves_and_serves(shim: UpstashShim, settings: Settings) -> None:
     """6,000 papers (over 10 MB of JSON) — one whole-list read would pass Upstash's 10 MB limit."""
     store = UpstashStore(shim.url, shim.token)

@@ -70,6 +70,7 @@ def run(
     )
 
 
+@pytest.mark.slow
 def test_top_papers_get_summaries_that_reach_the_feed(
     arxiv_server: FakeArxiv, dashscope: FakeDashScope, ds_settings: Settings, store: Store
 ) -> None:
@@ -95,6 +96,7 @@ def test_top_papers_get_summaries_that_reach_the_feed(
     assert health["refresh"]["counts"]["summary_tokens"] > 0
 
 
+@pytest.mark.slow
 def test_a_second_refresh_makes_no_calls(
     arxiv_server: FakeArxiv, dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore
 ) -> None:
@@ -187,6 +189,7 @@ def test_content_rejection_is_recorded_and_not_retried(
     assert report.cached == 2
 
 
+@pytest.mark.slow
 def test_timeouts_are_retried_a_bounded_number_of_times(
     dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
 ) -> None:
@@ -198,6 +201,7 @@ def test_timeouts_are_retried_a_bounded_number_of_times(
     assert all(p.summary is None for p in papers)
 
 
+@pytest.mark.slow
 def test_a_trickling_model_cannot_hold_the_stage_past_its_budget(
     dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
 ) -> None:
@@ -287,6 +291,7 @@ def test_daily_budget_stops_spending(
     assert len(dashscope.calls) == 2
 
 
+@pytest.mark.slow
 def test_no_key_means_no_calls_and_a_clear_status(
     arxiv_server: FakeArxiv, dashscope: FakeDashScope, settings: Settings, sqlite: SqliteStore
 ) -> None:

@@ -144,6 +144,26 @@ class BackfillConfig(_Strict):
     max_pages: int = Field(20, ge=1, le=100)
 
 
+class EmbeddingsConfig(_Strict):
+    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode (the default,
+    text-embedding-v4, 10 texts a call), OpenAI, or a local Ollama."""
+
+    base_url: str = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    model: str = Field("text-embedding-v4", min_length=1)
+    api_key_env: str = Field("DASHSCOPE_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
+    dimensions: int = Field(512, ge=64, le=4096)
+    batch: int = Field(10, ge=1, le=256)
+    max_papers: int = Field(1000, ge=0, le=20_000)  # embedded per refresh at most (each paper once)
+    timeout_s: float = Field(30, gt=0, le=120)
+
+
+class SimilarityConfig(_Strict):
+    """How the for-you feed measures "like": the built-in lexical model, or embeddings."""
+
+    model: Literal["lexical", "embeddings"] = "lexical"
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+
+
 class Config(_Strict):
     title: str = "arXiv radar"
     categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
@@ -160,6 +180,7 @@ class Config(_Strict):
     # Papers you love: arXiv ids, and a BibTeX export next to config.json (for the for-you feed).
     like: list[LikedId] = Field(default_factory=list, max_length=500)
     like_bibtex: str | None = Field(None, max_length=300)
+    similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
 
     @property
     def liked_ids(self) -> list[str]:
@@ -256,6 +277,8 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
             model = Topic
         elif first == "backfill" and len(loc) > 1:
             model = BackfillConfig
+        elif first == "similarity" and len(loc) > 1:
+            model = EmbeddingsConfig if len(loc) > 2 and loc[1] == "embeddings" else SimilarityConfig
         known = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""

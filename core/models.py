@@ -118,6 +118,9 @@ class Paper(BaseModel):
     # From the arXiv API's listing (core.backfill) rather than an announcement: dated by its
     # submission. An announcement of the same paper replaces it.
     backfilled: bool = False
+    # The liked paper it is most like by embeddings (core.embeddings), set by the refresh when
+    # config.json's similarity model is "embeddings" and every paper has a vector.
+    for_you: SimilarTo | None = None
 
     @property
     def display_title(self) -> str:
@@ -171,6 +174,7 @@ class LikesState(BaseModel):
 
     ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
     missing: list[str] = Field(default_factory=list)  # ids arXiv does not know (or did not answer for)
+    model: Literal["lexical", "embeddings"] = "lexical"  # what ranks the for-you feed now
     message: str = ""
 
 

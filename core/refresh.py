@@ -38,6 +38,7 @@ from core.topics import shown_papers
 
 log = logging.getLogger(__name__)
 
+RESERVE_FOR_SAVING_S = 30.0  # of the run's deadline, kept for saving and summaries after embeddings
 ENRICH_LIMIT = 300  # papers asked of the arXiv API per refresh (3 requests, 3 s apart)
 # arXiv dates its items with the announcement day; one a day ahead of our clock is a time
 # zone, anything later is wrong and must not move the window (see ``window_start``).
@@ -206,6 +207,7 @@ def _run(
         )
     followed, report.future_dated = clamp_future(followed, now)
     merged, report.new, report.updated = merge_papers(clamp_future(store.load_papers(), now)[0], followed)
+    liking = state.likes
     filling = state.backfill
     if config.backfill.enabled or backfill_days is not None:
         since = window_start(merged, now, backfill_days or config.days_back)
@@ -228,6 +230,8 @@ def _run(
         if config.enrich:
             ranked = _enrich(ranked, config, settings, client)
         ranked = attach_cached(ranked, config, store)
+        liking = _likes(config, settings, store, ranked, client)
+        ranked, liking = _for_you(config, settings, store, ranked, liking, now, client)
         store.save_papers(ranked)
         report.matched, report.stored = sum(1 for p in ranked if kept_by_config(p, config)), len(ranked)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
@@ -241,7 +245,7 @@ def _run(
         "last_success_at": now,
         "counts": counts,
         "backfill": filling,
-        "likes": _likes(config, settings, store, ranked or merged, client),
+        "likes": liking,
     }
     if merged:
         outcome["config_hash"] = rules
@@ -378,6 +382,36 @@ def _likes(config: Config, settings: Settings, store: Store, stored: list[Paper]
         more = " ..." if len(resolved.missing) > 5 else ""
         message += f"; arXiv has no paper {', '.join(resolved.missing[:5])}{more}"
     return LikesState(ids=[p.id for p in [*resolved.papers, *by_title]], missing=resolved.missing, message=message)
+
+
+def _for_you(
+    config: Config,
+    settings: Settings,
+    store: Store,
+    papers: list[Paper],
+    liking: LikesState,
+    now: datetime,
+    client: ArxivClient,
+) -> tuple[list[Paper], LikesState]:
+    """With config.json's similarity model "embeddings": each paper's most similar liked paper
+    by embeddings, once every stored and liked paper has a vector; else the lexical model,
+    and the state says why."""
+    cleared = [p.model_copy(update={"for_you": None}) if p.for_you else p for p in papers]
+    if config.similarity.model != "embeddings" or not liking.ids:
+        return cleared, liking.model_copy(update={"model": "lexical"})
+    from core.embeddings import embed_papers, most_like
+
+    found = store.load_liked(liking.ids)
+    liked = [found[i] for i in liking.ids if i in found]
+    stop_at = client.deadline - RESERVE_FOR_SAVING_S if client.deadline is not None else None
+    embedded = embed_papers([*papers, *liked], config, settings, store, now, stop_at, client.clock)
+    if not embedded.complete:
+        log.warning("for you: lexical model, because %s", embedded.message)
+        note = f"{liking.message}; for you: lexical model, because {embedded.message}"
+        return cleared, liking.model_copy(update={"model": "lexical", "message": note})
+    ranked = [p.model_copy(update={"for_you": most_like(p, liked, embedded.vectors)}) for p in papers]
+    note = f"{liking.message}; for you: embeddings ({config.similarity.embeddings.model}, {embedded.calls} calls)"
+    return ranked, liking.model_copy(update={"model": "embeddings", "message": note})
 
 
 def _enrich(papers: list[Paper], config: Config, settings: Settings, client: ArxivClient) -> list[Paper]:

@@ -460,8 +460,10 @@ def _for_you_feed(request: Request, ctx: Context, fmt: Format, _: None, query: F
 def _liked(ctx: Context, current: str, ids: Sequence[str]) -> tuple[Likeness, list[Paper]]:
     """How like a paper is to the papers of ``ids``, and those papers (the configured liked
     papers are found in the cache; others in the store, or asked of the arXiv API once)."""
-    _, stored, _ = ctx.papers.load(ctx.store, current)
+    state, stored, _ = ctx.papers.load(ctx.store, current)
     configured, index = ctx.papers.liked_and_index(ctx.store, current)
+    if state.likes.model == "embeddings" and list(ids) == state.likes.ids:  # ranked by the refresh
+        return (lambda paper: paper.for_you), configured
     known = {p.id: p for p in configured}
     if all(i in known for i in ids):
         liked = [known[i] for i in ids]

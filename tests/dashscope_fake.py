@@ -10,6 +10,11 @@ OpenAI-compatible mode:
   POST /compatible-mode/v1/chat/completions {"model", "messages", "max_tokens"}
   -> {"id", "object": "chat.completion", "model", "choices": [...], "usage": {...}}
   errors -> HTTP status + {"error": {"message", "type", "param", "code"}, "request_id"}
+  POST /compatible-mode/v1/embeddings {"model", "input": [...], "dimensions", "encoding_format"}
+  -> {"object": "list", "data": [{"object": "embedding", "embedding": [...], "index"}], "model",
+      "usage": {"prompt_tokens", "total_tokens"}, "id"}; at most 10 inputs (text-embedding-v4)
+  The vectors are a stand-in (words hashed into the dimensions), so alike texts get alike
+  vectors; the protocol around them is DashScope's.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from tests.loopback import LoopbackServer, Reply, Request
 
 NATIVE = "/api/v1/services/aigc/text-generation/generation"
 COMPATIBLE = "/compatible-mode/v1/chat/completions"
+EMBEDDINGS = "/compatible-mode/v1/embeddings"
+MAX_EMBEDDING_INPUTS = 10
 JSON = {"Content-Type": "application/json"}
 
 # (HTTP status, native code, native message, compatible code)
@@ -73,6 +80,8 @@ class FakeDashScope:
         self.reply_markdown: str | None = None  # a fixed answer instead of the generated one
         self.raw: deque[Reply] = deque()  # exact replies for the next calls (malformed answers)
         self.calls: list[Call] = []
+        self.embedding_calls: list[int] = []  # inputs per embeddings call
+        self.embedding_error: str | None = None  # an error code for every embeddings call
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._handle)
 
@@ -84,7 +93,36 @@ class FakeDashScope:
     def compatible_base(self) -> str:
         return self.server.url + "/compatible-mode/v1"
 
+    def _embeddings(self, request: Request) -> Reply:
+        body = json.loads(request.body)
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        with self._lock:
+            self.embedding_calls.append(len(texts))
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._error("InvalidApiKey", True)
+        if self.embedding_error:
+            return self._error(self.embedding_error, True)
+        if len(texts) > MAX_EMBEDDING_INPUTS:
+            error = {"code": "InvalidParameter", "message": "batch size is invalid, it should not be larger than 10."}
+            return Reply(400, json.dumps({"error": error, "request_id": str(uuid.uuid4())}).encode(), JSON)
+        dimensions = int(body.get("dimensions", 1024))
+        data = [
+            {"object": "embedding", "embedding": stand_in_vector(text, dimensions), "index": i}
+            for i, text in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "id": str(uuid.uuid4()),
+        }
+        return Reply(200, json.dumps(payload).encode(), JSON)
+
     def _handle(self, request: Request) -> Reply:
+        if request.path == EMBEDDINGS and request.method == "POST":
+            return self._embeddings(request)
         compatible = request.path == COMPATIBLE
         if request.path not in (NATIVE, COMPATIBLE) or request.method != "POST":
             return Reply(404, b'{"code":"NotFound","message":"Not found"}', JSON)
@@ -149,3 +187,17 @@ def summary_for(call: Call) -> str:
         "## Key results (with the numbers the paper reports)\n- 42% better.\n\n"
         "## Conclusions and limitations\nIt works."
     )
+
+
+def stand_in_vector(text: str, dimensions: int) -> list[float]:
+    """Words hashed into ``dimensions`` (stable across processes), unit length."""
+    import hashlib
+    import math
+
+    vector = [0.0] * dimensions
+    for word in text.lower().split():
+        if len(word) > 3:
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            vector[int.from_bytes(digest[:4], "big") % dimensions] += 1.0 if digest[4] % 2 else -1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [round(x / norm, 6) for x in vector]

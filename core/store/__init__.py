@@ -54,6 +54,11 @@ class Store(Protocol):
 
     def save_liked(self, papers: Sequence[Paper]) -> None: ...
 
+    def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
+        """Cached embeddings (base64 float32) by key (core.embeddings.vector_key)."""
+
+    def save_vectors(self, vectors: Mapping[str, str]) -> None: ...
+
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         """Add to the day's summary calls and tokens, atomically; return the day's totals."""
 

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS paper_feeds (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS summaries (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS liked (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL, tokens INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 """
@@ -180,6 +181,19 @@ class SqliteStore:
             conn.executemany(
                 "INSERT OR REPLACE INTO liked (id, data) VALUES (?, ?)", [(p.id, p.model_dump_json()) for p in papers]
             )
+
+    def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
+        with self._connect() as conn:
+            found: dict[str, str] = {}
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                marks = ",".join("?" * len(part))
+                found.update(conn.execute(f"SELECT key, data FROM vectors WHERE key IN ({marks})", part).fetchall())
+        return found
+
+    def save_vectors(self, vectors: Mapping[str, str]) -> None:
+        with self._connect() as conn:
+            conn.executemany("INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", list(vectors.items()))
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         with self._connect() as conn:

@@ -10,6 +10,7 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:lock                  refresh lock: host:pid:machine:token of its owner, with a TTL
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
+    arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
 ``<feed>`` is a followed category or ``*`` for all of them. A paper's field name carries a
@@ -46,6 +47,7 @@ PAPERS = PREFIX + "paper"
 SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
 LIKED = PREFIX + "liked:"
 LIKED_TTL_S = 400 * 86400  # renewed whenever a refresh finds the paper still liked
+VECTOR = PREFIX + "vec:"
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
@@ -208,6 +210,19 @@ class UpstashStore:
         writes: list[Command] = [["SET", LIKED + p.id, p.model_dump_json(), "EX", LIKED_TTL_S] for p in papers]
         if writes:
             self._call("SET liked", self.redis.pipeline, writes)
+
+    def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), READ_CHUNK):
+            part = list(keys[start : start + READ_CHUNK])
+            values = self._call("MGET vectors", self.redis.call, "MGET", *[VECTOR + k for k in part])
+            found |= {k: v.decode() if isinstance(v, bytes) else v for k, v in zip(part, values, strict=True) if v}
+        return found
+
+    def save_vectors(self, vectors: Mapping[str, str]) -> None:
+        writes: list[Command] = [["SET", VECTOR + k, v, "EX", SUMMARY_TTL_S] for k, v in vectors.items()]
+        for start in range(0, len(writes), READ_CHUNK):
+            self._call("SET vectors", self.redis.pipeline, writes[start : start + READ_CHUNK])
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         key = f"{PREFIX}usage:{day}"

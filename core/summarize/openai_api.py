@@ -40,27 +40,33 @@ class OpenAISummarizer:
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
         code, message = str(error.get("code") or ""), str(error.get("message") or reason)
-        raise LLMError(_kind(status, code), f"{self.url} {status} {code}: {message}")
+        raise LLMError(error_kind(status, code), f"{self.url} {status} {code}: {message}")
 
     def _post(self, request: dict[str, Any], timeout_s: float) -> tuple[int, str, Any]:
-        """POST within ``timeout_s`` in all (httpx's timeout is per read) and at most
-        MAX_REPLY_BYTES read; returns the status, its reason and the decoded JSON (or None)."""
-        end = time.monotonic() + timeout_s
-        with self._client.stream("POST", self.url, json=request, timeout=timeout_s) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_REPLY_BYTES:
-                    raise LLMError("transient", f"{self.url} sent a reply over {MAX_REPLY_BYTES:,} bytes")
-                if time.monotonic() > end:
-                    raise httpx.ReadTimeout(f"the reply took longer than {timeout_s:.0f} s")
-        try:
-            return response.status_code, response.reason_phrase, json.loads(body)
-        except ValueError:
-            return response.status_code, response.reason_phrase, None
+        return post_json(self._client, self.url, request, timeout_s, MAX_REPLY_BYTES)
 
 
-def _kind(status: int, code: str) -> LLMErrorKind:
+def post_json(
+    client: httpx.Client, url: str, request: dict[str, Any], timeout_s: float, max_bytes: int
+) -> tuple[int, str, Any]:
+    """POST ``request`` as JSON within ``timeout_s`` in all (httpx's timeout is per read) and at
+    most ``max_bytes`` read; returns the status, its reason and the decoded JSON (or None)."""
+    end = time.monotonic() + timeout_s
+    with client.stream("POST", url, json=request, timeout=timeout_s) as response:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise LLMError("transient", f"{url} sent a reply over {max_bytes:,} bytes")
+            if time.monotonic() > end:
+                raise httpx.ReadTimeout(f"the reply took longer than {timeout_s:.0f} s")
+    try:
+        return response.status_code, response.reason_phrase, json.loads(body)
+    except ValueError:
+        return response.status_code, response.reason_phrase, None
+
+
+def error_kind(status: int, code: str) -> LLMErrorKind:
     if status == 429:
         return "rate_limit"
     if "inspection" in code.lower() or code == "content_filter":

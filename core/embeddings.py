@@ -160,7 +160,7 @@ def most_like(paper: Paper, liked: Sequence[Paper], vectors: dict[str, array[flo
     mine = vectors[paper.id]
     best: tuple[float, Paper] | None = None
     for other in liked:
-        cosine = sum(a * b for a, b in zip(mine, vectors[other.id], strict=True))
+        cosine = math.sumprod(mine, vectors[other.id])
         if best is None or cosine > best[0]:
             best = (cosine, other)
     if best is None or best[0] <= 0:

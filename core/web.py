@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core import cron, likes, pages, taxonomy
+from core import cron, pages, taxonomy
 from core.config import Config, load_config
 from core.digest import DIGEST_TYPE, render_digest
 from core.errors import AppError, BusyError, NotFoundError, StoreError, UnauthorizedError
@@ -468,6 +468,8 @@ def _liked(ctx: Context, current: str, ids: Sequence[str]) -> tuple[Likeness, li
     if all(i in known for i in ids):
         liked = [known[i] for i in ids]
     else:
+        from core import likes  # httpx and the arXiv client: only when a ?like= names other papers
+
         liked = likes.for_request(ids, stored, ctx.store, ctx.settings, ctx.config.categories)
     liked_set = index.liked(liked)
     return (lambda paper: index.similar(paper, liked_set)), liked

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import operator
 import time
 from array import array
 from collections.abc import Callable, Sequence
@@ -160,7 +161,7 @@ def most_like(paper: Paper, liked: Sequence[Paper], vectors: dict[str, array[flo
     mine = vectors[paper.id]
     best: tuple[float, Paper] | None = None
     for other in liked:
-        cosine = math.sumprod(mine, vectors[other.id])
+        cosine = sum(map(operator.mul, mine, vectors[other.id]))
         if best is None or cosine > best[0]:
             best = (cosine, other)
     if best is None or best[0] <= 0:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.arxiv_client import ArxivClient
+from core.arxiv_client import ArxivClient, Throttle
 from core.config import arxiv_id
 from core.errors import FeedError, FetchError, QueryError
 from core.models import Paper
@@ -118,6 +118,13 @@ def fetch(
     return found, unanswered
 
 
+# Fetches made for readers' ?like= share one throttle per instance (arXiv's 3 seconds hold across
+# requests, not only within one), and ids arXiv does not know are remembered, not asked again.
+_REQUEST_THROTTLE: list[Throttle] = []
+_UNKNOWN: set[str] = set()
+MAX_UNKNOWN = 10_000
+
+
 def for_request(
     ids: Sequence[str], stored: Sequence[Paper], store: Store, settings: Settings, followed: list[str]
 ) -> list[Paper]:
@@ -131,8 +138,15 @@ def for_request(
         known |= store.load_liked(missing)
     if all(i in known for i in ids):
         return [known[i] for i in ids]
+    if unknown := next((i for i in ids if i in _UNKNOWN), None):
+        raise QueryError("like", f"arXiv has no paper {unknown}", "check the id on arxiv.org")
     with ArxivClient(settings) as client:
+        if not _REQUEST_THROTTLE:
+            _REQUEST_THROTTLE.append(client.throttle)
+        client.throttle = _REQUEST_THROTTLE[0]
         resolved = resolve(ids, stored, store, client, settings.arxiv_api_base, followed, readable)
+    if len(_UNKNOWN) < MAX_UNKNOWN:
+        _UNKNOWN.update(resolved.missing)
     if resolved.unanswered:
         raise FetchError("the arXiv API did not answer for the liked papers", "try again in a minute")
     if resolved.missing:

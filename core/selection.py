@@ -5,6 +5,7 @@ Matching itself is ``core.matching``'s.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -101,20 +102,21 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
 
 
 MAX_LIKES = 20
+# What ?like= accepts, as the OpenAPI schema publishes it: up to MAX_LIKES arXiv ids (ASCII
+# digits), comma-separated, a version allowed.
+_LIKED_ID = r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7})(?:v[0-9]+)?"
+LIKES_PATTERN = rf"^(?: *{_LIKED_ID} *(?:, *{_LIKED_ID} *){{0,{MAX_LIKES - 1}}})?$"
 
 
 def parse_likes(raw: str | None) -> tuple[str, ...]:
     """``?like=2411.17775,hep-th/9901001``: distinct version-less arXiv ids."""
-    parts = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    parts = [part.strip() for part in (raw or "").split(",")]
     if len(parts) > MAX_LIKES:
         raise QueryError("like", f"names {len(parts)} papers", f"name at most {MAX_LIKES}")
-    ids = []
-    for part in parts:
-        found = arxiv_id(part)
-        if found is None:
-            raise QueryError("like", f"{part[:40]!r} is not an arXiv id", "write ids like 2411.17775 or hep-th/9901001")
-        ids.append(found)
-    return tuple(dict.fromkeys(ids))
+    if re.fullmatch(LIKES_PATTERN, raw or "") is None:
+        bad = next((p for p in parts if not re.fullmatch(_LIKED_ID, p)), raw or "")
+        raise QueryError("like", f"{bad[:40]!r} is not an arXiv id", "write ids like 2411.17775 or hep-th/9901001")
+    return tuple(dict.fromkeys(found for part in parts if (found := arxiv_id(part))))
 
 
 # How like a paper is to the liked ones (core.similarity), or None; given to the selection.

@@ -37,6 +37,7 @@ from core.public_url import PublicURLMiddleware
 from core.response_cache import Rendered, ResponseCache, VersionCheck
 from core.security import SecurityMiddleware
 from core.selection import (
+    LIKES_PATTERN,
     MAX_LIMIT,
     TERMS_PATTERN,
     TYPES_PATTERN,
@@ -133,7 +134,12 @@ def _add_page_routes(app: FastAPI, ctx: Context) -> None:
     def index(
         request: Request,
         like: Annotated[
-            str | None, Query(max_length=600, description="arXiv ids: show the stored papers most like these")
+            str | None,
+            Query(
+                max_length=600,
+                json_schema_extra={"pattern": LIKES_PATTERN},
+                description="arXiv ids: show the stored papers most like these",
+            ),
         ] = None,
     ) -> Response:
         """The index page: the papers of the last refresh (and those most like the liked ones),
@@ -337,7 +343,11 @@ async def feed_query(  # async: pure parsing, no reason to hop to the thread poo
     ] = None,
     like: Annotated[
         str | None,
-        Query(max_length=600, description="Comma-separated arXiv ids: rank by similarity to these papers"),
+        Query(
+            max_length=600,
+            json_schema_extra={"pattern": LIKES_PATTERN},
+            description="Comma-separated arXiv ids: rank by similarity to these papers",
+        ),
     ] = None,
 ) -> FeedQuery:
     return FeedQuery.from_params(keywords, exclude, min_score, limit, type, q, like)

@@ -17,7 +17,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import CheckContext
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from core.config import parse_config
 from core.refresh import refresh
@@ -73,11 +73,23 @@ def accepts_valid_requests(ctx: CheckContext, response: schemathesis.Response, c
     return positive_data_acceptance(ctx, response, case)
 
 
+def rejects_invalid_requests(
+    ctx: CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """Schema-violating requests are refused; one whose percent-encoded query passes
+    core.security's byte cap is refused before its parameters are read (414)."""
+    if response.status_code == 414 and len(response.request.url.split("?", 1)[-1]) > MAX_QUERY_BYTES:
+        return True
+    return negative_data_rejection(ctx, response, case)
+
+
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_route_answers_as_documented(case: schemathesis.Case, fuzzed_app: tuple[FastAPI, FakeArxiv]) -> None:
     response = case.call_and_validate(
-        app=fuzzed_app[0], excluded_checks=[positive_data_acceptance], additional_checks=[accepts_valid_requests]
+        app=fuzzed_app[0],
+        excluded_checks=[positive_data_acceptance, negative_data_rejection],
+        additional_checks=[accepts_valid_requests, rejects_invalid_requests],
     )
     assert response.status_code < 500
 

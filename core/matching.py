@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from core import taxonomy
@@ -204,3 +204,48 @@ class Matcher:
 
 def match_papers(papers: Iterable[Paper], matcher: Matcher) -> list[Paper]:
     return [paper.model_copy(update={"match": matcher.match(paper)}) for paper in papers]
+
+
+@dataclass(frozen=True)
+class TextIndex:
+    """Which papers could hold a word: every stored paper's title and abstract (and, apart, its
+    author names) folded and lower-cased once per store version, and, per needle (a term's
+    longest word), the ids of the papers whose text contains it, found once and remembered. A
+    filtered feed then runs the patterns only on those papers instead of every stored one. A
+    term without an ASCII needle gives None: test every paper."""
+
+    texts: dict[str, str]
+    authors: dict[str, str]
+    _found: dict[tuple[bool, str], frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, papers: Iterable[Paper]) -> TextIndex:
+        papers = list(papers)
+        texts = {p.id: fold(f"{p.display_title} {p.display_abstract}").lower() for p in papers}
+        return cls(texts, {p.id: fold(" ".join(p.display_authors)).lower() for p in papers})
+
+    def candidates(self, word: Word) -> frozenset[str] | None:
+        """Ids of the papers ``word`` may match; None when any paper may (not indexed)."""
+        needle = compiled(word.text).needle if word.field != "cat" else ""
+        if not needle:
+            return None
+        key = (word.field == "au", needle)
+        if (found := self._found.get(key)) is None:
+            texts = self.authors if key[0] else self.texts
+            found = self._found[key] = frozenset(i for i, text in texts.items() if needle in text)
+        return found
+
+
+def query_candidates(node: Node, index: TextIndex) -> frozenset[str] | None:
+    """The papers a query may match (None: any): a superset, so evaluating only these is exact."""
+    if isinstance(node, Word):
+        return index.candidates(node)
+    left = query_candidates(node.left, index)
+    if node.op == "ANDNOT":
+        return left
+    right = query_candidates(node.right, index)
+    if node.op == "OR":
+        return None if left is None or right is None else left | right
+    if left is None or right is None:
+        return left if right is None else right
+    return left & right

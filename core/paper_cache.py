@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+from core.matching import TextIndex
 from core.models import Paper, RefreshState
 from core.similarity import Index
 from core.store import Store
@@ -24,6 +25,7 @@ class PaperCache:
         self._lock = threading.Lock()
         self.reads = 0  # whole-list reads from the store (for tests and benchmarks)
         self._index: tuple[str, Index, list[Paper]] | None = None
+        self._text: tuple[str, TextIndex] | None = None
 
     def load(self, store: Store, version: str) -> tuple[RefreshState, list[Paper], str]:
         """The refresh state, every stored paper (best first) and their version; ``version``
@@ -44,3 +46,11 @@ class PaperCache:
                 liked = [found[i] for i in state.likes.ids if i in found]
                 self._index = (version, Index.build([*papers, *liked]), liked)
             return self._index[2], self._index[1]
+
+    def text_index(self, store: Store, version: str) -> TextIndex:
+        """The words of every stored paper (core.matching.TextIndex), once per store version."""
+        _, papers, version = self.load(store, version)
+        with self._lock:
+            if self._text is None or self._text[0] != version:
+                self._text = (version, TextIndex.build(papers))
+            return self._text[1]

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from core import querylang, taxonomy
 from core.config import ANNOUNCE_TYPES, Config, arxiv_id
 from core.errors import QueryError
-from core.matching import Matcher, Node, Shown, count_terms, evaluate, match_papers
+from core.matching import (
+    Matcher,
+    Node,
+    Shown,
+    TextIndex,
+    Word,
+    count_terms,
+    evaluate,
+    match_papers,
+    query_candidates,
+)
 from core.models import Match, Paper, SimilarTo
 from core.scoring import rank_papers
 from core.text import clean_text
@@ -124,30 +134,48 @@ Likeness = Callable[[Paper], SimilarTo | None]
 
 
 def select_papers(
-    papers: Sequence[Paper], config: Config, query: FeedQuery = FeedQuery(), likeness: Likeness | None = None
+    papers: Sequence[Paper],
+    config: Config,
+    query: FeedQuery = FeedQuery(),
+    likeness: Likeness | None = None,
+    index: TextIndex | None = None,
 ) -> list[Paper]:
     """The papers a feed shows: matched, filtered, ranked and cut to the limit. With
     ``likeness`` (``?like=``, a topic's ``like``), the kept papers are ranked by their score
-    plus the points of their similarity to the liked ones, which are left out."""
+    plus the points of their similarity to the liked ones, which are left out. With ``index``
+    (the store version's, core.matching), only the papers that may match are matched."""
     if query.q is not None:
-        return _select_by_query(papers, config, query, query.q, likeness)
+        return _select_by_query(papers, config, query, query.q, likeness, index)
     keywords = query.keywords or tuple(config.keywords)
+    min_score = config.min_score if query.min_score is None else query.min_score
     if query.keywords or query.exclude:
+        if index is not None and keywords and min_score > 0:  # a paper without a hit cannot pass
+            possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
+            if all(ids is not None for ids in possible):
+                ids = frozenset().union(*(ids for ids in possible if ids is not None))
+                papers = [p for p in papers if p.id in ids]
         papers = match_papers(papers, Matcher.build(keywords, [*config.exclude_keywords, *query.exclude]))
     types = query.types or tuple(config.announce_types)
-    min_score = config.min_score if query.min_score is None else query.min_score
     kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
     return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
 
 
 def _select_by_query(
-    papers: Sequence[Paper], config: Config, query: FeedQuery, node: Node, likeness: Likeness | None
+    papers: Sequence[Paper],
+    config: Config,
+    query: FeedQuery,
+    node: Node,
+    likeness: Likeness | None,
+    index: TextIndex | None,
 ) -> list[Paper]:
     """Papers the query matches, scored by its hits; the query is the filter, so a minimum
     score applies only when the request asks for one."""
     exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
+    possible = query_candidates(node, index) if index is not None else None
     matched = []
     for paper in papers:
+        if possible is not None and paper.id not in possible:
+            continue
         shown = Shown(paper)
         hits = evaluate(node, shown)
         if hits is not None:

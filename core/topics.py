@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from core import querylang, taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
+from core.matching import TextIndex
 from core.models import Paper
 from core.selection import FeedQuery, Likeness, kept_by_config, select_papers
 
@@ -48,12 +49,13 @@ def topic_papers(
     topic: Topic,
     request: FeedQuery = NO_FILTERS,
     likeness: Likeness | None = None,
+    index: TextIndex | None = None,
 ) -> list[Paper]:
     """The topic's papers; ranked with their similarity too when ``likeness`` is given (the
     topic's ``like`` list, or the request's ``?like=``)."""
     followed = topic.categories or config.categories
     inside = [p for p in papers if taxonomy.listed(p.categories, followed)]
-    return select_papers(inside, config, topic_query(topic, request), likeness)
+    return select_papers(inside, config, topic_query(topic, request), likeness, index)
 
 
 def shown_papers(

@@ -365,7 +365,9 @@ def _feed(request: Request, ctx: Context, fmt: Format, category: str | None, que
             stored = [p for p in stored if category in p.listed_in] if category else stored
             query.check_cost(len(stored))
         likeness = _liked(ctx, current, query.like)[0] if query.like else None
-        papers = select_papers(as_seen_in(stored, category) if category else stored, ctx.config, query, likeness)
+        index = None if query.only_limits else ctx.papers.text_index(ctx.store, current)
+        chosen = as_seen_in(stored, category) if category else stored
+        papers = select_papers(chosen, ctx.config, query, likeness, index)
         return *_render(request, ctx, fmt, papers, state, category or ", ".join(ctx.config.categories)), version
 
     return _cached(request, ctx, MEDIA_TYPES[fmt], render if query.only_limits else _costly(ctx, render))
@@ -447,7 +449,8 @@ def _topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: F
         query.check_cost(len(stored))
         liked = query.like or tuple(topic.like)
         likeness = _liked(ctx, current, liked)[0] if liked else None
-        papers = topic_papers(stored, ctx.config, topic, query, likeness)
+        index = ctx.papers.text_index(ctx.store, current)
+        papers = topic_papers(stored, ctx.config, topic, query, likeness, index)
         return *_render(request, ctx, fmt, papers, state, topic.title or topic.name), version
 
     return _cached(request, ctx, MEDIA_TYPES[fmt], _costly(ctx, render))

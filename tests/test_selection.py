@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -194,3 +195,39 @@ def test_raw_latex_is_not_what_is_matched() -> None:
     config = parse_config({"categories": ["cs.AI"], "keywords": []})
     papers = rank_for_config(LATEX_PAPERS, config)
     assert select_papers(papers, config, FeedQuery.from_params(q='ti:"pr\\\'esidents"')) == []
+
+
+@pytest.fixture(scope="module")
+def day() -> list[Paper]:
+    """The recorded day, converted and matched as a refresh stores it (every archive)."""
+    from core.arxiv import parse_feed
+    from tests.arxiv_fake import COMBINED, read
+
+    config = parse_config({"categories": ["cs", "math", "physics", "stat", "eess", "q-bio", "astro-ph", "cond-mat"]})
+    return rank_for_config(parse_feed(read(COMBINED)).papers, config)
+
+
+INDEXED_REQUESTS = [
+    {"keywords": "llm,agent"},
+    {"keywords": "kv cache,reinforcement learning", "exclude": "survey"},
+    {"keywords": "schrodinger,C++,GPT-4"},
+    {"q": 'abs:"language model" OR au:smith'},
+    {"q": "abs:attention ANDNOT cat:cs.CV"},
+    {"q": 'au:sedlacek OR au:"Michal Hajdusek"'},
+    {"q": "LLM^2 OR (diffusion AND cat:cs.LG)"},
+    {"keywords": "graph", "min_score": 0.0},
+]
+
+
+@pytest.mark.parametrize("params", INDEXED_REQUESTS)
+def test_the_text_index_changes_no_answer(day: list[Paper], params: dict[str, Any]) -> None:
+    """Matching only the papers the version's index names gives what matching all of them does."""
+    from core.matching import TextIndex
+
+    config = parse_config({"categories": ["cs"], "keywords": ["LLM"], "max_papers": 500, "min_score": 1})
+    query = FeedQuery.from_params(**params)  # type: ignore[arg-type]
+    index = TextIndex.build(day)
+    plain = select_papers(day, config, query)
+    indexed = select_papers(day, config, query, index=index)
+    assert [(p.id, p.match) for p in indexed] == [(p.id, p.match) for p in plain]
+    assert plain  # each request finds something, so the comparison means something

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import feedparser
@@ -113,13 +113,16 @@ def lacking(papers: list[Paper], categories: list[str], since: datetime, now: da
     end = min(now, since + timedelta(days=MAX_WINDOW_DAYS))
     stamps = (datetime.combine(since.date() + timedelta(days=n), ANNOUNCED_AT) for n in range((end - since).days + 2))
     expected = sum(1 for stamp in stamps if since <= stamp <= end and stamp.weekday() < 5)
-    short = []
-    for category in categories:
-        days = {
-            p.announced.date() for p in papers if p.announced >= since and taxonomy.listed(p.categories, [category])
-        }
-        if len(days) < expected:
-            short.append(category)
+    days: dict[str, set[date]] = {c: set() for c in categories}
+    for paper in papers:
+        if paper.announced < since:
+            continue
+        # A stored paper knows the followed categories it is listed under; a new one is looked up.
+        listed = paper.listed_in or [c for c in categories if taxonomy.listed(paper.categories, [c])]
+        for category in listed:
+            if category in days:
+                days[category].add(paper.announced.date())
+    short = [c for c in categories if len(days[c]) < expected]
     return short
 
 

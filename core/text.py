@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 # others (form feed, \x0c), and feedgen/lxml refuse them, so they are removed on the way in.
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
+_BARE_PERCENT = re.compile(r"(?<!\\)%")
 
 
 def clean_text(value: str) -> str:
@@ -29,13 +30,14 @@ def strip_illegal(value: str) -> str:
 def latex_to_unicode(text: str) -> str:
     """Readable text for titles and abstracts: ``$\\mathcal{O}(n)$`` -> "𝒪(n)", ``\\emph{x}`` -> "x".
 
-    Text without LaTeX is returned as it is. A literal "%" is escaped first: to LaTeX it starts
-    a comment, and "5% faster" must not lose the rest of the abstract.
+    Text without LaTeX is returned as it is. A bare "%" is escaped first: to LaTeX it starts a
+    comment, and "5% faster" must not lose the rest of the abstract. One arXiv escaped already
+    ("5\\% faster") is left alone: escaped again it would be a line break and a comment.
     """
     if "\\" not in text and "$" not in text:
         return text
     try:
-        converted = _latex().latex_to_text(text.replace("%", "\\%"))
+        converted = _latex().latex_to_text(_BARE_PERCENT.sub(r"\\%", text))
     except Exception:  # pylatexenc raises assorted errors on malformed LaTeX: show the original
         return text
     if "%s" in converted:  # a macro that lacked its arguments comes out as its template

@@ -89,6 +89,26 @@ def test_a_schema_1_record_has_its_listing_renamed() -> None:
     paper = decode_paper(json.dumps(record))
     assert paper is not None
     assert paper.listed_in == ["cs.AI", "cs.LG"]
-    assert paper.schema_version == PAPER_SCHEMA == 2
+    assert paper.schema_version == PAPER_SCHEMA == 3
     del record["schema_version"]  # records written before versions existed are schema 1
     assert decode_paper(json.dumps(record)).listed_in == ["cs.AI", "cs.LG"]  # type: ignore[union-attr]
+
+
+def test_a_schema_2_record_cut_at_an_escaped_percent_is_converted_again() -> None:
+    """Schema 3: texts with "\\%" lose their converted text, so the next refresh converts
+    (and matches) them again; other records keep theirs."""
+    cut = make_paper("Fast", r"up to 98\% fewer calls, and more", title_text="Fast", abstract_text="up to 98")
+    kept = make_paper("Fast", r"$x$ is fast", title_text="Fast", abstract_text="x is fast")
+    for paper, expected in ((cut, ("", "")), (kept, ("Fast", "x is fast"))):
+        record = json.loads(paper.model_dump_json())
+        record["schema_version"] = 2
+        migrated = decode_paper(json.dumps(record))
+        assert migrated is not None
+        assert (migrated.title_text, migrated.abstract_text) == expected
+    from core.config import parse_config
+    from core.refresh import rank_for_config
+
+    again = decode_paper(json.dumps({**json.loads(cut.model_dump_json()), "schema_version": 2}))
+    assert again is not None
+    (converted,) = rank_for_config([again], parse_config({"categories": ["cs.AI"]}), rematch=False)
+    assert converted.display_abstract == "up to 98% fewer calls, and more"

@@ -24,8 +24,24 @@ def test_strip_illegal_keeps_line_breaks() -> None:
         (r"\emph{really} fast", "really fast"),
         ("5% faster, no LaTeX", "5% faster, no LaTeX"),  # returned as it is
         (r"5% faster with $\alpha$", "5% faster with α"),  # "%" is not a LaTeX comment here
+        (r"up to 98\% fewer $x$, and the rest", "up to 98% fewer x, and the rest"),  # escaped by arXiv
+        (r"98\% and 5% with \emph{both}", "98% and 5% with both"),
         (r"broken \frac{", r"broken \frac{"),  # malformed: the original is shown
     ],
 )
 def test_latex_becomes_unicode(latex: str, shown: str) -> None:
     assert latex_to_unicode(latex) == shown
+
+
+def test_no_abstract_of_the_recorded_day_is_cut_short() -> None:
+    """48 of the day's abstracts write "\\%"; escaped again it was a line break and a comment,
+    and everything after it was lost from the feeds."""
+    from core.arxiv import parse_feed
+    from tests.arxiv_fake import COMBINED, read
+
+    papers = [p for p in parse_feed(read(COMBINED)).papers if "\\%" in p.abstract]
+    assert len(papers) == 48
+    for paper in papers:
+        shown = latex_to_unicode(paper.abstract)
+        assert len(shown) > 0.8 * len(paper.abstract), paper.id
+        assert "%" in shown

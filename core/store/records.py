@@ -26,7 +26,16 @@ def _listed_in(record: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in record.items() if k != "feeds"}, "listed_in": record.get("feeds", [])}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in}
+def _reconvert_percent(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: a text with an escaped percent ("5\\% faster") was converted cut short at
+    it; dropping the converted text makes the next refresh convert (and match) it again."""
+    raw = f"{record.get('title', '')} {record.get('abstract', '')}"
+    if "\\%" not in raw:
+        return record
+    return {k: v for k, v in record.items() if k not in ("title_text", "abstract_text")}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in, 2: _reconvert_percent}
 
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]

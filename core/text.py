@@ -36,13 +36,83 @@ def latex_to_unicode(text: str) -> str:
     """
     if "\\" not in text and "$" not in text:
         return text
+    escaped = _BARE_PERCENT.sub(r"\\%", text)
     try:
-        converted = _latex().latex_to_text(_BARE_PERCENT.sub(r"\\%", text))
-    except Exception:  # pylatexenc raises assorted errors on malformed LaTeX: show the original
-        return text
+        converted = by_parts(escaped)
+    except Exception:  # a part pylatexenc refuses on its own: try the whole
+        converted = None
+    if converted is None:
+        try:
+            converted = _latex().latex_to_text(escaped)
+        except Exception:  # pylatexenc raises assorted errors on malformed LaTeX: show the original
+            return text
     if "%s" in converted:  # a macro that lacked its arguments comes out as its template
         return text
     return clean_text(converted) or text
+
+
+# What pylatexenc makes of plain text (no backslash, no "$"): its "specials", and braces dropped.
+_SPECIALS = (
+    ("---", "\u2014"),
+    ("--", "\u2013"),
+    ("``", "\u201c"),
+    ("''", "\u201d"),
+    ("!`", "\u00a1"),
+    ("?`", "\u00bf"),
+    ("~", "\u00a0"),
+    ("&", "   "),
+)
+_INLINE_MATH = re.compile(r"(\$[^$]*\$)")
+_WORD_WITH_LATEX = re.compile(r"\S*\\\S*")
+_ENDS_IN_MACRO = re.compile(r"\\[A-Za-z]+$")
+_WHOLE_ONLY = ("$$", "\\(", "\\[", "\\begin")  # delimiters a part cannot be cut around
+
+
+def by_parts(text: str) -> str | None:
+    """pylatexenc's conversion of ``text`` (``%`` escaped), made by converting only the parts
+    that hold LaTeX: each inline ``$...$`` and each word with a backslash. The plain text
+    between gets the few substitutions pylatexenc makes there. An abstract is mostly plain
+    text with a formula or two, so this is a fraction of the work; None when a part cannot be
+    cut out cleanly (braces across parts, display math, a macro whose argument follows a
+    space): then the whole text is converted."""
+    if any(mark in text for mark in _WHOLE_ONLY) or text.count("$") % 2:
+        return None
+    out = []
+    for position, part in enumerate(_INLINE_MATH.split(text)):
+        if position % 2:
+            out.append(_latex().latex_to_text(part))
+            continue
+        start = 0
+        for word in _WORD_WITH_LATEX.finditer(part):
+            if not _balanced(word[0]) or _ENDS_IN_MACRO.search(word[0]):
+                return None
+            between = part[start : word.start()]
+            if not _balanced(between):
+                return None
+            out += [_plain(between), _latex().latex_to_text(word[0])]
+            start = word.end()
+        if not _balanced(part[start:]):
+            return None
+        out.append(_plain(part[start:]))
+    return "".join(out)
+
+
+def _plain(text: str) -> str:
+    for latex, shown in _SPECIALS:
+        text = text.replace(latex, shown)
+    return text.replace("{", "").replace("}", "")
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 @cache

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.text import clean_text, latex_to_unicode, strip_illegal
 
@@ -45,3 +47,88 @@ def test_no_abstract_of_the_recorded_day_is_cut_short() -> None:
         shown = latex_to_unicode(paper.abstract)
         assert len(shown) > 0.8 * len(paper.abstract), paper.id
         assert "%" in shown
+
+
+def _whole(text: str) -> str:
+    from core.text import _latex
+
+    return _latex().latex_to_text(text)
+
+
+def test_converting_by_parts_equals_converting_whole_on_the_recorded_day() -> None:
+    """Every title, abstract and author name of the day with LaTeX: by parts, the same text as
+    pylatexenc over the whole (or None, and then the whole is converted)."""
+    from core.arxiv import parse_feed
+    from core.text import _BARE_PERCENT, by_parts
+    from tests.arxiv_fake import COMBINED, read
+
+    texts = [t for p in parse_feed(read(COMBINED)).papers for t in (p.title, p.abstract, *p.authors)]
+    with_latex = [_BARE_PERCENT.sub(r"\\%", t) for t in texts if "\\" in t or "$" in t]
+    checked = 0
+    for text in with_latex:
+        try:
+            whole = _whole(text)
+        except Exception:
+            continue
+        parts = by_parts(text)
+        if parts is not None:
+            assert parts == whole, text[:200]
+            checked += 1
+    assert checked > 0.9 * len(with_latex)
+
+
+PIECES = st.sampled_from(
+    [
+        "word",
+        " ",
+        "  ",
+        "-",
+        "--",
+        "---",
+        "``",
+        "''",
+        "'",
+        "~",
+        "&",
+        "{",
+        "}",
+        "!`",
+        "?`",
+        ".",
+        ",",
+        r"\'e",
+        r"\"o",
+        r"\v{s}",
+        r"\emph{x}",
+        r"\textbf{bold}",
+        r"$x$",
+        r"$\alpha$",
+        r"$\mathcal{O}(n)$",
+        r"$a_{i}^{2}$",
+        r"\%",
+        r"\\",
+        r"\ldots",
+        r"\&",
+        "$",
+        r"\(",
+        r"\[",
+        r"{\it it}",
+        "\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, max_size=12).map("".join))
+def test_converting_by_parts_equals_converting_whole(text: str) -> None:
+    from core.text import by_parts
+
+    try:
+        whole = _whole(text)
+    except Exception:
+        return
+    try:
+        parts = by_parts(text)
+    except Exception:
+        return
+    assert parts is None or parts == whole

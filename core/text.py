@@ -51,17 +51,19 @@ def latex_to_unicode(text: str) -> str:
     return clean_text(converted) or text
 
 
-# What pylatexenc makes of plain text (no backslash, no "$"): its "specials", and braces dropped.
-_SPECIALS = (
-    ("---", "\u2014"),
-    ("--", "\u2013"),
-    ("``", "\u201c"),
-    ("''", "\u201d"),
-    ("!`", "\u00a1"),
-    ("?`", "\u00bf"),
-    ("~", "\u00a0"),
-    ("&", "   "),
-)
+# What pylatexenc makes of plain text (no backslash, no "$"): its "specials", read left to right
+# taking the longest at each place ("!``" is "¡`"), and braces dropped.
+_SPECIALS = {
+    "---": "\u2014",
+    "--": "\u2013",
+    "``": "\u201c",
+    "''": "\u201d",
+    "!`": "\u00a1",
+    "?`": "\u00bf",
+    "~": "\u00a0",
+    "&": "   ",
+}
+_SPECIAL = re.compile("|".join(map(re.escape, _SPECIALS)))
 _INLINE_MATH = re.compile(r"(\$[^$]*\$)")
 _WORD_WITH_LATEX = re.compile(r"\S*\\\S*")
 _ENDS_IN_MACRO = re.compile(r"\\[A-Za-z]+$")
@@ -80,6 +82,8 @@ def by_parts(text: str) -> str | None:
     out = []
     for position, part in enumerate(_INLINE_MATH.split(text)):
         if position % 2:
+            if not _balanced(part):
+                return None
             out.append(_latex().latex_to_text(part))
             continue
         start = 0
@@ -98,9 +102,7 @@ def by_parts(text: str) -> str | None:
 
 
 def _plain(text: str) -> str:
-    for latex, shown in _SPECIALS:
-        text = text.replace(latex, shown)
-    return text.replace("{", "").replace("}", "")
+    return _SPECIAL.sub(lambda special: _SPECIALS[special[0]], text).replace("{", "").replace("}", "")
 
 
 def _balanced(text: str) -> bool:

@@ -91,6 +91,7 @@ def test_most_like_names_the_closest_liked_paper() -> None:
     assert (found.id, found.similarity) == ("a", pytest.approx(0.9939, abs=1e-3))
 
 
+@pytest.mark.slow
 def test_the_for_you_feed_ranks_by_embeddings_and_falls_back_to_the_lexical_model(
     dashscope: FakeDashScope, served: TestClient, settings: Settings, store: Store
 ) -> None:

@@ -55,6 +55,7 @@ def _whole(text: str) -> str:
     return _latex().latex_to_text(text)
 
 
+@pytest.mark.slow
 def test_converting_by_parts_equals_converting_whole_on_the_recorded_day() -> None:
     """Every title, abstract and author name of the day with LaTeX: by parts, the same text as
     pylatexenc over the whole (or None, and then the whole is converted)."""

@@ -83,6 +83,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
     process.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_serve_answers_on_the_port(served: str) -> None:
     assert httpx.get(served + "/health").json()["papers"] == 367
     assert httpx.get(served + "/rss/cs.LG").status_code == 200

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core import taxonomy
 from core.arxiv import parse_feed
 from tests.arxiv_fake import COMBINED, STAT, read
 
 
+@pytest.mark.slow
 def test_every_category_seen_in_real_feeds_is_known() -> None:
     seen = {c for name in (COMBINED, STAT) for p in parse_feed(read(name)).papers for c in p.categories}
     assert len(seen) > 100

@@ -181,6 +181,7 @@ def uvicorn_url(settings: Settings, store: Store) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_served_by_uvicorn_on_a_real_port(
     arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, uvicorn_url: str
 ) -> None:

@@ -18,6 +18,7 @@ from core.errors import NotConfiguredError, UnauthorizedError
 from core.settings import Settings
 from core.store import Store
 
+FIRST_VISIT_BUDGET_S = 100.0  # the first page visit waits for this at most (the backfill keeps 60 s)
 MARGIN_S = 20.0  # time left for saving and answering before the platform kills the function
 # The daily refresh, as vercel.json schedules it (a test keeps the two in step): after arXiv's
 # RSS rebuild at midnight US Eastern (04:00 UTC in summer, 05:00 in winter).
@@ -57,11 +58,13 @@ def refresh_job(settings: Settings, config: Config, store: Store) -> dict[str, A
 
 
 def first_refresh(settings: Settings, config: Config, store: Store) -> None:
-    """The first refresh of a deployment, run by its first page visit: papers (and the
-    backfill of the window) without summaries, which the summarize cron makes later."""
+    """The first refresh of a deployment, run by its first page visit: papers (and as much of
+    the backfill as fits FIRST_VISIT_BUDGET_S; the next refresh goes on with it) without
+    summaries, which the summarize cron makes later. Someone is waiting for the page."""
     from core.refresh import refresh
 
-    refresh(config, settings, store, deadline=time.monotonic() + settings.function_max_s - MARGIN_S)
+    budget = min(FIRST_VISIT_BUDGET_S, settings.function_max_s - MARGIN_S)
+    refresh(config, settings, store, deadline=time.monotonic() + budget)
 
 
 def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str, Any]:

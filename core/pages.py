@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
 from markupsafe import Markup, escape
 from starlette.requests import Request
+
+if TYPE_CHECKING:
+    import jinja2
 
 from core.config import Config
 from core.feeds import explain
@@ -59,6 +62,8 @@ def highlight(text: str, paper: Paper) -> Markup:
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2  # at the first page, not at a cold start that may only serve feeds
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )

@@ -150,50 +150,38 @@ class SqliteStore:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('refresh', ?)", (state.model_dump_json(),))
 
     def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
+        rows = self._read_keyed("summaries", "key", keys)
+        return {key: summary for key, data in rows if (summary := decode_summary(data)) is not None}
+
+    def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
+        self._write_keyed("summaries", "key", [(key, s.model_dump_json()) for key, s in summaries.items()])
+
+    def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
+        rows = self._read_keyed("liked", "id", ids)
+        return {key: paper for key, data in rows if (paper := decode_paper(data)) is not None}
+
+    def save_liked(self, papers: Sequence[Paper]) -> None:
+        self._write_keyed("liked", "id", [(p.id, p.model_dump_json()) for p in papers])
+
+    def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
+        return dict(self._read_keyed("vectors", "key", keys))
+
+    def save_vectors(self, vectors: Mapping[str, str]) -> None:
+        self._write_keyed("vectors", "key", list(vectors.items()))
+
+    def _read_keyed(self, table: str, column: str, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """The (key, data) rows of a key-value table (summaries, liked, vectors) for ``keys``."""
+        rows: list[tuple[str, str]] = []
         with self._connect() as conn:
-            found: dict[str, Summary] = {}
             for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
                 part = keys[start : start + 500]
                 marks = ",".join("?" * len(part))
-                rows = conn.execute(f"SELECT key, data FROM summaries WHERE key IN ({marks})", part).fetchall()
-                found.update((key, summary) for key, data in rows if (summary := decode_summary(data)) is not None)
-        return found
+                rows += conn.execute(f"SELECT {column}, data FROM {table} WHERE {column} IN ({marks})", part).fetchall()
+        return rows
 
-    def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
+    def _write_keyed(self, table: str, column: str, rows: Sequence[tuple[str, str]]) -> None:
         with self._connect() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO summaries (key, data) VALUES (?, ?)",
-                [(key, s.model_dump_json()) for key, s in summaries.items()],
-            )
-
-    def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
-        with self._connect() as conn:
-            found: dict[str, Paper] = {}
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = conn.execute(f"SELECT id, data FROM liked WHERE id IN ({marks})", part).fetchall()
-                found.update((key, paper) for key, data in rows if (paper := decode_paper(data)) is not None)
-        return found
-
-    def save_liked(self, papers: Sequence[Paper]) -> None:
-        with self._connect() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO liked (id, data) VALUES (?, ?)", [(p.id, p.model_dump_json()) for p in papers]
-            )
-
-    def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
-        with self._connect() as conn:
-            found: dict[str, str] = {}
-            for start in range(0, len(keys), 500):
-                part = keys[start : start + 500]
-                marks = ",".join("?" * len(part))
-                found.update(conn.execute(f"SELECT key, data FROM vectors WHERE key IN ({marks})", part).fetchall())
-        return found
-
-    def save_vectors(self, vectors: Mapping[str, str]) -> None:
-        with self._connect() as conn:
-            conn.executemany("INSERT OR REPLACE INTO vectors (key, data) VALUES (?, ?)", list(vectors.items()))
+            conn.executemany(f"INSERT OR REPLACE INTO {table} ({column}, data) VALUES (?, ?)", rows)
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         with self._connect() as conn:

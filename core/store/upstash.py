@@ -185,44 +185,40 @@ class UpstashStore:
         self._call("SET state", self.redis.call, "SET", STATE, state.model_dump_json())
 
     def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
-        if not keys:
-            return {}
-        values = self._call("MGET summaries", self.redis.call, "MGET", *[SUMMARY + k for k in keys])
-        decoded = {k: decode_summary(v) for k, v in zip(keys, values, strict=True) if v}
-        return {k: v for k, v in decoded.items() if v is not None}
+        found = self._get_keyed(SUMMARY, keys, "summaries")
+        return {k: s for k, v in found.items() if (s := decode_summary(v)) is not None}
 
     def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
-        writes: list[Command] = [
-            ["SET", SUMMARY + key, summary.model_dump_json(), "EX", SUMMARY_TTL_S] for key, summary in summaries.items()
-        ]
-        if writes:
-            self._call("SET summaries", self.redis.pipeline, writes)
+        self._set_keyed(SUMMARY, {k: s.model_dump_json() for k, s in summaries.items()}, SUMMARY_TTL_S, "summaries")
 
     def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
-        found: dict[str, Paper] = {}
-        for start in range(0, len(ids), READ_CHUNK):
-            part = list(ids[start : start + READ_CHUNK])
-            values = self._call("MGET liked", self.redis.call, "MGET", *[LIKED + i for i in part])
-            found |= {i: p for i, v in zip(part, values, strict=True) if v and (p := decode_paper(v)) is not None}
-        return found
+        found = self._get_keyed(LIKED, ids, "liked")
+        return {i: p for i, v in found.items() if (p := decode_paper(v)) is not None}
 
     def save_liked(self, papers: Sequence[Paper]) -> None:
-        writes: list[Command] = [["SET", LIKED + p.id, p.model_dump_json(), "EX", LIKED_TTL_S] for p in papers]
-        if writes:
-            self._call("SET liked", self.redis.pipeline, writes)
+        self._set_keyed(LIKED, {p.id: p.model_dump_json() for p in papers}, LIKED_TTL_S, "liked")
 
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(keys), READ_CHUNK):
-            part = list(keys[start : start + READ_CHUNK])
-            values = self._call("MGET vectors", self.redis.call, "MGET", *[VECTOR + k for k in part])
-            found |= {k: v.decode() if isinstance(v, bytes) else v for k, v in zip(part, values, strict=True) if v}
-        return found
+        found = self._get_keyed(VECTOR, keys, "vectors")
+        return {k: v.decode() if isinstance(v, bytes) else v for k, v in found.items()}
 
     def save_vectors(self, vectors: Mapping[str, str]) -> None:
-        writes: list[Command] = [["SET", VECTOR + k, v, "EX", SUMMARY_TTL_S] for k, v in vectors.items()]
+        self._set_keyed(VECTOR, vectors, SUMMARY_TTL_S, "vectors")
+
+    def _get_keyed(self, prefix: str, keys: Sequence[str], what: str) -> dict[str, Any]:
+        """The values of ``prefix + key`` for ``keys`` that exist, MGET a chunk at a time."""
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), READ_CHUNK):
+            part = list(keys[start : start + READ_CHUNK])
+            values = self._call(f"MGET {what}", self.redis.call, "MGET", *[prefix + k for k in part])
+            found |= {k: v for k, v in zip(part, values, strict=True) if v}
+        return found
+
+    def _set_keyed(self, prefix: str, values: Mapping[str, str], ttl_s: int, what: str) -> None:
+        """SET every ``prefix + key`` with its expiry, pipelined a chunk at a time."""
+        writes: list[Command] = [["SET", prefix + k, v, "EX", ttl_s] for k, v in values.items()]
         for start in range(0, len(writes), READ_CHUNK):
-            self._call("SET vectors", self.redis.pipeline, writes[start : start + READ_CHUNK])
+            self._call(f"SET {what}", self.redis.pipeline, writes[start : start + READ_CHUNK])
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         key = f"{PREFIX}usage:{day}"

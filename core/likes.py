@@ -69,24 +69,33 @@ class Resolved:
     unanswered: list[str] = field(default_factory=list)  # the arXiv API failed: asked again next time
 
 
+def known(ids: Sequence[str], stored: Iterable[Paper], store: Store) -> dict[str, Paper]:
+    """The papers of ``ids`` found without asking arXiv: among the stored papers, or kept in the
+    store's liked papers."""
+    wanted = set(ids)
+    by_id = {p.id: p for p in stored if p.id in wanted}
+    if rest := [i for i in ids if i not in by_id]:
+        by_id |= store.load_liked(rest)
+    return by_id
+
+
 def resolve(
     ids: Sequence[str],
-    stored: Iterable[Paper],
+    found: dict[str, Paper],
     store: Store,
     client: ArxivClient,
     api_base: str,
     followed: list[str],
     prepare: Callable[[Paper], Paper],
 ) -> Resolved:
-    """The papers of ``ids``: from the stored papers, the store's liked papers, or the arXiv API
-    (made readable by ``prepare``, then kept in the store). An API failure leaves those ids out
-    for now (logged)."""
+    """The papers of ``ids``: those ``known`` ``found``, the rest from the arXiv API (made
+    readable by ``prepare``, then kept in the store). An API failure leaves those ids out for
+    now (logged)."""
     wanted = list(dict.fromkeys(ids))
-    by_id = {p.id: p for p in stored if p.id in set(wanted)}
-    by_id |= store.load_liked([i for i in wanted if i not in by_id])
+    by_id = dict(found)
     asked = [i for i in wanted if i not in by_id]
-    found, unanswered = fetch(client, api_base, asked, followed) if asked else ({}, [])
-    fetched = {i: prepare(p) for i, p in found.items()}
+    answered, unanswered = fetch(client, api_base, asked, followed) if asked else ({}, [])
+    fetched = {i: prepare(p) for i, p in answered.items()}
     if fetched:
         store.save_liked(list(fetched.values()))
     by_id |= fetched
@@ -132,19 +141,16 @@ def for_request(
     arXiv does not know is the request's error (422)."""
     from core.text import readable
 
-    wanted = set(ids)
-    known = {p.id: p for p in stored if p.id in wanted}
-    if missing := [i for i in ids if i not in known]:
-        known |= store.load_liked(missing)
-    if all(i in known for i in ids):
-        return [known[i] for i in ids]
+    found = known(ids, stored, store)
+    if all(i in found for i in ids):
+        return [found[i] for i in ids]
     if unknown := next((i for i in ids if i in _UNKNOWN), None):
         raise QueryError("like", f"arXiv has no paper {unknown}", "check the id on arxiv.org")
     with ArxivClient(settings) as client:
         if not _REQUEST_THROTTLE:
             _REQUEST_THROTTLE.append(client.throttle)
         client.throttle = _REQUEST_THROTTLE[0]
-        resolved = resolve(ids, stored, store, client, settings.arxiv_api_base, followed, readable)
+        resolved = resolve(ids, found, store, client, settings.arxiv_api_base, followed, readable)
     if len(_UNKNOWN) < MAX_UNKNOWN:
         _UNKNOWN.update(resolved.missing)
     if resolved.unanswered:

@@ -230,8 +230,8 @@ def _run(
         if config.enrich:
             ranked = _enrich(ranked, config, settings, client)
         ranked = attach_cached(ranked, config, store)
-        liking = _likes(config, settings, store, ranked, client)
-        ranked, liking = _for_you(config, settings, store, ranked, liking, now, client)
+        liking, liked = _likes(config, settings, store, ranked, client)
+        ranked, liking = _for_you(config, settings, store, ranked, liking, liked, now, client)
         store.save_papers(ranked)
         report.matched, report.stored = sum(1 for p in ranked if kept_by_config(p, config)), len(ranked)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
@@ -363,25 +363,29 @@ def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = Tru
     return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
 
 
-def _likes(config: Config, settings: Settings, store: Store, stored: list[Paper], client: ArxivClient) -> LikesState:
+def _likes(
+    config: Config, settings: Settings, store: Store, stored: list[Paper], client: ArxivClient
+) -> tuple[LikesState, list[Paper]]:
     """Resolve the liked papers (config.json's ids, its topics', the BibTeX file's) and keep
-    them all in the store's liked papers, for the for-you feeds to read by id."""
+    them all in the store's liked papers, for the for-you feeds to read by id; returns the
+    state's record of them, and the papers."""
     try:
         refs = bibtex_refs(bibtex_path(config, settings.config_path).read_text()) if config.like_bibtex else []
     except (OSError, UnicodeError, ValueError) as exc:  # the feeds go on; the page and /health say why
         log.warning("likes: %s cannot be read: %s", config.like_bibtex, exc)
-        return LikesState(message=f"{config.like_bibtex} cannot be read: {exc}")
+        return LikesState(message=f"{config.like_bibtex} cannot be read: {exc}"), []
     ids = [*config.liked_ids, *(r.arxiv for r in refs if r.arxiv)]
     if not ids and not refs:
-        return LikesState()
-    resolved = likes.resolve(ids, stored, store, client, settings.arxiv_api_base, config.categories, readable)
-    by_title = [r.as_paper() for r in refs if not r.arxiv]
-    store.save_liked([*resolved.papers, *by_title])
-    message = f"{len(resolved.papers) + len(by_title)} liked papers"
+        return LikesState(), []
+    found = likes.known(ids, stored, store)
+    resolved = likes.resolve(ids, found, store, client, settings.arxiv_api_base, config.categories, readable)
+    liked = [*resolved.papers, *(r.as_paper() for r in refs if not r.arxiv)]
+    store.save_liked(liked)
+    message = f"{len(liked)} liked papers"
     if resolved.missing:
         more = " ..." if len(resolved.missing) > 5 else ""
         message += f"; arXiv has no paper {', '.join(resolved.missing[:5])}{more}"
-    return LikesState(ids=[p.id for p in [*resolved.papers, *by_title]], missing=resolved.missing, message=message)
+    return LikesState(ids=[p.id for p in liked], missing=resolved.missing, message=message), liked
 
 
 def _for_you(
@@ -390,6 +394,7 @@ def _for_you(
     store: Store,
     papers: list[Paper],
     liking: LikesState,
+    liked: list[Paper],
     now: datetime,
     client: ArxivClient,
 ) -> tuple[list[Paper], LikesState]:
@@ -401,8 +406,6 @@ def _for_you(
         return cleared, liking.model_copy(update={"model": "lexical"})
     from core.embeddings import embed_papers, most_like
 
-    found = store.load_liked(liking.ids)
-    liked = [found[i] for i in liking.ids if i in found]
     stop_at = client.deadline - RESERVE_FOR_SAVING_S if client.deadline is not None else None
     embedded = embed_papers([*papers, *liked], config, settings, store, now, stop_at, client.clock)
     if not embedded.complete:

@@ -11,7 +11,7 @@ import pytest
 
 from core.config import load_config, parse_config
 from core.errors import ConfigError
-from core.likes import bibtex_refs, resolve
+from core.likes import bibtex_refs, known, resolve
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
@@ -72,14 +72,16 @@ def test_liked_papers_come_from_the_store_or_the_api_once(
     stored = [make_paper("Stored and liked", id="2411.00001")]
     with ArxivClient(settings, sleep=no_wait) as client:
         ids = ["2411.00001", "0808.05394", "1707.08567"]
-        first = resolve(ids, stored, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
+        found = known(ids, stored, store)
+        first = resolve(ids, found, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
         assert [p.id for p in first.papers] == ["2411.00001", "1707.08567"]
         assert first.missing == ["0808.05394"]
         assert len(arxiv_server.api_requests) == 1
         kept = store.load_liked(["1707.08567"])["1707.08567"]
         assert kept.display_title.startswith("Proceedings of Workshop AEW10")
         assert not kept.backfilled
-        again = resolve(["1707.08567"], [], store, client, settings.arxiv_api_base, ["cs.IT"], readable)
+        kept_found = known(["1707.08567"], [], store)
+        again = resolve(["1707.08567"], kept_found, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
         assert [p.id for p in again.papers] == ["1707.08567"]
         assert len(arxiv_server.api_requests) == 1  # kept: not asked again
 

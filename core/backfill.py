@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from core.arxiv_client import ArxivClient
 from core.config import Config
 from core.enrich import entry_metadata
 from core.errors import FeedError, FetchError
-from core.models import BackfillState, Paper
+from core.models import BackfillState, Entry, Paper
 from core.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _paper(entry: Any, followed: list[str]) -> Paper | None:
     )
 
 
-def lacking(papers: list[Paper], categories: list[str], since: datetime, now: datetime) -> list[str]:
+def lacking(papers: Sequence[Paper | Entry], categories: list[str], since: datetime, now: datetime) -> list[str]:
     """The categories whose stored papers cover fewer announcement days than the window has
     weekdays (arXiv announces Monday to Friday): those a backfill would fill."""
     end = min(now, since + timedelta(days=MAX_WINDOW_DAYS))
@@ -130,7 +130,7 @@ def run_backfill(
     client: ArxivClient,
     api_base: str,
     config: Config,
-    stored: list[Paper],
+    stored: Sequence[Paper | Entry],
     state: BackfillState,
     now: datetime,
     since: datetime,
@@ -185,7 +185,12 @@ def run_backfill(
 
 
 def _plan(
-    state: BackfillState, stored: list[Paper], followed: list[str], since: datetime, now: datetime, forced: bool
+    state: BackfillState,
+    stored: Sequence[Paper | Entry],
+    followed: list[str],
+    since: datetime,
+    now: datetime,
+    forced: bool,
 ) -> BackfillState:
     """Continue the fill under way (if it still fits the config), or start one for the followed
     categories that lack days and were never filled."""

@@ -6,6 +6,7 @@ pages all speak ``Paper``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -113,6 +114,8 @@ class Paper(BaseModel):
     # Set by the refresh: the followed categories this paper is listed under, and its match.
     listed_in: list[str] = Field(default_factory=list)
     match: Match = Field(default_factory=Match)
+    # Set by the refresh too: the score of each config.json topic whose feed shows this paper.
+    topics: dict[str, float] = Field(default_factory=dict)
     summary: Summary | None = None
     metadata: Metadata | None = None  # from the arXiv API (core.enrich), when fetched
     # From the arXiv API's listing (core.backfill) rather than an announcement: dated by its
@@ -149,6 +152,28 @@ class Paper(BaseModel):
     @property
     def html_url(self) -> str:
         return ARXIV_HTML + self.versioned_id
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored paper's place in the feeds, without its text: what a refresh reads of every
+    stored paper (the store keeps it next to the paper, ``core.store.records.entry_of``), so a
+    paper that did not change is never decoded again."""
+
+    id: str
+    version: int
+    digest: str  # of the paper's stored JSON: names the stored version
+    announced: datetime
+    announce_type: str
+    backfilled: bool
+    categories: tuple[str, ...]
+    listed_in: tuple[str, ...]
+    score: float
+    excluded: bool
+    topics: tuple[tuple[str, float], ...]  # (topic, score) of the topics that show it
+    settled: bool  # matched on its converted text: while config.json stays, nothing to redo
+    enriched: bool  # has the arXiv API's metadata
+    for_you: bool  # carries an embeddings match (cleared when the lexical model ranks)
 
 
 class BackfillState(BaseModel):

@@ -11,10 +11,10 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from core import arxiv, likes, taxonomy
 from core.arxiv_client import ArxivClient
@@ -25,18 +25,19 @@ from core.errors import AppError
 from core.likes import bibtex_refs
 from core.lock import refresh_lock
 from core.matching import MATCHING_VERSION, Matcher
-from core.models import LikesState, Paper, RefreshState
-from core.scoring import rank_papers
+from core.models import Entry, LikesState, Paper, RefreshState
 from core.selection import kept_by_config
 from core.settings import Settings
 from core.store import Store
+from core.store.records import entry_of
 from core.summarize import Summarizer
 from core.summarize import status as summary_status
-from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries
+from core.summarize.pipeline import SummaryReport, attach_cached, make_summaries, summary_candidates
 from core.text import authors_to_convert, readable
-from core.topics import shown_papers
+from core.topics import shown_ids, with_topic_scores
 
 log = logging.getLogger(__name__)
+Item = TypeVar("Item", Paper, Entry, Paper | Entry)
 
 RESERVE_FOR_SAVING_S = 30.0  # of the run's deadline, kept for saving and summaries after embeddings
 ENRICH_LIMIT = 300  # papers asked of the arXiv API per refresh (3 requests, 3 s apart)
@@ -96,10 +97,10 @@ def refresh(
         state = store.load_state()
         arxiv_client = client or ArxivClient(settings, state.last_request_at, deadline, sleep=sleep)
         try:
-            report, state, papers = _run(config, settings, store, state, arxiv_client, now, backfill_days, progress)
-            if papers:
+            report, state, work = _run(config, settings, store, state, arxiv_client, now, backfill_days, progress)
+            if work.order:
                 report.summaries = run_summaries(
-                    config, settings, store, summarizer, papers, state, now, deadline, arxiv_client, sleep
+                    config, settings, store, summarizer, work, state, now, deadline, arxiv_client, sleep
                 )
         except AppError as exc:
             failed = {"last_refresh_at": now, "outcome": "error", "message": str(exc)}
@@ -126,11 +127,12 @@ def summarize_stored(
 ) -> SummaryReport:
     """``python -m core summarize``: continue the summary queue over the stored papers."""
     with refresh_lock(store):
-        papers = attach_cached(store.load_papers(), config, store)
+        work = Working(store, store.load_index())
+        work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
         state = store.load_state()
         with ArxivClient(settings, state.last_request_at, deadline, sleep=sleep) as arxiv_client:
             now = now or datetime.now(UTC)
-            return run_summaries(config, settings, store, summarizer, papers, state, now, deadline, arxiv_client, sleep)
+            return run_summaries(config, settings, store, summarizer, work, state, now, deadline, arxiv_client, sleep)
 
 
 def run_summaries(
@@ -138,7 +140,7 @@ def run_summaries(
     settings: Settings,
     store: Store,
     summarizer: Summarizer | None,
-    papers: list[Paper],
+    work: Working,
     state: RefreshState,
     now: datetime,
     deadline: float | None,
@@ -146,6 +148,7 @@ def run_summaries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> SummaryReport:
     """Summarise what is due, store the papers again if anything changed, record the outcome.
+    Only the papers due (the queue, the feeds' top ones) are read whole.
 
     Calls start for ``summary.time_budget_s`` from now, and never past ``deadline`` when given.
     """
@@ -156,12 +159,14 @@ def run_summaries(
         report = SummaryReport(message=summary_status(config.summary, settings).message)
         queue = state.summary_queue
     else:
+        due = work.whole([*state.summary_queue, *summary_candidates(work.order, config)])
         papers, report, queue = make_summaries(
-            papers, config, settings, store, summarizer, state.summary_queue, now, stop, arxiv_client, sleep=sleep
+            due, config, settings, store, summarizer, state.summary_queue, now, stop, arxiv_client, sleep=sleep
         )
+        work.update(papers)
         if report.made or report.rejected:
-            store.save_papers(papers)
-            changed = papers_changed(state, papers, now)
+            store.save_papers(work.saved())
+            changed = papers_changed(state, work.saved(), now)
     update: dict[str, object] = {
         "summary_queue": queue,
         "summary_message": report.message,
@@ -182,7 +187,7 @@ def _run(
     now: datetime,
     backfill_days: int | None = None,
     progress: Callable[[str], None] = log.info,
-) -> tuple[RefreshReport, RefreshState, list[Paper]]:
+) -> tuple[RefreshReport, RefreshState, Working]:
     url = arxiv.feed_url(settings.arxiv_rss_base, config.categories)
     # An ETag is only good for the URL it came from: a changed category list refetches.
     same_url = state.feed_url == url
@@ -193,7 +198,6 @@ def _run(
     )
     report = RefreshReport()
     followed: list[Paper] = []
-    ranked: list[Paper] = []
     if fetched.status == 304:
         report.outcome, message = "not-modified", "arXiv has nothing new since the last refresh"
     else:
@@ -206,7 +210,17 @@ def _run(
             ("ok", "") if followed else ("quiet", "arXiv announced nothing in the followed categories")
         )
     followed, report.future_dated = clamp_future(followed, now)
-    merged, report.new, report.updated = merge_papers(clamp_future(store.load_papers(), now)[0], followed)
+    index = store.load_index()
+    rules = config_hash(config)
+    rematch = state.config_hash != rules
+    # Stored papers are read whole only where there is something to redo: those arXiv sent
+    # again, those dated ahead, those never matched on their converted text, and all of them
+    # after config.json's matching rules changed. The rest stay entries.
+    sent, ahead = {p.id for p in followed}, now + FUTURE_TOLERANCE
+    redo = [e for e in index if rematch or not e.settled or e.id in sent or e.announced > ahead]
+    merged_whole, report.new, report.updated = merge_papers(clamp_future(store.load_whole(redo), now)[0], followed)
+    redone = {e.id for e in redo}
+    merged: list[Paper | Entry] = [*merged_whole, *(e for e in index if e.id not in redone)]
     liking = state.likes
     filling = state.backfill
     if config.backfill.enabled or backfill_days is not None:
@@ -219,21 +233,22 @@ def _run(
         filling = run.state.model_copy(update={"papers": run.state.papers + report.backfilled})
         if run.pages and filling.message:
             message = f"{message} Backfill: {filling.message}.".strip()
+    work = Working(store)
     if merged:
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh.
         keep_since = window_start(merged, now, config.days_back)
+        kept = [p for p in merged if p.announced >= keep_since]
         # Stored papers keep their match unless config.json changed since they were matched.
-        rules = config_hash(config)
-        ranked = rank_for_config(
-            [p for p in merged if p.announced >= keep_since], config, rematch=state.config_hash != rules
-        )
+        fresh = rank_for_config([p for p in kept if isinstance(p, Paper)], config, rematch=rematch)
+        entries = store_order([*map(entry_of, fresh), *(e for e in kept if isinstance(e, Entry))], config)
+        work = Working(store, entries, {p.id: p for p in fresh})
         if config.enrich:
-            ranked = _enrich(ranked, config, settings, client)
-        ranked = attach_cached(ranked, config, store)
-        liking, liked = _likes(config, settings, store, ranked, client)
-        ranked, liking = _for_you(config, settings, store, ranked, liking, liked, now, client)
-        store.save_papers(ranked)
-        report.matched, report.stored = sum(1 for p in ranked if kept_by_config(p, config)), len(ranked)
+            _enrich(work, config, settings, client)
+        work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
+        liking, liked = _likes(config, settings, store, work, client)
+        liking = _for_you(config, settings, store, work, liking, liked, now, client)
+        store.save_papers(work.saved())
+        report.matched, report.stored = sum(1 for e in work.order if kept_by_config(e, config)), len(work.order)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
     validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
@@ -249,25 +264,64 @@ def _run(
     }
     if merged:
         outcome["config_hash"] = rules
-        outcome |= papers_changed(state, ranked, now)
+        outcome |= papers_changed(state, work.saved(), now)
     state = state.model_copy(update=validators | outcome | {"last_request_at": client.last_request_at})
     store.save_state(state)
-    return report, state, ranked
+    return report, state, work
 
 
-def papers_changed(state: RefreshState, papers: list[Paper], now: datetime) -> dict[str, object]:
+@dataclass
+class Working:
+    """A refresh's papers: the entries of all of them in stored order, and the ones read whole
+    (``changed`` if new or changed: what the save writes). Stages read whole only the papers
+    they need (``whole``) and hand back what they changed (``update``)."""
+
+    store: Store
+    order: list[Entry] = field(default_factory=list)
+    changed: dict[str, Paper] = field(default_factory=dict)
+    read: dict[str, Paper] = field(default_factory=dict)
+
+    def whole(self, ids: Iterable[str]) -> list[Paper]:
+        """The papers of these ids (stored ones only), read whole once, in stored order."""
+        wanted = set(ids)
+        unread = [e for e in self.order if e.id in wanted and e.id not in self.changed and e.id not in self.read]
+        self.read |= {p.id: p for p in self.store.load_whole(unread)}
+        return [p for e in self.order if e.id in wanted and (p := self._current(e.id)) is not None]
+
+    def update(self, papers: Iterable[Paper]) -> None:
+        """Take these papers back; the ones that differ from what was read are saved."""
+        for paper in papers:
+            if paper is not self._current(paper.id):
+                self.changed[paper.id] = paper
+
+    def saved(self) -> list[Paper | Entry]:
+        """What a save writes: the changed papers whole, the others by their entry."""
+        return [self.changed.get(e.id, e) for e in self.order]
+
+    def _current(self, paper_id: str) -> Paper | None:
+        return self.changed.get(paper_id) or self.read.get(paper_id)
+
+
+def papers_changed(state: RefreshState, papers: Sequence[Paper | Entry], now: datetime) -> dict[str, object]:
     """The state's record of when the stored papers last changed: now, if they differ from the
     ones it knew (by digest), else as it was."""
-    digest = hashlib.sha256("\n".join(p.model_dump_json() for p in papers).encode()).hexdigest()[:24]
+    entries = (p if isinstance(p, Entry) else entry_of(p) for p in papers)
+    digest = hashlib.sha256("\n".join(f"{e.id}@{e.digest}" for e in entries).encode()).hexdigest()[:24]
     if digest == state.papers_digest:
         return {}
     return {"papers_digest": digest, "papers_changed_at": now}
 
 
+# What decides which papers a topic shows, and their topic score (``Paper.topics``).
+TOPIC_SELECTION = {"name", "categories", "query", "keywords", "exclude_keywords", "min_score"}
+
+
 def config_hash(config: Config) -> str:
-    """A digest of what decides each stored paper's match and listing (not topics, not summaries),
-    and of the matching rules themselves: a new MATCHING_VERSION matches every paper again."""
+    """A digest of what decides each stored paper's match, listing and topic scores (not
+    summaries), and of the matching rules themselves: a new MATCHING_VERSION matches every
+    paper again."""
     decisive = config.model_dump(include={"categories", "keywords", "exclude_keywords", "announce_types", "min_score"})
+    decisive["topics"] = [t.model_dump(include=TOPIC_SELECTION) for t in config.topics]
     decisive["matching"] = MATCHING_VERSION
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -286,7 +340,7 @@ def clamp_future(papers: list[Paper], now: datetime) -> tuple[list[Paper], int]:
     return clamped, count
 
 
-def window_start(papers: list[Paper], now: datetime, days_back: int) -> datetime:
+def window_start(papers: Iterable[Paper | Entry], now: datetime, days_back: int) -> datetime:
     """The oldest announcement date the feeds keep, given the (date-clamped) papers known.
 
     The window is ``days_back`` days before the refresh's clock, so only papers that aged out
@@ -325,11 +379,11 @@ def merge_papers(stored: Iterable[Paper], fetched: Iterable[Paper]) -> tuple[lis
     return list(papers.values()), new, updated
 
 
-def merge_backfilled(stored: Iterable[Paper], backfilled: Iterable[Paper]) -> tuple[list[Paper], int]:
+def merge_backfilled(stored: Iterable[Paper | Entry], backfilled: Iterable[Paper]) -> tuple[list[Paper | Entry], int]:
     """Add the backfill's papers the store lacks; a paper the store has (announced, or already
     backfilled in the same or a later version) stays as it is. Returns the papers and how many
     were added."""
-    papers = {p.id: p for p in stored}
+    papers: dict[str, Paper | Entry] = {p.id: p for p in stored}
     added = 0
     for paper in backfilled:
         known = papers.get(paper.id)
@@ -342,29 +396,38 @@ def merge_backfilled(stored: Iterable[Paper], backfilled: Iterable[Paper]) -> tu
 
 
 def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = True) -> list[Paper]:
-    """Match papers against config.json, note the followed categories each is listed under, and
-    order them for the store: papers the config keeps first, best first, then the rest.
-
-    That order lets a default feed request read only a prefix of the stored list. Papers of
-    categories no longer followed are dropped. With ``rematch`` off, papers that were matched
-    already (against the same config.json) keep their match: only new ones cost anything.
+    """Match papers against config.json (and its topics), note the followed categories each is
+    listed under, and order them for the store (``store_order``). Papers of categories no
+    longer followed are dropped. With ``rematch`` off, papers that were matched already
+    (against the same config.json) keep their match: only new ones cost anything.
     """
     matcher = Matcher.build(config.keywords, config.exclude_keywords)
-    matched = []
+    settled, matched = [], []
     for paper in papers:
         if not rematch and paper.listed_in and paper.title_text and not authors_to_convert(paper):
-            matched.append(paper)
+            settled.append(paper)
             continue
         listed_in = [c for c in config.categories if taxonomy.listed(paper.categories, [c])]
         if listed_in:
             paper = readable(paper)  # matching reads the text as shown
             matched.append(paper.model_copy(update={"match": matcher.match(paper), "listed_in": listed_in}))
-    # sorted() is stable: within each group the score order of rank_papers is kept.
-    return sorted(rank_papers(matched), key=lambda p: not kept_by_config(p, config))
+    return store_order([*settled, *with_topic_scores(matched, config)], config)
+
+
+def store_order(items: Sequence[Item], config: Config) -> list[Item]:
+    """The stored order: papers config.json keeps first, then the rest; each group best first
+    (highest score, then most recently announced, then newest id), so that a default feed
+    request reads only a prefix of the stored list."""
+    best_first = sorted(items, key=lambda p: (_score(p), p.announced, p.id), reverse=True)
+    return sorted(best_first, key=lambda p: not kept_by_config(p, config))  # stable
+
+
+def _score(item: Paper | Entry) -> float:
+    return item.score if isinstance(item, Entry) else item.match.score
 
 
 def _likes(
-    config: Config, settings: Settings, store: Store, stored: list[Paper], client: ArxivClient
+    config: Config, settings: Settings, store: Store, work: Working, client: ArxivClient
 ) -> tuple[LikesState, list[Paper]]:
     """Resolve the liked papers (config.json's ids, its topics', the BibTeX file's) and keep
     them all in the store's liked papers, for the for-you feeds to read by id; returns the
@@ -377,7 +440,7 @@ def _likes(
     ids = [*config.liked_ids, *(r.arxiv for r in refs if r.arxiv)]
     if not ids and not refs:
         return LikesState(), []
-    found = likes.known(ids, stored, store)
+    found = likes.known(ids, work.whole(ids), store)
     resolved = likes.resolve(ids, found, store, client, settings.arxiv_api_base, config.categories, readable)
     liked = [*resolved.papers, *(r.as_paper() for r in refs if not r.arxiv)]
     store.save_liked(liked)
@@ -392,34 +455,46 @@ def _for_you(
     config: Config,
     settings: Settings,
     store: Store,
-    papers: list[Paper],
+    work: Working,
     liking: LikesState,
     liked: list[Paper],
     now: datetime,
     client: ArxivClient,
-) -> tuple[list[Paper], LikesState]:
+) -> LikesState:
     """With config.json's similarity model "embeddings": each paper's most similar liked paper
-    by embeddings, once every stored and liked paper has a vector; else the lexical model,
-    and the state says why."""
-    cleared = [p.model_copy(update={"for_you": None}) if p.for_you else p for p in papers]
+    by embeddings, once every stored and liked paper has a vector (every paper is read whole);
+    else the lexical model (the matches by embeddings are cleared), and the state says why."""
     if config.similarity.model != "embeddings" or not liking.ids:
-        return cleared, liking.model_copy(update={"model": "lexical"})
+        _clear_for_you(work)
+        return liking.model_copy(update={"model": "lexical"})
     from core.embeddings import embed_papers, most_like
 
+    papers = work.whole(e.id for e in work.order)
     stop_at = client.deadline - RESERVE_FOR_SAVING_S if client.deadline is not None else None
     embedded = embed_papers([*papers, *liked], config, settings, store, now, stop_at, client.clock)
     if not embedded.complete:
         log.warning("for you: lexical model, because %s", embedded.message)
+        _clear_for_you(work)
         note = f"{liking.message}; for you: lexical model, because {embedded.message}"
-        return cleared, liking.model_copy(update={"model": "lexical", "message": note})
-    ranked = [p.model_copy(update={"for_you": most_like(p, liked, embedded.vectors)}) for p in papers]
+        return liking.model_copy(update={"model": "lexical", "message": note})
+    for paper in papers:
+        similar = most_like(paper, liked, embedded.vectors)
+        if similar != paper.for_you:
+            work.update([paper.model_copy(update={"for_you": similar})])
     note = f"{liking.message}; for you: embeddings ({config.similarity.embeddings.model}, {embedded.calls} calls)"
-    return ranked, liking.model_copy(update={"model": "embeddings", "message": note})
+    return liking.model_copy(update={"model": "embeddings", "message": note})
 
 
-def _enrich(papers: list[Paper], config: Config, settings: Settings, client: ArxivClient) -> list[Paper]:
+def _clear_for_you(work: Working) -> None:
+    matched = work.whole(e.id for e in work.order if e.for_you)
+    work.update(p.model_copy(update={"for_you": None}) for p in matched if p.for_you)
+
+
+def _enrich(work: Working, config: Config, settings: Settings, client: ArxivClient) -> None:
     """Metadata from the arXiv API for the papers some feed shows (config.json's or a topic's)."""
-    return enrich_papers(papers, shown_papers(papers, config), client, settings.arxiv_api_base, ENRICH_LIMIT)
+    unenriched = {e.id for e in work.order if not e.enriched}
+    wanted = work.whole([i for i in shown_ids(work.order, config) if i in unenriched][:ENRICH_LIMIT])
+    work.update(enrich_papers(wanted, wanted, client, settings.arxiv_api_base, ENRICH_LIMIT))
 
 
 def _save_state_quietly(store: Store, state: RefreshState) -> None:

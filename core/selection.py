@@ -23,7 +23,7 @@ from core.matching import (
     match_papers,
     query_candidates,
 )
-from core.models import Match, Paper, SimilarTo
+from core.models import Entry, Match, Paper, SimilarTo
 from core.scoring import rank_papers
 from core.text import clean_text
 
@@ -236,15 +236,21 @@ def as_seen_in(papers: Sequence[Paper], category: str) -> list[Paper]:
     return adjusted
 
 
-def kept_by_config(paper: Paper, config: Config) -> bool:
+def kept_by_config(paper: Paper | Entry, config: Config) -> bool:
     """Whether config.json's own filters keep this paper (what a default feed shows)."""
-    return passes(paper, config.announce_types, config.min_score, bool(config.keywords))
+    excluded, score = (
+        (paper.excluded, paper.score)
+        if isinstance(paper, Entry)
+        else (paper.match.excluded_by is not None, paper.match.score)
+    )
+    return _kept(paper.announce_type, excluded, score, config.announce_types, config.min_score, bool(config.keywords))
 
 
 def passes(paper: Paper, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
+    excluded = paper.match.excluded_by is not None
+    return _kept(paper.announce_type, excluded, paper.match.score, types, min_score, has_keywords)
+
+
+def _kept(kind: str, excluded: bool, score: float, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
     """A paper is kept when its type is wanted, nothing excludes it and it scores enough."""
-    return (
-        paper.announce_type in types
-        and paper.match.excluded_by is None
-        and (not has_keywords or paper.match.score >= min_score)
-    )
+    return kind in types and not excluded and (not has_keywords or score >= min_score)

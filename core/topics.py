@@ -12,7 +12,7 @@ from core import querylang, taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.matching import TextIndex
-from core.models import Paper
+from core.models import Entry, Paper
 from core.selection import FeedQuery, Likeness, kept_by_config, select_papers
 
 NO_FILTERS = FeedQuery()
@@ -58,17 +58,30 @@ def topic_papers(
     return select_papers(inside, config, topic_query(topic, request), likeness, index)
 
 
-def shown_papers(
-    papers: Sequence[Paper], config: Config, per_feed: int | None = None, summarised_only: bool = False
-) -> list[Paper]:
+def with_topic_scores(papers: Sequence[Paper], config: Config) -> list[Paper]:
+    """Each paper with the score of every topic whose feed shows it (``Paper.topics``), so the
+    refresh knows what each topic shows from the entries alone (``shown_ids``)."""
+    scores: dict[str, dict[str, float]] = {p.id: {} for p in papers}
+    everything = FeedQuery(limit=max(len(papers), 1))
+    for topic in config.topics:
+        for shown in topic_papers(papers, config, topic, everything):
+            scores[shown.id][topic.name] = shown.match.score
+    return [p if p.topics == scores[p.id] else p.model_copy(update={"topics": scores[p.id]}) for p in papers]
+
+
+def shown_ids(
+    entries: Sequence[Entry], config: Config, per_feed: int | None = None, summarised_only: bool = False
+) -> list[str]:
     """The papers some default feed shows, each once, best first: config.json's own, then each
     topic's (only the topics with ``summary: true`` when ``summarised_only``), the first
-    ``per_feed`` of each."""
-    chosen = [p for p in papers if kept_by_config(p, config)][:per_feed]
+    ``per_feed`` of each. ``entries`` are in stored order, topic scores set."""
+    chosen = [e.id for e in entries if kept_by_config(e, config)][:per_feed]
     for topic in config.topics:
         if topic.summary or not summarised_only:
-            chosen += topic_papers(papers, config, topic)[:per_feed]
-    return unique_by_id(chosen)
+            scored = [(dict(e.topics)[topic.name], e.announced, e.id) for e in entries if _shows(e, topic.name)]
+            cut = min(n for n in (topic.max_papers or config.max_papers, per_feed) if n)
+            chosen += [i for _, _, i in sorted(scored, reverse=True)[:cut]]
+    return list(dict.fromkeys(chosen))
 
 
 def unique_by_id(papers: Sequence[Paper]) -> list[Paper]:
@@ -77,3 +90,7 @@ def unique_by_id(papers: Sequence[Paper]) -> list[Paper]:
     for paper in papers:
         first.setdefault(paper.id, paper)
     return list(first.values())
+
+
+def _shows(entry: Entry, topic: str) -> bool:
+    return any(name == topic for name, _ in entry.topics)

@@ -73,7 +73,7 @@ def _corrupt_one(store: Store, paper_id: str) -> None:
         import sqlite3
 
         with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
-            conn.execute("UPDATE papers SET data = ? WHERE id = ?", (old, paper_id))
+            conn.execute("UPDATE paper SET data = ? WHERE id = ?", (old, paper_id))
         return
     redis = store.redis  # type: ignore[attr-defined]
     name = next(n for n in redis.call("HKEYS", "arb:paper") if n.startswith(paper_id + "@"))

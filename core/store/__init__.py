@@ -2,7 +2,10 @@
 
 Only this package knows SQLite (local default) or Upstash Redis (on Vercel, chosen when its
 settings are present). The refresh job is the single writer and saves the whole ranked set
-at once; feed requests only read, with one or two round trips each.
+at once, writing only the papers that are new or changed; feed requests only read, with one
+or two round trips each. Next to each paper the store keeps its ``Entry`` (its place in the
+feeds, without its text): a refresh reads the entries of all stored papers and the papers
+themselves only where something changed.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from core.models import Paper, RefreshState, Summary
+from core.models import Entry, Paper, RefreshState, Summary
 from core.settings import Settings
 
 ALL = "*"  # the feed of every followed category
@@ -23,8 +26,17 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise StoreError when the store cannot be reached."""
 
-    def save_papers(self, papers: Sequence[Paper]) -> None:
-        """Replace every stored paper with these, in this order (best first); all or nothing."""
+    def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
+        """Replace every stored paper with these, in this order (best first); all or nothing.
+
+        A ``Paper`` is written (new or changed); an ``Entry`` (from ``load_index``) names a
+        stored paper that stays as it is."""
+
+    def load_index(self) -> list[Entry]:
+        """The entry of every stored paper, in saved order (no paper is read whole)."""
+
+    def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
+        """The stored papers of these entries, read whole, in their order."""
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         """Papers listed under a followed category (every paper for None), in saved order."""

@@ -8,14 +8,17 @@ A refresh then writes it again from arXiv's data, or lets it age out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from core.models import PAPER_SCHEMA, Paper, RefreshState, Summary
+from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary
+from core.text import authors_to_convert
 
 log = logging.getLogger(__name__)
 
@@ -80,4 +83,92 @@ def decode_summary(raw: str | bytes) -> Summary | None:
         return Summary.model_validate_json(raw)
     except ValidationError:
         log.warning("store: skipping a cached summary that cannot be read")
+        return None
+
+
+def encode_paper(paper: Paper) -> tuple[str, Entry]:
+    """A paper's stored JSON and its entry."""
+    text = paper.model_dump_json()
+    return text, entry_of(paper, text)
+
+
+def entry_of(paper: Paper, text: str | None = None) -> Entry:
+    """The entry of a paper whose stored JSON is ``text``."""
+    text = paper.model_dump_json() if text is None else text
+    return Entry(
+        id=paper.id,
+        version=paper.version,
+        digest=hashlib.blake2b(text.encode(), digest_size=10).hexdigest(),
+        announced=paper.announced,
+        announce_type=paper.announce_type,
+        backfilled=paper.backfilled,
+        categories=tuple(paper.categories),
+        listed_in=tuple(paper.listed_in),
+        score=paper.match.score,
+        excluded=paper.match.excluded_by is not None,
+        topics=tuple(paper.topics.items()),
+        settled=bool(paper.listed_in and paper.title_text and not authors_to_convert(paper)),
+        enriched=paper.metadata is not None,
+        for_you=paper.for_you is not None,
+    )
+
+
+def encode_entry(entry: Entry) -> str:
+    """An entry as a compact JSON array (about 150 bytes), in field order."""
+    e = entry
+    return json.dumps(
+        [
+            ENTRY_SCHEMA,
+            e.id,
+            e.version,
+            e.digest,
+            e.announced.isoformat(),
+            e.announce_type,
+            e.backfilled,
+            e.categories,
+            e.listed_in,
+            e.score,
+            e.excluded,
+            e.topics,
+            e.settled,
+            e.enriched,
+            e.for_you,
+        ],
+        separators=(",", ":"),
+    )
+
+
+ENTRY_SCHEMA = 1
+
+
+def decode_entry(raw: str | bytes | None) -> Entry | None:
+    """The entry in ``raw``; None when there is none or it cannot be read (the paper is then
+    read whole and its entry made again)."""
+    if raw is None:
+        return None
+    try:
+        (schema, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags) = (
+            json.loads(raw)
+        )
+        if schema != ENTRY_SCHEMA:
+            return None
+        settled, enriched, for_you = flags
+        return Entry(
+            id=id_,
+            version=int(version),
+            digest=digest,
+            announced=datetime.fromisoformat(announced),
+            announce_type=kind,
+            backfilled=bool(backfilled),
+            categories=tuple(cats),
+            listed_in=tuple(listed),
+            score=float(score),
+            excluded=bool(excluded),
+            topics=tuple((str(name), float(points)) for name, points in topics),
+            settled=bool(settled),
+            enriched=bool(enriched),
+            for_you=bool(for_you),
+        )
+    except (ValueError, TypeError) as exc:
+        log.warning("store: an entry cannot be read, the paper is read whole: %s", exc)
         return None

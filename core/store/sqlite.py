@@ -1,8 +1,10 @@
 """The embedded store: one SQLite file under DATA_DIR, the local default.
 
-Papers are stored whole as JSON with their position in the ranked set; ``paper_feeds`` lists
-the followed categories each paper appears under. WAL mode lets feed requests read while the
-refresh writes, and every write happens in one transaction.
+Papers are stored whole as JSON, each once (``paper``); ``entries`` holds the ranked set in
+order, each paper's entry (``core.models.Entry``) in a row of its own, so a refresh reads
+those and not the papers; ``paper_feeds`` lists the followed categories each paper appears
+under. A save writes only new or changed papers and rewrites the two narrow tables. WAL mode
+lets feed requests read while the refresh writes, and every write happens in one transaction.
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from core.errors import StoreError
-from core.models import Paper, RefreshState, Summary
+from core.models import Entry, Paper, RefreshState, Summary
 from core.store import version_of
-from core.store.records import decode_paper, decode_papers, decode_state, decode_summary
+from core.store.records import (
+    decode_entry,
+    decode_paper,
+    decode_papers,
+    decode_state,
+    decode_summary,
+    encode_entry,
+    encode_paper,
+    entry_of,
+)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS papers (
-    id TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS papers_position ON papers (position);
+CREATE TABLE IF NOT EXISTS paper (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (position INTEGER PRIMARY KEY, id TEXT NOT NULL, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS paper_feeds (
     feed TEXT NOT NULL,
     position INTEGER NOT NULL,
@@ -72,6 +79,7 @@ class SqliteStore:
                     with closing(sqlite3.connect(self.path, timeout=10)) as first:
                         first.execute("PRAGMA journal_mode = WAL")
                         first.executescript(_SCHEMA)
+                        _migrate_positions(first)
                     self._ready = True
             # IMMEDIATE: a write transaction takes the write lock when it begins, waiting its
             # turn; a deferred one that upgrades later fails at once if another wrote meanwhile.
@@ -89,19 +97,49 @@ class SqliteStore:
         with self._connect() as conn:
             conn.execute("SELECT 1").fetchone()
 
-    def save_papers(self, papers: Sequence[Paper]) -> None:
+    def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
-            conn.execute("DELETE FROM papers")
+            kept = {p.id for p in papers}
+            gone = [(i,) for (i,) in conn.execute("SELECT id FROM paper") if i not in kept]
+            conn.executemany("DELETE FROM paper WHERE id = ?", gone)
+            rows, written = [], []
+            for position, paper in enumerate(papers):
+                if isinstance(paper, Paper):
+                    text, entry = encode_paper(paper)
+                    written.append((paper.id, text))
+                else:
+                    entry = paper
+                rows.append((position, entry))
+            conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
+            conn.execute("DELETE FROM entries")
             conn.execute("DELETE FROM paper_feeds")
             conn.executemany(
-                "INSERT INTO papers (id, position, data) VALUES (?, ?, ?)",
-                [(p.id, i, p.model_dump_json()) for i, p in enumerate(papers)],
+                "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
+                [(i, e.id, encode_entry(e)) for i, e in rows],
             )
             conn.executemany(
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
-                [(feed, i, p.id) for i, p in enumerate(papers) for feed in p.listed_in],
+                [(feed, i, e.id) for i, e in rows for feed in e.listed_in],
             )
+
+    def load_index(self) -> list[Entry]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT id, entry FROM entries ORDER BY position").fetchall()
+            entries = [(i, decode_entry(raw)) for i, raw in rows]
+            if all(e is not None for _, e in entries):
+                return [e for _, e in entries if e is not None]
+            # An entry that cannot be read is made again from its paper.
+            whole = {p.id: p for p in self._whole(conn, [i for i, e in entries if e is None])}
+            return [e or entry_of(whole[i]) for i, e in entries if e is not None or i in whole]
+
+    def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
+        with self._connect() as conn:
+            return self._whole(conn, [e.id for e in entries])
+
+    def _whole(self, conn: sqlite3.Connection, ids: Sequence[str]) -> list[Paper]:
+        found = dict(_select_in(conn, "SELECT id, data FROM paper WHERE id IN ({})", ids))
+        return decode_papers(found.get(i) for i in ids)
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         with self._connect() as conn:
@@ -115,10 +153,12 @@ class SqliteStore:
     def _papers(self, conn: sqlite3.Connection, feed: str | None, limit: int | None) -> list[Paper]:
         cap = -1 if limit is None else limit
         if feed is None:
-            rows = conn.execute("SELECT data FROM papers ORDER BY position LIMIT ?", (cap,)).fetchall()
+            rows = conn.execute(
+                "SELECT p.data FROM entries e JOIN paper p ON p.id = e.id ORDER BY e.position LIMIT ?", (cap,)
+            ).fetchall()
         else:
             rows = conn.execute(
-                "SELECT p.data FROM paper_feeds f JOIN papers p ON p.id = f.id WHERE f.feed = ?"
+                "SELECT p.data FROM paper_feeds f JOIN paper p ON p.id = f.id WHERE f.feed = ?"
                 " ORDER BY f.position LIMIT ?",
                 (feed, cap),
             ).fetchall()
@@ -126,7 +166,7 @@ class SqliteStore:
 
     def load_status(self) -> tuple[RefreshState, int]:
         with self._connect() as conn:
-            return self._state(conn), int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+            return self._state(conn), int(conn.execute("SELECT count(*) FROM entries").fetchone()[0])
 
     def load_version(self) -> str:
         with self._connect() as conn:
@@ -171,13 +211,8 @@ class SqliteStore:
 
     def _read_keyed(self, table: str, column: str, keys: Sequence[str]) -> list[tuple[str, str]]:
         """The (key, data) rows of a key-value table (summaries, liked, vectors) for ``keys``."""
-        rows: list[tuple[str, str]] = []
         with self._connect() as conn:
-            for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
-                part = keys[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows += conn.execute(f"SELECT {column}, data FROM {table} WHERE {column} IN ({marks})", part).fetchall()
-        return rows
+            return _select_in(conn, f"SELECT {column}, data FROM {table} WHERE {column} IN ({{}})", keys)
 
     def _write_keyed(self, table: str, column: str, rows: Sequence[tuple[str, str]]) -> None:
         with self._connect() as conn:
@@ -213,3 +248,30 @@ class SqliteStore:
                 "SELECT owner FROM locks WHERE name = 'refresh' AND expires >= ?", (time.time(),)
             ).fetchone()
         return str(row[0]) if row else None
+
+
+def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:
+    """The rows of ``query`` (whose ``IN ({})`` takes the keys) for every key, 500 at a time
+    (SQLite caps the number of bound parameters)."""
+    rows: list[tuple[str, str]] = []
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        rows += conn.execute(query.format(",".join("?" * len(part))), part).fetchall()
+    return rows
+
+
+def _migrate_positions(conn: sqlite3.Connection) -> None:
+    """Stores before entries kept papers with their position in ``papers``: move them into
+    ``paper`` and ``entries``, once."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'papers'").fetchone():
+        return
+    with conn:
+        rows = conn.execute("SELECT id, data FROM papers ORDER BY position").fetchall()
+        papers = decode_papers(data for _, data in rows)
+        conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", rows)
+        conn.execute("DELETE FROM entries")
+        conn.executemany(
+            "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
+            [(i, p.id, encode_entry(entry_of(p))) for i, p in enumerate(papers)],
+        )
+        conn.execute("DROP TABLE papers")

@@ -4,6 +4,7 @@ Key layout, designed for one writer a day, many readers, and Upstash's limits (n
 answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix ``arb:``):
 
     arb:paper                 hash: "<id>@<digest>" -> paper JSON: each version of a paper once
+    arb:entry                 hash: "<id>@<digest>" -> that version's entry (core.models.Entry)
     arb:<gen>:ids:<feed>      list of "<id>@<digest>", best first, of the papers under <feed>
     arb:manifest              JSON {"gen", "keys", "count", "retired"}: the live generation
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
@@ -22,28 +23,38 @@ see the old generation or the new one, each with its own versions of the papers,
 mix. Versions no generation uses any more (changed or aged-out papers) are deleted at the
 save after (the manifest's ``retired``), so readers of the old generation still find them.
 Every read is bounded: a feed reads its ids and those papers in one script call; all papers
-are read in chunks of ``READ_CHUNK``.
+are read in chunks of ``READ_CHUNK``. A refresh reads the ``*`` list and the entries (about
+150 bytes a paper), and whole papers only where something changed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import Paper, RefreshState, Summary
+from core.models import Entry, Paper, RefreshState, Summary
 from core.store import ALL, version_of
-from core.store.records import decode_paper, decode_papers, decode_state, decode_summary
+from core.store.records import (
+    decode_entry,
+    decode_paper,
+    decode_papers,
+    decode_state,
+    decode_summary,
+    encode_entry,
+    encode_paper,
+    entry_of,
+)
 from core.store.upstash_rest import Command, UpstashREST
 
 T = TypeVar("T")
 PREFIX = "arb:"
 MANIFEST, STATE, LOCK, SUMMARY = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock", PREFIX + "summary:"
-PAPERS = PREFIX + "paper"
+PAPERS, ENTRIES = PREFIX + "paper", PREFIX + "entry"
 SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
 LIKED = PREFIX + "liked:"
 LIKED_TTL_S = 400 * 86400  # renewed whenever a refresh finds the paper still liked
@@ -53,6 +64,7 @@ RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still r
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
 READ_CHUNK = 1_000  # papers per read: about 3 MB, under Upstash's 10 MB answer limit
 ID_CHUNK = 20_000  # list entries ("<id>@<digest>") per LRANGE: about 600 KB
+ENTRY_CHUNK = 10_000  # entries per HMGET: about 1.5 MB
 # A feed's ids and its papers in one round trip (a feed shows at most a few hundred).
 _READ_PREFIX = (
     "local ids = redis.call('LRANGE', KEYS[1], 0, ARGV[1]) "
@@ -91,34 +103,76 @@ class UpstashStore:
 
     # --- papers ----------------------------------------------------------------------------
 
-    def save_papers(self, papers: Sequence[Paper]) -> None:
+    def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
         old = self._manifest()
-        encoded = {p.id: p.model_dump_json() for p in papers}
-        fields = {paper_id: f"{paper_id}@{_digest(text)}" for paper_id, text in encoded.items()}
         live = set(self._ids(old, ALL))
-        writes: list[Command] = []
-        new = [paper_id for paper_id, name in fields.items() if name not in live]  # new or changed
-        for batch in _sized_batches(new, lambda i: len(encoded[i]) + 40):
-            writes.append(["HSET", PAPERS, *[part for i in batch for part in (fields[i], encoded[i])]])
-        lists: dict[str, list[str]] = {_key(gen, ALL): [fields[p.id] for p in papers]}
+        entries: list[Entry] = []
+        encoded: dict[str, tuple[str, str]] = {}  # name -> (paper JSON, entry JSON) to write
         for paper in papers:
-            for feed in paper.listed_in:
-                lists.setdefault(_key(gen, feed), []).append(fields[paper.id])
+            if isinstance(paper, Paper):
+                text, entry = encode_paper(paper)
+                if _name(entry) not in live:  # new or changed
+                    encoded[_name(entry)] = (text, encode_entry(entry))
+            elif _name(entry := paper) not in live:
+                raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
+            entries.append(entry)
+        writes: list[Command] = []
+        for batch in _sized_batches(list(encoded), lambda n: len(encoded[n][0]) + len(encoded[n][1]) + 80):
+            writes.append(["HSET", PAPERS, *[part for n in batch for part in (n, encoded[n][0])]])
+            writes.append(["HSET", ENTRIES, *[part for n in batch for part in (n, encoded[n][1])]])
+        lists: dict[str, list[str]] = {_key(gen, ALL): [_name(e) for e in entries]}
+        for entry in entries:
+            for feed in entry.listed_in:
+                lists.setdefault(_key(gen, feed), []).append(_name(entry))
         for key, names in lists.items():
             writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
             writes.append(["EXPIRE", key, PENDING_TTL_S])
         self._pipelined("write of new papers", writes)
         # Versions the new generation no longer uses stay one more generation for readers of the
         # old one, then go at the next save.
-        retired = sorted(live - set(fields.values()))
-        manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(papers), "retired": retired})
+        retired = sorted(live - set(lists[_key(gen, ALL)]))
+        manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(entries), "retired": retired})
         switch: list[Command] = [["SET", MANIFEST, manifest]]
         switch += [["PERSIST", key] for key in lists]
         switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
         self._call("switch to the new papers", self.redis.multi, switch)
-        batches = _sized_batches(old.get("retired", []), lambda i: len(i) + 4)
-        self._pipelined("removal of old papers", [["HDEL", PAPERS, *batch] for batch in batches])
+        removals: list[Command] = []
+        for batch in _sized_batches(old.get("retired", []), lambda i: len(i) + 4):
+            removals += [["HDEL", PAPERS, *batch], ["HDEL", ENTRIES, *batch]]
+        self._pipelined("removal of old papers", removals)
+
+    def load_index(self) -> list[Entry]:
+        names = self._ids(self._manifest(), ALL)
+        entries: list[Entry | None] = []
+        for start in range(0, len(names), ENTRY_CHUNK):
+            part = names[start : start + ENTRY_CHUNK]
+            entries += map(decode_entry, self._call("HMGET entries", self.redis.call, "HMGET", ENTRIES, *part))
+        # A paper saved before entries were kept (or whose entry cannot be read) is read whole,
+        # once: its entry is written for the next refresh.
+        lacking = [name for name, entry in zip(names, entries, strict=True) if entry is None]
+        made: dict[str, Entry] = {}
+        for start in range(0, len(lacking), READ_CHUNK):
+            part = lacking[start : start + READ_CHUNK]
+            raws = self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *part)
+            for name, raw in zip(part, raws, strict=True):
+                if raw is not None and (paper := decode_paper(raw)) is not None:
+                    made[name] = replace(entry_of(paper), digest=name.rpartition("@")[2])  # as stored
+        if made:
+            fields = [part for name, e in made.items() for part in (name, encode_entry(e))]
+            self._call("HSET entries", self.redis.call, "HSET", ENTRIES, *fields)
+        return [e or made[n] for n, e in zip(names, entries, strict=True) if e is not None or n in made]
+
+    def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
+        return self._read([_name(e) for e in entries])
+
+    def _read(self, names: Sequence[str]) -> list[Paper]:
+        """The papers stored under these names, READ_CHUNK a request."""
+        papers: list[Paper] = []
+        for start in range(0, len(names), READ_CHUNK):
+            part = names[start : start + READ_CHUNK]
+            papers += decode_papers(self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *part))
+        return papers
 
     def _pipelined(self, what: str, commands: list[Command]) -> None:
         """Send ``commands`` in pipelines of at most BATCH_BYTES each, in order."""
@@ -154,12 +208,7 @@ class UpstashStore:
         if limit is not None and limit <= READ_CHUNK:  # a feed: its ids and papers in one call
             items = self._call("read of a feed", self.redis.call, "EVAL", _READ_PREFIX, 2, key, PAPERS, limit - 1)
             return decode_papers(items)
-        ids = self._ids(manifest, feed or ALL)[:limit]
-        papers: list[Paper] = []
-        for start in range(0, len(ids), READ_CHUNK):
-            part = ids[start : start + READ_CHUNK]
-            papers += decode_papers(self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *part))
-        return papers
+        return self._read(self._ids(manifest, feed or ALL)[:limit])
 
     def _ids(self, manifest: dict[str, Any], feed: str) -> list[str]:
         """Every id of a generation's list, read in bounded ranges."""
@@ -250,8 +299,9 @@ def _key(gen: str, feed: str) -> str:
     return f"{PREFIX}{gen}:ids:{feed}"
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+def _name(entry: Entry) -> str:
+    """A paper version's field name in the papers and entries hashes."""
+    return f"{entry.id}@{entry.digest}"
 
 
 def _sized_batches(items: Sequence[T], size: Callable[[T], int], limit: int = BATCH_BYTES) -> list[list[T]]:

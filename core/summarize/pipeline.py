@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from queue import Empty, SimpleQueue
@@ -21,13 +21,14 @@ from core.arxiv_client import ArxivClient
 from core.config import Config
 from core.errors import FetchError, LLMError
 from core.markdown import render_markdown
-from core.models import Paper, Summary
+from core.models import Entry, Paper, Summary
 from core.settings import Settings
 from core.store import Store
+from core.store.records import entry_of
 from core.summarize import Summarizer
 from core.summarize.fulltext import extract_text, fetch_pdf
 from core.summarize.prompt import PROMPT_VERSION, build_messages
-from core.topics import shown_papers, unique_by_id
+from core.topics import shown_ids, unique_by_id
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,13 @@ def summary_key(paper: Paper, config: Config) -> str:
 def candidates(papers: list[Paper], config: Config) -> list[Paper]:
     """Papers that may get a summary, best first: config.json's top ones, then each summarised
     topic's top ones (``summary: false`` topics are left out)."""
-    return shown_papers(papers, config, per_feed=config.summary.max_papers, summarised_only=True)
+    by_id = {p.id: p for p in papers}
+    return [by_id[i] for i in summary_candidates([entry_of(p) for p in papers], config)]
+
+
+def summary_candidates(entries: Sequence[Entry], config: Config) -> list[str]:
+    """``candidates``, by the stored papers' entries alone (what a refresh reads)."""
+    return shown_ids(entries, config, per_feed=config.summary.max_papers, summarised_only=True)
 
 
 def attach_cached(papers: list[Paper], config: Config, store: Store) -> list[Paper]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,3 +44,18 @@ def hostile_paper() -> Paper:
 def stored(store: Store, paper_id: str) -> Paper | None:
     """The stored paper with this id, if any."""
     return next((p for p in store.load_papers() if p.id == paper_id), None)
+
+
+def corrupt_stored(store: Store, paper_id: str) -> None:
+    """Rewrite one stored record in an old, incompatible shape, behind the store's back: from
+    then on, reading it whole skips it."""
+    old = json.dumps({"id": paper_id, "name": "an old shape"})
+    if store.name == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+            conn.execute("UPDATE paper SET data = ? WHERE id = ?", (old, paper_id))
+        return
+    redis = store.redis  # type: ignore[attr-defined]
+    name = next(n for n in redis.call("HKEYS", "arb:paper") if n.startswith(paper_id + "@"))
+    redis.call("HSET", "arb:paper", name, old)

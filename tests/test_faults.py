@@ -157,7 +157,7 @@ def test_a_sqlite_write_failing_halfway_rolls_back(
 ) -> None:
     """SQLite itself fails the 100th row of the new set (a trigger standing in for a full disk)."""
     before, good, shown = good_store.load_papers(), good_store.load_state(), served_ids(settings, good_store)
-    fail = "CREATE TRIGGER full_disk BEFORE INSERT ON papers WHEN (SELECT count(*) FROM papers) >= 100 "
+    fail = "CREATE TRIGGER full_disk BEFORE INSERT ON entries WHEN (SELECT count(*) FROM entries) >= 100 "
     fail += "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     with sqlite3.connect(good_store.path) as conn:
         conn.execute(fail)

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from core.models import PAPER_SCHEMA
 from core.settings import Settings
 from core.store import Store
-from core.store.records import MIGRATIONS, decode_paper, decode_state
+from core.store.records import MIGRATIONS, decode_entry, decode_paper, decode_state, encode_entry, entry_of
 from core.web import create_app
-from tests.papers import make_paper
+from tests.papers import corrupt_stored, make_paper
 
 
 def test_a_paper_round_trips_with_its_schema_version() -> None:
@@ -57,27 +57,13 @@ def test_old_records_in_the_store_do_not_break_reads(settings: Settings, store: 
     """The refresh's own reads and the feeds skip what they cannot read and serve the rest."""
     good = [make_paper(f"Paper {n}", id=f"2411.{n:05d}") for n in range(3)]
     store.save_papers(good)
-    _corrupt_one(store, good[1].id)
+    corrupt_stored(store, good[1].id)
     assert [p.id for p in store.load_papers()] == [good[0].id, good[2].id]
     with TestClient(create_app(settings, store)) as client:
         response = client.get("/rss?min_score=0")
     assert response.status_code == 200
     assert good[0].id in response.text
     assert good[1].id not in response.text
-
-
-def _corrupt_one(store: Store, paper_id: str) -> None:
-    """Rewrite one stored record in an old, incompatible shape, behind the store's back."""
-    old = json.dumps({"id": paper_id, "name": "an old shape"})
-    if store.name == "sqlite":
-        import sqlite3
-
-        with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
-            conn.execute("UPDATE paper SET data = ? WHERE id = ?", (old, paper_id))
-        return
-    redis = store.redis  # type: ignore[attr-defined]
-    name = next(n for n in redis.call("HKEYS", "arb:paper") if n.startswith(paper_id + "@"))
-    redis.call("HSET", "arb:paper", name, old)
 
 
 def test_a_schema_1_record_has_its_listing_renamed() -> None:
@@ -112,3 +98,33 @@ def test_a_schema_2_record_cut_at_an_escaped_percent_is_converted_again() -> Non
     assert again is not None
     (converted,) = rank_for_config([again], parse_config({"categories": ["cs.AI"]}), rematch=False)
     assert converted.display_abstract == "up to 98% fewer calls, and more"
+
+
+def test_an_entry_reads_back_as_it_was_written() -> None:
+    paper = make_paper(
+        "Listed",
+        id="astro-ph/0601001",
+        version=3,
+        categories=["astro-ph.GA", "cs.LG"],
+        listed_in=["cs.LG"],
+        topics={"galaxies": 1.5},
+        title_text="Listed",
+    )
+    entry = entry_of(paper)
+    raw = encode_entry(entry)
+    assert len(raw) < 300
+    assert decode_entry(raw) == entry
+    assert (entry.version, entry.listed_in, entry.topics, entry.settled) == (3, ("cs.LG",), (("galaxies", 1.5),), True)
+    assert (
+        entry.digest == entry_of(paper.model_copy()).digest != entry_of(paper.model_copy(update={"version": 4})).digest
+    )
+
+
+def test_an_entry_that_cannot_be_read_is_none() -> None:
+    """The store then reads the paper whole and makes its entry again."""
+    assert decode_entry(None) is None
+    assert decode_entry("[1, 2") is None
+    assert decode_entry('[1, "2411.00001"]') is None
+    newer = json.loads(encode_entry(entry_of(make_paper())))
+    newer[0] = 99
+    assert decode_entry(json.dumps(newer)) is None

@@ -8,15 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.arxiv import parse_feed
 from core.config import Config, parse_config
 from core.errors import AppError, FeedError, FetchError, LockedError
 from core.refresh import merge_papers, refresh
 from core.settings import Settings
 from core.store import Store
+from core.store.upstash import UpstashStore
+from core.topics import shown_ids
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, read
 from tests.conftest import TEST_CONFIG
 from tests.loopback import Reply
-from tests.papers import make_paper, stored
+from tests.papers import corrupt_stored, make_paper, stored
 
 
 def snapshot(store: Store) -> list[str]:
@@ -247,3 +250,40 @@ def test_stored_papers_are_matched_again_only_when_the_config_changes(
     edited = parse_config({**TEST_CONFIG, "keywords": ["diffusion"]})
     refresh(edited, settings, store)
     assert 99.0 not in {p.match.score for p in store.load_papers()}
+
+
+def next_day(feed: bytes) -> bytes:
+    """The recorded day's feed as the next day's announcement: the same papers under new ids."""
+    return feed.replace(b"Thu, 28 Nov 2024", b"Fri, 29 Nov 2024").replace(b"2411.1", b"2412.1")
+
+
+@pytest.mark.slow
+def test_a_refresh_reads_whole_only_what_is_new_or_changed(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config, request: pytest.FixtureRequest
+) -> None:
+    """A stored paper nothing happened to is carried by its entry: made unreadable behind the
+    store's back, it stays through a next-day refresh, and goes only when config.json's
+    matching changes (every paper read and matched again)."""
+    day = datetime(2024, 11, 28, 12, tzinfo=UTC)
+    refresh(config, settings, store, now=day)
+    index = store.load_index()
+    shown = set(shown_ids(index, config))
+    sent = {p.id for p in parse_feed(next_day(read(COMBINED))).papers}
+    sent_again = len({e.id for e in index} & sent)  # replacements of older papers keep their ids
+    untouched = next(e for e in reversed(index) if e.id not in shown and e.id not in sent)
+    corrupt_stored(store, untouched.id)
+    arxiv_server.serve(next_day(read(COMBINED)))
+    shim = request.getfixturevalue("upstash") if isinstance(store, UpstashStore) else None
+    if shim is not None:
+        shim.reset_counts()
+    report = refresh(config, settings, store, now=day + timedelta(days=1))
+    assert (report.new, report.stored) == (367 - sent_again, 734 - sent_again) == (249, 616)
+    if shim is not None:  # the papers arXiv sent again and the feed's top ones, not the 367 stored
+        assert shim.fields_read["arb:paper"] <= sent_again + len(shown), shim.fields_read
+    after = store.load_index()
+    assert untouched in after
+    assert [e.id for e in after[:3]] == [p.id for p in store.load_papers(None, limit=3)]
+    edited = parse_config({**TEST_CONFIG, "keywords": ["diffusion"]})
+    report = refresh(edited, settings, store, now=day + timedelta(days=1))
+    assert untouched.id not in {e.id for e in store.load_index()}
+    assert report.stored == 615

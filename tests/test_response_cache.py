@@ -157,4 +157,4 @@ def _break(store: Store, request: pytest.FixtureRequest) -> None:
         return
     with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
         conn.execute("ALTER TABLE state RENAME TO state_gone")
-        conn.execute("ALTER TABLE papers RENAME TO papers_gone")
+        conn.execute("ALTER TABLE paper RENAME TO paper_gone")

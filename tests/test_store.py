@@ -12,6 +12,7 @@ from core.errors import StoreError
 from core.models import KeywordHit, Match, Paper, RefreshState
 from core.settings import Settings
 from core.store import Store, open_store
+from core.store.records import entry_of
 from core.store.sqlite import SqliteStore
 from core.store.upstash import UpstashStore
 from tests.papers import make_paper, stored
@@ -229,3 +230,69 @@ def test_sqlite_keeps_one_connection_per_thread(tmp_path: Path) -> None:
     thread.start()
     thread.join()
     assert seen[0] is not first  # sqlite3 connections stay on the thread that made them
+
+
+def test_the_index_holds_every_paper_s_entry_in_saved_order(store: Store) -> None:
+    papers = [paper("2", 2.5, ("cs.AI", "cs.LG"), topics={"agents": 2.5}), paper("1", 1.0), paper("3")]
+    store.save_papers(papers)
+    index = store.load_index()
+    assert index == [entry_of(p) for p in papers]
+    assert (index[0].listed_in, index[0].score, index[0].topics) == (("cs.AI", "cs.LG"), 2.5, (("agents", 2.5),))
+    assert store.load_whole([index[2], index[0]]) == [papers[2], papers[0]]
+    assert store.load_whole([]) == []
+
+
+def test_an_entry_saved_keeps_its_paper_as_it_was(store: Store) -> None:
+    """A save may name unchanged papers by their entry: they stay, in the new order."""
+    papers = [paper("1", 1.0, summary=None), paper("2", 2.0), paper("3", 3.0)]
+    store.save_papers(papers)
+    index = {e.id: e for e in store.load_index()}
+    revised = paper("2", 5.0, ("cs.LG",), title="Revised")
+    store.save_papers([revised, index["3"], index["1"]])
+    assert store.load_papers() == [revised, papers[2], papers[0]]
+    assert ids(store.load_papers("cs.AI")) == ["3", "1"]
+    assert store.load_index() == [entry_of(revised), index["3"], index["1"]]
+    store.save_papers([index["3"]])  # the others leave
+    assert ids(store.load_papers()) == ["3"]
+    assert store.load_status()[1] == 1
+
+
+def test_sqlite_stores_of_the_layout_before_entries_are_moved_once(tmp_path: Path) -> None:
+    """Before entries, SQLite kept papers in one table with their position; the first open moves them."""
+    import sqlite3
+
+    papers = [paper("2", 2.0, ("cs.AI", "cs.LG")), paper("1", 1.0)]
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE papers (id TEXT PRIMARY KEY, position INTEGER NOT NULL, data TEXT NOT NULL);"
+            "CREATE TABLE paper_feeds (feed TEXT NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,"
+            " PRIMARY KEY (feed, position));"
+        )
+        conn.executemany(
+            "INSERT INTO papers VALUES (?, ?, ?)", [(p.id, i, p.model_dump_json()) for i, p in enumerate(papers)]
+        )
+        conn.executemany(
+            "INSERT INTO paper_feeds VALUES (?, ?, ?)", [("cs.AI", 0, "2"), ("cs.LG", 0, "2"), ("cs.AI", 1, "1")]
+        )
+    store = SqliteStore(path)
+    assert store.load_papers() == papers
+    assert ids(store.load_papers("cs.LG")) == ["2"]
+    assert store.load_index() == [entry_of(p) for p in papers]
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "papers" not in tables
+    assert SqliteStore(path).load_papers() == papers  # opened again: nothing left to move
+
+
+def test_upstash_papers_saved_before_entries_get_theirs_at_the_first_index_read(shim, redis_server) -> None:  # type: ignore[no-untyped-def]
+    store = UpstashStore(shim.url, shim.token)
+    papers = [paper("2", 2.0), paper("1", 1.0)]
+    store.save_papers(papers)
+    expected = store.load_index()
+    store.redis.call("DEL", "arb:entry")  # as a store written before entries were kept
+    assert store.load_index() == expected
+    assert store.redis.call("HLEN", "arb:entry") == 2  # written back: the next read finds them
+    shim.reset_counts()
+    assert store.load_index() == expected
+    assert shim.fields_read["arb:paper"] == 0

@@ -34,6 +34,7 @@ class UpstashShim:
         self.max_request_bytes = 10_000_000
         self.fault: Callable[[Request], None] | None = None  # called before each request is served
         self.commands: Counter[str] = Counter()
+        self.fields_read: Counter[str] = Counter()  # HMGET fields asked of each hash
         self.round_trips = 0
         self.bytes_in = 0  # request bodies
         self.bytes_out = 0  # answer bodies (what Upstash's bandwidth counts, with the requests)
@@ -47,6 +48,7 @@ class UpstashShim:
     def reset_counts(self) -> None:
         with self._lock:
             self.commands.clear()
+            self.fields_read.clear()
             self.round_trips = 0
             self.bytes_in = self.bytes_out = 0
 
@@ -90,6 +92,9 @@ class UpstashShim:
         with self._lock:
             self.round_trips += 1
             self.commands.update(str(c[0]).upper() for c in commands)
+            for c in commands:
+                if str(c[0]).upper() == "HMGET":
+                    self.fields_read[str(c[1])] += len(c) - 2
         if self.fault is not None:
             self.fault(request)
         try:

@@ -6,7 +6,7 @@ pages all speak ``Paper``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -154,7 +154,7 @@ class Paper(BaseModel):
         return ARXIV_HTML + self.versioned_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, but never changed: frozen would triple the cost of making one
 class Entry:
     """A stored paper's place in the feeds, without its text: what a refresh reads of every
     stored paper (the store keeps it next to the paper, ``core.store.records.entry_of``), so a
@@ -174,6 +174,8 @@ class Entry:
     settled: bool  # matched on its converted text: while config.json stays, nothing to redo
     enriched: bool  # has the arXiv API's metadata
     for_you: bool  # carries an embeddings match (cleared when the lexical model ranks)
+    # The stored form it was read from: a save writes an unchanged entry back as it was.
+    encoded: str = field(default="", compare=False, repr=False)
 
 
 class BackfillState(BaseModel):

@@ -8,10 +8,12 @@ A refresh then writes it again from arXiv's data, or lets it age out.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -113,61 +115,82 @@ def entry_of(paper: Paper, text: str | None = None) -> Entry:
     )
 
 
-def encode_entry(entry: Entry) -> str:
-    """An entry as a compact JSON array (about 150 bytes), in field order."""
-    e = entry
-    return json.dumps(
-        [
-            ENTRY_SCHEMA,
-            e.id,
-            e.version,
-            e.digest,
-            e.announced.isoformat(),
-            e.announce_type,
-            e.backfilled,
-            e.categories,
-            e.listed_in,
-            e.score,
-            e.excluded,
-            e.topics,
-            e.settled,
-            e.enriched,
-            e.for_you,
-        ],
-        separators=(",", ":"),
-    )
-
-
 ENTRY_SCHEMA = 1
+
+
+def encode_entry(entry: Entry) -> str:
+    """An entry as a compact JSON array (about 130 bytes), in field order."""
+    if entry.encoded:
+        return entry.encoded
+    e = entry
+    fields = [e.id, e.version, e.digest, e.announced.isoformat(), e.announce_type, e.backfilled, e.categories]
+    fields += [e.listed_in, e.score, e.excluded, e.topics, e.settled, e.enriched, e.for_you]
+    return json.dumps([ENTRY_SCHEMA, *fields], separators=(",", ":"))
 
 
 def decode_entry(raw: str | bytes | None) -> Entry | None:
     """The entry in ``raw``; None when there is none or it cannot be read (the paper is then
     read whole and its entry made again)."""
-    if raw is None:
-        return None
+    return decode_entries([raw])[0]
+
+
+def decode_entries(raws: Sequence[str | bytes | None]) -> list[Entry | None]:
+    """``decode_entry`` of each, parsed as one JSON document when they all parse (a store of
+    60,000 papers is read in half the time)."""
+    texts = [raw.decode() if isinstance(raw, bytes) else raw for raw in raws]
+    with _collector_paused():
+        try:
+            rows = json.loads(f"[{','.join('null' if t is None else t for t in texts)}]")
+            if len(rows) != len(texts):
+                raise ValueError("an entry is not one JSON value")
+        except ValueError:
+            rows = [_parsed(t) for t in texts]
+        return [None if r is None or t is None else _entry(r, t) for r, t in zip(rows, texts, strict=True)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while many small objects are made (none of them forms a
+    cycle): otherwise it runs every few hundred objects, half the time of reading 60,000 entries."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        (schema, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags) = (
-            json.loads(raw)
-        )
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parsed(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        log.warning("store: an entry cannot be read, the paper is read whole")
+        return None
+
+
+def _entry(row: Any, raw: str) -> Entry | None:
+    try:
+        schema, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags = row
         if schema != ENTRY_SCHEMA:
             return None
         settled, enriched, for_you = flags
         return Entry(
-            id=id_,
-            version=int(version),
-            digest=digest,
-            announced=datetime.fromisoformat(announced),
-            announce_type=kind,
-            backfilled=bool(backfilled),
-            categories=tuple(cats),
-            listed_in=tuple(listed),
-            score=float(score),
-            excluded=bool(excluded),
-            topics=tuple((str(name), float(points)) for name, points in topics),
-            settled=bool(settled),
-            enriched=bool(enriched),
-            for_you=bool(for_you),
+            str(id_),
+            int(version),
+            str(digest),
+            datetime.fromisoformat(announced),
+            str(kind),
+            bool(backfilled),
+            tuple(cats),
+            tuple(listed),
+            float(score),
+            bool(excluded),
+            tuple((str(name), float(points)) for name, points in topics),
+            bool(settled),
+            bool(enriched),
+            bool(for_you),
+            raw,
         )
     except (ValueError, TypeError) as exc:
         log.warning("store: an entry cannot be read, the paper is read whole: %s", exc)

@@ -21,7 +21,7 @@ from core.errors import StoreError
 from core.models import Entry, Paper, RefreshState, Summary
 from core.store import version_of
 from core.store.records import (
-    decode_entry,
+    decode_entries,
     decode_paper,
     decode_papers,
     decode_state,
@@ -100,33 +100,30 @@ class SqliteStore:
     def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
-            kept = {p.id for p in papers}
-            gone = [(i,) for (i,) in conn.execute("SELECT id FROM paper") if i not in kept]
-            conn.executemany("DELETE FROM paper WHERE id = ?", gone)
-            rows, written = [], []
-            for position, paper in enumerate(papers):
+            entries, written = [], []
+            for paper in papers:
                 if isinstance(paper, Paper):
                     text, entry = encode_paper(paper)
                     written.append((paper.id, text))
-                else:
-                    entry = paper
-                rows.append((position, entry))
+                    paper = entry
+                entries.append(paper)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
             conn.execute("DELETE FROM entries")
             conn.execute("DELETE FROM paper_feeds")
             conn.executemany(
                 "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
-                [(i, e.id, encode_entry(e)) for i, e in rows],
+                [(i, e.id, encode_entry(e)) for i, e in enumerate(entries)],
             )
+            conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
             conn.executemany(
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
-                [(feed, i, e.id) for i, e in rows for feed in e.listed_in],
+                [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
             )
 
     def load_index(self) -> list[Entry]:
         with self._connect() as conn:
             rows = conn.execute("SELECT id, entry FROM entries ORDER BY position").fetchall()
-            entries = [(i, decode_entry(raw)) for i, raw in rows]
+            entries = list(zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True))
             if all(e is not None for _, e in entries):
                 return [e for _, e in entries if e is not None]
             # An entry that cannot be read is made again from its paper.

@@ -40,7 +40,7 @@ from core.errors import StoreError
 from core.models import Entry, Paper, RefreshState, Summary
 from core.store import ALL, version_of
 from core.store.records import (
-    decode_entry,
+    decode_entries,
     decode_paper,
     decode_papers,
     decode_state,
@@ -147,7 +147,7 @@ class UpstashStore:
         entries: list[Entry | None] = []
         for start in range(0, len(names), ENTRY_CHUNK):
             part = names[start : start + ENTRY_CHUNK]
-            entries += map(decode_entry, self._call("HMGET entries", self.redis.call, "HMGET", ENTRIES, *part))
+            entries += decode_entries(self._call("HMGET entries", self.redis.call, "HMGET", ENTRIES, *part))
         # A paper saved before entries were kept (or whose entry cannot be read) is read whole,
         # once: its entry is written for the next refresh.
         lacking = [name for name, entry in zip(names, entries, strict=True) if entry is None]

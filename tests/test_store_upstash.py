@@ -6,6 +6,7 @@ each gives a clear error (503 on the wire) and loses nothing.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from core.config import Config
 from core.errors import StoreError
-from core.models import Paper
+from core.models import Paper, Summary
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import open_store
@@ -228,3 +229,19 @@ def test_a_save_writes_only_new_or_changed_papers(shim: UpstashShim) -> None:
     assert stored(store, papers[0].id) is None
     store.save_papers(changed[500:])  # versions no generation uses go one save later
     assert store.redis.call("HLEN", "arb:paper") == len(changed) - 500
+
+
+def test_big_vectors_and_summaries_go_and_come_in_requests_under_10_mb(shim: UpstashShim) -> None:
+    """1,000 vectors of 4,096 dimensions (22 MB) and 200 summaries at the reply cap (13 MB)."""
+    store = UpstashStore(shim.url, shim.token)
+    vectors = {f"m:4096:2411.{n:05d}v1": base64.b64encode(bytes([n % 256]) * 4 * 4096).decode() for n in range(1_000)}
+    store.save_vectors(vectors)
+    assert store.load_vectors(list(vectors)) == vectors
+    made = datetime(2024, 11, 28, tzinfo=UTC)
+    summary = Summary(
+        markdown="x" * 32_000, html="<p>" + "x" * 32_000 + "</p>", model="m", provider="p", language="en", created=made
+    )
+    summaries = {f"2411.{n:05d}v1:en:m:p1": summary for n in range(200)}
+    store.save_summaries(summaries)
+    assert store.load_summaries(list(summaries)) == summaries
+    assert shim.max_request_bytes == 10_000_000  # every request and answer above passed the limit

@@ -65,6 +65,8 @@ BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 
 READ_CHUNK = 1_000  # papers per read: about 3 MB, under Upstash's 10 MB answer limit
 ID_CHUNK = 20_000  # list entries ("<id>@<digest>") per LRANGE: about 600 KB
 ENTRY_CHUNK = 10_000  # entries per HMGET: about 1.5 MB
+SUMMARY_CHUNK = 100  # summaries per MGET: a summary may reach about 70 KB (Markdown and HTML)
+VECTOR_CHUNK = 200  # vectors per MGET: 4,096 dimensions (the most config.json allows) are 22 KB in base64
 # A feed's ids and its papers in one round trip (a feed shows at most a few hundred).
 _READ_PREFIX = (
     "local ids = redis.call('LRANGE', KEYS[1], 0, ARGV[1]) "
@@ -234,40 +236,39 @@ class UpstashStore:
         self._call("SET state", self.redis.call, "SET", STATE, state.model_dump_json())
 
     def load_summaries(self, keys: Sequence[str]) -> dict[str, Summary]:
-        found = self._get_keyed(SUMMARY, keys, "summaries")
+        found = self._get_keyed(SUMMARY, keys, "summaries", SUMMARY_CHUNK)
         return {k: s for k, v in found.items() if (s := decode_summary(v)) is not None}
 
     def save_summaries(self, summaries: Mapping[str, Summary]) -> None:
         self._set_keyed(SUMMARY, {k: s.model_dump_json() for k, s in summaries.items()}, SUMMARY_TTL_S, "summaries")
 
     def load_liked(self, ids: Sequence[str]) -> dict[str, Paper]:
-        found = self._get_keyed(LIKED, ids, "liked")
+        found = self._get_keyed(LIKED, ids, "liked", READ_CHUNK)
         return {i: p for i, v in found.items() if (p := decode_paper(v)) is not None}
 
     def save_liked(self, papers: Sequence[Paper]) -> None:
         self._set_keyed(LIKED, {p.id: p.model_dump_json() for p in papers}, LIKED_TTL_S, "liked")
 
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
-        found = self._get_keyed(VECTOR, keys, "vectors")
+        found = self._get_keyed(VECTOR, keys, "vectors", VECTOR_CHUNK)
         return {k: v.decode() if isinstance(v, bytes) else v for k, v in found.items()}
 
     def save_vectors(self, vectors: Mapping[str, str]) -> None:
         self._set_keyed(VECTOR, vectors, SUMMARY_TTL_S, "vectors")
 
-    def _get_keyed(self, prefix: str, keys: Sequence[str], what: str) -> dict[str, Any]:
-        """The values of ``prefix + key`` for ``keys`` that exist, MGET a chunk at a time."""
+    def _get_keyed(self, prefix: str, keys: Sequence[str], what: str, chunk: int) -> dict[str, Any]:
+        """The values of ``prefix + key`` for ``keys`` that exist, MGET ``chunk`` keys at a time
+        (sized so that an answer of the largest values stays under Upstash's 10 MB)."""
         found: dict[str, Any] = {}
-        for start in range(0, len(keys), READ_CHUNK):
-            part = list(keys[start : start + READ_CHUNK])
+        for start in range(0, len(keys), chunk):
+            part = list(keys[start : start + chunk])
             values = self._call(f"MGET {what}", self.redis.call, "MGET", *[prefix + k for k in part])
             found |= {k: v for k, v in zip(part, values, strict=True) if v}
         return found
 
     def _set_keyed(self, prefix: str, values: Mapping[str, str], ttl_s: int, what: str) -> None:
-        """SET every ``prefix + key`` with its expiry, pipelined a chunk at a time."""
-        writes: list[Command] = [["SET", prefix + k, v, "EX", ttl_s] for k, v in values.items()]
-        for start in range(0, len(writes), READ_CHUNK):
-            self._call(f"SET {what}", self.redis.pipeline, writes[start : start + READ_CHUNK])
+        """SET every ``prefix + key`` with its expiry, pipelined in batches of a few MB."""
+        self._pipelined(f"SET {what}", [["SET", prefix + k, v, "EX", ttl_s] for k, v in values.items()])
 
     def add_usage(self, day: str, calls: int, tokens: int) -> tuple[int, int]:
         key = f"{PREFIX}usage:{day}"

@@ -90,6 +90,9 @@ class UpstashStore:
         self.url = url
         # No retries: a feed request should fail fast (503, the CDN serves stale).
         self.redis = UpstashREST(url, token, timeout_s)
+        # The names of the last generation whose ``*`` list this instance read: a generation's
+        # lists never change, so the save after load_index need not read the list again.
+        self._names: tuple[str, list[str]] = ("", [])
 
     def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
@@ -108,7 +111,7 @@ class UpstashStore:
     def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
         old = self._manifest()
-        live = set(self._ids(old, ALL))
+        live = set(self._all_names(old))
         entries: list[Entry] = []
         encoded: dict[str, tuple[str, str]] = {}  # name -> (paper JSON, entry JSON) to write
         for paper in papers:
@@ -139,13 +142,14 @@ class UpstashStore:
         switch += [["PERSIST", key] for key in lists]
         switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
         self._call("switch to the new papers", self.redis.multi, switch)
+        self._names = (gen, lists[_key(gen, ALL)])
         removals: list[Command] = []
         for batch in _sized_batches(old.get("retired", []), lambda i: len(i) + 4):
             removals += [["HDEL", PAPERS, *batch], ["HDEL", ENTRIES, *batch]]
         self._pipelined("removal of old papers", removals)
 
     def load_index(self) -> list[Entry]:
-        names = self._ids(self._manifest(), ALL)
+        names = self._all_names(self._manifest())
         entries: list[Entry | None] = []
         for start in range(0, len(names), ENTRY_CHUNK):
             part = names[start : start + ENTRY_CHUNK]
@@ -211,6 +215,15 @@ class UpstashStore:
             items = self._call("read of a feed", self.redis.call, "EVAL", _READ_PREFIX, 2, key, PAPERS, limit - 1)
             return decode_papers(items)
         return self._read(self._ids(manifest, feed or ALL)[:limit])
+
+    def _all_names(self, manifest: dict[str, Any]) -> list[str]:
+        """The generation's ``*`` list, read once per generation."""
+        gen = manifest.get("gen", "")
+        if gen and self._names[0] == gen:
+            return self._names[1]
+        names = self._ids(manifest, ALL)
+        self._names = (gen, names)
+        return names
 
     def _ids(self, manifest: dict[str, Any], feed: str) -> list[str]:
         """Every id of a generation's list, read in bounded ranges."""

@@ -43,7 +43,7 @@ def latex_to_unicode(text: str) -> str:
         converted = None
     if converted is None:
         try:
-            converted = _latex().latex_to_text(escaped)
+            converted = _to_text(escaped)
         except Exception:  # pylatexenc raises assorted errors on malformed LaTeX: show the original
             return text
     if "%s" in converted:  # a macro that lacked its arguments comes out as its template
@@ -84,7 +84,7 @@ def by_parts(text: str) -> str | None:
         if position % 2:
             if not _balanced(part):
                 return None
-            out.append(_latex().latex_to_text(part))
+            out.append(_to_text(part))
             continue
         start = 0
         for word in _WORD_WITH_LATEX.finditer(part):
@@ -93,7 +93,7 @@ def by_parts(text: str) -> str | None:
             between = part[start : word.start()]
             if not _balanced(between):
                 return None
-            out += [_plain(between), _latex().latex_to_text(word[0])]
+            out += [_plain(between), _to_text(word[0])]
             start = word.end()
         if not _balanced(part[start:]):
             return None
@@ -117,11 +117,19 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-@cache
-def _latex() -> Any:
-    from pylatexenc.latex2text import LatexNodes2Text  # only the refresh converts
+def _to_text(latex: str) -> str:
+    converter, context = _latex()
+    return str(converter.latex_to_text(latex, latex_context=context))
 
-    return LatexNodes2Text(math_mode="text")
+
+@cache
+def _latex() -> tuple[Any, Any]:
+    """pylatexenc's converter, and its default macro table made once: left to itself, pylatexenc
+    builds the table again for every text, a fifth of the conversion's time."""
+    from pylatexenc.latex2text import LatexNodes2Text  # only the refresh converts
+    from pylatexenc.latexwalker import get_default_latex_context_db
+
+    return LatexNodes2Text(math_mode="text"), get_default_latex_context_db()
 
 
 def readable(paper: Paper) -> Paper:

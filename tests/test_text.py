@@ -50,9 +50,10 @@ def test_no_abstract_of_the_recorded_day_is_cut_short() -> None:
 
 
 def _whole(text: str) -> str:
-    from core.text import _latex
+    """pylatexenc's own conversion of the whole text, as it comes (its default macro table)."""
+    from pylatexenc.latex2text import LatexNodes2Text
 
-    return _latex().latex_to_text(text)
+    return str(LatexNodes2Text(math_mode="text").latex_to_text(text))
 
 
 @pytest.mark.slow

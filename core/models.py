@@ -202,6 +202,7 @@ class LikesState(BaseModel):
     ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
     missing: list[str] = Field(default_factory=list)  # ids arXiv does not know (or did not answer for)
     model: Literal["lexical", "embeddings"] = "lexical"  # what ranks the for-you feed now
+    basis: str = ""  # a digest of the liked papers and the embedding model the matches were made with
     message: str = ""
 
 

@@ -246,7 +246,7 @@ def _run(
             _enrich(work, config, settings, client)
         work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
         liking, liked = _likes(config, settings, store, work, client)
-        liking = _for_you(config, settings, store, work, liking, liked, now, client)
+        liking = _for_you(config, settings, store, work, liking, liked, now, client, state.likes)
         store.save_papers(work.saved())
         report.matched, report.stored = sum(1 for e in work.order if kept_by_config(e, config)), len(work.order)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
@@ -460,29 +460,36 @@ def _for_you(
     liked: list[Paper],
     now: datetime,
     client: ArxivClient,
+    previous: LikesState,
 ) -> LikesState:
     """With config.json's similarity model "embeddings": each paper's most similar liked paper
-    by embeddings, once every stored and liked paper has a vector (every paper is read whole);
-    else the lexical model (the matches by embeddings are cleared), and the state says why."""
+    by embeddings, once every stored and liked paper has a vector; else the lexical model (the
+    matches by embeddings are cleared), and the state says why. While the liked papers and the
+    embedding model stay as the last refresh had them, only papers without a match (new or
+    changed ones) are read whole and matched; otherwise every paper is."""
     if config.similarity.model != "embeddings" or not liking.ids:
         _clear_for_you(work)
-        return liking.model_copy(update={"model": "lexical"})
+        return liking.model_copy(update={"model": "lexical", "basis": ""})
     from core.embeddings import embed_papers, most_like
 
-    papers = work.whole(e.id for e in work.order)
+    model = config.similarity.embeddings
+    basis = [model.base_url, model.model, model.dimensions, [p.versioned_id for p in liked]]
+    digest = hashlib.sha256(json.dumps(basis).encode()).hexdigest()[:16]
+    carried = previous.model == "embeddings" and previous.basis == digest
+    papers = work.whole(e.id for e in work.order if not (carried and e.for_you) or e.id in work.changed)
     stop_at = client.deadline - RESERVE_FOR_SAVING_S if client.deadline is not None else None
     embedded = embed_papers([*papers, *liked], config, settings, store, now, stop_at, client.clock)
     if not embedded.complete:
         log.warning("for you: lexical model, because %s", embedded.message)
         _clear_for_you(work)
         note = f"{liking.message}; for you: lexical model, because {embedded.message}"
-        return liking.model_copy(update={"model": "lexical", "message": note})
+        return liking.model_copy(update={"model": "lexical", "message": note, "basis": ""})
     for paper in papers:
         similar = most_like(paper, liked, embedded.vectors)
         if similar != paper.for_you:
             work.update([paper.model_copy(update={"for_you": similar})])
     note = f"{liking.message}; for you: embeddings ({config.similarity.embeddings.model}, {embedded.calls} calls)"
-    return liking.model_copy(update={"model": "embeddings", "message": note})
+    return liking.model_copy(update={"model": "embeddings", "message": note, "basis": digest})
 
 
 def _clear_for_you(work: Working) -> None:

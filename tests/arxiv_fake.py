@@ -38,6 +38,12 @@ def read(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
+def next_day(feed: bytes) -> bytes:
+    """The recorded day's feed as the next day's announcement: the same papers under new ids
+    (replacements of older papers keep theirs)."""
+    return feed.replace(b"Thu, 28 Nov 2024", b"Fri, 29 Nov 2024").replace(b"2411.1", b"2412.1")
+
+
 class FakeArxiv:
     def __init__(self) -> None:
         self.queued: deque[Reply] = deque()

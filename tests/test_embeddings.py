@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,9 +18,10 @@ from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.web import create_app
+from tests.arxiv_fake import COMBINED, FakeArxiv, next_day, read
 from tests.conftest import TEST_CONFIG
 from tests.dashscope_fake import FakeDashScope
-from tests.papers import make_paper
+from tests.papers import corrupt_stored, make_paper
 
 NOW = datetime(2024, 11, 28, 15, tzinfo=UTC)
 SPEECH = ["2411.18138", "2411.18320", "2411.18497"]
@@ -123,3 +124,32 @@ def test_the_for_you_feed_ranks_by_embeddings_and_falls_back_to_the_lexical_mode
     assert all(p.for_you is None for p in store.load_papers())
     with TestClient(create_app(revised, store)) as client:
         assert "similar to 2411.18" in client.get("/rss/for-you").text
+
+
+@pytest.mark.slow
+def test_matches_by_embeddings_are_made_for_new_papers_only_while_the_likes_stay(
+    arxiv_server: FakeArxiv, dashscope: FakeDashScope, settings: Settings, store: Store
+) -> None:
+    """A next-day refresh reads whole and matches only the new papers; a paper it did not read
+    (made unreadable behind the store's back) keeps its match. New embedding settings match
+    every paper again."""
+    config = {**TEST_CONFIG, "like": SPEECH, "similarity": embedding_config(dashscope)}
+    keyed = dataclasses.replace(settings, api_keys={"DASHSCOPE_API_KEY": "sk-test"})
+    refresh(parse_config(config), keyed, store, now=NOW)
+    assert store.load_state().likes.basis
+    first = store.load_index()
+    untouched = next(e for e in reversed(first) if e.for_you and e.id.startswith("2411.1"))
+    unlike = {e.id.replace("2411.1", "2412.1") for e in first if not e.for_you and e.id.startswith("2411.1")}
+    corrupt_stored(store, untouched.id)
+    arxiv_server.serve(next_day(read(COMBINED)))
+    refresh(parse_config(config), keyed, store, now=NOW + timedelta(days=1))
+    index = store.load_index()
+    assert untouched in index
+    new = [e for e in index if e.id.startswith("2412.1")]
+    assert len(new) == 249
+    assert {e.id for e in new if not e.for_you} <= unlike  # matched as the same papers were the day before
+    assert "(text-embedding-v4, 25 calls)" in store.load_state().likes.message  # the 249 new papers
+    config["similarity"] = embedding_config(dashscope, dimensions=128)
+    refresh(parse_config(config), keyed, store, now=NOW + timedelta(days=1))
+    assert "(text-embedding-v4, 62 calls)" in store.load_state().likes.message  # all 615 readable, and the liked
+    assert sum(1 for p in store.load_papers() if p.for_you) > 550

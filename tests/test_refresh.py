@@ -16,7 +16,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.upstash import UpstashStore
 from core.topics import shown_ids
-from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, read
+from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, next_day, read
 from tests.conftest import TEST_CONFIG
 from tests.loopback import Reply
 from tests.papers import corrupt_stored, make_paper, stored
@@ -250,11 +250,6 @@ def test_stored_papers_are_matched_again_only_when_the_config_changes(
     edited = parse_config({**TEST_CONFIG, "keywords": ["diffusion"]})
     refresh(edited, settings, store)
     assert 99.0 not in {p.match.score for p in store.load_papers()}
-
-
-def next_day(feed: bytes) -> bytes:
-    """The recorded day's feed as the next day's announcement: the same papers under new ids."""
-    return feed.replace(b"Thu, 28 Nov 2024", b"Fri, 29 Nov 2024").replace(b"2411.1", b"2412.1")
 
 
 @pytest.mark.slow

@@ -165,8 +165,7 @@ def run_summaries(
         )
         work.update(papers)
         if report.made or report.rejected:
-            store.save_papers(work.saved())
-            changed = papers_changed(state, work.saved(), now)
+            changed = papers_changed(state, store.save_papers(work.saved()), now)
     update: dict[str, object] = {
         "summary_queue": queue,
         "summary_message": report.message,
@@ -233,7 +232,7 @@ def _run(
         filling = run.state.model_copy(update={"papers": run.state.papers + report.backfilled})
         if run.pages and filling.message:
             message = f"{message} Backfill: {filling.message}.".strip()
-    work = Working(store)
+    work, saved = Working(store), list[Entry]()
     if merged:
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh.
         keep_since = window_start(merged, now, config.days_back)
@@ -247,7 +246,7 @@ def _run(
         work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
         liking, liked = _likes(config, settings, store, work, client)
         liking = _for_you(config, settings, store, work, liking, liked, now, client, state.likes)
-        store.save_papers(work.saved())
+        saved = store.save_papers(work.saved())
         report.matched, report.stored = sum(1 for e in work.order if kept_by_config(e, config)), len(work.order)
     # State last: if saving papers failed, the old ETag stays and the next run fetches again.
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
@@ -264,7 +263,7 @@ def _run(
     }
     if merged:
         outcome["config_hash"] = rules
-        outcome |= papers_changed(state, work.saved(), now)
+        outcome |= papers_changed(state, saved, now)
     state = state.model_copy(update=validators | outcome | {"last_request_at": client.last_request_at})
     store.save_state(state)
     return report, state, work
@@ -302,10 +301,9 @@ class Working:
         return self.changed.get(paper_id) or self.read.get(paper_id)
 
 
-def papers_changed(state: RefreshState, papers: Sequence[Paper | Entry], now: datetime) -> dict[str, object]:
+def papers_changed(state: RefreshState, entries: Sequence[Entry], now: datetime) -> dict[str, object]:
     """The state's record of when the stored papers last changed: now, if they differ from the
     ones it knew (by digest), else as it was."""
-    entries = (p if isinstance(p, Entry) else entry_of(p) for p in papers)
     digest = hashlib.sha256("\n".join(f"{e.id}@{e.digest}" for e in entries).encode()).hexdigest()[:24]
     if digest == state.papers_digest:
         return {}

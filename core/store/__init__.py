@@ -26,8 +26,9 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise StoreError when the store cannot be reached."""
 
-    def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
+    def save_papers(self, papers: Sequence[Paper | Entry]) -> list[Entry]:
         """Replace every stored paper with these, in this order (best first); all or nothing.
+        Returns the entries stored.
 
         A ``Paper`` is written (new or changed); an ``Entry`` (from ``load_index``) names a
         stored paper that stays as it is."""

@@ -97,7 +97,7 @@ class SqliteStore:
         with self._connect() as conn:
             conn.execute("SELECT 1").fetchone()
 
-    def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
+    def save_papers(self, papers: Sequence[Paper | Entry]) -> list[Entry]:
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
             entries, written = [], []
@@ -119,6 +119,7 @@ class SqliteStore:
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
                 [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
             )
+        return entries
 
     def load_index(self) -> list[Entry]:
         with self._connect() as conn:

@@ -108,7 +108,7 @@ class UpstashStore:
 
     # --- papers ----------------------------------------------------------------------------
 
-    def save_papers(self, papers: Sequence[Paper | Entry]) -> None:
+    def save_papers(self, papers: Sequence[Paper | Entry]) -> list[Entry]:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
         old = self._manifest()
         live = set(self._all_names(old))
@@ -147,6 +147,7 @@ class UpstashStore:
         for batch in _sized_batches(old.get("retired", []), lambda i: len(i) + 4):
             removals += [["HDEL", PAPERS, *batch], ["HDEL", ENTRIES, *batch]]
         self._pipelined("removal of old papers", removals)
+        return entries
 
     def load_index(self) -> list[Entry]:
         names = self._all_names(self._manifest())

@@ -128,7 +128,7 @@ def summarize_stored(
     """``python -m core summarize``: continue the summary queue over the stored papers."""
     with refresh_lock(store):
         work = Working(store, store.load_index())
-        work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
+        _attach_cached(work, config, store)
         state = store.load_state()
         with ArxivClient(settings, state.last_request_at, deadline, sleep=sleep) as arxiv_client:
             now = now or datetime.now(UTC)
@@ -243,7 +243,7 @@ def _run(
         work = Working(store, entries, {p.id: p for p in fresh})
         if config.enrich:
             _enrich(work, config, settings, client)
-        work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
+        _attach_cached(work, config, store)
         liking, liked = _likes(config, settings, store, work, client)
         liking = _for_you(config, settings, store, work, liking, liked, now, client, state.likes)
         saved = store.save_papers(work.saved())
@@ -488,6 +488,11 @@ def _for_you(
             work.update([paper.model_copy(update={"for_you": similar})])
     note = f"{liking.message}; for you: embeddings ({config.similarity.embeddings.model}, {embedded.calls} calls)"
     return liking.model_copy(update={"model": "embeddings", "message": note, "basis": digest})
+
+
+def _attach_cached(work: Working, config: Config, store: Store) -> None:
+    """The summaries already cached for the papers that may be summarised (read whole)."""
+    work.update(attach_cached(work.whole(summary_candidates(work.order, config)), config, store))
 
 
 def _clear_for_you(work: Working) -> None:

@@ -70,15 +70,15 @@ def with_topic_scores(papers: Sequence[Paper], config: Config) -> list[Paper]:
 
 
 def shown_ids(
-    entries: Sequence[Entry], config: Config, per_feed: int | None = None, summarised_only: bool = False
+    papers: Sequence[Paper | Entry], config: Config, per_feed: int | None = None, summarised_only: bool = False
 ) -> list[str]:
     """The papers some default feed shows, each once, best first: config.json's own, then each
     topic's (only the topics with ``summary: true`` when ``summarised_only``), the first
-    ``per_feed`` of each. ``entries`` are in stored order, topic scores set."""
-    chosen = [e.id for e in entries if kept_by_config(e, config)][:per_feed]
+    ``per_feed`` of each. ``papers`` (or their entries) are in stored order, topic scores set."""
+    chosen = [p.id for p in papers if kept_by_config(p, config)][:per_feed]
     for topic in config.topics:
         if topic.summary or not summarised_only:
-            scored = [(dict(e.topics)[topic.name], e.announced, e.id) for e in entries if _shows(e, topic.name)]
+            scored = [(s, p.announced, p.id) for p in papers if (s := _topic_scores(p).get(topic.name)) is not None]
             cut = min(n for n in (topic.max_papers or config.max_papers, per_feed) if n)
             chosen += [i for _, _, i in sorted(scored, reverse=True)[:cut]]
     return list(dict.fromkeys(chosen))
@@ -92,5 +92,5 @@ def unique_by_id(papers: Sequence[Paper]) -> list[Paper]:
     return list(first.values())
 
 
-def _shows(entry: Entry, topic: str) -> bool:
-    return any(name == topic for name, _ in entry.topics)
+def _topic_scores(paper: Paper | Entry) -> dict[str, float]:
+    return dict(paper.topics) if isinstance(paper, Entry) else paper.topics

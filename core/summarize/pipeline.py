@@ -24,7 +24,6 @@ from core.markdown import render_markdown
 from core.models import Entry, Paper, Summary
 from core.settings import Settings
 from core.store import Store
-from core.store.records import entry_of
 from core.summarize import Summarizer
 from core.summarize.fulltext import extract_text, fetch_pdf
 from core.summarize.prompt import PROMPT_VERSION, build_messages
@@ -67,12 +66,12 @@ def candidates(papers: list[Paper], config: Config) -> list[Paper]:
     """Papers that may get a summary, best first: config.json's top ones, then each summarised
     topic's top ones (``summary: false`` topics are left out)."""
     by_id = {p.id: p for p in papers}
-    return [by_id[i] for i in summary_candidates([entry_of(p) for p in papers], config)]
+    return [by_id[i] for i in summary_candidates(papers, config)]
 
 
-def summary_candidates(entries: Sequence[Entry], config: Config) -> list[str]:
-    """``candidates``, by the stored papers' entries alone (what a refresh reads)."""
-    return shown_ids(entries, config, per_feed=config.summary.max_papers, summarised_only=True)
+def summary_candidates(papers: Sequence[Paper | Entry], config: Config) -> list[str]:
+    """The ids of ``candidates``, from the papers or their entries alone (what a refresh reads)."""
+    return shown_ids(papers, config, per_feed=config.summary.max_papers, summarised_only=True)
 
 
 def attach_cached(papers: list[Paper], config: Config, store: Store) -> list[Paper]:

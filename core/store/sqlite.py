@@ -108,13 +108,9 @@ class SqliteStore:
                     paper = entry
                 entries.append(paper)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
-            conn.execute("DELETE FROM entries")
-            conn.execute("DELETE FROM paper_feeds")
-            conn.executemany(
-                "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
-                [(i, e.id, encode_entry(e)) for i, e in enumerate(entries)],
-            )
+            _write_entries(conn, entries)
             conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
+            conn.execute("DELETE FROM paper_feeds")
             conn.executemany(
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
                 [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
@@ -248,6 +244,13 @@ class SqliteStore:
         return str(row[0]) if row else None
 
 
+def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+    """The ranked set, in this order, in place of the one stored."""
+    conn.execute("DELETE FROM entries")
+    rows = [(i, e.id, encode_entry(e)) for i, e in enumerate(entries)]
+    conn.executemany("INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)", rows)
+
+
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:
     """The rows of ``query`` (whose ``IN ({})`` takes the keys) for every key, 500 at a time
     (SQLite caps the number of bound parameters)."""
@@ -267,9 +270,5 @@ def _migrate_positions(conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT id, data FROM papers ORDER BY position").fetchall()
         papers = decode_papers(data for _, data in rows)
         conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", rows)
-        conn.execute("DELETE FROM entries")
-        conn.executemany(
-            "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
-            [(i, p.id, encode_entry(entry_of(p))) for i, p in enumerate(papers)],
-        )
+        _write_entries(conn, [entry_of(p) for p in papers])
         conn.execute("DROP TABLE papers")

@@ -159,12 +159,9 @@ class UpstashStore:
         # once: its entry is written for the next refresh.
         lacking = [name for name, entry in zip(names, entries, strict=True) if entry is None]
         made: dict[str, Entry] = {}
-        for start in range(0, len(lacking), READ_CHUNK):
-            part = lacking[start : start + READ_CHUNK]
-            raws = self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *part)
-            for name, raw in zip(part, raws, strict=True):
-                if raw is not None and (paper := decode_paper(raw)) is not None:
-                    made[name] = replace(entry_of(paper), digest=name.rpartition("@")[2])  # as stored
+        for name, raw in zip(lacking, self._raw(lacking), strict=True):
+            if raw is not None and (paper := decode_paper(raw)) is not None:
+                made[name] = replace(entry_of(paper), digest=name.rpartition("@")[2])  # as stored
         if made:
             fields = [part for name, e in made.items() for part in (name, encode_entry(e))]
             self._call("HSET entries", self.redis.call, "HSET", ENTRIES, *fields)
@@ -174,12 +171,15 @@ class UpstashStore:
         return self._read([_name(e) for e in entries])
 
     def _read(self, names: Sequence[str]) -> list[Paper]:
-        """The papers stored under these names, READ_CHUNK a request."""
-        papers: list[Paper] = []
+        """The papers stored under these names (those that can be read)."""
+        return decode_papers(self._raw(names))
+
+    def _raw(self, names: Sequence[str]) -> list[Any]:
+        """The stored JSON under each name (None where there is none), READ_CHUNK a request."""
+        raws: list[Any] = []
         for start in range(0, len(names), READ_CHUNK):
-            part = names[start : start + READ_CHUNK]
-            papers += decode_papers(self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *part))
-        return papers
+            raws += self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *names[start : start + READ_CHUNK])
+        return raws
 
     def _pipelined(self, what: str, commands: list[Command]) -> None:
         """Send ``commands`` in pipelines of at most BATCH_BYTES each, in order."""

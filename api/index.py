@@ -1,5 +1,5 @@
 """Vercel entry point: the ASGI app. Nothing else."""
 
-from core.web import create_app
+from core.web.app import create_app
 
 app = create_app()

@@ -19,7 +19,7 @@ BASELINE = f"import feedparser; feedparser.parse(open({str(FEED)!r}, 'rb').read(
 PIPELINE = f"""
 import pathlib, tempfile
 from core import taxonomy
-from core.arxiv import parse_feed
+from core.arxiv.rss import parse_feed
 from core.config import parse_config
 from core.refresh import rank_for_config
 from core.store.sqlite import SqliteStore

@@ -21,12 +21,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import FEED  # noqa: E402
 from bench.scale import WINDOW, synthesise  # noqa: E402
-from core.arxiv import parse_feed  # noqa: E402
+from core.arxiv.rss import parse_feed  # noqa: E402
 from core.models import RefreshState  # noqa: E402
 from core.refresh import config_hash, merge_papers, rank_for_config  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402
-from core.web import create_app  # noqa: E402
+from core.web.app import create_app  # noqa: E402
 
 QUERIES = ["agent", "diffusion", "graph", "quantum", "galaxy", "protein", "language", "robot"]
 

@@ -40,14 +40,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.serve_app import launch  # noqa: E402
 from core import taxonomy  # noqa: E402
-from core.arxiv import parse_feed  # noqa: E402
+from core.arxiv.rss import parse_feed  # noqa: E402
 from core.config import Topic, load_config  # noqa: E402
 from core.refresh import merge_papers, rank_for_config, refresh  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store import open_store  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402
 from core.store.upstash import UpstashStore  # noqa: E402
-from core.web import create_app  # noqa: E402
+from core.web.app import create_app  # noqa: E402
 from tests.arxiv_fake import FakeArxiv  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from tests.upstash_shim import UpstashShim  # noqa: E402

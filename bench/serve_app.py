@@ -42,7 +42,7 @@ def main() -> None:
     from fastapi import Response
     from fastapi.staticfiles import StaticFiles
 
-    from core.web import create_app
+    from core.web.app import create_app
 
     port, static_dir = int(sys.argv[1]), sys.argv[2]
     app = create_app()

@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.arxiv import parse_feed
-from core.embeddings import decode, encode, most_like
+from core.arxiv.rss import parse_feed
 from core.models import Paper
-from core.similarity import Index
-from core.text import readable
+from core.refresh.embeddings import decode, encode, most_like
+from core.text.latex import readable
+from core.text.similarity import Index
 from tests.arxiv_fake import COMBINED, read
 from tests.dashscope_fake import stand_in_vector
 

@@ -101,8 +101,8 @@ def _digest(settings: Settings, output: str | None) -> int:
     from pathlib import Path
 
     from core.config import load_config
-    from core.digest import render_digest
-    from core.selection import select_papers
+    from core.render.digest import render_digest
+    from core.selection.select import select_papers
     from core.store import open_store
 
     config = load_config(settings.config_path)
@@ -119,7 +119,7 @@ def _digest(settings: Settings, output: str | None) -> int:
 def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
-    from core.web import create_app
+    from core.web.app import create_app
 
     app = create_app(settings)
     print(f"serving on http://{host}:{port}/ (store: {settings.data_dir})")

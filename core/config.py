@@ -126,7 +126,7 @@ class Topic(_Strict):
     @classmethod
     def _parses(cls, value: str | None) -> str | None:
         if value is not None:
-            from core.querylang import parse_query
+            from core.text.querylang import parse_query
 
             try:
                 parse_query(value, "query")

@@ -1,6 +1,6 @@
 """The domain model that crosses every boundary: ``Paper`` and what we learn about it.
 
-Raw feedparser dicts never leave ``core.arxiv``; the store, the ranking, the feeds and the
+Raw feedparser dicts never leave ``core.arxiv.rss``; the store, the ranking, the feeds and the
 pages all speak ``Paper``.
 """
 
@@ -35,7 +35,7 @@ class KeywordHit(BaseModel):
 
 
 class SimilarTo(BaseModel):
-    """The liked paper a paper is most like (core.similarity), and how much (cosine, 0 to 1)."""
+    """The liked paper a paper is most like (core.text.similarity), and how much (cosine, 0 to 1)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -117,11 +117,11 @@ class Paper(BaseModel):
     # Set by the refresh too: the score of each config.json topic whose feed shows this paper.
     topics: dict[str, float] = Field(default_factory=dict)
     summary: Summary | None = None
-    metadata: Metadata | None = None  # from the arXiv API (core.enrich), when fetched
-    # From the arXiv API's listing (core.backfill) rather than an announcement: dated by its
+    metadata: Metadata | None = None  # from the arXiv API (core.refresh.enrich), when fetched
+    # From the arXiv API's listing (core.refresh.backfill) rather than an announcement: dated by its
     # submission. An announcement of the same paper replaces it.
     backfilled: bool = False
-    # The liked paper it is most like by embeddings (core.embeddings), set by the refresh when
+    # The liked paper it is most like by embeddings (core.refresh.embeddings), set by the refresh when
     # config.json's similarity model is "embeddings" and every paper has a vector.
     for_you: SimilarTo | None = None
 
@@ -197,7 +197,7 @@ class BackfillState(BaseModel):
 
 
 class LikesState(BaseModel):
-    """The liked papers the last refresh resolved (core.likes), for the for-you feeds."""
+    """The liked papers the last refresh resolved (core.refresh.likes), for the for-you feeds."""
 
     ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
     missing: list[str] = Field(default_factory=list)  # ids arXiv does not know (or did not answer for)

@@ -188,7 +188,7 @@ def _api_entry(p: Paper) -> list[str]:
 def backfill_corpus(days: int = 10, newest: datetime = datetime(2024, 11, 27, 18, tzinfo=UTC)) -> list[Paper]:
     """The recorded day's real papers, spread back over ``days`` days of submissions (newest
     first): what the API would list for the days before the RSS day."""
-    from core.arxiv import parse_feed
+    from core.arxiv.rss import parse_feed
 
     papers = parse_feed(read(COMBINED)).papers
     step = timedelta(days=days) / len(papers)

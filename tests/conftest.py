@@ -18,7 +18,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.store.upstash import UpstashStore
-from core.web import create_app
+from core.web.app import create_app
 from tests.arxiv_fake import FakeArxiv
 from tests.dashscope_fake import FakeDashScope
 from tests.redis_server import RedisServer, Resp

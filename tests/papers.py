@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from core.markdown import render_markdown
-from core.matching import Matcher, match_papers
 from core.models import Paper, Summary
 from core.store import Store
+from core.text.markdown import render_markdown
+from core.text.matching import Matcher, match_papers
 
 
 def make_paper(title: str = "A paper", abstract: str = "", **fields: Any) -> Paper:

@@ -23,7 +23,7 @@ from core.refresh import refresh
 from core.settings import Settings
 from core.store.sqlite import SqliteStore
 from core.summarize import open_summarizer
-from core.web import create_app
+from core.web.app import create_app
 from tests.arxiv_fake import FakeArxiv
 from tests.conftest import TEST_CONFIG
 from tests.dashscope_fake import FakeDashScope

@@ -23,7 +23,7 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
-from core.arxiv import feed_url
+from core.arxiv.rss import feed_url
 from core.config import Config, parse_config
 from core.errors import AppError, FeedError, FetchError, StoreError
 from core.refresh import refresh, summarize_stored
@@ -32,7 +32,7 @@ from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.store.upstash import UpstashStore
 from core.summarize import open_summarizer
-from core.web import create_app
+from core.web.app import create_app
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, ERROR_FEED, FakeArxiv, read
 from tests.conftest import TEST_CONFIG, no_wait, process_env
 from tests.dashscope_fake import JSON, FakeDashScope

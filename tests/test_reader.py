@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from core.store import Store
-from core.text import latex_to_unicode
+from core.text.latex import latex_to_unicode
 from tests.papers import make_paper
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "jsonfeed-1.1.schema.json").read_text())

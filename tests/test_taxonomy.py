@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core import taxonomy
-from core.arxiv import parse_feed
+from core.arxiv.rss import parse_feed
 from tests.arxiv_fake import COMBINED, STAT, read
 
 

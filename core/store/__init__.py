@@ -68,7 +68,7 @@ class Store(Protocol):
     def save_liked(self, papers: Sequence[Paper]) -> None: ...
 
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
-        """Cached embeddings (base64 float32) by key (core.embeddings.vector_key)."""
+        """Cached embeddings (base64 float32) by key (core.refresh.embeddings.vector_key)."""
 
     def save_vectors(self, vectors: Mapping[str, str]) -> None: ...
 

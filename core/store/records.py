@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary
-from core.text import authors_to_convert
+from core.text.latex import authors_to_convert
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 import logging
 
-from core.arxiv_client import ArxivClient
+from core.arxiv.client import ArxivClient
 from core.errors import FetchError
 from core.models import Paper
-from core.text import clean_text
+from core.text.latex import clean_text
 
 log = logging.getLogger(__name__)
 

@@ -17,17 +17,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from queue import Empty, SimpleQueue
 
-from core.arxiv_client import ArxivClient
+from core.arxiv.client import ArxivClient
 from core.config import Config
 from core.errors import FetchError, LLMError
-from core.markdown import render_markdown
 from core.models import Entry, Paper, Summary
+from core.selection.topics import shown_ids, unique_by_id
 from core.settings import Settings
 from core.store import Store
 from core.summarize import Summarizer
 from core.summarize.fulltext import extract_text, fetch_pdf
 from core.summarize.prompt import PROMPT_VERSION, build_messages
-from core.topics import shown_ids, unique_by_id
+from core.text.markdown import render_markdown
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,160 @@
+"""The papers a researcher loves: config.json's ``like`` ids, its topics' ``like`` lists, a
+BibTeX export (``like_bibtex``: Zotero, Mendeley, JabRef) and a request's ``?like=``.
+
+A BibTeX entry with an arXiv id (``eprint``, ``arxiv``, or an arxiv.org ``url``/``doi``) is
+taken by id; one without is taken by its title and abstract as they are written. Liked papers
+the store lacks are asked of the arXiv API (``id_list``, batched, through the run's
+``ArxivClient``) once and kept in the store; an id arXiv does not know is reported, never fatal.
+``bibtex_refs`` is pure; ``resolve`` does the I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from core.arxiv.client import ArxivClient, Throttle
+from core.config import arxiv_id
+from core.errors import FeedError, FetchError, QueryError
+from core.models import Paper
+from core.settings import Settings
+from core.store import Store
+from core.text.latex import clean_text, latex_to_unicode
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+BIBTEX_PREFIX = "bib:"  # the id of a liked BibTeX entry that has no arXiv id: bib:<its key>
+_UNDATED = datetime(1991, 8, 1, tzinfo=UTC)  # liked papers are never dated in a feed
+
+
+@dataclass(frozen=True)
+class BibRef:
+    """One BibTeX entry: its arXiv id, or its title and abstract."""
+
+    key: str
+    arxiv: str | None = None
+    title: str = ""
+    abstract: str = ""
+
+    def as_paper(self) -> Paper:
+        title, abstract = latex_to_unicode(clean_text(self.title)), latex_to_unicode(clean_text(self.abstract))
+        return Paper(id=BIBTEX_PREFIX + self.key, title=title, abstract=abstract, title_text=title, announced=_UNDATED)
+
+
+def bibtex_refs(text: str) -> list[BibRef]:
+    """The entries of a BibTeX file; entries with neither an arXiv id nor a title are skipped."""
+    from bibtexparser.entrypoint import parse_string  # only the refresh reads BibTeX
+
+    refs = []
+    for entry in parse_string(text).entries:
+        fields = {f.key.lower(): str(f.value) for f in entry.fields}
+        found = next((arxiv_id(fields[k]) for k in ("eprint", "arxiv", "arxivid", "url", "doi") if k in fields), None)
+        if found is None and "doi" in fields and "arxiv." in fields["doi"].lower():  # 10.48550/arXiv.2411.17775
+            found = arxiv_id(fields["doi"].lower().split("arxiv.", 1)[1])
+        title = fields.get("title", "").replace("{", "").replace("}", "")
+        if found or title:
+            refs.append(BibRef(entry.key, found, title, fields.get("abstract", "")))
+    return refs
+
+
+@dataclass
+class Resolved:
+    """The liked papers found, and the ids arXiv does not know."""
+
+    papers: list[Paper] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # arXiv answered without them
+    unanswered: list[str] = field(default_factory=list)  # the arXiv API failed: asked again next time
+
+
+def known(ids: Sequence[str], stored: Iterable[Paper], store: Store) -> dict[str, Paper]:
+    """The papers of ``ids`` found without asking arXiv: among the stored papers, or kept in the
+    store's liked papers."""
+    wanted = set(ids)
+    by_id = {p.id: p for p in stored if p.id in wanted}
+    if rest := [i for i in ids if i not in by_id]:
+        by_id |= store.load_liked(rest)
+    return by_id
+
+
+def resolve(
+    ids: Sequence[str],
+    found: dict[str, Paper],
+    store: Store,
+    client: ArxivClient,
+    api_base: str,
+    followed: list[str],
+    prepare: Callable[[Paper], Paper],
+) -> Resolved:
+    """The papers of ``ids``: those ``known`` ``found``, the rest from the arXiv API (made
+    readable by ``prepare``, then kept in the store). An API failure leaves those ids out for
+    now (logged)."""
+    wanted = list(dict.fromkeys(ids))
+    by_id = dict(found)
+    asked = [i for i in wanted if i not in by_id]
+    answered, unanswered = fetch(client, api_base, asked, followed) if asked else ({}, [])
+    fetched = {i: prepare(p) for i, p in answered.items()}
+    if fetched:
+        store.save_liked(list(fetched.values()))
+    by_id |= fetched
+    missing = [i for i in asked if i not in fetched and i not in unanswered]
+    if missing:
+        log.warning("likes: arXiv has no paper %s", ", ".join(missing[:10]))
+    return Resolved([by_id[i] for i in wanted if i in by_id], missing, unanswered)
+
+
+def fetch(
+    client: ArxivClient, api_base: str, ids: Sequence[str], followed: list[str]
+) -> tuple[dict[str, Paper], list[str]]:
+    """Ask the arXiv API about ``ids`` in batches: the papers found, and the ids of batches that
+    failed (logged and skipped)."""
+    from core.refresh.backfill import parse_page  # feedparser: not on the serving path until a ?like= needs it
+
+    found: dict[str, Paper] = {}
+    unanswered: list[str] = []
+    for start in range(0, len(ids), BATCH):
+        batch = list(ids[start : start + BATCH])
+        try:
+            response = client.get(api_base, params={"id_list": ",".join(batch), "max_results": str(len(batch))})
+            papers = parse_page(response.body, followed).papers
+        except (FetchError, FeedError) as exc:
+            log.warning("likes: the arXiv API failed (%s); %d liked papers wait", exc.message, len(batch))
+            unanswered += batch
+            continue
+        found |= {p.id: p.model_copy(update={"backfilled": False}) for p in papers if p.id in batch}
+    return found, unanswered
+
+
+# Fetches made for readers' ?like= share one throttle per instance (arXiv's 3 seconds hold across
+# requests, not only within one), and ids arXiv does not know are remembered, not asked again.
+_REQUEST_THROTTLE: list[Throttle] = []
+_UNKNOWN: set[str] = set()
+MAX_UNKNOWN = 10_000
+
+
+def for_request(
+    ids: Sequence[str], stored: Sequence[Paper], store: Store, settings: Settings, followed: list[str]
+) -> list[Paper]:
+    """The papers of a request's ``?like=``: stored, kept, or fetched now (and kept). An id
+    arXiv does not know is the request's error (422)."""
+    from core.text.latex import readable
+
+    found = known(ids, stored, store)
+    if all(i in found for i in ids):
+        return [found[i] for i in ids]
+    if unknown := next((i for i in ids if i in _UNKNOWN), None):
+        raise QueryError("like", f"arXiv has no paper {unknown}", "check the id on arxiv.org")
+    with ArxivClient(settings) as client:
+        if not _REQUEST_THROTTLE:
+            _REQUEST_THROTTLE.append(client.throttle)
+        client.throttle = _REQUEST_THROTTLE[0]
+        resolved = resolve(ids, found, store, client, settings.arxiv_api_base, followed, readable)
+    if len(_UNKNOWN) < MAX_UNKNOWN:
+        _UNKNOWN.update(resolved.missing)
+    if resolved.unanswered:
+        raise FetchError("the arXiv API did not answer for the liked papers", "try again in a minute")
+    if resolved.missing:
+        raise QueryError("like", f"arXiv has no paper {resolved.missing[0]}", "check the id on arxiv.org")
+    return resolved.papers

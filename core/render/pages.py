@@ -1,0 +1,114 @@
+"""HTML pages, rendered from Jinja2 templates with autoescaping (arXiv and model text is never trusted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from markupsafe import Markup, escape
+from starlette.requests import Request
+
+if TYPE_CHECKING:
+    import jinja2
+
+from core.config import Config
+from core.models import Paper, RefreshState
+from core.render.feeds import explain
+from core.text.matching import compiled
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Similar:
+    """The page's "For you" section, or its "More like ..." section when ``liked`` is set."""
+
+    liked: list[Paper]
+    papers: list[Paper]
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    name: str
+    rss: str
+    atom: str
+    json: str
+    page: str
+
+
+def highlight(text: str, paper: Paper) -> Markup:
+    """``text`` escaped, with the paper's matched keywords wrapped in <mark>."""
+    spans: list[tuple[int, int]] = []
+    for hit in paper.match.hits:
+        if not (hit.in_title or hit.in_abstract):
+            continue  # author and category hits are not in the text
+        # Query hits are labelled with their field ("ti:kv cache"); the words follow the colon.
+        words = hit.keyword if hit.field == "all" else hit.keyword.split(":", 1)[1]
+        spans += compiled(words).spans(text)
+    out, position = [], 0
+    for start, end in sorted(spans):
+        if start < position:
+            continue  # overlapping matches: the first wins
+        out += [str(escape(text[position:start])), f"<mark>{escape(text[start:end])}</mark>"]
+        position = end
+    out.append(str(escape(text[position:])))
+    return Markup("".join(out))
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    import jinja2  # at the first page, not at a cold start that may only serve feeds
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters["highlight"] = highlight
+    env.filters["explain"] = explain
+    return env
+
+
+def feed_links(request: Request, config: Config) -> list[FeedLink]:
+    """Every feed: all followed categories, each category, each topic."""
+    home = str(request.url_for("index"))
+
+    def link(label: str, route: str, **params: str) -> FeedLink:
+        rss, atom, json = (str(request.url_for(f"{fmt}{route}", **params)) for fmt in ("rss", "atom", "json"))
+        return FeedLink(label, rss, atom, json, home)
+
+    links = [link("All followed categories", "")]
+    if config.liked_ids or config.like_bibtex:
+        links.append(link("For you (like the papers you like)", "_for_you"))
+    links += [link(category, "_category", category=category) for category in config.categories]
+    links += [link(f"Topic: {topic.title or topic.name}", "_topic", name=topic.name) for topic in config.topics]
+    return links
+
+
+def render_index(
+    request: Request,
+    config: Config,
+    state: RefreshState,
+    papers: list[Paper],
+    summaries: str,
+    next_refresh: datetime,
+    similar: Similar | None = None,
+) -> str:
+    template = _environment().get_template("index.html")
+    return template.render(
+        config=config,
+        state=state,
+        papers=papers,
+        similar=similar,
+        links=feed_links(request, config),
+        summaries=summaries,
+        next_refresh=next_refresh,
+        icon_url=str(request.url_for("static", path="icon.png")),
+        script_url=str(request.url_for("static", path="app.js")),
+        style_url=str(request.url_for("static", path="app.css")),
+        opml_url=str(request.url_for("opml")),
+        digest_url=str(request.url_for("digest")),
+    )

@@ -1,0 +1,6 @@
+"""Text, pure: LaTeX to Unicode and XML hygiene (``latex``), folding and the one matching
+engine (``matching``), the query language (``querylang``), scores (``scoring``), the lexical
+similarity model (``similarity``) and model Markdown to safe HTML (``markdown``). No I/O.
+
+May import: ``core.models``, ``core.errors``.
+"""

@@ -1,0 +1,101 @@
+"""core.refresh.likes: liked papers from config.json, BibTeX and the arXiv API (a loopback answering
+id_list with recorded answers), kept in the store; unknown ids reported, never fatal."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.config import load_config, parse_config
+from core.errors import ConfigError
+from core.refresh import refresh
+from core.refresh.likes import bibtex_refs, known, resolve
+from core.settings import Settings
+from core.store import Store
+from core.text.latex import readable
+from tests.arxiv_fake import API_TWO, FakeArxiv
+from tests.conftest import TEST_CONFIG, no_wait
+from tests.papers import make_paper
+
+BIB = r"""
+@article{vaswani2017,
+  title = {Attention Is All You Need},
+  author = {Vaswani, Ashish and Shazeer, Noam},
+  eprint = {1706.03762v7},
+  archivePrefix = {arXiv},
+}
+@misc{zotero, title = {{SALMONN}-omni}, url = {https://arxiv.org/abs/2411.18138v1}}
+@article{datacite, title = {A paper}, doi = {10.48550/arXiv.2411.18320}}
+@inproceedings{jabref, title = {Old style}, arxiv = {hep-th/9901001}}
+@book{nobody, title = {Speech {Recognition} in the {Wild}}, abstract = {Robust speech recognition with noisy audio.}}
+@misc{empty, note = {neither id nor title}}
+"""
+
+
+def test_bibtex_entries_are_taken_by_id_or_by_title_and_abstract() -> None:
+    refs = {r.key: r for r in bibtex_refs(BIB)}
+    assert {k: r.arxiv for k, r in refs.items()} == {
+        "vaswani2017": "1706.03762",
+        "zotero": "2411.18138",
+        "datacite": "2411.18320",
+        "jabref": "hep-th/9901001",
+        "nobody": None,
+    }
+    paper = refs["nobody"].as_paper()
+    assert paper.id == "bib:nobody"
+    assert paper.display_title == "Speech Recognition in the Wild"
+    assert "noisy audio" in paper.display_abstract
+
+
+def test_liked_ids_are_validated_and_versions_dropped(tmp_path: Path) -> None:
+    config = parse_config({"like": ["2411.17775v2", "arXiv:hep-th/9901001", "https://arxiv.org/abs/2411.18138"]})
+    assert config.like == ["2411.17775", "hep-th/9901001", "2411.18138"]
+    with pytest.raises(ConfigError, match=r"key 'like\[1\]': '24111\.1' is not an arXiv id"):
+        parse_config({"like": ["2411.17775", "24111.1"]})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"like_bibtex": "likes.bib"}))
+    with pytest.raises(ConfigError, match=r"'likes\.bib' names no file next to config\.json"):
+        load_config(path)
+    (tmp_path / "likes.bib").write_text(BIB)
+    assert load_config(path).like_bibtex == "likes.bib"
+
+
+def test_liked_papers_come_from_the_store_or_the_api_once(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    from core.arxiv.client import ArxivClient
+
+    arxiv_server.api_answers["0808.05394,1707.08567"] = API_TWO  # one known, one not
+    stored = [make_paper("Stored and liked", id="2411.00001")]
+    with ArxivClient(settings, sleep=no_wait) as client:
+        ids = ["2411.00001", "0808.05394", "1707.08567"]
+        found = known(ids, stored, store)
+        first = resolve(ids, found, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
+        assert [p.id for p in first.papers] == ["2411.00001", "1707.08567"]
+        assert first.missing == ["0808.05394"]
+        assert len(arxiv_server.api_requests) == 1
+        kept = store.load_liked(["1707.08567"])["1707.08567"]
+        assert kept.display_title.startswith("Proceedings of Workshop AEW10")
+        assert not kept.backfilled
+        kept_found = known(["1707.08567"], [], store)
+        again = resolve(["1707.08567"], kept_found, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
+        assert [p.id for p in again.papers] == ["1707.08567"]
+        assert len(arxiv_server.api_requests) == 1  # kept: not asked again
+
+
+def test_a_refresh_resolves_the_likes_and_reports_the_unknown(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    (settings.config_path.parent / "likes.bib").write_text(BIB)
+    config = parse_config({**TEST_CONFIG, "like": ["2411.18497", "0000.00000"], "like_bibtex": "likes.bib"})
+    refresh(config, settings, store, now=datetime(2024, 11, 28, 15, tzinfo=UTC), sleep=no_wait)
+    likes = store.load_state().likes
+    assert "2411.18497" in likes.ids  # stored
+    assert "2411.18138" in likes.ids  # from BibTeX, stored
+    assert "bib:nobody" in likes.ids  # BibTeX, by title and abstract
+    assert "0000.00000" in likes.missing
+    assert "arXiv has no paper" in likes.message
+    assert set(store.load_liked(likes.ids)) == set(likes.ids)

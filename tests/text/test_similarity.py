@@ -1,0 +1,62 @@
+"""core.text.similarity: the lexical model ranks papers like the liked ones, and says which."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.arxiv.rss import parse_feed
+from core.models import Paper
+from core.text.latex import readable
+from core.text.similarity import LIKE_POINTS, Index, Model, terms
+from tests.arxiv_fake import COMBINED, read
+from tests.papers import make_paper
+
+SPEECH = ("2411.18138", "2411.18320", "2411.18497")  # three speech papers of the recorded day
+
+
+@pytest.fixture(scope="module")
+def papers() -> list[Paper]:
+    """The recorded day as parsed (matching folds the text; LaTeX left as sent keeps this quick)."""
+    return parse_feed(read(COMBINED)).papers
+
+
+def test_terms_read_the_text_as_shown_without_stop_words() -> None:
+    paper = make_paper("The Schrödinger bridge", 'We propose a new Schr\\"odinger-bridge method for the data.')
+    counted = terms(readable(paper))
+    assert counted["schrodinger"] == 2  # the title counts twice; accents folded
+    assert counted["schrodinger-bridge"] == 1
+    assert "the" not in counted
+    assert "propose" not in counted
+
+
+def test_the_papers_most_like_three_speech_papers_are_about_speech(papers: list[Paper]) -> None:
+    index = Index.build(papers)
+    liked = index.liked([p for p in papers if p.id in SPEECH])
+    scored = sorted(
+        ((s.similarity, p) for p in papers if p.id not in SPEECH and (s := index.similar(p, liked)) is not None),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    top = [p for _, p in scored[:10]]
+    about_speech = [p for p in top if "speech" in (p.display_title + p.display_abstract).lower()]
+    base_rate = sum("speech" in (p.display_title + p.display_abstract).lower() for p in papers) / len(papers)
+    assert len(about_speech) / 10 > 5 * base_rate  # far above the base rate
+    best = index.similar(top[0], liked)
+    assert best is not None
+    assert best.id in SPEECH
+    assert best.points == pytest.approx(LIKE_POINTS * best.similarity, abs=0.01)
+    assert 0 < best.similarity <= 1
+
+
+def test_a_paper_sharing_no_word_is_like_nothing() -> None:
+    a, b = make_paper("Quantum chromodynamics lattice", id="1"), make_paper("Protein folding kinetics", id="2")
+    index = Index.build([a, b])
+    assert index.similar(b, index.liked([a])) is None
+    assert index.similar(a, index.liked([a])).similarity == pytest.approx(1.0)  # type: ignore[union-attr]
+
+
+def test_rare_words_weigh_more_than_common_ones() -> None:
+    docs = [terms(make_paper(f"learning model {n}", id=str(n))) for n in range(5)]
+    docs.append(terms(make_paper("learning tokamak", id="t")))
+    model = Model.fit(docs)
+    assert model.idf["tokamak"] > model.idf["learning"]

@@ -1,0 +1,114 @@
+"""core.web.http_cache: strong ETags, Last-Modified and 304s, as RFC 9110 orders them."""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+
+from core.config import Config
+from core.refresh import refresh
+from core.settings import Settings
+from core.store import Store
+from core.web.app import create_app
+from core.web.http_cache import conditional_response, etag_of
+from tests.arxiv_fake import COMBINED, FakeArxiv, read
+from tests.conftest import cache_directives
+from tests.waiting import ManualClock
+
+
+@pytest.mark.slow
+def test_feeds_and_pages_are_cacheable_with_validators(
+    client: TestClient, arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    refresh(config, settings, store)
+    for path in ("/rss", "/atom/cs.AI", "/", "/rss/cs.CL?keywords=llm"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        # The CDN keeps it between refreshes (hours apart) and serves it stale while it fetches anew.
+        directives = cache_directives(response.headers["cache-control"])
+        assert "public" in directives
+        assert 60 <= int(directives["s-maxage"]) <= 3600
+        assert int(directives["stale-while-revalidate"]) >= 3600
+        etag, modified = response.headers["etag"], response.headers["last-modified"]
+        assert etag.startswith('"')
+        assert not etag.startswith("W/")
+        assert email.utils.parsedate_to_datetime(modified) == store.load_state().last_success_at.replace(microsecond=0)  # type: ignore[union-attr]
+        by_etag = client.get(path, headers={"If-None-Match": etag})
+        assert (by_etag.status_code, by_etag.content) == (304, b"")
+        assert by_etag.headers["etag"] == etag
+        by_date = client.get(path, headers={"If-Modified-Since": modified})
+        assert (by_date.status_code, by_date.content) == (304, b"")
+        older = email.utils.format_datetime(email.utils.parsedate_to_datetime(modified).replace(year=2000), usegmt=True)
+        assert client.get(path, headers={"If-Modified-Since": older}).status_code == 200
+        assert client.get(path, headers={"If-None-Match": '"other"', "If-Modified-Since": modified}).status_code == 200
+    for path in ("/health", "/config", "/rss/cs.XX", "/rss?limit=0"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+
+
+MODIFIED = datetime(2024, 11, 28, 12, 0, 0, tzinfo=UTC)
+ETAG = etag_of(b"body")
+LATER = email.utils.format_datetime(MODIFIED + timedelta(hours=1), usegmt=True)
+EARLIER = email.utils.format_datetime(MODIFIED - timedelta(hours=1), usegmt=True)
+
+
+def answer(headers: dict[str, str], modified: datetime | None = MODIFIED) -> int:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    return conditional_response(Request(scope), b"body", "text/plain", modified).status_code
+
+
+def test_the_same_bytes_give_the_same_strong_etag() -> None:
+    assert etag_of(b"body") == ETAG
+    assert etag_of(b"other") != ETAG
+    assert ETAG.startswith('"')
+
+
+def test_if_none_match_wins_over_if_modified_since() -> None:
+    """RFC 9110: with If-None-Match present, If-Modified-Since is ignored."""
+    assert answer({"If-None-Match": ETAG}) == 304
+    assert answer({"If-None-Match": '"other"', "If-Modified-Since": LATER}) == 200
+    assert answer({"If-None-Match": f'"a", W/{ETAG}'}) == 304  # weak comparison, lists
+    assert answer({"If-None-Match": "*"}) == 304
+
+
+def test_if_modified_since_compares_whole_seconds() -> None:
+    assert answer({"If-Modified-Since": LATER}) == 304
+    assert answer({"If-Modified-Since": EARLIER}) == 200
+    assert answer({"If-Modified-Since": "not a date"}) == 200
+    assert answer({"If-Modified-Since": LATER}, modified=None) == 200
+    assert answer({}) == 200
+
+
+@pytest.mark.slow
+def test_a_refresh_that_finds_nothing_new_keeps_every_feeds_bytes(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    """Readers poll with If-None-Match: a 304 from arXiv must stay a 304 for them."""
+    refresh(config, settings, store)
+    clock = ManualClock()
+    client = TestClient(create_app(settings, store, clock=clock))
+    paths = ("/rss", "/atom/cs.AI", "/json/cs.CL", "/rss/cs.CL?keywords=agent")
+    before = {path: client.get(path) for path in paths}
+    assert refresh(config, settings, store).outcome == "not-modified"
+    arxiv_server.serve(read(COMBINED) + b"\n")  # a 200 with other bytes but the same papers
+    assert refresh(config, settings, store).outcome == "ok"
+    clock.advance(1.0)
+    for path in paths:
+        again = client.get(path)
+        assert again.headers["etag"] == before[path].headers["etag"], path
+        assert again.headers["last-modified"] == before[path].headers["last-modified"], path
+    # A real change (a revised paper) does change them.
+    arxiv_server.serve(read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:2411.18077v2"))
+    refresh(config, settings, store)
+    clock.advance(1.0)
+    changed = client.get("/rss")
+    assert changed.headers["etag"] != before["/rss"].headers["etag"]
+    assert changed.headers["last-modified"] != before["/rss"].headers["last-modified"]

@@ -1,0 +1,160 @@
+"""core.web.response_cache: rendered answers reused only while the store's version holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.config import Config
+from core.refresh import refresh
+from core.settings import Settings
+from core.store import Store
+from core.store.upstash import UpstashStore
+from core.web.app import create_app
+from core.web.response_cache import Rendered, ResponseCache
+from tests.arxiv_fake import COMBINED, FakeArxiv, read
+from tests.conftest import cache_directives
+from tests.papers import make_paper
+from tests.upstash_shim import UpstashShim
+from tests.waiting import ManualClock
+
+
+def rendered(size: int) -> Rendered:
+    return Rendered(b"x" * size, '"tag"', None)
+
+
+def test_an_entry_serves_only_its_version() -> None:
+    cache = ResponseCache()
+    cache.put("/rss", "v1", rendered(10))
+    assert cache.get("/rss", "v1") == rendered(10)
+    assert cache.get("/rss", "v2") is None
+    assert cache.get("/atom", "v1") is None
+
+
+def test_the_least_recently_used_go_first_beyond_the_byte_limit() -> None:
+    cache = ResponseCache(max_bytes=100)
+    for key in "abc":
+        cache.put(key, "v", rendered(40))
+    assert (len(cache), cache.size) == (2, 80)
+    assert cache.get("a", "v") is None
+    cache.get("b", "v")  # b is now the most recent
+    cache.put("d", "v", rendered(40))
+    assert cache.get("b", "v") is not None
+    assert cache.get("c", "v") is None
+    cache.put("huge", "v", rendered(101))  # larger than the whole cache: not kept
+    assert cache.get("huge", "v") is None
+    cache.put("b", "v2", rendered(10))  # replacing an entry frees its bytes
+    assert cache.size == 50
+
+
+@pytest.mark.slow
+def test_every_save_is_seen_within_a_second(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    """The version is checked at most once a second per instance; any save shows after that."""
+    clock = ManualClock()
+    client = TestClient(create_app(settings, store, clock=clock))
+    empty = client.get("/rss")
+    assert empty.content == client.get("/rss").content
+    refresh(config, settings, store)
+    assert client.get("/rss").content == empty.content  # within the second: the kept answer
+    clock.advance(1.0)
+    first = client.get("/rss")
+    assert b"<item>" in first.content
+    assert b"2411.18077v2" not in client.get("/rss/cs.CL").content
+    arxiv_server.serve(read(COMBINED).replace(b"oai:arXiv.org:2411.18077v1", b"oai:arXiv.org:2411.18077v2"))
+    refresh(config, settings, store)
+    clock.advance(1.0)
+    assert b"2411.18077v2" in client.get("/rss/cs.CL").content
+    # A save of the papers alone (no state) is seen too; so is a save of the state alone.
+    query = "/json?keywords=LLM%20agents"
+    assert "Only paper about LLM agents" not in client.get(query).text
+    store.save_papers([make_paper("Only paper about LLM agents", listed_in=["cs.AI"])])
+    clock.advance(1.0)
+    assert [item["title"] for item in client.get(query).json()["items"]] == ["Only paper about LLM agents"]
+    page = client.get("/").text
+    store.save_state(store.load_state().model_copy(update={"message": "state only"}))
+    clock.advance(1.0)
+    assert client.get("/").text != page
+
+
+def test_a_repeated_request_costs_one_round_trip(
+    arxiv_server: FakeArxiv, settings: Settings, upstash: UpstashShim, config: Config
+) -> None:
+    store = UpstashStore(upstash.url, upstash.token)
+    refresh(config, settings, store)
+    clock = ManualClock()
+    client = TestClient(create_app(settings, store, clock=clock))
+    first = client.get("/rss?limit=100")
+    upstash.reset_counts()
+    again = client.get("/rss?limit=100")
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert upstash.round_trips == 0  # within the second: no store read at all
+    clock.advance(1.0)
+    assert client.get("/rss?limit=100").content == first.content
+    assert (upstash.round_trips, dict(upstash.commands)) == (1, {"MGET": 1})  # the version, once
+    assert client.get("/rss?limit=100", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+@pytest.mark.slow
+def test_concurrent_misses_of_one_url_render_once(
+    arxiv_server: FakeArxiv, settings: Settings, upstash: UpstashShim, config: Config
+) -> None:
+    store = UpstashStore(upstash.url, upstash.token)
+    refresh(config, settings, store)
+    client = TestClient(create_app(settings, store))
+    client.get("/health")  # the app is up
+    upstash.reset_counts()
+    upstash.delay_s = 0.2  # every store read takes a while: the misses overlap
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: client.get("/rss/cs.CL?limit=7"), range(8)))
+    finally:
+        upstash.delay_s = 0.0
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    assert upstash.commands["EVAL"] == 1  # the feed was read (and rendered) once
+
+
+@pytest.mark.slow
+def test_a_failing_store_is_answered_with_the_last_rendered_bytes(
+    arxiv_server: FakeArxiv, settings: Settings, config: Config, store: Store, request: pytest.FixtureRequest
+) -> None:
+    """stale-if-error: what was rendered stays available; only what never was gets the 503."""
+    refresh(config, settings, store)
+    if isinstance(store, UpstashStore):  # the same data, with a timeout short enough to wait for
+        store = UpstashStore(store.url, "test-token", timeout_s=0.3)
+    clock = ManualClock()
+    client = TestClient(create_app(settings, store, clock=clock))
+    paths = ("/rss", "/", "/json/cs.AI", "/rss?q=abs:agent")
+    before = {path: client.get(path) for path in paths}
+    _break(store, request)
+    clock.advance(1.0)  # the next request checks the version, and finds the store failing
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.content == before[path].content, path
+        assert response.headers["etag"] == before[path].headers["etag"]
+        assert "unavailable" in response.headers["x-stale"]
+        directives = cache_directives(response.headers["cache-control"])  # short-lived: the fresh one follows
+        assert int(directives["max-age"]) <= 60
+        assert int(directives["s-maxage"]) <= 60
+    never_rendered = client.get("/atom/cs.CL")
+    assert never_rendered.status_code == 503
+    assert client.get("/health").status_code == 503  # health tells the truth
+
+
+def _break(store: Store, request: pytest.FixtureRequest) -> None:
+    """The store stops answering: SQLite's tables vanish behind its back, Upstash stalls."""
+    if isinstance(store, UpstashStore):
+        shim: UpstashShim = request.getfixturevalue("upstash")
+        shim.delay_s = 30.0  # far past the store's timeout
+        request.addfinalizer(lambda: setattr(shim, "delay_s", 0.0))
+        return
+    with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+        conn.execute("ALTER TABLE state RENAME TO state_gone")
+        conn.execute("ALTER TABLE paper RENAME TO paper_gone")

@@ -21,7 +21,7 @@ import pathlib, tempfile
 from core import taxonomy
 from core.arxiv.rss import parse_feed
 from core.config import parse_config
-from core.refresh import rank_for_config
+from core.refresh.rank import rank_for_config
 from core.store.sqlite import SqliteStore
 config = parse_config({{"categories": sorted(taxonomy.ARCHIVES), "keywords": ["LLM", "language model"]}})
 papers = rank_for_config(parse_feed(open({str(FEED)!r}, "rb").read()).papers, config)

@@ -23,7 +23,8 @@ from bench.run import FEED  # noqa: E402
 from bench.scale import WINDOW, synthesise  # noqa: E402
 from core.arxiv.rss import parse_feed  # noqa: E402
 from core.models import RefreshState  # noqa: E402
-from core.refresh import config_hash, merge_papers, rank_for_config  # noqa: E402
+from core.refresh.catalog import merge_papers  # noqa: E402
+from core.refresh.rank import config_hash, rank_for_config  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402
 from core.web.app import create_app  # noqa: E402

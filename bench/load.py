@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from bench.run import CONFIG, FEED  # noqa: E402
 from bench.serve_app import launch  # noqa: E402
 from core.arxiv.rss import parse_feed  # noqa: E402
-from core.refresh import merge_papers, rank_for_config  # noqa: E402
+from core.refresh.catalog import merge_papers  # noqa: E402
+from core.refresh.rank import rank_for_config  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402
 
 CONNECTIONS = 64

@@ -42,7 +42,9 @@ from bench.serve_app import launch  # noqa: E402
 from core import taxonomy  # noqa: E402
 from core.arxiv.rss import parse_feed  # noqa: E402
 from core.config import Topic, load_config  # noqa: E402
-from core.refresh import merge_papers, rank_for_config, refresh  # noqa: E402
+from core.refresh import refresh  # noqa: E402
+from core.refresh.catalog import merge_papers  # noqa: E402
+from core.refresh.rank import rank_for_config  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store import open_store  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402

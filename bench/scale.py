@@ -32,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 from bench.run import CONFIG, FEED  # noqa: E402
 from core.arxiv.rss import parse_feed  # noqa: E402
 from core.models import BackfillState, Paper, RefreshState  # noqa: E402
-from core.refresh import config_hash, merge_papers, rank_for_config, refresh  # noqa: E402
+from core.refresh import refresh  # noqa: E402
+from core.refresh.catalog import merge_papers  # noqa: E402
+from core.refresh.rank import config_hash, rank_for_config  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402

@@ -6,9 +6,10 @@ pages all speak ``Paper``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,6 +127,24 @@ class Paper(BaseModel):
     for_you: SimilarTo | None = None
 
     @property
+    def score(self) -> float:
+        return self.match.score
+
+    @property
+    def excluded(self) -> bool:
+        return self.match.excluded_by is not None
+
+    @property
+    def authors_to_convert(self) -> bool:
+        """Whether an author's name has LaTeX that ``core.text.latex.readable`` has not converted yet."""
+        return not self.authors_text and any("\\" in name or "$" in name for name in self.authors)
+
+    @property
+    def settled(self) -> bool:
+        """Listed and matched on its converted text: while config.json stays, nothing to redo."""
+        return bool(self.listed_in and self.title_text and not self.authors_to_convert)
+
+    @property
     def display_title(self) -> str:
         return self.title_text or self.title
 
@@ -154,15 +173,42 @@ class Paper(BaseModel):
         return ARXIV_HTML + self.versioned_id
 
 
+class Ranked(Protocol):
+    """What ranking, windows and feed selection read of a paper, whole (``Paper``) or not
+    (``Entry``): both satisfy it, so no stage asks which of the two it holds."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def announced(self) -> datetime: ...
+    @property
+    def announce_type(self) -> str: ...
+    @property
+    def backfilled(self) -> bool: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def listed_in(self) -> Sequence[str]: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def excluded(self) -> bool: ...
+    @property
+    def topics(self) -> Mapping[str, float]: ...
+
+
 @dataclass(slots=True)  # not frozen, but never changed: frozen would triple the cost of making one
 class Entry:
     """A stored paper's place in the feeds, without its text: what a refresh reads of every
-    stored paper (the store keeps it next to the paper, ``core.store.records.entry_of``), so a
-    paper that did not change is never decoded again."""
+    stored paper (the store keeps it next to the paper), so a paper that did not change is
+    never decoded again. Every field follows from the paper; ``digest`` names the stored
+    version (the store sets it when it writes the paper; empty until then)."""
 
     id: str
     version: int
-    digest: str  # of the paper's stored JSON: names the stored version
+    digest: str
     announced: datetime
     announce_type: str
     backfilled: bool
@@ -170,15 +216,44 @@ class Entry:
     listed_in: tuple[str, ...]
     score: float
     excluded: bool
-    topics: tuple[tuple[str, float], ...]  # (topic, score) of the topics that show it
+    topics: dict[str, float]  # the score of each topic that shows it
     settled: bool  # matched on its converted text: while config.json stays, nothing to redo
     enriched: bool  # has the arXiv API's metadata
     for_you: bool  # carries an embeddings match (cleared when the lexical model ranks)
-    # The stored form it was read from: a save writes an unchanged entry back as it was.
-    encoded: str = field(default="", compare=False, repr=False)
+
+    @classmethod
+    def of(cls, paper: Paper, digest: str = "") -> Entry:
+        return cls(
+            id=paper.id,
+            version=paper.version,
+            digest=digest,
+            announced=paper.announced,
+            announce_type=paper.announce_type,
+            backfilled=paper.backfilled,
+            categories=tuple(paper.categories),
+            listed_in=tuple(paper.listed_in),
+            score=paper.match.score,
+            excluded=paper.excluded,
+            topics=paper.topics,
+            settled=paper.settled,
+            enriched=paper.metadata is not None,
+            for_you=paper.for_you is not None,
+        )
 
 
-class BackfillState(BaseModel):
+class _State(BaseModel):
+    """A record the refresh keeps between runs, changed only through ``but``."""
+
+    def but(self, **changes: Any) -> Self:
+        """A copy with these fields changed, validated: ``model_copy(update=...)`` checks
+        nothing, so a misspelled field or a value of the wrong type would pass silently."""
+        unknown = changes.keys() - type(self).model_fields.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        return self.model_validate({**dict(self), **changes})
+
+
+class BackfillState(_State):
     """The backfill from the arXiv API: what it fills, how far it got, what it added."""
 
     filled: list[str] = Field(default_factory=list)  # followed categories whose window is full
@@ -196,7 +271,7 @@ class BackfillState(BaseModel):
         return bool(self.categories)
 
 
-class LikesState(BaseModel):
+class LikesState(_State):
     """The liked papers the last refresh resolved (core.refresh.likes), for the for-you feeds."""
 
     ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
@@ -206,7 +281,7 @@ class LikesState(BaseModel):
     message: str = ""
 
 
-class RefreshState(BaseModel):
+class RefreshState(_State):
     """What the refresh job remembers between runs, and what /health reports."""
 
     feed_url: str | None = None

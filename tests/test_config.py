@@ -112,13 +112,13 @@ def load_or_explain(path: Path) -> Config | ConfigError:
         return error
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=JSON_VALUES)
 def test_any_json_document_loads_or_is_explained(tmp_path: Path, data: object) -> None:
     load_or_explain(write(tmp_path, json.dumps(data)))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(KEYS), value=JSON_VALUES)
 def test_one_bad_value_is_named_by_its_key(tmp_path: Path, key: str, value: object) -> None:
     """The shipped config with one value replaced: it loads, or the message names that key."""
@@ -133,7 +133,7 @@ def test_one_bad_value_is_named_by_its_key(tmp_path: Path, key: str, value: obje
         assert key.split(".")[0] in result.message or "topics" in result.message, result.message
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=200))
 def test_any_bytes_load_or_are_explained(tmp_path: Path, raw: bytes) -> None:
     path = tmp_path / "config.json"

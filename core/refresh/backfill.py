@@ -28,7 +28,7 @@ from core.arxiv.client import ArxivClient
 from core.arxiv.rss import parse_datetime
 from core.config import Config
 from core.errors import FeedError, FetchError
-from core.models import BackfillState, Entry, Paper
+from core.models import BackfillState, Paper, Ranked
 from core.refresh.enrich import entry_metadata
 from core.text.latex import clean_text
 
@@ -107,7 +107,7 @@ def _paper(entry: Any, followed: list[str]) -> Paper | None:
     )
 
 
-def lacking(papers: Sequence[Paper | Entry], categories: list[str], since: datetime, now: datetime) -> list[str]:
+def lacking(papers: Sequence[Ranked], categories: list[str], since: datetime, now: datetime) -> list[str]:
     """The categories whose stored papers cover fewer announcement days than the window has
     weekdays (arXiv announces Monday to Friday): those a backfill would fill."""
     end = min(now, since + timedelta(days=MAX_WINDOW_DAYS))
@@ -130,7 +130,7 @@ def run_backfill(
     client: ArxivClient,
     api_base: str,
     config: Config,
-    stored: Sequence[Paper | Entry],
+    stored: Sequence[Ranked],
     state: BackfillState,
     now: datetime,
     since: datetime,
@@ -186,7 +186,7 @@ def run_backfill(
 
 def _plan(
     state: BackfillState,
-    stored: Sequence[Paper | Entry],
+    stored: Sequence[Ranked],
     followed: list[str],
     since: datetime,
     now: datetime,

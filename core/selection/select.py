@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from core import taxonomy
 from core.config import ANNOUNCE_TYPES, Config, arxiv_id
 from core.errors import QueryError
-from core.models import Entry, Match, Paper, SimilarTo
+from core.models import Match, Paper, Ranked, SimilarTo
 from core.text import querylang
 from core.text.latex import clean_text
 from core.text.matching import (
@@ -237,21 +237,11 @@ def as_seen_in(papers: Sequence[Paper], category: str) -> list[Paper]:
     return adjusted
 
 
-def kept_by_config(paper: Paper | Entry, config: Config) -> bool:
+def kept_by_config(paper: Ranked, config: Config) -> bool:
     """Whether config.json's own filters keep this paper (what a default feed shows)."""
-    excluded, score = (
-        (paper.excluded, paper.score)
-        if isinstance(paper, Entry)
-        else (paper.match.excluded_by is not None, paper.match.score)
-    )
-    return _kept(paper.announce_type, excluded, score, config.announce_types, config.min_score, bool(config.keywords))
+    return passes(paper, config.announce_types, config.min_score, bool(config.keywords))
 
 
-def passes(paper: Paper, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
-    excluded = paper.match.excluded_by is not None
-    return _kept(paper.announce_type, excluded, paper.match.score, types, min_score, has_keywords)
-
-
-def _kept(kind: str, excluded: bool, score: float, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
+def passes(paper: Ranked, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:
     """A paper is kept when its type is wanted, nothing excludes it and it scores enough."""
-    return kind in types and not excluded and (not has_keywords or score >= min_score)
+    return paper.announce_type in types and not paper.excluded and (not has_keywords or paper.score >= min_score)

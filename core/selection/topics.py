@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from core import taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
-from core.models import Entry, Paper
+from core.models import Paper, Ranked
 from core.selection.select import FeedQuery, Likeness, kept_by_config, select_papers
 from core.text import querylang
 from core.text.matching import TextIndex
@@ -71,7 +71,7 @@ def with_topic_scores(papers: Sequence[Paper], config: Config) -> list[Paper]:
 
 
 def shown_ids(
-    papers: Sequence[Paper | Entry], config: Config, per_feed: int | None = None, summarised_only: bool = False
+    papers: Sequence[Ranked], config: Config, per_feed: int | None = None, summarised_only: bool = False
 ) -> list[str]:
     """The papers some default feed shows, each once, best first: config.json's own, then each
     topic's (only the topics with ``summary: true`` when ``summarised_only``), the first
@@ -79,7 +79,7 @@ def shown_ids(
     chosen = [p.id for p in papers if kept_by_config(p, config)][:per_feed]
     for topic in config.topics:
         if topic.summary or not summarised_only:
-            scored = [(s, p.announced, p.id) for p in papers if (s := _topic_scores(p).get(topic.name)) is not None]
+            scored = [(s, p.announced, p.id) for p in papers if (s := p.topics.get(topic.name)) is not None]
             cut = min(n for n in (topic.max_papers or config.max_papers, per_feed) if n)
             chosen += [i for _, _, i in sorted(scored, reverse=True)[:cut]]
     return list(dict.fromkeys(chosen))
@@ -91,7 +91,3 @@ def unique_by_id(papers: Sequence[Paper]) -> list[Paper]:
     for paper in papers:
         first.setdefault(paper.id, paper)
     return list(first.values())
-
-
-def _topic_scores(paper: Paper | Entry) -> dict[str, float]:
-    return dict(paper.topics) if isinstance(paper, Entry) else paper.topics

@@ -26,12 +26,15 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise StoreError when the store cannot be reached."""
 
-    def save_papers(self, papers: Sequence[Paper | Entry]) -> list[Entry]:
-        """Replace every stored paper with these, in this order (best first); all or nothing.
-        Returns the entries stored.
+    def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
+        """Replace every stored paper with the papers of these entries, in this order (best
+        first); all or nothing. Returns the entries stored.
 
-        A ``Paper`` is written (new or changed); an ``Entry`` (from ``load_index``) names a
-        stored paper that stays as it is."""
+        The paper of an entry whose id is in ``changed`` is written from there (new or
+        changed); any other entry (from ``load_index``) names a stored paper that stays as it is."""
+
+    def save_papers(self, papers: Sequence[Paper]) -> list[Entry]:
+        """``save_catalog`` of these papers, each written whole."""
 
     def load_index(self) -> list[Entry]:
         """The entry of every stored paper, in saved order (no paper is read whole)."""

@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary
-from core.text.latex import authors_to_convert
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +46,33 @@ Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def decode_paper(raw: str | bytes, migrations: dict[int, Migration] = MIGRATIONS) -> Paper | None:
-    """The paper in ``raw``, migrated to the current schema; None (logged) if it cannot be read."""
+    """The paper in ``raw``, migrated to the current schema; None (logged) if it is not a paper
+    this service can read. Only a record's own faults are caught: a failing migration is a bug,
+    and raises."""
     try:
         data = json.loads(raw)
-        version = int(data.get("schema_version", 1))
-        if version > PAPER_SCHEMA:
-            log.warning(
-                "store: skipping paper %s of schema %d (this service reads %d)", data.get("id"), version, PAPER_SCHEMA
-            )
-            return None
-        while version < PAPER_SCHEMA:
-            data = migrations[version](data)
-            version += 1
-        return Paper.model_validate({**data, "schema_version": PAPER_SCHEMA})
-    except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as exc:
-        log.warning("store: skipping a stored paper that cannot be read: %s", str(exc).splitlines()[0][:200])
+    except ValueError as exc:
+        return _unreadable(f"not JSON: {exc}")
+    version = data.get("schema_version", 1) if isinstance(data, dict) else None
+    if not isinstance(version, int) or version < 1:
+        return _unreadable("not a stored paper")
+    if version > PAPER_SCHEMA:
+        log.warning(
+            "store: skipping paper %s of schema %d (this service reads %d)", data.get("id"), version, PAPER_SCHEMA
+        )
         return None
+    while version < PAPER_SCHEMA:
+        data = migrations[version](data)
+        version += 1
+    try:
+        return Paper.model_validate({**data, "schema_version": PAPER_SCHEMA})
+    except ValidationError as exc:
+        return _unreadable(str(exc))
+
+
+def _unreadable(reason: str) -> Paper | None:
+    log.warning("store: skipping a stored paper that cannot be read: %s", reason.splitlines()[0][:200])
+    return None
 
 
 def decode_papers(raws: Iterable[str | bytes | None]) -> list[Paper]:
@@ -89,30 +99,13 @@ def decode_summary(raw: str | bytes) -> Summary | None:
 
 
 def encode_paper(paper: Paper) -> tuple[str, Entry]:
-    """A paper's stored JSON and its entry."""
+    """A paper's stored JSON and its entry, whose digest names that JSON."""
     text = paper.model_dump_json()
-    return text, entry_of(paper, text)
+    return text, Entry.of(paper, digest_of(text))
 
 
-def entry_of(paper: Paper, text: str | None = None) -> Entry:
-    """The entry of a paper whose stored JSON is ``text``."""
-    text = paper.model_dump_json() if text is None else text
-    return Entry(
-        id=paper.id,
-        version=paper.version,
-        digest=hashlib.blake2b(text.encode(), digest_size=10).hexdigest(),
-        announced=paper.announced,
-        announce_type=paper.announce_type,
-        backfilled=paper.backfilled,
-        categories=tuple(paper.categories),
-        listed_in=tuple(paper.listed_in),
-        score=paper.match.score,
-        excluded=paper.match.excluded_by is not None,
-        topics=tuple(paper.topics.items()),
-        settled=bool(paper.listed_in and paper.title_text and not authors_to_convert(paper)),
-        enriched=paper.metadata is not None,
-        for_you=paper.for_you is not None,
-    )
+def digest_of(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 
 ENTRY_SCHEMA = 1
@@ -120,11 +113,9 @@ ENTRY_SCHEMA = 1
 
 def encode_entry(entry: Entry) -> str:
     """An entry as a compact JSON array (about 130 bytes), in field order."""
-    if entry.encoded:
-        return entry.encoded
     e = entry
     fields = [e.id, e.version, e.digest, e.announced.isoformat(), e.announce_type, e.backfilled, e.categories]
-    fields += [e.listed_in, e.score, e.excluded, e.topics, e.settled, e.enriched, e.for_you]
+    fields += [e.listed_in, e.score, e.excluded, list(e.topics.items()), e.settled, e.enriched, e.for_you]
     return json.dumps([ENTRY_SCHEMA, *fields], separators=(",", ":"))
 
 
@@ -145,7 +136,7 @@ def decode_entries(raws: Sequence[str | bytes | None]) -> list[Entry | None]:
                 raise ValueError("an entry is not one JSON value")
         except ValueError:
             rows = [_parsed(t) for t in texts]
-        return [None if r is None or t is None else _entry(r, t) for r, t in zip(rows, texts, strict=True)]
+        return [None if r is None else _entry(r) for r in rows]
 
 
 @contextmanager
@@ -169,7 +160,7 @@ def _parsed(text: str | None) -> Any:
         return None
 
 
-def _entry(row: Any, raw: str) -> Entry | None:
+def _entry(row: Any) -> Entry | None:
     try:
         schema, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags = row
         if schema != ENTRY_SCHEMA:
@@ -186,11 +177,10 @@ def _entry(row: Any, raw: str) -> Entry | None:
             tuple(listed),
             float(score),
             bool(excluded),
-            tuple((str(name), float(points)) for name, points in topics),
+            {str(name): float(points) for name, points in topics},
             bool(settled),
             bool(enriched),
             bool(for_you),
-            raw,
         )
     except (ValueError, TypeError) as exc:
         log.warning("store: an entry cannot be read, the paper is read whole: %s", exc)

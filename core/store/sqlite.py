@@ -28,7 +28,6 @@ from core.store.records import (
     decode_summary,
     encode_entry,
     encode_paper,
-    entry_of,
 )
 
 _SCHEMA = """
@@ -59,6 +58,7 @@ class SqliteStore:
         # feed's time. (sqlite3 connections must stay on the thread that made them.)
         self._local = threading.local()
         self._setup = threading.Lock()  # the first connection creates the tables, once
+        self._stored_entries: dict[str, str] = {}  # name -> stored form, as last read or written
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -97,18 +97,21 @@ class SqliteStore:
         with self._connect() as conn:
             conn.execute("SELECT 1").fetchone()
 
-    def save_papers(self, papers: Sequence[Paper | Entry]) -> list[Entry]:
+    def save_papers(self, papers: Sequence[Paper]) -> list[Entry]:
+        return self.save_catalog([Entry.of(p) for p in papers], {p.id: p for p in papers})
+
+    def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
             entries, written = [], []
-            for paper in papers:
-                if isinstance(paper, Paper):
+            for entry in order:
+                paper = changed.get(entry.id)
+                if paper is not None:
                     text, entry = encode_paper(paper)
                     written.append((paper.id, text))
-                    paper = entry
-                entries.append(paper)
+                entries.append(entry)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
-            _write_entries(conn, entries)
+            self._stored_entries = _write_entries(conn, entries, self._stored_entries)
             conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
             conn.execute("DELETE FROM paper_feeds")
             conn.executemany(
@@ -121,11 +124,12 @@ class SqliteStore:
         with self._connect() as conn:
             rows = conn.execute("SELECT id, entry FROM entries ORDER BY position").fetchall()
             entries = list(zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True))
+            self._stored_entries = {_name(e): raw for (_, e), (_, raw) in zip(entries, rows, strict=True) if e}
             if all(e is not None for _, e in entries):
                 return [e for _, e in entries if e is not None]
             # An entry that cannot be read is made again from its paper.
-            whole = {p.id: p for p in self._whole(conn, [i for i, e in entries if e is None])}
-            return [e or entry_of(whole[i]) for i, e in entries if e is not None or i in whole]
+            whole = {p.id: encode_paper(p)[1] for p in self._whole(conn, [i for i, e in entries if e is None])}
+            return [e or whole[i] for i, e in entries if e is not None or i in whole]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
         with self._connect() as conn:
@@ -244,11 +248,20 @@ class SqliteStore:
         return str(row[0]) if row else None
 
 
-def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
-    """The ranked set, in this order, in place of the one stored."""
+def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, str]) -> dict[str, str]:
+    """The ranked set, in this order, in place of the one stored; returns each entry's stored
+    form by name. An entry already ``stored`` is written back as it was read: encoding 60,000
+    unchanged entries again would cost a next-day refresh a third of a second."""
     conn.execute("DELETE FROM entries")
-    rows = [(i, e.id, encode_entry(e)) for i, e in enumerate(entries)]
+    encoded = {name: stored.get(name) or encode_entry(e) for e in entries if (name := _name(e))}
+    rows = [(i, e.id, encoded[_name(e)]) for i, e in enumerate(entries)]
     conn.executemany("INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)", rows)
+    return encoded
+
+
+def _name(entry: Entry) -> str:
+    """An entry's stored version: its id and digest."""
+    return f"{entry.id}@{entry.digest}"
 
 
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:
@@ -270,5 +283,5 @@ def _migrate_positions(conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT id, data FROM papers ORDER BY position").fetchall()
         papers = decode_papers(data for _, data in rows)
         conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", rows)
-        _write_entries(conn, [entry_of(p) for p in papers])
+        _write_entries(conn, [encode_paper(p)[1] for p in papers], {})
         conn.execute("DROP TABLE papers")

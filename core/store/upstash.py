@@ -33,7 +33,6 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.errors import StoreError
@@ -47,7 +46,6 @@ from core.store.records import (
     decode_summary,
     encode_entry,
     encode_paper,
-    entry_of,
 )
 from core.store.upstash_rest import Command, UpstashREST
 
@@ -108,18 +106,22 @@ class UpstashStore:
 
     # --- papers ----------------------------------------------------------------------------
 
-    def save_papers(self, papers: Sequence[Paper | Entry]) -> list[Entry]:
+    def save_papers(self, papers: Sequence[Paper]) -> list[Entry]:
+        return self.save_catalog([Entry.of(p) for p in papers], {p.id: p for p in papers})
+
+    def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
         old = self._manifest()
         live = set(self._all_names(old))
         entries: list[Entry] = []
         encoded: dict[str, tuple[str, str]] = {}  # name -> (paper JSON, entry JSON) to write
-        for paper in papers:
-            if isinstance(paper, Paper):
+        for entry in order:
+            paper = changed.get(entry.id)
+            if paper is not None:
                 text, entry = encode_paper(paper)
                 if _name(entry) not in live:  # new or changed
                     encoded[_name(entry)] = (text, encode_entry(entry))
-            elif _name(entry := paper) not in live:
+            elif _name(entry) not in live:
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
         writes: list[Command] = []
@@ -161,7 +163,7 @@ class UpstashStore:
         made: dict[str, Entry] = {}
         for name, raw in zip(lacking, self._raw(lacking), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:
-                made[name] = replace(entry_of(paper), digest=name.rpartition("@")[2])  # as stored
+                made[name] = Entry.of(paper, digest=name.rpartition("@")[2])  # as stored
         if made:
             fields = [part for name, e in made.items() for part in (name, encode_entry(e))]
             self._call("HSET entries", self.redis.call, "HSET", ENTRIES, *fields)

@@ -20,7 +20,7 @@ from queue import Empty, SimpleQueue
 from core.arxiv.client import ArxivClient
 from core.config import Config
 from core.errors import FetchError, LLMError
-from core.models import Entry, Paper, Summary
+from core.models import Paper, Ranked, Summary
 from core.selection.topics import shown_ids, unique_by_id
 from core.settings import Settings
 from core.store import Store
@@ -69,7 +69,7 @@ def candidates(papers: list[Paper], config: Config) -> list[Paper]:
     return [by_id[i] for i in summary_candidates(papers, config)]
 
 
-def summary_candidates(papers: Sequence[Paper | Entry], config: Config) -> list[str]:
+def summary_candidates(papers: Sequence[Ranked], config: Config) -> list[str]:
     """The ids of ``candidates``, from the papers or their entries alone (what a refresh reads)."""
     return shown_ids(papers, config, per_feed=config.summary.max_papers, summarised_only=True)
 

@@ -144,10 +144,6 @@ def readable(paper: Paper) -> Paper:
             "title_text": latex_to_unicode(paper.title),
             "abstract_text": "" if abstract == paper.abstract else abstract,
         }
-    if authors_to_convert(paper):
+    if paper.authors_to_convert:
         update["authors_text"] = [latex_to_unicode(name) for name in paper.authors]
     return paper.model_copy(update=update) if update else paper
-
-
-def authors_to_convert(paper: Paper) -> bool:
-    return not paper.authors_text and any("\\" in name or "$" in name for name in paper.authors)

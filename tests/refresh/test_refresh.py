@@ -11,7 +11,8 @@ import pytest
 from core.arxiv.rss import parse_feed
 from core.config import Config, parse_config
 from core.errors import AppError, FeedError, FetchError, LockedError
-from core.refresh import merge_papers, refresh
+from core.refresh import refresh
+from core.refresh.catalog import merge_papers
 from core.selection.topics import shown_ids
 from core.settings import Settings
 from core.store import Store

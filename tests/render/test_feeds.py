@@ -193,7 +193,7 @@ def test_rss_names_every_author_in_one_creator_as_arxiv_does(papers: list[Paper]
 def test_authors_are_shown_in_unicode_in_every_format() -> None:
     from core.config import parse_config
     from core.models import RefreshState
-    from core.refresh import rank_for_config
+    from core.refresh.rank import rank_for_config
     from core.render.digest import render_digest
 
     raw = make_paper("Quantum", authors=["Michal Hajdu\\v{s}ek", "Fran\\c{c}ois B\\'enard", "Ada Lovelace"])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from core.config import ANNOUNCE_TYPES, parse_config
 from core.errors import QueryError
 from core.models import Paper
-from core.refresh import rank_for_config
+from core.refresh.rank import rank_for_config
 from core.selection.select import (
     MAX_LIMIT,
     TERMS_PATTERN,

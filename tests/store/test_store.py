@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
-from core.models import KeywordHit, Match, Paper, RefreshState
+from core.models import Entry, KeywordHit, Match, Paper, RefreshState
 from core.settings import Settings
 from core.store import Store, open_store
-from core.store.records import entry_of
+from core.store.records import encode_paper
 from core.store.sqlite import SqliteStore
 from core.store.upstash import UpstashStore
 from tests.papers import make_paper, stored
@@ -236,8 +236,8 @@ def test_the_index_holds_every_paper_s_entry_in_saved_order(store: Store) -> Non
     papers = [paper("2", 2.5, ("cs.AI", "cs.LG"), topics={"agents": 2.5}), paper("1", 1.0), paper("3")]
     store.save_papers(papers)
     index = store.load_index()
-    assert index == [entry_of(p) for p in papers]
-    assert (index[0].listed_in, index[0].score, index[0].topics) == (("cs.AI", "cs.LG"), 2.5, (("agents", 2.5),))
+    assert index == [encode_paper(p)[1] for p in papers]
+    assert (index[0].listed_in, index[0].score, index[0].topics) == (("cs.AI", "cs.LG"), 2.5, {"agents": 2.5})
     assert store.load_whole([index[2], index[0]]) == [papers[2], papers[0]]
     assert store.load_whole([]) == []
 
@@ -248,11 +248,11 @@ def test_an_entry_saved_keeps_its_paper_as_it_was(store: Store) -> None:
     store.save_papers(papers)
     index = {e.id: e for e in store.load_index()}
     revised = paper("2", 5.0, ("cs.LG",), title="Revised")
-    store.save_papers([revised, index["3"], index["1"]])
+    store.save_catalog([Entry.of(revised), index["3"], index["1"]], {"2": revised})
     assert store.load_papers() == [revised, papers[2], papers[0]]
     assert ids(store.load_papers("cs.AI")) == ["3", "1"]
-    assert store.load_index() == [entry_of(revised), index["3"], index["1"]]
-    store.save_papers([index["3"]])  # the others leave
+    assert store.load_index() == [encode_paper(revised)[1], index["3"], index["1"]]
+    store.save_catalog([index["3"]], {})  # the others leave
     assert ids(store.load_papers()) == ["3"]
     assert store.load_status()[1] == 1
 
@@ -278,7 +278,7 @@ def test_sqlite_stores_of_the_layout_before_entries_are_moved_once(tmp_path: Pat
     store = SqliteStore(path)
     assert store.load_papers() == papers
     assert ids(store.load_papers("cs.LG")) == ["2"]
-    assert store.load_index() == [entry_of(p) for p in papers]
+    assert store.load_index() == [encode_paper(p)[1] for p in papers]
     with sqlite3.connect(path) as conn:
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "papers" not in tables

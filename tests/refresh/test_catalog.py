@@ -108,7 +108,8 @@ def test_the_window_reaches_back_from_the_newest_announcement_not_only_the_clock
 def test_papers_changed_records_a_date_only_when_the_papers_differ(store: SqliteStore) -> None:
     saved = store.load_index()
     first = papers_changed(RefreshState(), saved, NOW)
-    assert first.papers_changed_at == NOW and first.papers_digest
+    assert first.papers_changed_at == NOW
+    assert first.papers_digest
     assert papers_changed(first, saved, NOW + timedelta(days=1)) is first
     changed = papers_changed(first, saved[:2], NOW + timedelta(days=1))
     assert changed.papers_changed_at == NOW + timedelta(days=1)

@@ -462,7 +462,8 @@ def test_a_refresh_with_summaries_saves_the_papers_once(
     store = UpstashStore(shim.url, shim.token, timeout_s=5.0)
     config = make_config()
     report = refresh(config, ds_settings, store, now=NOW, summarizer=open_summarizer(config.summary, ds_settings))
-    assert report.summaries is not None and report.summaries.made == 5
+    assert report.summaries is not None
+    assert report.summaries.made == 5
     generations = {key.split(":")[1] for key in store.redis.call("KEYS", "arb:*:ids:*")}
     assert len(generations) == 1
     assert sum(p.summary is not None for p in store.load_papers()) == 5

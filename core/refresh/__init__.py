@@ -2,12 +2,14 @@
 
     lock -> ingest (arXiv's RSS) -> catalog (stored entries, what to redo, merge) -> backfill
          -> window -> rank -> stages (metadata, cached summaries, likes, for you)
-         -> summaries -> ONE save of the papers -> the state
+         -> ONE save of the papers -> the state -> summaries (``summarize``)
 
 One pipeline for the CLI and the cron route, its dependencies passed in; the only writer. Its
 rule: a refresh that fails, or finds nothing, leaves the stored papers exactly as they were,
-so the last good feed keeps being served. The state is saved last: if saving the papers
-failed, the old ETag stays and the next run fetches again.
+so the last good feed keeps being served. The state is saved after the papers: if saving
+them failed, the old ETag stays and the next run fetches again. Summaries come after both
+(the slow, killable part of a run); the papers they change are saved by ``summarize``, the
+same step ``python -m core summarize`` runs.
 
 Owns: ``ingest`` (the RSS day), ``catalog`` (stored entries and whole papers), ``rank``,
 ``backfill``, ``enrich``, ``likes``, ``embeddings``, ``stages``, ``lock``.
@@ -135,7 +137,7 @@ def _refresh(
     rules = config_hash(config)
     rematch = state.config_hash != rules
     sent, ahead = {p.id for p in day.papers}, now + FUTURE_TOLERANCE
-    redo = catalog.whole(e.id for e in catalog.order if rematch or not e.settled or e.id in sent or e.announced > ahead)
+    redo = catalog.redo(lambda e: rematch or not e.settled or e.id in sent or e.announced > ahead)
     merged, report.new, report.updated = merge_papers(redo, day.papers)
     report.future_dated = catalog.add(merged, now)
 
@@ -155,7 +157,7 @@ def _refresh(
         if filled.pages and filling.message:
             message = f"{message} Backfill: {filling.message}.".strip()
 
-    liking, summaries = state.likes, None
+    liking = state.likes
     if catalog.order:
         # Re-rank everything stored, so an edited config.json takes effect at the next refresh;
         # stored papers keep their match unless config.json changed since they were matched.
@@ -168,8 +170,6 @@ def _refresh(
         stages.attach_summaries(catalog, config, store)
         liking, liked = stages.resolve_likes(catalog, run)
         liking = stages.match_for_you(catalog, run, liking, liked, state.likes)
-        summaries = make_summaries_due(run, catalog, state, summarizer, deadline, sleep)
-        report.summaries = summaries[0]
         report.matched = sum(1 for e in catalog.order if kept_by_config(e, config))
         report.stored = len(catalog.order)
 
@@ -179,6 +179,7 @@ def _refresh(
         feed_url=day.url,
         etag=day.etag,
         last_modified=day.last_modified,
+        last_request_at=client.last_request_at,
         last_refresh_at=now,
         last_success_at=now,
         outcome=report.outcome,
@@ -189,7 +190,9 @@ def _refresh(
     )
     if catalog.order:
         state = papers_changed(state.but(config_hash=rules), catalog.save(), now)
-    store.save_state(_with_summaries(state, summaries, client))
+    store.save_state(state)
+    if catalog.order:
+        report.summaries = summarize(run, catalog, state, summarizer, deadline, sleep)
     return report
 
 
@@ -209,48 +212,44 @@ def summarize_stored(
         state = store.load_state()
         with ArxivClient(settings, state.last_request_at, deadline, sleep=sleep) as client:
             run = stages.Run(config, settings, store, client, now or datetime.now(UTC))
-            summaries = make_summaries_due(run, catalog, state, summarizer, deadline, sleep)
-            if summaries[0].made or summaries[0].rejected:
-                state = papers_changed(state, catalog.save(), run.now)
-            store.save_state(_with_summaries(state, summaries, client))
-            return summaries[0]
+            return summarize(run, catalog, state, summarizer, deadline, sleep)
 
 
-def make_summaries_due(
+def summarize(
     run: stages.Run,
     catalog: Catalog,
     state: RefreshState,
     summarizer: Summarizer | None,
     deadline: float | None,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[SummaryReport, list[str]]:
+) -> SummaryReport:
     """Summarise what is due (the state's queue, then the feeds' top papers; only those are
-    read whole) into the catalog, for ``summary.time_budget_s`` from now and never past
-    ``deadline`` when given. Returns the report and the queue left for the next run."""
-    config = run.config
+    read whole), for ``summary.time_budget_s`` from now and never past ``deadline`` when
+    given; save the papers that got one, and the outcome.
+
+    It runs after the refresh's own save, on purpose: model calls are the slow, killable
+    part of a run (a function past its time limit, a process killed), and the day's papers
+    must already be in the feeds when that happens; summaries are cached as they are made,
+    so the next run attaches them."""
+    config, store = run.config, run.store
+    queue = state.summary_queue
     if summarizer is None:
-        return SummaryReport(message=summary_status(config.summary, run.settings).message), state.summary_queue
-    stop = time.monotonic() + config.summary.time_budget_s
-    stop = min(stop, deadline) if deadline is not None else stop
-    due = catalog.whole([*state.summary_queue, *summary_candidates(catalog.order, config)])
-    papers, report, queue = make_summaries(
-        due, config, run.settings, run.store, summarizer, state.summary_queue, run.now, stop, run.client, sleep=sleep
-    )
-    catalog.update(papers)
-    return report, queue
-
-
-def _with_summaries(
-    state: RefreshState, summaries: tuple[SummaryReport, list[str]] | None, client: ArxivClient
-) -> RefreshState:
-    """The state with what the summaries did, if they ran, and the run's last arXiv request
-    (PDF downloads count for the next run's throttle)."""
-    if summaries is not None:
-        report, queue = summaries
-        state = state.but(summary_queue=queue, summary_message=report.message, counts=state.counts | report.counts())
-    if client.last_request_at is not None:
-        state = state.but(last_request_at=client.last_request_at)
-    return state
+        report = SummaryReport(message=summary_status(config.summary, run.settings).message)
+    else:
+        stop = time.monotonic() + config.summary.time_budget_s
+        stop = min(stop, deadline) if deadline is not None else stop
+        due = catalog.whole([*queue, *summary_candidates(catalog.order, config)])
+        papers, report, queue = make_summaries(
+            due, config, run.settings, store, summarizer, queue, run.now, stop, run.client, sleep=sleep
+        )
+        catalog.update(papers)
+        if report.made or report.rejected:
+            state = papers_changed(state, catalog.save(), run.now)
+    state = state.but(summary_queue=queue, summary_message=report.message, counts=state.counts | report.counts())
+    if run.client.last_request_at is not None:  # PDF downloads count for the next run's throttle
+        state = state.but(last_request_at=run.client.last_request_at)
+    store.save_state(state)
+    return report
 
 
 def _save_state_quietly(store: Store, state: RefreshState) -> None:

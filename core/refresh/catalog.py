@@ -50,6 +50,17 @@ class Catalog:
         self.read |= {p.id: p for p in self.store.load_whole(unread)}
         return [p for e in self.order if e.id in wanted and (p := self._current(e.id)) is not None]
 
+    def redo(self, wanted: Callable[[Entry], bool]) -> list[Paper]:
+        """The papers whose entry is ``wanted``, read whole to be merged and matched again; a
+        stored paper that cannot be read leaves the catalog (arXiv's data writes it again, or
+        it ages out)."""
+        ids = [e.id for e in self.order if wanted(e)]
+        papers = self.whole(ids)
+        unreadable = set(ids) - {p.id for p in papers}
+        if unreadable:
+            self.keep(lambda e: e.id not in unreadable)
+        return papers
+
     def update(self, papers: Iterable[Paper]) -> None:
         """Take these papers back; those that differ from what the catalog holds are saved,
         and their entries follow them."""

@@ -23,7 +23,6 @@ from core.selection.select import kept_by_config
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
-from core.store.upstash import UpstashStore
 from core.summarize import open_summarizer
 from core.summarize.pipeline import HANG_GRACE_S, make_summaries, summary_key
 from core.web.app import create_app
@@ -31,7 +30,6 @@ from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.conftest import TEST_CONFIG, no_wait
 from tests.dashscope_fake import FakeDashScope
 from tests.loopback import Reply
-from tests.upstash_shim import UpstashShim
 
 NOW = datetime(2024, 11, 28, 12, tzinfo=UTC)
 
@@ -452,18 +450,3 @@ def test_queued_papers_go_ahead_of_the_ranking(
     run(ranked, config, ds_settings, sqlite, queue=[queued.id, queued.id])
     asked = [c.prompt.split("arXiv: ")[1].split()[0] for c in dashscope.calls]
     assert asked == [queued.versioned_id, top[0].versioned_id]  # once, first; then the best one
-
-
-@pytest.mark.slow
-def test_a_refresh_with_summaries_saves_the_papers_once(
-    arxiv_server: FakeArxiv, dashscope: FakeDashScope, ds_settings: Settings, shim: UpstashShim
-) -> None:
-    """Summaries are made before the one save: one generation of id lists, written once."""
-    store = UpstashStore(shim.url, shim.token, timeout_s=5.0)
-    config = make_config()
-    report = refresh(config, ds_settings, store, now=NOW, summarizer=open_summarizer(config.summary, ds_settings))
-    assert report.summaries is not None
-    assert report.summaries.made == 5
-    generations = {key.split(":")[1] for key in store.redis.call("KEYS", "arb:*:ids:*")}
-    assert len(generations) == 1
-    assert sum(p.summary is not None for p in store.load_papers()) == 5

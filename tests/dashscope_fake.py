@@ -14,7 +14,10 @@ OpenAI-compatible mode:
   -> {"object": "list", "data": [{"object": "embedding", "embedding": [...], "index"}], "model",
       "usage": {"prompt_tokens", "total_tokens"}, "id"}; at most 10 inputs (text-embedding-v4)
   The vectors are a stand-in (words hashed into the dimensions), so alike texts get alike
-  vectors; the protocol around them is DashScope's.
+  vectors; the protocol around them is DashScope's. ``embedding_flaws`` spoils the next
+  replies as a broken or hostile server would: a "NaN" or "Infinity" number (the bare tokens
+  Python's json and many servers write, though JSON has no such numbers) or a "short" vector
+  (3 numbers, whatever the dimensions).
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ class FakeDashScope:
         self.calls: list[Call] = []
         self.embedding_calls: list[int] = []  # inputs per embeddings call
         self.embedding_error: str | None = None  # an error code for every embeddings call
+        # The next embeddings replies' flaw, in order ("NaN", "Infinity", "short"; None: a good reply).
+        self.embedding_flaws: deque[str | None] = deque()
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._handle)
 
@@ -98,6 +103,7 @@ class FakeDashScope:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         with self._lock:
             self.embedding_calls.append(len(texts))
+            flaw = self.embedding_flaws.popleft() if self.embedding_flaws else None
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error("InvalidApiKey", True)
         if self.embedding_error:
@@ -110,6 +116,8 @@ class FakeDashScope:
             {"object": "embedding", "embedding": stand_in_vector(text, dimensions), "index": i}
             for i, text in enumerate(texts)
         ]
+        if flaw:  # the last vector only: the reply is otherwise well-formed
+            data[-1]["embedding"] = spoiled(data[-1]["embedding"], flaw)
         tokens = sum(len(t.split()) for t in texts)
         payload = {
             "object": "list",
@@ -201,3 +209,11 @@ def stand_in_vector(text: str, dimensions: int) -> list[float]:
             vector[int.from_bytes(digest[:4], "big") % dimensions] += 1.0 if digest[4] % 2 else -1.0
     norm = math.sqrt(sum(x * x for x in vector)) or 1.0
     return [round(x / norm, 6) for x in vector]
+
+
+def spoiled(vector: list[float], flaw: str) -> list[float]:
+    """A vector as a broken server sends it: with one NaN or Infinity (json.dumps writes them as
+    the bare tokens ``NaN`` and ``Infinity``), or cut to 3 numbers."""
+    if flaw == "short":
+        return vector[:3]
+    return [float(flaw.lower()), *vector[1:]]

@@ -5,8 +5,9 @@ text-embedding-v4, OpenAI, Ollama) embeds each paper's title and abstract once p
 version, model, dimensions); the vectors are cached in the store, and every call counts in
 ``summary.daily_budget``. At refresh, once every stored and liked paper has a vector, each
 stored paper's most similar liked paper (cosine) is recorded on it (``Paper.for_you``) and the
-for-you feed is ranked by that. Until then, or on any failure (no key, the endpoint refusing,
-the budget or the time spent), the lexical model serves and the refresh says why.
+for-you feed is ranked by that. Until then, or on any failure (no key, the endpoint refusing
+or answering a vector that is not ``dimensions`` finite numbers, the budget or the time
+spent), the lexical model serves and the refresh says why. A malformed reply is never cached.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import operator
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,13 @@ class Embedder:
                 raise LLMError("transient", f"{self.url} sent a malformed reply ({type(exc).__name__})") from exc
             if len(vectors) != len(texts):
                 raise LLMError("transient", f"{self.url} sent {len(vectors)} vectors for {len(texts)} texts")
+            # json.loads reads NaN and Infinity (and 1e999 as infinity); one such number or a
+            # vector of another length would spoil every similarity, so the whole reply is refused.
+            dims = self.config.dimensions
+            if (bad := next((i for i, v in enumerate(vectors) if not sound(v, dims)), None)) is not None:
+                raise LLMError(
+                    "transient", f"{self.url} sent a malformed reply (vector {bad} is not {dims} finite numbers)"
+                )
             return vectors, tokens
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
@@ -80,14 +88,33 @@ def vector_key(config: EmbeddingsConfig, paper: Paper) -> str:
     return f"{config.model}:{config.dimensions}:{paper.id}v{paper.version}"
 
 
+def sound(vector: Sequence[float], dimensions: int) -> bool:
+    """Exactly ``dimensions`` finite numbers: what a vector must be to be kept or compared."""
+    return len(vector) == dimensions and all(map(math.isfinite, vector))
+
+
 def encode(vector: Sequence[float]) -> str:
     """A unit vector as base64 of float32: 512 dimensions in 2.7 KB."""
-    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    norm = math.hypot(*vector) or 1.0  # hypot: no overflow to infinity for large numbers
     return base64.b64encode(array("f", (x / norm for x in vector)).tobytes()).decode()
 
 
 def decode(data: str) -> array[float]:
     return array("f", base64.b64decode(data))
+
+
+def parse_cached(cached: Mapping[str, str], dimensions: int) -> dict[str, array[float]]:
+    """The cached vectors that are sound. Before replies were checked, a NaN or short vector
+    could be cached (for good on SQLite): such a one counts as missing, and is made again."""
+    vectors: dict[str, array[float]] = {}
+    for key, data in cached.items():
+        try:
+            vector = decode(data)
+        except ValueError:  # not base64 of float32
+            continue
+        if sound(vector, dimensions):
+            vectors[key] = vector
+    return vectors
 
 
 def text_of(paper: Paper) -> str:
@@ -116,9 +143,9 @@ def embed_papers(
     this run, within the daily budget, before ``stop_at``) and kept."""
     ec = config.similarity.embeddings
     keys = {p.id: vector_key(ec, p) for p in papers}
-    cached = store.load_vectors(list(dict.fromkeys(keys.values())))
+    cached = parse_cached(store.load_vectors(list(dict.fromkeys(keys.values()))), ec.dimensions)
     todo = [p for p in papers if keys[p.id] not in cached]
-    result = Embedded({p.id: decode(cached[keys[p.id]]) for p in papers if keys[p.id] in cached}, not todo)
+    result = Embedded({p.id: cached[keys[p.id]] for p in papers if keys[p.id] in cached}, not todo)
     if not todo:
         return result
     api_key = settings.api_keys.get(ec.api_key_env) or (
@@ -161,7 +188,13 @@ def most_like(paper: Paper, liked: Sequence[Paper], vectors: dict[str, array[flo
     mine = vectors[paper.id]
     best: tuple[float, Paper] | None = None
     for other in liked:
-        cosine = sum(map(operator.mul, mine, vectors[other.id]))
+        theirs = vectors[other.id]
+        if len(theirs) != len(mine):  # map stops at the shorter one: a meaningless cosine
+            continue
+        cosine = sum(map(operator.mul, mine, theirs))
+        # A NaN similarity is stored as null, which no longer reads back as a paper.
+        if not math.isfinite(cosine):
+            continue
         if best is None or cosine > best[0]:
             best = (cosine, other)
     if best is None or best[0] <= 0:

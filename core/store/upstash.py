@@ -21,7 +21,8 @@ lists (with a TTL, so a crashed save leaves nothing behind); then one MULTI/EXEC
 ``arb:manifest`` to it, makes its lists permanent and expires the old generation. Readers
 see the old generation or the new one, each with its own versions of the papers, never a
 mix. Versions no generation uses any more (changed or aged-out papers) are deleted at the
-save after (the manifest's ``retired``), so readers of the old generation still find them.
+save after (the manifest's ``retired``), so readers of the old generation still find them,
+unless that save lists them again (a paper back to an earlier version).
 Every read is bounded: a feed reads its ids and those papers in one script call; all papers
 are read in chunks of ``READ_CHUNK``. A refresh reads the ``*`` list and the entries (about
 150 bytes a paper), and whole papers only where something changed.
@@ -112,7 +113,10 @@ class UpstashStore:
     def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
         old = self._manifest()
-        live = set(self._all_names(old))
+        # The versions the last save retired are deleted at the end of this one (unless listed
+        # again): none counts as already stored, so no write is skipped for a version about to go.
+        doomed = set(old.get("retired", []))
+        live = set(self._all_names(old)) - doomed
         entries: list[Entry] = []
         encoded: dict[str, tuple[str, str]] = {}  # name -> (paper JSON, entry JSON) to write
         for entry in order:
@@ -146,7 +150,8 @@ class UpstashStore:
         self._call("switch to the new papers", self.redis.multi, switch)
         self._names = (gen, lists[_key(gen, ALL)])
         removals: list[Command] = []
-        for batch in _sized_batches(old.get("retired", []), lambda i: len(i) + 4):
+        # Never delete a version the new generation lists: it came back since it was retired.
+        for batch in _sized_batches(sorted(doomed - set(lists[_key(gen, ALL)])), lambda i: len(i) + 4):
             removals += [["HDEL", PAPERS, *batch], ["HDEL", ENTRIES, *batch]]
         self._pipelined("removal of old papers", removals)
         return entries

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,19 +27,25 @@ def etag_of(body: bytes) -> str:
 
 
 def conditional_response(
-    request: Request, body: bytes, media_type: str, last_modified: datetime | None, etag: str | None = None
+    request: Request,
+    body: bytes,
+    media_type: str,
+    last_modified: datetime | None,
+    etag: str | None = None,
+    now: datetime | None = None,
 ) -> Response:
-    """``body`` with validators; 304 with no body when the client's copy is current."""
+    """``body`` with validators; 304 with no body when the client's copy is current (as of
+    ``now``, the server's clock unless given)."""
     etag = etag or etag_of(body)
     headers = {"ETag": etag, "Cache-Control": PUBLIC}
     if last_modified is not None:
         headers["Last-Modified"] = email.utils.format_datetime(last_modified.replace(microsecond=0), usegmt=True)
-    if _not_modified(request, etag, last_modified):
+    if _not_modified(request, etag, last_modified, now or datetime.now(UTC)):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
 
-def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+def _not_modified(request: Request, etag: str, last_modified: datetime | None, now: datetime) -> bool:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:  # RFC 9110: If-None-Match wins over If-Modified-Since
         return if_none_match.strip() == "*" or etag in [
@@ -52,6 +58,9 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
         when = email.utils.parsedate_to_datetime(since)
     except (TypeError, ValueError):
         return False
-    if when.tzinfo is None:
+    # The date is read by the server's clock (RFC 9110 13.1.3); one later than it is invalid and
+    # ignored (RFC 2616 14.25, in so many words): a client whose clock runs ahead would
+    # otherwise keep its copy through the next refresh.
+    if when.tzinfo is None or when > now:
         return False
     return last_modified.replace(microsecond=0) <= when

@@ -3,8 +3,11 @@ speaks the OpenAI-compatible /embeddings protocol (at most 10 inputs a call, as 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import math
+from array import array
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +16,7 @@ from fastapi.testclient import TestClient
 from core.config import EmbeddingsConfig, load_config, parse_config
 from core.errors import LLMError
 from core.refresh import refresh
-from core.refresh.embeddings import Embedder, decode, embed_papers, encode, most_like
+from core.refresh.embeddings import Embedder, decode, embed_papers, encode, most_like, vector_key
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
@@ -44,6 +47,64 @@ def test_the_embedder_speaks_the_openai_compatible_protocol(dashscope: FakeDashS
     with pytest.raises(LLMError) as refused:
         wrong.embed(["x"])
     assert refused.value.kind == "auth"
+
+
+@pytest.mark.parametrize("flaw", ["NaN", "Infinity", "short"])
+def test_a_vector_that_is_not_dimensions_finite_numbers_is_a_malformed_reply(
+    dashscope: FakeDashScope, flaw: str
+) -> None:
+    embedder = Embedder("sk-test", EmbeddingsConfig(base_url=dashscope.compatible_base, dimensions=512))
+    dashscope.embedding_flaws.append(flaw)
+    with pytest.raises(LLMError) as malformed:
+        embedder.embed(["speech recognition models", "quantum lattice gauge"])
+    assert malformed.value.kind == "transient"
+    assert "malformed reply (vector 1 is not 512 finite numbers)" in malformed.value.message
+    assert [len(v) for v in embedder.embed(["speech recognition models"])[0]] == [512]  # the next reply is good
+
+
+def sound(data: str, dimensions: int) -> bool:
+    """A cached vector that is ``dimensions`` finite numbers."""
+    vector = decode(data)
+    return len(vector) == dimensions and all(math.isfinite(x) for x in vector)
+
+
+@pytest.mark.parametrize("flaw", ["NaN", "Infinity", "short"])
+def test_nothing_of_a_malformed_reply_is_cached_and_the_next_run_makes_it(
+    dashscope: FakeDashScope, settings: Settings, flaw: str
+) -> None:
+    store = SqliteStore(settings.data_dir / "malformed.sqlite3")
+    config = parse_config({"similarity": embedding_config(dashscope)})
+    keyed = dataclasses.replace(settings, api_keys={"DASHSCOPE_API_KEY": "sk-test"})
+    papers = [make_paper(f"Paper {n} about speech", id=f"2411.{n:05d}") for n in range(23)]
+    keys = [vector_key(config.similarity.embeddings, p) for p in papers]
+    dashscope.embedding_flaws.extend([None, flaw])  # the second reply is spoiled
+    failed = embed_papers(papers, config, keyed, store, NOW)
+    assert not failed.complete
+    assert "the embeddings endpoint failed" in failed.message
+    assert "malformed reply" in failed.message
+    assert sorted(store.load_vectors(keys)) == keys[:10]  # the first reply only, not one of the second's
+    again = embed_papers(papers, config, keyed, store, NOW)
+    assert (again.complete, again.calls) == (True, 2)
+    assert all(sound(v, 256) for v in store.load_vectors(keys).values())
+
+
+def test_a_poisoned_vector_cached_before_replies_were_checked_is_made_again(
+    dashscope: FakeDashScope, settings: Settings
+) -> None:
+    store = SqliteStore(settings.data_dir / "poisoned.sqlite3")
+    config = parse_config({"similarity": embedding_config(dashscope)})
+    keyed = dataclasses.replace(settings, api_keys={"DASHSCOPE_API_KEY": "sk-test"})
+    papers = [make_paper("Speech", id="2411.00001"), make_paper("Lattice", id="2411.00002")]
+    keys = [vector_key(config.similarity.embeddings, p) for p in papers]
+    # As the old code cached them: NaN everywhere (a NaN norm passed ``or 1.0``), and 3 numbers.
+    nan, short = array("f", [math.nan] * 256), array("f", [0.6, 0.8, 0.0])
+    store.save_vectors(
+        {keys[0]: base64.b64encode(nan.tobytes()).decode(), keys[1]: base64.b64encode(short.tobytes()).decode()}
+    )
+    made = embed_papers(papers, config, keyed, store, NOW)
+    assert (made.complete, made.calls) == (True, 1)
+    assert all(len(v) == 256 and all(map(math.isfinite, v)) for v in made.vectors.values())
+    assert all(sound(v, 256) for v in store.load_vectors(keys).values())
 
 
 def test_vectors_round_trip_as_unit_float32() -> None:
@@ -90,6 +151,21 @@ def test_most_like_names_the_closest_liked_paper() -> None:
     found = most_like(paper, liked, vectors)
     assert found is not None
     assert (found.id, found.similarity) == ("a", pytest.approx(0.9939, abs=1e-3))
+
+
+def test_most_like_never_reports_a_similarity_that_is_not_a_finite_number() -> None:
+    liked = [make_paper("Poisoned", id="a"), make_paper("Short", id="b"), make_paper("Speech", id="c")]
+    paper = make_paper("Speech too", id="d")
+    vectors = {
+        "a": array("f", [math.nan, 0.0]),
+        "b": array("f", [1.0]),  # of another length: its cosine would be over the first number only
+        "c": decode(encode([0.6, 0.8])),
+        "d": decode(encode([0.8, 0.6])),
+    }
+    found = most_like(paper, liked, vectors)
+    assert found is not None
+    assert (found.id, found.similarity) == ("c", pytest.approx(0.96, abs=1e-3))
+    assert most_like(paper, liked[:2], vectors) is None
 
 
 @pytest.mark.slow
@@ -153,3 +229,41 @@ def test_matches_by_embeddings_are_made_for_new_papers_only_while_the_likes_stay
     refresh(parse_config(config), keyed, store, now=NOW + timedelta(days=1))
     assert "(text-embedding-v4, 62 calls)" in store.load_state().likes.message  # all 615 readable, and the liked
     assert sum(1 for p in store.load_papers() if p.for_you) > 550
+
+
+@pytest.mark.slow
+def test_an_endpoint_answering_nan_infinity_or_short_vectors_empties_no_feed_and_poisons_no_day(
+    dashscope: FakeDashScope, served: TestClient, settings: Settings, store: Store
+) -> None:
+    """One refresh each with a NaN, an Infinity and a 3-number vector (of 512 dimensions) in its
+    third reply: the lexical model serves, the state says why, every paper stays in the feeds, and
+    nothing poisoned is cached; the next day the endpoint works and ranks the for-you feed."""
+    config = {**TEST_CONFIG, "like": SPEECH, "similarity": embedding_config(dashscope, dimensions=512)}
+    keyed = dataclasses.replace(settings, api_keys={"DASHSCOPE_API_KEY": "sk-test"})
+    stored_ids = [p.id for p in store.load_papers()]
+    rss_items = served.get("/rss").text.count("<item>")
+    for flaw in ("NaN", "Infinity", "short"):
+        dashscope.embedding_flaws.extend([None, None, flaw])
+        refresh(parse_config(config), keyed, store)
+        likes = store.load_state().likes
+        assert likes.model == "lexical"
+        assert "lexical model, because the embeddings endpoint failed" in likes.message
+        assert "malformed reply (vector 9 is not 512 finite numbers)" in likes.message
+        assert [p.id for p in store.load_papers()] == stored_ids
+        assert store.load_status()[1] == len(stored_ids)
+        with TestClient(create_app(keyed, store)) as client:
+            assert client.get("/rss").text.count("<item>") == rss_items
+            assert client.get("/json/for-you?limit=5").json()["items"]
+    keys = [vector_key(parse_config(config).similarity.embeddings, p) for p in store.load_papers()]
+    cached = store.load_vectors(keys)
+    assert len(cached) == 3 * 2 * 10  # two good replies a day, never the spoiled third
+    assert all(sound(v, 512) for v in cached.values())
+    refresh(parse_config(config), keyed, store)  # the next day: the endpoint works
+    likes = store.load_state().likes
+    assert likes.model == "embeddings"
+    assert [p.id for p in store.load_papers()] == stored_ids
+    assert all(sound(v, 512) for v in store.load_vectors(keys).values())
+    with TestClient(create_app(keyed, store)) as client:
+        body = client.get("/json/for-you?limit=5").json()
+    assert "similar to" in body["items"][0]["content_html"]
+    assert sum(1 for p in store.load_papers() if p.for_you) > len(stored_ids) // 2

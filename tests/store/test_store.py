@@ -74,6 +74,21 @@ def test_saving_replaces_the_whole_set(store: Store) -> None:
     assert [p.match.score for p in store.load_papers("cs.LG")] == [3.0]
 
 
+def test_a_paper_whose_version_goes_back_and_forth_stays_whole_and_listed(store: Store) -> None:
+    """A, B, A: a config edit and its revert, or an embeddings endpoint down one day and up the
+    next. The version A that comes back must not be deleted as the one retired two saves ago."""
+    a, b = paper("1", 1.0, title="Version A"), paper("1", 2.0, title="Version B")
+    other = paper("2", 0.5)
+    for version in (a, b, a, a, b, a):
+        store.save_papers([version, other])
+        assert stored(store, "1") == version
+        assert store.load_papers("cs.AI") == [version, other]
+        index = store.load_index()
+        assert [(e.id, e.score) for e in index] == [("1", version.match.score), ("2", 0.5)]
+        assert store.load_whole(index) == [version, other]  # the index names the version saved
+        assert store.load_status()[1] == 2
+
+
 def test_load_feed_returns_state_papers_and_their_version(store: Store) -> None:
     assert store.load_feed("cs.AI", 10) == (RefreshState(), [], store.load_version())
     store.save_papers([paper("1", 1.0), paper("2", 0.5)])

@@ -44,6 +44,8 @@ def test_feeds_and_pages_are_cacheable_with_validators(
         assert (by_date.status_code, by_date.content) == (304, b"")
         older = email.utils.format_datetime(email.utils.parsedate_to_datetime(modified).replace(year=2000), usegmt=True)
         assert client.get(path, headers={"If-Modified-Since": older}).status_code == 200
+        future = email.utils.format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+        assert client.get(path, headers={"If-Modified-Since": future}).status_code == 200  # invalid: ignored
         assert client.get(path, headers={"If-None-Match": '"other"', "If-Modified-Since": modified}).status_code == 200
     for path in ("/health", "/config", "/rss/cs.XX", "/rss?limit=0"):
         assert client.get(path).headers["cache-control"] == "no-store", path
@@ -55,14 +57,14 @@ LATER = email.utils.format_datetime(MODIFIED + timedelta(hours=1), usegmt=True)
 EARLIER = email.utils.format_datetime(MODIFIED - timedelta(hours=1), usegmt=True)
 
 
-def answer(headers: dict[str, str], modified: datetime | None = MODIFIED) -> int:
+def answer(headers: dict[str, str], modified: datetime | None = MODIFIED, now: datetime | None = None) -> int:
     scope = {
         "type": "http",
         "method": "GET",
         "path": "/",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
-    return conditional_response(Request(scope), b"body", "text/plain", modified).status_code
+    return conditional_response(Request(scope), b"body", "text/plain", modified, now=now).status_code
 
 
 def test_the_same_bytes_give_the_same_strong_etag() -> None:
@@ -85,6 +87,15 @@ def test_if_modified_since_compares_whole_seconds() -> None:
     assert answer({"If-Modified-Since": "not a date"}) == 200
     assert answer({"If-Modified-Since": LATER}, modified=None) == 200
     assert answer({}) == 200
+
+
+def test_an_if_modified_since_later_than_the_server_s_clock_is_ignored() -> None:
+    """The date is read by the server's clock (RFC 9110 13.1.3), and one later than it is invalid
+    (RFC 2616 14.25). Honouring it would answer 304 to a client whose clock runs ahead, even
+    after the feed changes."""
+    assert answer({"If-Modified-Since": LATER}, now=MODIFIED + timedelta(minutes=30)) == 200
+    assert answer({"If-Modified-Since": LATER}, now=MODIFIED + timedelta(hours=1)) == 304  # not later: valid
+    assert answer({"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}) == 200  # the server's own clock
 
 
 @pytest.mark.slow

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core import taxonomy
+from core.arxiv.ids import parse_id
 from core.errors import ConfigError, QueryError
 
 
@@ -29,20 +29,9 @@ def _known_category(name: str) -> str:
 
 Category = Annotated[str, AfterValidator(_known_category)]
 
-# arXiv ids: 2411.17775 (since 2007; 4 digits after the point until 2014) or hep-th/9901001.
-ARXIV_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
-
-
-def arxiv_id(text: str) -> str | None:
-    """The version-less id in "2411.17775v2", "arXiv:2411.17775" or an arxiv.org URL, else None."""
-    text = text.strip().removeprefix("arXiv:").removeprefix("arxiv:")
-    text = re.sub(r"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/", "", text).removesuffix(".pdf")
-    match = ARXIV_ID.fullmatch(text)
-    return match["id"] if match else None
-
 
 def _liked_id(text: str) -> str:
-    found = arxiv_id(text)
+    found = parse_id(text)
     if found is None:
         raise ValueError(f"{text!r} is not an arXiv id (write it like 2411.17775 or hep-th/9901001)")
     return found

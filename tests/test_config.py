@@ -85,6 +85,13 @@ def test_bad_configs_get_one_clear_message(tmp_path: Path, data: object, expecte
     assert "Traceback" not in message
 
 
+def test_liked_ids_are_arxiv_ids_in_any_of_its_forms() -> None:
+    config = parse_config({"like": ["10.48550/arXiv.2411.17775", "oai:arXiv.org:hep-th/9901001v2"]})
+    assert config.like == ["2411.17775", "hep-th/9901001"]
+    with pytest.raises(ConfigError, match="is not an arXiv id"):  # arXiv writes ASCII digits only
+        parse_config({"like": ["\uff12\uff14\uff11\uff11.\uff11\uff17\uff17\uff17\uff15"]})
+
+
 def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, '{\n  "categories": ["cs.AI",]\n}')
     with pytest.raises(ConfigError, match=r"not valid JSON at line 2, column 26"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.arxiv.client import ArxivClient, Throttle
-from core.config import arxiv_id
+from core.arxiv.ids import parse_id
 from core.errors import FeedError, FetchError, QueryError
 from core.models import Paper
 from core.settings import Settings
@@ -51,9 +51,9 @@ def bibtex_refs(text: str) -> list[BibRef]:
     refs = []
     for entry in parse_string(text).entries:
         fields = {f.key.lower(): str(f.value) for f in entry.fields}
-        found = next((arxiv_id(fields[k]) for k in ("eprint", "arxiv", "arxivid", "url", "doi") if k in fields), None)
-        if found is None and "doi" in fields and "arxiv." in fields["doi"].lower():  # 10.48550/arXiv.2411.17775
-            found = arxiv_id(fields["doi"].lower().split("arxiv.", 1)[1])
+        found = next((parse_id(fields[k]) for k in ("eprint", "arxiv", "arxivid", "url", "doi") if k in fields), None)
+        if found is None and "doi" in fields:  # 10.48550/arXiv.2411.17775 behind an eprint or url of elsewhere
+            found = parse_id(fields["doi"])
         title = fields.get("title", "").replace("{", "").replace("}", "")
         if found or title:
             refs.append(BibRef(entry.key, found, title, fields.get("abstract", "")))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from core.arxiv.client import ArxivClient, Throttle
 from core.arxiv.ids import parse_id
-from core.errors import FeedError, FetchError, QueryError
+from core.errors import FetchError, QueryError
 from core.models import Paper
 from core.settings import Settings
 from core.store import Store
@@ -25,7 +25,6 @@ from core.text.latex import clean_text, latex_to_unicode
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
 BIBTEX_PREFIX = "bib:"  # the id of a liked BibTeX entry that has no arXiv id: bib:<its key>
 _UNDATED = datetime(1991, 8, 1, tzinfo=UTC)  # liked papers are never dated in a feed
 
@@ -108,22 +107,13 @@ def resolve(
 def fetch(
     client: ArxivClient, api_base: str, ids: Sequence[str], followed: list[str]
 ) -> tuple[dict[str, Paper], list[str]]:
-    """Ask the arXiv API about ``ids`` in batches: the papers found, and the ids of batches that
-    failed (logged and skipped)."""
-    from core.refresh.backfill import parse_page  # feedparser: not on the serving path until a ?like= needs it
+    """Ask the arXiv API about ``ids``: the papers found, and the ids of batches that failed
+    (logged and skipped)."""
+    from core.arxiv.api import fetch_by_ids  # feedparser: not on the serving path until a ?like= needs it
 
-    found: dict[str, Paper] = {}
-    unanswered: list[str] = []
-    for start in range(0, len(ids), BATCH):
-        batch = list(ids[start : start + BATCH])
-        try:
-            response = client.get(api_base, params={"id_list": ",".join(batch), "max_results": str(len(batch))})
-            papers = parse_page(response.body, followed).papers
-        except (FetchError, FeedError) as exc:
-            log.warning("likes: the arXiv API failed (%s); %d liked papers wait", exc.message, len(batch))
-            unanswered += batch
-            continue
-        found |= {p.id: p.model_copy(update={"backfilled": False}) for p in papers if p.id in batch}
+    entries, unanswered = fetch_by_ids(client, api_base, ids)
+    asked = set(ids)
+    found = {e.id: e.as_paper(followed, backfilled=False) for e in entries if e.id in asked}
     return found, unanswered
 
 

@@ -7,6 +7,8 @@ category, and what the RSS lacks: the primary category, the authors' comment (pa
 the one reader of that Atom (pure: bytes in, ``ApiEntry`` records out); ``fetch_submissions``
 and ``fetch_by_ids`` ask through the run's ``ArxivClient`` (one throttle, one retry policy for
 every arXiv request). The refresh's backfill, enrichment and likes all read the API here.
+feedparser is imported with this module: the serving path imports it only when a ``?like=``
+must ask arXiv (``core.refresh.likes.fetch``).
 """
 
 from __future__ import annotations

@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core import taxonomy
+from core.arxiv.ids import parse_id
 from core.errors import ConfigError, QueryError
+from core.text.matching import Node
+from core.text.querylang import parse_query
 
 
 def _known_category(name: str) -> str:
@@ -29,20 +41,9 @@ def _known_category(name: str) -> str:
 
 Category = Annotated[str, AfterValidator(_known_category)]
 
-# arXiv ids: 2411.17775 (since 2007; 4 digits after the point until 2014) or hep-th/9901001.
-ARXIV_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
-
-
-def arxiv_id(text: str) -> str | None:
-    """The version-less id in "2411.17775v2", "arXiv:2411.17775" or an arxiv.org URL, else None."""
-    text = text.strip().removeprefix("arXiv:").removeprefix("arxiv:")
-    text = re.sub(r"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/", "", text).removesuffix(".pdf")
-    match = ARXIV_ID.fullmatch(text)
-    return match["id"] if match else None
-
 
 def _liked_id(text: str) -> str:
-    found = arxiv_id(text)
+    found = parse_id(text)
     if found is None:
         raise ValueError(f"{text!r} is not an arXiv id (write it like 2411.17775 or hep-th/9901001)")
     return found
@@ -121,18 +122,34 @@ class Topic(_Strict):
     max_papers: int | None = Field(None, ge=1, le=500)
     summary: bool = True
     like: list[LikedId] = Field(default_factory=list, max_length=500)  # ranks the topic by similarity
+    # The query parsed on load, kept for every feed and refresh; private, so /config and the
+    # config's hash show the text alone.
+    _parsed_query: Node | None = PrivateAttr(None)
 
     @field_validator("query")
     @classmethod
     def _parses(cls, value: str | None) -> str | None:
         if value is not None:
-            from core.text.querylang import parse_query
-
             try:
-                parse_query(value, "query")
+                _parse_topic_query(value)
             except QueryError as exc:
                 raise ValueError(exc.message.removeprefix("parameter 'query': ") + f" ({exc.hint})") from None
         return value
+
+    def model_post_init(self, context: Any) -> None:
+        self._parsed_query = _parse_topic_query(self.query) if self.query else None
+
+    @property
+    def parsed_query(self) -> Node | None:
+        """The topic's query, parsed when config.json was loaded."""
+        return self._parsed_query
+
+
+# A field validator cannot keep what it parsed on the topic, so the check and the topic share
+# one parse through this cache (a parsed query is immutable: sharing it is safe).
+@lru_cache(maxsize=256)
+def _parse_topic_query(text: str) -> Node:
+    return parse_query(text, "query")
 
 
 class BackfillConfig(_Strict):

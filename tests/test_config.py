@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import Config, load_config, parse_config
+from core.config import Config, Topic, load_config, parse_config
 from core.errors import ConfigError
+from core.text.querylang import parse_query
 
 
 def write(tmp_path: Path, data: object) -> Path:
@@ -83,6 +84,25 @@ def test_bad_configs_get_one_clear_message(tmp_path: Path, data: object, expecte
     assert message.startswith(f"config: {path}")
     assert "(" in message  # every message carries a fix
     assert "Traceback" not in message
+
+
+def test_a_topic_query_is_parsed_on_load_and_kept_out_of_the_dump() -> None:
+    text = 'abs:"kv cache" OR ti:"kv cache"'
+    config = parse_config({"topics": [{"name": "kv", "query": text}, {"name": "rl", "keywords": ["agent"]}]})
+    kv, rl = config.topics
+    assert kv.parsed_query == parse_query(text, "query")
+    assert rl.parsed_query is None
+    dumped = config.model_dump(mode="json")["topics"][0]
+    assert set(dumped) == set(Topic.model_fields)  # /config and the config's hash see the text alone
+    assert dumped["query"] == text
+    assert parse_config(config.model_dump(mode="json")) == config
+
+
+def test_liked_ids_are_arxiv_ids_in_any_of_its_forms() -> None:
+    config = parse_config({"like": ["10.48550/arXiv.2411.17775", "oai:arXiv.org:hep-th/9901001v2"]})
+    assert config.like == ["2411.17775", "hep-th/9901001"]
+    with pytest.raises(ConfigError, match="is not an arXiv id"):  # arXiv writes ASCII digits only
+        parse_config({"like": ["\uff12\uff14\uff11\uff11.\uff11\uff17\uff17\uff17\uff15"]})
 
 
 def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import feedparser
 
 from core.arxiv.client import RSS_MAX_BYTES, ArxivClient
+from core.arxiv.ids import parse_versioned_id
 from core.errors import FeedError
 from core.models import Paper
 from core.text.latex import clean_text
@@ -25,7 +26,6 @@ from core.text.latex import clean_text
 log = logging.getLogger(__name__)
 
 
-_GUID = re.compile(r"^oai:arXiv\.org:(?P<id>.+?)v(?P<version>\d+)$")
 _PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.IGNORECASE)
 EARLIEST = datetime(1991, 8, 1, tzinfo=UTC)  # arXiv's first paper
 _AFFILIATION = re.compile(r"\s*\([^()]*\)")
@@ -94,18 +94,18 @@ def parse_feed(body: bytes) -> ParsedFeed:
 
 
 def _paper(entry: Any, published: datetime | None) -> Paper | None:
-    guid = _GUID.match(entry.get("id", ""))
+    guid = parse_versioned_id(entry.get("id", ""))  # oai:arXiv.org:2601.08670v1
     announced = parse_datetime(entry.get("published_parsed")) or published
     if guid is None or announced is None:
         log.warning("arXiv: skipping an item without an arXiv guid or date: %r", entry.get("id"))
         return None
     if announced < EARLIEST:
-        raise FeedError(f"item {guid['id']} is dated {announced:%Y-%m-%d}, before arXiv existed", "the feed is corrupt")
+        raise FeedError(f"item {guid.id} is dated {announced:%Y-%m-%d}, before arXiv existed", "the feed is corrupt")
     title = clean_text(entry.get("title", ""))
     abstract = clean_text(_PREFIX.sub("", entry.get("summary", ""), count=1))
     return Paper(
-        id=guid["id"],
-        version=int(guid["version"]),
+        id=guid.id,
+        version=guid.version,
         title=title,
         authors=parse_authors(entry.get("author", "")),
         abstract=abstract,

@@ -2,35 +2,29 @@
 
 arXiv's RSS holds one announcement day, so a new deployment (or a newly followed category, or a
 first run on a weekend) would show nothing, or one day, until the next announcements. The
-backfill asks the arXiv API for the followed categories' submissions of the last ``days_back``
-days: one query OR-ing them (``cat:cs.AI OR cat:astro-ph*``) and bounded by submission date,
-newest first, a page at a time through the run's ``ArxivClient`` (3 s apart, one connection).
-The cursor is the oldest submission read so far, kept in the state, so a run that reaches its
-page cap or its time budget is continued by the next one. Each category is filled once; after
-that the RSS keeps the window full.
+backfill asks the arXiv API (``core.arxiv.api``) for the followed categories' submissions of
+the last ``days_back`` days: one query OR-ing them (``cat:cs.AI OR cat:astro-ph*``) and bounded
+by submission date, newest first, a page at a time through the run's ``ArxivClient`` (3 s
+apart, one connection). The cursor is the oldest submission read so far, kept in the state, so
+a run that reaches its page cap or its time budget is continued by the next one. Each category
+is filled once; after that the RSS keeps the window full.
 
-``search_query`` and ``parse_page`` are pure; ``run_backfill`` does the requests.
+``lacking`` is pure; ``run_backfill`` does the requests.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-
-import feedparser
 
 from core import taxonomy
+from core.arxiv.api import fetch_submissions
 from core.arxiv.client import ArxivClient
-from core.arxiv.rss import parse_datetime
 from core.config import Config
 from core.errors import FeedError, FetchError
 from core.models import BackfillState, Paper, Ranked
-from core.refresh.enrich import entry_metadata
-from core.text.latex import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +32,9 @@ log = logging.getLogger(__name__)
 RESERVE_S = 60.0
 # ``python -m core backfill`` reads until done, but never more than this many pages.
 MAX_PAGES_ON_DEMAND = 200
-_ID = re.compile(r"arxiv\.org/abs/(?P<id>.+?)v(?P<version>\d+)$")
 _MINUTE = timedelta(minutes=1)
 MAX_WINDOW_DAYS = 90  # config.json's days_back at most
 ANNOUNCED_AT = time(5, 0, tzinfo=UTC)  # arXiv's RSS dates a day's announcements 00:00 US Eastern
-
-
-@dataclass(frozen=True)
-class Page:
-    papers: list[Paper]
-    total: int  # opensearch:totalResults: how many submissions the query matches in all
 
 
 @dataclass
@@ -57,54 +44,6 @@ class BackfillRun:
     state: BackfillState
     papers: list[Paper] = field(default_factory=list)
     pages: int = 0
-
-
-def search_query(categories: Iterable[str], since: datetime, until: datetime) -> str:
-    """``(cat:cs.AI OR cat:astro-ph*) AND submittedDate:[202411210500 TO 202411281400]``: an
-    archive with subject classes matches them all with a wildcard; dates are GMT, to the minute."""
-    cats = " OR ".join(
-        f"cat:{c}*" if c in taxonomy.ARCHIVES and c not in taxonomy.CATEGORIES else f"cat:{c}" for c in categories
-    )
-    return f"({cats}) AND submittedDate:[{since:%Y%m%d%H%M} TO {until:%Y%m%d%H%M}]"
-
-
-def parse_page(body: bytes, followed: list[str]) -> Page:
-    """Papers from one API answer: dated by submission, "new" when the primary category is
-    followed and "cross" otherwise, with the API's metadata, marked as backfilled."""
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    if not parsed.get("version"):
-        raise FeedError("the arXiv API answered something that is not a feed", "arXiv may be serving an error page")
-    papers = [p for p in (_paper(entry, followed) for entry in parsed.entries) if p is not None]
-    try:
-        total = int(parsed.get("feed", {}).get("opensearch_totalresults", len(papers)))
-    except (TypeError, ValueError):
-        total = len(papers)
-    return Page(papers, total)
-
-
-def _paper(entry: Any, followed: list[str]) -> Paper | None:
-    match = _ID.search(entry.get("id", ""))
-    announced = parse_datetime(entry.get("published_parsed"))
-    if match is None or announced is None or entry.get("title") == "Error":
-        return None
-    metadata = entry_metadata(entry)
-    categories = [tag["term"] for tag in entry.get("tags", []) if tag.get("term")]
-    primary = metadata.primary_category or (categories[0] if categories else "")
-    return Paper(
-        id=match["id"],
-        version=int(match["version"]),
-        title=clean_text(entry.get("title", "")),
-        authors=[clean_text(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")],
-        abstract=clean_text(entry.get("summary", "")),
-        categories=categories,
-        announce_type="new" if taxonomy.listed([primary], followed) else "cross",
-        announced=announced,
-        updated=parse_datetime(entry.get("updated_parsed")) or announced,
-        doi=metadata.doi,
-        journal_ref=metadata.journal_ref,
-        metadata=metadata,
-        backfilled=True,
-    )
 
 
 def lacking(papers: Sequence[Ranked], categories: list[str], since: datetime, now: datetime) -> list[str]:
@@ -156,27 +95,21 @@ def run_backfill(
             )
         if client.deadline is not None and client.clock() + RESERVE_S > client.deadline:
             return _stopped(run, fetched, until, "stopped at the run's time budget; continues next run")
-        params = {
-            "search_query": search_query(state.categories, since, until),
-            "start": "0",
-            "max_results": str(config.backfill.page_size),
-            "sortBy": "submittedDate",
-            "sortOrder": "descending",
-        }
         try:
-            page = parse_page(client.get(api_base, params=params).body, followed)
+            page = fetch_submissions(client, api_base, state.categories, since, until, config.backfill.page_size)
         except (FetchError, FeedError) as exc:
             message = f"the arXiv API failed ({exc.message}); nothing stored, retried next run"
             log.warning("backfill: %s", message)
             return BackfillRun(run.state.model_copy(update={"message": message}))
         run.pages += 1
-        if not page.papers and page.total > 0:  # arXiv's API sometimes answers a page empty
+        if not page.entries and page.total > 0:  # arXiv's API sometimes answers a page empty
             message = f"the arXiv API answered an empty page of {page.total} results; nothing stored, retried next run"
             return BackfillRun(run.state.model_copy(update={"message": message}))
-        fetched += [p for p in page.papers if p.announced >= since]
-        oldest = min((p.announced for p in page.papers), default=since)
+        papers = [entry.as_paper(followed, backfilled=True) for entry in page.entries]
+        fetched += [p for p in papers if p.announced >= since]
+        oldest = min((p.announced for p in papers), default=since)
         progress(f"backfill: page {state.pages + run.pages}, {len(fetched)} papers, back to {oldest:%Y-%m-%d %H:%M}")
-        if len(page.papers) < config.backfill.page_size or oldest <= since:
+        if len(papers) < config.backfill.page_size or oldest <= since:
             return _finished(run, fetched)
         # The next page: what was submitted before the oldest one read. The bound is inclusive
         # and to the minute, so that minute is read again (merged by id), unless the whole page

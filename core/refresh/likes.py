@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.arxiv.client import ArxivClient, Throttle
-from core.config import arxiv_id
-from core.errors import FeedError, FetchError, QueryError
+from core.arxiv.ids import parse_id
+from core.errors import FetchError, QueryError
 from core.models import Paper
 from core.settings import Settings
 from core.store import Store
@@ -25,7 +25,6 @@ from core.text.latex import clean_text, latex_to_unicode
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
 BIBTEX_PREFIX = "bib:"  # the id of a liked BibTeX entry that has no arXiv id: bib:<its key>
 _UNDATED = datetime(1991, 8, 1, tzinfo=UTC)  # liked papers are never dated in a feed
 
@@ -51,9 +50,9 @@ def bibtex_refs(text: str) -> list[BibRef]:
     refs = []
     for entry in parse_string(text).entries:
         fields = {f.key.lower(): str(f.value) for f in entry.fields}
-        found = next((arxiv_id(fields[k]) for k in ("eprint", "arxiv", "arxivid", "url", "doi") if k in fields), None)
-        if found is None and "doi" in fields and "arxiv." in fields["doi"].lower():  # 10.48550/arXiv.2411.17775
-            found = arxiv_id(fields["doi"].lower().split("arxiv.", 1)[1])
+        found = next((parse_id(fields[k]) for k in ("eprint", "arxiv", "arxivid", "url", "doi") if k in fields), None)
+        if found is None and "doi" in fields:  # 10.48550/arXiv.2411.17775 behind an eprint or url of elsewhere
+            found = parse_id(fields["doi"])
         title = fields.get("title", "").replace("{", "").replace("}", "")
         if found or title:
             refs.append(BibRef(entry.key, found, title, fields.get("abstract", "")))
@@ -108,22 +107,13 @@ def resolve(
 def fetch(
     client: ArxivClient, api_base: str, ids: Sequence[str], followed: list[str]
 ) -> tuple[dict[str, Paper], list[str]]:
-    """Ask the arXiv API about ``ids`` in batches: the papers found, and the ids of batches that
-    failed (logged and skipped)."""
-    from core.refresh.backfill import parse_page  # feedparser: not on the serving path until a ?like= needs it
+    """Ask the arXiv API about ``ids``: the papers found, and the ids of batches that failed
+    (logged and skipped)."""
+    from core.arxiv.api import fetch_by_ids  # feedparser: not on the serving path until a ?like= needs it
 
-    found: dict[str, Paper] = {}
-    unanswered: list[str] = []
-    for start in range(0, len(ids), BATCH):
-        batch = list(ids[start : start + BATCH])
-        try:
-            response = client.get(api_base, params={"id_list": ",".join(batch), "max_results": str(len(batch))})
-            papers = parse_page(response.body, followed).papers
-        except (FetchError, FeedError) as exc:
-            log.warning("likes: the arXiv API failed (%s); %d liked papers wait", exc.message, len(batch))
-            unanswered += batch
-            continue
-        found |= {p.id: p.model_copy(update={"backfilled": False}) for p in papers if p.id in batch}
+    entries, unanswered = fetch_by_ids(client, api_base, ids)
+    asked = set(ids)
+    found = {e.id: e.as_paper(followed, backfilled=False) for e in entries if e.id in asked}
     return found, unanswered
 
 

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from core import taxonomy
-from core.config import ANNOUNCE_TYPES, Config, arxiv_id
+from core.arxiv.ids import ID_PATTERN, parse_id
+from core.config import ANNOUNCE_TYPES, Config
 from core.errors import QueryError
 from core.models import Match, Paper, Ranked, SimilarTo
 from core.text import querylang
@@ -115,8 +116,7 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
 MAX_LIKES = 20
 # What ?like= accepts, as the OpenAPI schema publishes it: up to MAX_LIKES arXiv ids (ASCII
 # digits), comma-separated, a version allowed.
-_LIKED_ID = r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7})(?:v[0-9]+)?"
-LIKES_PATTERN = rf"^(?: *{_LIKED_ID} *(?:, *{_LIKED_ID} *){{0,{MAX_LIKES - 1}}})?$"
+LIKES_PATTERN = rf"^(?: *{ID_PATTERN} *(?:, *{ID_PATTERN} *){{0,{MAX_LIKES - 1}}})?$"
 
 
 def parse_likes(raw: str | None) -> tuple[str, ...]:
@@ -125,9 +125,9 @@ def parse_likes(raw: str | None) -> tuple[str, ...]:
     if len(parts) > MAX_LIKES:
         raise QueryError("like", f"names {len(parts)} papers", f"name at most {MAX_LIKES}")
     if re.fullmatch(LIKES_PATTERN, raw or "") is None:
-        bad = next((p for p in parts if not re.fullmatch(_LIKED_ID, p)), raw or "")
+        bad = next((p for p in parts if not re.fullmatch(ID_PATTERN, p)), raw or "")
         raise QueryError("like", f"{bad[:40]!r} is not an arXiv id", "write ids like 2411.17775 or hep-th/9901001")
-    return tuple(dict.fromkeys(found for part in parts if (found := arxiv_id(part))))
+    return tuple(dict.fromkeys(found for part in parts if (found := parse_id(part))))
 
 
 # How like a paper is to the liked ones (core.text.similarity), or None; given to the selection.

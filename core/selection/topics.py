@@ -13,7 +13,6 @@ from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper, Ranked
 from core.selection.select import FeedQuery, Likeness, kept_by_config, select_papers
-from core.text import querylang
 from core.text.matching import TextIndex
 
 NO_FILTERS = FeedQuery()
@@ -30,16 +29,13 @@ def find_topic(config: Config, name: str) -> Topic:
 
 def topic_query(topic: Topic, request: FeedQuery = NO_FILTERS) -> FeedQuery:
     """The topic's filters, with whatever the request sets on top (its q replaces the topic's)."""
-    query = request.q
-    if query is None and topic.query:
-        query = querylang.parse_query(topic.query, "query")
     return FeedQuery(
         keywords=request.keywords or tuple(topic.keywords),
         exclude=(*topic.exclude_keywords, *request.exclude),
         min_score=request.min_score if request.min_score is not None else topic.min_score,
         limit=request.limit or topic.max_papers,
         types=request.types,
-        q=query,
+        q=request.q if request.q is not None else topic.parsed_query,
         like=request.like or tuple(topic.like),
     )
 

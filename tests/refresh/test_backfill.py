@@ -1,8 +1,8 @@
 """core.refresh.backfill: a first deploy on a quiet day shows the last week, from the arXiv API.
 
 A loopback arXiv API answers searches over the recorded day's real papers spread back over ten
-days of submissions (``backfill_corpus``), in the shape of arXiv's recorded API answers; the
-pure parts run on a recorded real answer.
+days of submissions (``backfill_corpus``), in the shape of arXiv's recorded API answers (the
+reading of real answers is tests/arxiv/test_api.py's).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from fastapi.testclient import TestClient
 from core import taxonomy
 from core.arxiv.client import ArxivClient
 from core.config import Config, parse_config
-from core.errors import ConfigError, FeedError
+from core.errors import ConfigError
 from core.refresh import refresh
-from core.refresh.backfill import RESERVE_S, lacking, parse_page, search_query
+from core.refresh.backfill import RESERVE_S, lacking
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.web.app import create_app
-from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, backfill_corpus, read
+from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, backfill_corpus
 from tests.conftest import TEST_CONFIG, no_wait, process_env
 from tests.loopback import Reply
 from tests.papers import make_paper
@@ -221,31 +221,6 @@ def test_on_demand_with_progress(api: FakeArxiv, settings: Settings) -> None:
     )
     assert bad.returncode == 2
     assert "'0' is not a number of days from 1 to 90" in bad.stderr
-
-
-def test_a_recorded_api_answer_becomes_papers() -> None:
-    page = parse_page(read("api-cat-math.NT-OR-math.AG-2026-06-29.xml"), ["math.AG"])
-    assert page.total == 101536
-    first = page.papers[0]
-    assert (first.id, first.version) == ("2606.28256", 1)
-    assert first.title == "The quantum connection and its mod p reduction"
-    assert first.authors == ["Dan Pomerleano", "Paul Seidel"]
-    assert first.categories == ["math.SG", "math.AG"]
-    assert first.announce_type == "cross"  # primary math.SG is not followed
-    assert first.announced == datetime(2026, 6, 26, 16, 41, 31, tzinfo=UTC)
-    assert first.metadata is not None
-    assert (first.metadata.primary_category, first.metadata.comment) == ("math.SG", "60 pages")
-    assert first.backfilled
-    assert parse_page(read("api-cat-math.NT-OR-math.AG-2026-06-29.xml"), ["math"]).papers[0].announce_type == "new"
-    with pytest.raises(FeedError):
-        parse_page(b"<html>busy</html>", ["math"])
-
-
-def test_the_query_names_categories_and_archives() -> None:
-    since, until = datetime(2024, 11, 23, 12, tzinfo=UTC), datetime(2024, 11, 30, 12, 5, tzinfo=UTC)
-    assert search_query(["cs.AI", "astro-ph", "hep-th"], since, until) == (
-        "(cat:cs.AI OR cat:astro-ph* OR cat:hep-th) AND submittedDate:[202411231200 TO 202411301205]"
-    )
 
 
 def test_a_store_with_every_announcement_day_lacks_nothing() -> None:

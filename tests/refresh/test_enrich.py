@@ -1,80 +1,30 @@
-"""core.refresh.enrich: metadata from the arXiv API, against recorded real API answers on loopback."""
+"""core.refresh.enrich: metadata from the arXiv API, against recorded real API answers on loopback
+(their reading and batching are tests/arxiv/test_api.py's)."""
 
 from __future__ import annotations
-
-from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from core.arxiv.client import ArxivClient
 from core.config import parse_config
 from core.models import Metadata
 from core.refresh import refresh
-from core.refresh.enrich import enrich_papers, fetch_metadata, find_venue, parse_api_feed
+from core.refresh.enrich import enrich_papers
 from core.render.feeds import render_item_html
 from core.settings import Settings
 from core.store.sqlite import SqliteStore
-from tests.arxiv_fake import API_CS_AI, API_ERROR, API_OLD_STYLE, API_TWO, API_ZERO, FakeArxiv, read
+from tests.arxiv_fake import API_TWO, API_ZERO, FakeArxiv, read
 from tests.conftest import TEST_CONFIG
-from tests.loopback import Reply
 from tests.papers import make_paper
-
-
-def test_parse_recorded_answers() -> None:
-    two = parse_api_feed(read(API_TWO))
-    assert list(two) == ["1707.08567"]  # the other id does not exist
-    assert two["1707.08567"].primary_category == "cs.IT"
-    old = parse_api_feed(read(API_OLD_STYLE))
-    assert list(old) == ["astro-ph/0601001"]
-    assert parse_api_feed(read(API_ZERO)) == {}
-    assert parse_api_feed(read(API_ERROR)) == {}  # the error entry is not a paper
-    many = parse_api_feed(read(API_CS_AI))
-    assert len(many) == 20
-    with_code = [m for m in many.values() if m.code_links]
-    assert [m.code_links for m in with_code] == [["https://github.com/ismailtrm/ceng_404"]]
-
-
-@pytest.mark.parametrize(
-    ("comment", "venue"),
-    [
-        ("Accepted at ICLR 2026. Code: https://github.com/x/y", "ICLR 2026"),
-        (
-            "12 pages; to appear in Proc. 5th International Conference on Principles",
-            "Proc. 5th International Conference on Principles",
-        ),
-        ("ISAAC 2024", "ISAAC 2024"),
-        ('"NLP Power" workshop at ACL 2022.', "ACL 2022"),
-        ("16 pages, 5 figures", None),
-    ],
-)
-def test_venues(comment: str, venue: str | None) -> None:
-    assert find_venue(comment) == venue
 
 
 def api_settings(fake: FakeArxiv, interval: float = 0.0) -> Settings:
     return Settings(arxiv_api_base=fake.server.url + "/api/query", arxiv_min_interval_s=interval)
 
 
-def test_batches_are_retried_then_skipped(arxiv_server: FakeArxiv) -> None:
-    """The API shares the client's retry policy; a batch that still fails only goes without."""
-    ids = [f"2411.{n:05d}" for n in range(250)]
-    first = ",".join(ids[:100])
-    arxiv_server.api_errors[first] = Reply(503, b"busy", {"Retry-After": "5"})
-    arxiv_server.api_answers[",".join(ids[100:200])] = API_TWO
-    slept: list[float] = []
-    with ArxivClient(api_settings(arxiv_server), sleep=slept.append) as client:
-        found = fetch_metadata(client, arxiv_server.server.url + "/api/query", ids)
-    assert list(found) == ["1707.08567"]
-    batches = [parse_qs(urlsplit(r.path).query)["id_list"][0].count(",") + 1 for r in arxiv_server.api_requests]
-    assert batches == [100, 100, 100, 100, 50]  # the failing batch three times, then the others once
-    assert slept == [5.0, 5.0]  # Retry-After honoured between the attempts
-    assert "max_results=100" in arxiv_server.api_requests[0].path
-
-
 def test_connection_refused_means_no_metadata_not_an_error() -> None:
     settings = Settings(arxiv_api_base="http://127.0.0.1:9/api/query", arxiv_min_interval_s=0)
+    papers = [make_paper("AEW10", id="1707.08567")]
     with ArxivClient(settings, sleep=lambda _: None) as client:
-        assert fetch_metadata(client, "http://127.0.0.1:9/api/query", ["1707.08567"]) == {}
+        assert enrich_papers(papers, papers, client, "http://127.0.0.1:9/api/query", limit=10) == papers
 
 
 def test_enrichment_reaches_the_item_and_is_not_asked_twice(arxiv_server: FakeArxiv) -> None:

@@ -12,6 +12,8 @@ from lxml import etree
 
 from core.config import parse_config
 from core.errors import ConfigError
+from core.selection.select import FeedQuery
+from core.selection.topics import topic_query
 from core.settings import Settings
 from core.store import Store
 from core.web.app import create_app
@@ -50,6 +52,14 @@ def test_topic_feeds_in_every_format(topic_client: TestClient) -> None:
         "2411.18077",
         "2411.18424",
     ]
+
+
+def test_a_topic_feed_uses_the_query_parsed_on_load() -> None:
+    kv = parse_config({**TEST_CONFIG, "topics": TOPICS}).topics[0]
+    assert kv.parsed_query is not None
+    assert topic_query(kv).q is kv.parsed_query  # not parsed again per request
+    asked = FeedQuery.from_params(q="ti:agent")
+    assert topic_query(kv, asked).q is asked.q  # a request's q replaces the topic's
 
 
 def test_keyword_topic_limited_to_its_categories(topic_client: TestClient) -> None:

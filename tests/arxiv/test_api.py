@@ -1,0 +1,138 @@
+"""core.arxiv.api: the one reader of the arXiv API's Atom, on recorded real answers, and its
+requests against a loopback API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from core.arxiv.api import Answer, fetch_by_ids, find_venue, parse_answer, search_query
+from core.arxiv.client import ArxivClient
+from core.errors import FeedError
+from core.settings import Settings
+from tests.arxiv_fake import API_CS_AI, API_ERROR, API_OLD_STYLE, API_TWO, API_ZERO, FakeArxiv, read
+from tests.loopback import Reply
+
+API_MATH = "api-cat-math.NT-OR-math.AG-2026-06-29.xml"
+
+
+@pytest.fixture(scope="module")
+def math_page() -> Answer:
+    return parse_answer(read(API_MATH))
+
+
+def test_a_search_answer_gives_every_paper_field_and_the_count(math_page: Answer) -> None:
+    assert math_page.total == 101536
+    assert len(math_page.entries) == 5
+    first = math_page.entries[0]
+    assert (first.id, first.version) == ("2606.28256", 1)
+    assert first.title == "The quantum connection and its mod p reduction"
+    assert first.authors == ["Dan Pomerleano", "Paul Seidel"]
+    assert first.categories == ["math.SG", "math.AG"]
+    assert first.submitted == datetime(2026, 6, 26, 16, 41, 31, tzinfo=UTC)
+    assert (first.metadata.primary_category, first.metadata.comment) == ("math.SG", "60 pages")
+
+
+def test_an_entry_becomes_a_paper_as_the_stage_wants_it(math_page: Answer) -> None:
+    first = math_page.entries[0]
+    backfilled = first.as_paper(["math.AG"], backfilled=True)
+    assert backfilled.announce_type == "cross"  # primary math.SG is not followed
+    assert backfilled.announced == first.submitted  # dated by submission
+    assert backfilled.backfilled
+    assert backfilled.metadata == first.metadata
+    liked = first.as_paper(["math"], backfilled=False)
+    assert liked.announce_type == "new"  # the archive covers math.SG
+    assert not liked.backfilled
+
+
+def test_lookups_by_id_give_the_metadata() -> None:
+    two = parse_answer(read(API_TWO)).entries
+    assert [e.id for e in two] == ["1707.08567"]  # the other id does not exist
+    assert two[0].metadata.primary_category == "cs.IT"
+    assert two[0].metadata.comment is not None
+    assert two[0].metadata.comment.startswith("44 pages")
+    assert [e.id for e in parse_answer(read(API_OLD_STYLE)).entries] == ["astro-ph/0601001"]
+    assert parse_answer(read(API_ZERO)).entries == []
+    error = parse_answer(read(API_ERROR))
+    assert (error.entries, error.total) == ([], 1)  # arXiv's error entry is not a paper
+
+
+def test_comments_journal_refs_and_dois_become_metadata() -> None:
+    many = {e.id: e for e in parse_answer(read(API_CS_AI)).entries}
+    assert len(many) == 20
+    assert "cs/0203003" in many  # old-style ids
+    with_code = [e.metadata.code_links for e in many.values() if e.metadata.code_links]
+    assert with_code == [["https://github.com/ismailtrm/ceng_404"]]
+    option_critic = many["2011.02565"].metadata
+    assert (option_critic.doi, option_critic.journal_ref) == ("10.48550/arXiv.2011.02565", "arXiv:2011.02565 [cs.AI]")
+    assert many["2011.02565"].as_paper(["cs.AI"], backfilled=False).doi == "10.48550/arXiv.2011.02565"
+    assert many["cs/0203003"].metadata.journal_ref == "Journal of Logic and Computation, 5(1) (1995) pp. 111-122"
+    venues = {i: e.metadata.venue for i, e in many.items() if e.metadata.venue}
+    cut = "Proc. 5th International Conference on Principles and Practice of Constraint Programming as an invited talk"
+    assert venues == {
+        "cs/9909009": cut[:100],
+        "2204.11574": "ACL 2022",
+        "2405.04697": "ISAAC 2024",
+    }  # a venue is cut at 100 characters
+
+
+def test_bytes_that_are_no_feed_are_refused() -> None:
+    with pytest.raises(FeedError, match="not a feed"):
+        parse_answer(b"<html>busy</html>")
+
+
+@pytest.mark.parametrize(
+    ("comment", "venue"),
+    [
+        ("Accepted at ICLR 2026. Code: https://github.com/x/y", "ICLR 2026"),
+        (
+            "12 pages; to appear in Proc. 5th International Conference on Principles",
+            "Proc. 5th International Conference on Principles",
+        ),
+        ("ISAAC 2024", "ISAAC 2024"),
+        ('"NLP Power" workshop at ACL 2022.', "ACL 2022"),
+        ("16 pages, 5 figures", None),
+    ],
+)
+def test_venues(comment: str, venue: str | None) -> None:
+    assert find_venue(comment) == venue
+
+
+def test_the_query_names_categories_and_archives() -> None:
+    since, until = datetime(2024, 11, 23, 12, tzinfo=UTC), datetime(2024, 11, 30, 12, 5, tzinfo=UTC)
+    assert search_query(["cs.AI", "astro-ph", "hep-th"], since, until) == (
+        "(cat:cs.AI OR cat:astro-ph* OR cat:hep-th) AND submittedDate:[202411231200 TO 202411301205]"
+    )
+
+
+def api_settings(fake: FakeArxiv) -> Settings:
+    return Settings(arxiv_api_base=fake.server.url + "/api/query", arxiv_min_interval_s=0.0)
+
+
+def test_batches_are_retried_then_skipped(arxiv_server: FakeArxiv) -> None:
+    """Lookups share the client's retry policy; a batch that still fails only goes unanswered."""
+    ids = [f"2411.{n:05d}" for n in range(250)]
+    first = ",".join(ids[:100])
+    arxiv_server.api_errors[first] = Reply(503, b"busy", {"Retry-After": "5"})
+    arxiv_server.api_answers[",".join(ids[100:200])] = API_TWO
+    slept: list[float] = []
+    with ArxivClient(api_settings(arxiv_server), sleep=slept.append) as client:
+        entries, unanswered = fetch_by_ids(client, arxiv_server.server.url + "/api/query", ids)
+    assert [e.id for e in entries] == ["1707.08567"]
+    assert unanswered == ids[:100]
+    batches = [parse_qs(urlsplit(r.path).query)["id_list"][0].count(",") + 1 for r in arxiv_server.api_requests]
+    assert batches == [100, 100, 100, 100, 50]  # the failing batch three times, then the others once
+    assert slept == [5.0, 5.0]  # Retry-After honoured between the attempts
+    assert "max_results=100" in arxiv_server.api_requests[0].path
+
+
+def test_an_answer_that_is_no_feed_costs_only_its_batch(arxiv_server: FakeArxiv) -> None:
+    arxiv_server.api_errors["1707.08567"] = Reply(200, b"<html>busy</html>", {"Content-Type": "text/html"})
+    arxiv_server.api_answers["astro-ph/0601001"] = API_OLD_STYLE
+    base = arxiv_server.server.url + "/api/query"
+    with ArxivClient(api_settings(arxiv_server)) as client:
+        assert fetch_by_ids(client, base, ["1707.08567"]) == ([], ["1707.08567"])
+        entries, unanswered = fetch_by_ids(client, base, ["astro-ph/0601001"])
+    assert ([e.id for e in entries], unanswered) == (["astro-ph/0601001"], [])

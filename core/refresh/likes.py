@@ -11,7 +11,7 @@ the store lacks are asked of the arXiv API (``id_list``, batched, through the ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,7 +21,7 @@ from core.errors import FetchError, QueryError
 from core.models import Paper
 from core.settings import Settings
 from core.store import Store
-from core.text.latex import clean_text, latex_to_unicode
+from core.text.latex import clean_text, latex_to_unicode, readable
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +85,15 @@ def resolve(
     client: ArxivClient,
     api_base: str,
     followed: list[str],
-    prepare: Callable[[Paper], Paper],
 ) -> Resolved:
-    """The papers of ``ids``: those ``known`` ``found``, the rest from the arXiv API (made
-    readable by ``prepare``, then kept in the store). An API failure leaves those ids out for
+    """The papers of ``ids``: those ``known`` ``found``, the rest from the arXiv API (their
+    LaTeX converted, as the feeds show it, then kept in the store). An API failure leaves those ids out for
     now (logged)."""
     wanted = list(dict.fromkeys(ids))
     by_id = dict(found)
     asked = [i for i in wanted if i not in by_id]
     answered, unanswered = fetch(client, api_base, asked, followed) if asked else ({}, [])
-    fetched = {i: prepare(p) for i, p in answered.items()}
+    fetched = {i: readable(p) for i, p in answered.items()}
     if fetched:
         store.save_liked(list(fetched.values()))
     by_id |= fetched
@@ -129,8 +128,6 @@ def for_request(
 ) -> list[Paper]:
     """The papers of a request's ``?like=``: stored, kept, or fetched now (and kept). An id
     arXiv does not know is the request's error (422)."""
-    from core.text.latex import readable
-
     found = known(ids, stored, store)
     if all(i in found for i in ids):
         return [found[i] for i in ids]
@@ -140,7 +137,7 @@ def for_request(
         if not _REQUEST_THROTTLE:
             _REQUEST_THROTTLE.append(client.throttle)
         client.throttle = _REQUEST_THROTTLE[0]
-        resolved = resolve(ids, found, store, client, settings.arxiv_api_base, followed, readable)
+        resolved = resolve(ids, found, store, client, settings.arxiv_api_base, followed)
     if len(_UNKNOWN) < MAX_UNKNOWN:
         _UNKNOWN.update(resolved.missing)
     if resolved.unanswered:

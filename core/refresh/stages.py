@@ -24,7 +24,6 @@ from core.selection.topics import shown_ids
 from core.settings import Settings
 from core.store import Store
 from core.summarize.pipeline import attach_cached, summary_candidates
-from core.text.latex import readable
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
         return LikesState(), []
     found = likes.known(ids, catalog.whole(ids), run.store)
     api = run.settings.arxiv_api_base
-    resolved = likes.resolve(ids, found, run.store, run.client, api, config.categories, readable)
+    resolved = likes.resolve(ids, found, run.store, run.client, api, config.categories)
     liked = [*resolved.papers, *(r.as_paper() for r in refs if not r.arxiv)]
     run.store.save_liked(liked)
     message = f"{len(liked)} liked papers"

@@ -15,7 +15,6 @@ from core.refresh import refresh
 from core.refresh.likes import bibtex_refs, known, resolve
 from core.settings import Settings
 from core.store import Store
-from core.text.latex import readable
 from tests.arxiv_fake import API_TWO, FakeArxiv
 from tests.conftest import TEST_CONFIG, no_wait
 from tests.papers import make_paper
@@ -73,7 +72,7 @@ def test_liked_papers_come_from_the_store_or_the_api_once(
     with ArxivClient(settings, sleep=no_wait) as client:
         ids = ["2411.00001", "0808.05394", "1707.08567"]
         found = known(ids, stored, store)
-        first = resolve(ids, found, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
+        first = resolve(ids, found, store, client, settings.arxiv_api_base, ["cs.IT"])
         assert [p.id for p in first.papers] == ["2411.00001", "1707.08567"]
         assert first.missing == ["0808.05394"]
         assert len(arxiv_server.api_requests) == 1
@@ -81,7 +80,7 @@ def test_liked_papers_come_from_the_store_or_the_api_once(
         assert kept.display_title.startswith("Proceedings of Workshop AEW10")
         assert not kept.backfilled
         kept_found = known(["1707.08567"], [], store)
-        again = resolve(["1707.08567"], kept_found, store, client, settings.arxiv_api_base, ["cs.IT"], readable)
+        again = resolve(["1707.08567"], kept_found, store, client, settings.arxiv_api_base, ["cs.IT"])
         assert [p.id for p in again.papers] == ["1707.08567"]
         assert len(arxiv_server.api_requests) == 1  # kept: not asked again
 

@@ -1,7 +1,7 @@
 """The few named errors of arxiv-rss-bot, each carrying the stage that failed.
 
 Every error the service raises on purpose is an ``AppError``. The web layer maps them to
-HTTP in one handler (``core.web.app``); the CLI prints ``str(error)`` and exits non-zero.
+HTTP in one module (``core.web.errors``); the CLI prints ``str(error)`` and exits non-zero.
 """
 
 from __future__ import annotations

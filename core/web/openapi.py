@@ -1,7 +1,7 @@
 """What the API documents about its answers: media types, status codes and JSON shapes.
 
 FastAPI builds /openapi.json from these. The documented responses are the contract the
-schemathesis tests (tests/test_openapi.py) hold every route to: each answer's status code,
+schemathesis tests (tests/web/test_openapi.py) hold every route to: each answer's status code,
 content type and JSON body must be the ones written here.
 """
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.web.http_cache import etag_of
+
 MAX_BYTES = 32 * 2**20
 VERSION_MAX_AGE_S = 1.0
 RENDER_LOCKS = 64  # misses of one URL share a lock; different URLs rarely do
@@ -27,15 +29,23 @@ RENDER_LOCKS = 64  # misses of one URL share a lock; different URLs rarely do
 
 @dataclass(frozen=True)
 class Rendered:
+    """An answer's bytes with their validators, and the store version of the data they were
+    made from (which an entry is kept under: a save racing the render is never masked)."""
+
     body: bytes
     etag: str
     last_modified: datetime | None
+    version: str
+
+    @classmethod
+    def of(cls, body: bytes, last_modified: datetime | None, version: str) -> Rendered:
+        return cls(body, etag_of(body), last_modified, version)
 
 
 class ResponseCache:
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, tuple[str, Rendered]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()  # sync routes run in a thread pool
         self._rendering = [threading.Lock() for _ in range(RENDER_LOCKS)]
@@ -43,14 +53,14 @@ class ResponseCache:
     def get(self, key: Hashable, version: str) -> Rendered | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry[0] != version:
+            if entry is None or entry.version != version:
                 return None
             self._entries.move_to_end(key)
-            return entry[1]
+            return entry
 
-    def get_or_render(self, key: Hashable, version: str, render: Callable[[], tuple[Rendered, str]]) -> Rendered:
-        """The entry for ``key`` under ``version``, or ``render()``'s (bytes and the version they
-        were made from), made once however many requests miss at the same time."""
+    def get_or_render(self, key: Hashable, version: str, render: Callable[[], Rendered]) -> Rendered:
+        """The entry for ``key`` under ``version``, or ``render()``'s, made once however many
+        requests miss at the same time."""
         found = self.get(key, version)
         if found is not None:
             return found
@@ -58,27 +68,26 @@ class ResponseCache:
             found = self.get(key, version)  # another request may have rendered it meanwhile
             if found is not None:
                 return found
-            rendered, made_from = render()
-            self.put(key, made_from, rendered)
+            rendered = render()
+            self.put(key, rendered)
             return rendered
 
     def get_any(self, key: Hashable) -> Rendered | None:
         """The last answer kept for ``key``, whatever version it was made from."""
         with self._lock:
-            entry = self._entries.get(key)
-            return entry[1] if entry is not None else None
+            return self._entries.get(key)
 
-    def put(self, key: Hashable, version: str, rendered: Rendered) -> None:
+    def put(self, key: Hashable, rendered: Rendered) -> None:
         if len(rendered.body) > self.max_bytes:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._size -= len(old[1].body)
-            self._entries[key] = (version, rendered)
+                self._size -= len(old.body)
+            self._entries[key] = rendered
             self._size += len(rendered.body)
             while self._size > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
+                _, dropped = self._entries.popitem(last=False)
                 self._size -= len(dropped.body)
 
     @property

@@ -33,7 +33,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 MAX_PATH_BYTES = 1024  # the longest category or topic name is far shorter
-# Per-parameter limits are in characters (core.web.app); percent-encoded non-ASCII text takes up to
+# Per-parameter limits are in characters (core.web.routes); percent-encoded non-ASCII text takes up to
 # 12 bytes a character, so the whole query string is capped in bytes, like servers and CDNs do.
 MAX_QUERY_BYTES = 8192
 

@@ -113,20 +113,6 @@ def test_too_long_urls_are_refused_with_a_reason(client: TestClient) -> None:
     assert client.get("/rss", params={"keywords": "x" * 2001}).status_code == 422
 
 
-def test_unknown_paths_and_methods_answer_in_the_error_shape(client: TestClient) -> None:
-    missing = client.get("/wp-admin/setup.php")
-    assert missing.status_code == 404
-    assert missing.json() == {
-        "error": "there is no page at '/wp-admin/setup.php'",
-        "hint": "the index page / lists every feed",
-        "stage": "web",
-    }
-    posted = client.post("/api/cron/refresh", content=b"x" * 100_000)
-    assert posted.status_code == 405
-    assert posted.json()["error"].startswith("POST is not allowed here")
-    assert posted.headers["allow"] == "GET"
-
-
 def test_no_secret_in_any_answer_or_log(
     secured: tuple[TestClient, FakeDashScope], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,0 +1,171 @@
+"""The feeds: /{rss,atom,json}, /{fmt}/{category}, /{fmt}/topic/{name} and /{fmt}/for-you, one
+route each per format, and what each renders from one snapshot of the store.
+
+Feed routes are async (core.web.caching): an answer already rendered for the current data
+goes out on the event loop; the renders below run in the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+
+from core import taxonomy
+from core.errors import NotFoundError
+from core.models import Paper, RefreshState
+from core.render.feeds import MEDIA_TYPES, Format, build_feed, render_feed
+from core.selection.select import FeedQuery, Likeness, as_seen_in, select_for_you, select_papers
+from core.selection.topics import find_topic, topic_papers
+from core.web.caching import answer, cached
+from core.web.context import Context, ContextDep
+from core.web.openapi import responses
+from core.web.params import FeedQueryDep
+from core.web.response_cache import Rendered
+from core.web.snapshot import Snapshot
+
+FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.0"), ("json", "JSON Feed 1.1"))
+Route = Callable[..., Awaitable[Response]]
+
+
+def _combined_route(fmt: Format) -> Route:
+    async def route(request: Request, ctx: ContextDep, query: FeedQueryDep) -> Response:
+        return await answer(request, ctx, MEDIA_TYPES[fmt], lambda: category_feed(request, ctx, fmt, None, query))
+
+    return route
+
+
+def _category_route(fmt: Format) -> Route:
+    async def route(request: Request, ctx: ContextDep, category: str, query: FeedQueryDep) -> Response:
+        return await answer(request, ctx, MEDIA_TYPES[fmt], lambda: category_feed(request, ctx, fmt, category, query))
+
+    return route
+
+
+def _topic_route(fmt: Format) -> Route:
+    async def route(request: Request, ctx: ContextDep, name: str, query: FeedQueryDep) -> Response:
+        return await answer(request, ctx, MEDIA_TYPES[fmt], lambda: topic_feed(request, ctx, fmt, name, query))
+
+    return route
+
+
+def _for_you_route(fmt: Format) -> Route:
+    async def route(request: Request, ctx: ContextDep, query: FeedQueryDep) -> Response:
+        return await answer(request, ctx, MEDIA_TYPES[fmt], lambda: for_you_feed(request, ctx, fmt, query))
+
+    return route
+
+
+def _feed_router() -> APIRouter:
+    router = APIRouter()
+    for fmt, label in FORMATS:
+        documented = responses(MEDIA_TYPES[fmt], 404, 422, 503, description=f"{label} feed")
+        for path, route, name, scope in (
+            (f"/{fmt}", _combined_route, fmt, "all followed categories"),
+            (f"/{fmt}/topic/{{name}}", _topic_route, f"{fmt}_topic", "one topic"),
+            (f"/{fmt}/for-you", _for_you_route, f"{fmt}_for_you", "the papers most like the ones you like"),
+            (f"/{fmt}/{{category}}", _category_route, f"{fmt}_category", "one followed category"),  # after for-you
+        ):
+            router.add_api_route(
+                path,
+                route(fmt),
+                name=name,
+                summary=f"{label} feed of {scope}",
+                response_class=Response,
+                responses=documented,
+            )
+    return router
+
+
+router = _feed_router()
+
+
+def category_feed(request: Request, ctx: Context, fmt: Format, category: str | None, query: FeedQuery) -> Response:
+    """The feed of one followed category, or of all of them (``category`` None)."""
+    if category is not None and category not in ctx.config.categories:
+        raise _unknown_category(category, ctx.config.categories)
+    scope = category or ", ".join(ctx.config.categories)
+
+    def render(current: str) -> Rendered:
+        if query.only_limits:  # a prefix of the stored, ranked list is all it shows
+            state, stored, version = ctx.store.load_feed(category, query.limit or ctx.config.max_papers)
+            likeness, index = None, None
+        else:  # a filter may keep any stored paper
+            snapshot = ctx.papers.load(ctx.store, current)
+            state, stored, version = snapshot.state, snapshot.papers, snapshot.version
+            stored = [p for p in stored if category in p.listed_in] if category else stored
+            query.check_cost(len(stored))
+            likeness = _likeness(ctx, snapshot, query.like)
+            index = snapshot.text_index
+        chosen = as_seen_in(stored, category) if category else stored
+        papers = select_papers(chosen, ctx.config, query, likeness, index)
+        return _document(request, ctx, fmt, papers, state, scope, version)
+
+    return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=not query.only_limits)
+
+
+def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: FeedQuery) -> Response:
+    """The feed of one topic of config.json."""
+    topic = find_topic(ctx.config, name)
+
+    def render(current: str) -> Rendered:
+        snapshot = ctx.papers.load(ctx.store, current)
+        query.check_cost(len(snapshot.papers))
+        likeness = _likeness(ctx, snapshot, query.like or tuple(topic.like))
+        papers = topic_papers(snapshot.papers, ctx.config, topic, query, likeness, snapshot.text_index)
+        return _document(request, ctx, fmt, papers, snapshot.state, topic.title or topic.name, snapshot.version)
+
+    return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
+
+
+def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) -> Response:
+    """The stored papers most like the liked ones (config.json's, or the request's ``?like=``)."""
+
+    def render(current: str) -> Rendered:
+        snapshot = ctx.papers.load(ctx.store, current)
+        ids = query.like or tuple(snapshot.state.likes.ids)
+        if not ids:
+            raise NotFoundError(
+                "no liked papers yet", 'add "like": ["2411.17775", ...] to config.json, or ask with ?like=2411.17775'
+            )
+        liked = snapshot.liked(ids, ctx.settings, ctx.config.categories)
+        papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
+        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version)
+
+    return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
+
+
+def _likeness(ctx: Context, snapshot: Snapshot, ids: tuple[str, ...]) -> Likeness | None:
+    return snapshot.liked(ids, ctx.settings, ctx.config.categories).likeness if ids else None
+
+
+def _document(
+    request: Request,
+    ctx: Context,
+    fmt: Format,
+    papers: list[Paper],
+    state: RefreshState,
+    scope: str,
+    version: str,
+) -> Rendered:
+    feed = build_feed(
+        papers,
+        title=f"{ctx.config.title}: {scope}",
+        description=f"New arXiv papers in {scope}, ranked by your keywords",
+        link=str(request.url_for("index")),
+        self_url=str(request.url),
+        updated=state.feeds_updated_at,
+        icon_url=str(request.url_for("static", path="icon.png")),
+    )
+    return Rendered.of(render_feed(feed, fmt), state.feeds_updated_at, version)
+
+
+def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
+    if taxonomy.is_known(category):
+        message = f"category {category!r} is not followed by this service"
+        hint = "add it to categories in config.json, or use one of the categories listed"
+    else:
+        guess = taxonomy.suggest(category)
+        message = f"{category!r} is not an arXiv category" + (f" (did you mean {guess!r}?)" if guess else "")
+        hint = "use one of the categories listed"
+    return NotFoundError(message, hint, categories=followed)

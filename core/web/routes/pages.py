@@ -1,0 +1,92 @@
+"""The pages: the index (the papers of the last refresh, subscribe links, a feed builder),
+OPML of every feed, and the Markdown digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+
+from core import schedule
+from core.render import pages
+from core.render.digest import DIGEST_TYPE, render_digest
+from core.render.opml import OPML_TYPE, render_opml
+from core.selection.select import FeedQuery, parse_likes, select_for_you, select_papers
+from core.summarize import status as summary_status
+from core.web.caching import cached
+from core.web.context import Context, ContextDep
+from core.web.http_cache import conditional_response
+from core.web.openapi import responses
+from core.web.params import likes
+from core.web.response_cache import Rendered
+
+FOR_YOU_ON_PAGE = 10  # papers in the page's "For you" (or "More like") section
+
+router = APIRouter()
+
+
+@router.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
+def index(
+    request: Request,
+    ctx: ContextDep,
+    like: Annotated[str | None, likes("arXiv ids: show the stored papers most like these")] = None,
+) -> Response:
+    """The index page: the papers of the last refresh (and those most like the liked ones),
+    subscribe links and a feed builder."""
+    ctx.first_visit.refresh()
+    upcoming = schedule.next_refresh(datetime.now(UTC))
+    wanted = parse_likes(like)
+    render = partial(_render_index, request, ctx, wanted, upcoming)
+    return cached(request, ctx, pages.HTML_TYPE, render, costly=bool(wanted), vary=upcoming)
+
+
+@router.get(
+    "/opml",
+    name="opml",
+    response_class=Response,
+    responses=responses(OPML_TYPE, description="OPML 2.0 of every RSS feed"),
+)
+def opml(request: Request, ctx: ContextDep) -> Response:
+    """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
+    links = pages.feed_links(request, ctx.config)
+    body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links])
+    return conditional_response(request, body, OPML_TYPE, None)
+
+
+@router.get(
+    "/digest.md",
+    name="digest",
+    response_class=Response,
+    responses=responses(DIGEST_TYPE, 503, description="Markdown digest"),
+)
+def digest(request: Request, ctx: ContextDep) -> Response:
+    """The daily Markdown digest of the ranked papers."""
+
+    def render(_: str) -> Rendered:
+        state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
+        body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
+        return Rendered.of(body, state.feeds_updated_at, version)
+
+    return cached(request, ctx, DIGEST_TYPE, render)
+
+
+def _render_index(
+    request: Request, ctx: Context, wanted: tuple[str, ...], upcoming: datetime, current: str
+) -> Rendered:
+    """The page of the ranked papers; with liked papers (config.json's, or ``wanted``), those
+    most like them from every stored paper."""
+    state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
+    papers = select_papers(stored, ctx.config)
+    liked_ids = wanted or tuple(state.likes.ids)
+    similar: pages.Similar | None = None
+    if liked_ids:
+        snapshot = ctx.papers.load(ctx.store, current)
+        liked = snapshot.liked(liked_ids, ctx.settings, ctx.config.categories)
+        shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
+        found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
+        similar = pages.Similar(liked.papers if wanted else [], found)
+    summaries = summary_status(ctx.config.summary, ctx.settings).message
+    page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
+    return Rendered.of(page.encode(), state.feeds_updated_at, version)

@@ -1,0 +1,85 @@
+"""core.web.errors: every error answers in one JSON shape, with its status and headers, never cached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.exceptions import RequestValidationError
+from fastapi.testclient import TestClient
+
+from core.errors import AppError, BusyError, LockedError, NotFoundError, StoreError, UnauthorizedError
+from core.settings import Settings
+from core.store.sqlite import SqliteStore
+from core.web.app import create_app
+from core.web.errors import app_error, unexpected_error, validation_error
+from tests.web.conftest import plain_request
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "headers"),
+    [
+        (StoreError("the store timed out"), 503, {"retry-after": "60"}),
+        (BusyError("too many renders", "retry in a few seconds"), 503, {"retry-after": "5"}),
+        (UnauthorizedError("missing bearer token"), 401, {"www-authenticate": "Bearer"}),
+        (LockedError("another refresh is running"), 409, {}),
+        (NotFoundError("no topic 'x'", "use one listed", topics=["rl"]), 404, {}),
+    ],
+)
+def test_app_errors_carry_their_status_stage_hint_and_headers(
+    error: AppError, status: int, headers: dict[str, str]
+) -> None:
+    response = app_error(plain_request(), error)
+    assert response.status_code == status
+    assert {k: response.headers[k] for k in headers} == headers
+    assert response.headers["cache-control"] == "no-store"
+    body = json.loads(response.body)
+    assert (body["error"], body["stage"]) == (error.message, error.stage)
+    assert body.get("hint") == (error.hint or None)
+    assert {k: body[k] for k in error.extra} == error.extra
+
+
+def test_a_validation_error_names_the_first_bad_parameter() -> None:
+    error = RequestValidationError([{"loc": ("query", "limit"), "msg": "Input should be greater than 0"}])
+    response = validation_error(plain_request(), error)
+    assert response.status_code == 422
+    assert json.loads(response.body) == {
+        "error": "parameter 'limit': Input should be greater than 0",
+        "stage": "query",
+        "hint": "see the parameters in README.md",
+    }
+
+
+def test_an_unexpected_error_is_a_500_saying_nothing_of_it(caplog: pytest.LogCaptureFixture) -> None:
+    response = unexpected_error(plain_request("/json"), RuntimeError("secret detail"))
+    assert response.status_code == 500
+    assert json.loads(response.body) == {"error": "internal error", "stage": "web"}  # not "secret detail"
+    assert response.headers["cache-control"] == "no-store"
+    assert "GET /json failed" in caplog.text  # the failure goes to the log
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_shape(client: TestClient) -> None:
+    missing = client.get("/wp-admin/setup.php")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "there is no page at '/wp-admin/setup.php'",
+        "hint": "the index page / lists every feed",
+        "stage": "web",
+    }
+    posted = client.post("/api/cron/refresh", content=b"x" * 100_000)
+    assert posted.status_code == 405
+    assert posted.json()["error"].startswith("POST is not allowed here")
+    assert posted.headers["allow"] == "GET"
+
+
+def test_store_down_gives_503_with_retry_after(tmp_path: Path, settings: Settings) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with TestClient(create_app(settings, SqliteStore(blocker / "db.sqlite3"))) as client:
+        for path in ("/rss", "/atom/cs.AI", "/health"):
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["retry-after"] == "60"
+            assert "Traceback" not in response.text
+        assert client.get("/health").json()["store"]["ok"] is False

@@ -12,10 +12,9 @@ from core import taxonomy
 from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper, Ranked
-from core.selection.select import FeedQuery, Likeness, kept_by_config, select_papers
+from core.selection.query import NO_FILTERS, FeedQuery
+from core.selection.select import Likeness, kept_by_config, select_papers
 from core.text.matching import TextIndex
-
-NO_FILTERS = FeedQuery()
 
 
 def find_topic(config: Config, name: str) -> Topic:

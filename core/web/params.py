@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from core.selection.select import LIKES_PATTERN, MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery
+from core.selection.query import LIKES_PATTERN, MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery
 
 
 def _text(pattern: str, max_length: int, description: str) -> Any:

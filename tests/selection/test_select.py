@@ -14,15 +14,8 @@ from core.config import ANNOUNCE_TYPES, parse_config
 from core.errors import QueryError
 from core.models import Paper
 from core.refresh.rank import rank_for_config
-from core.selection.select import (
-    MAX_LIMIT,
-    TERMS_PATTERN,
-    TYPES_PATTERN,
-    FeedQuery,
-    kept_by_config,
-    parse_terms,
-    select_papers,
-)
+from core.selection.query import MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery, parse_terms
+from core.selection.select import kept_by_config, select_papers
 from core.selection.topics import topic_papers
 from core.text.matching import Matcher, match_papers
 from tests.papers import make_paper

@@ -12,7 +12,7 @@ from lxml import etree
 
 from core.config import parse_config
 from core.errors import ConfigError
-from core.selection.select import FeedQuery
+from core.selection.query import FeedQuery
 from core.selection.topics import topic_query
 from core.settings import Settings
 from core.store import Store

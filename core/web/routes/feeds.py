@@ -15,7 +15,8 @@ from core import taxonomy
 from core.errors import NotFoundError
 from core.models import Paper, RefreshState
 from core.render.feeds import MEDIA_TYPES, Format, build_feed, render_feed
-from core.selection.select import FeedQuery, Likeness, as_seen_in, select_for_you, select_papers
+from core.selection.query import FeedQuery
+from core.selection.select import Likeness, as_seen_in, select_for_you, select_papers
 from core.selection.topics import find_topic, topic_papers
 from core.web.caching import answer, cached
 from core.web.context import Context, ContextDep

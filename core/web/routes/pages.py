@@ -13,7 +13,8 @@ from core import schedule
 from core.render import pages
 from core.render.digest import DIGEST_TYPE, render_digest
 from core.render.opml import OPML_TYPE, render_opml
-from core.selection.select import FeedQuery, parse_likes, select_for_you, select_papers
+from core.selection.query import FeedQuery, parse_likes
+from core.selection.select import select_for_you, select_papers
 from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep

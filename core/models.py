@@ -232,7 +232,7 @@ class Entry:
             backfilled=paper.backfilled,
             categories=tuple(paper.categories),
             listed_in=tuple(paper.listed_in),
-            score=paper.match.score,
+            score=paper.score,
             excluded=paper.excluded,
             topics=paper.topics,
             settled=paper.settled,

@@ -91,9 +91,10 @@ def refresh(
     The backfill fills what the window lacks (config.json ``backfill``); ``backfill_days``
     (``python -m core backfill --days N``) fills that many days whatever was filled before.
 
-    Summaries are made (by ``summarizer``, if any) for ``summary.time_budget_s`` before the
-    papers are saved, and never past ``deadline`` (a time.monotonic() value) when given; no
-    arXiv request runs past it either. ``sleep`` waits out every backoff (tests pass their own).
+    Summaries are made (by ``summarizer``, if any) after the papers and the state are saved
+    (``summarize``), for ``summary.time_budget_s`` and never past ``deadline`` (a
+    time.monotonic() value) when given; no arXiv request runs past it either. ``sleep`` waits
+    out every backoff (tests pass their own).
     """
     started, now = time.monotonic(), now or datetime.now(UTC)
     with refresh_lock(store):

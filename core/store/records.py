@@ -108,6 +108,11 @@ def digest_of(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 
+def stored_name(entry: Entry) -> str:
+    """The name of a paper's stored version: its id and digest (``2411.17775@3f9a...``)."""
+    return f"{entry.id}@{entry.digest}"
+
+
 ENTRY_SCHEMA = 1
 
 

@@ -28,6 +28,7 @@ from core.store.records import (
     decode_summary,
     encode_entry,
     encode_paper,
+    stored_name,
 )
 
 _SCHEMA = """
@@ -124,7 +125,7 @@ class SqliteStore:
         with self._connect() as conn:
             rows = conn.execute("SELECT id, entry FROM entries ORDER BY position").fetchall()
             entries = list(zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True))
-            self._stored_entries = {_name(e): raw for (_, e), (_, raw) in zip(entries, rows, strict=True) if e}
+            self._stored_entries = {stored_name(e): raw for (_, e), (_, raw) in zip(entries, rows, strict=True) if e}
             if all(e is not None for _, e in entries):
                 return [e for _, e in entries if e is not None]
             # An entry that cannot be read is made again from its paper.
@@ -253,15 +254,11 @@ def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: M
     form by name. An entry already ``stored`` is written back as it was read: encoding 60,000
     unchanged entries again would cost a next-day refresh a third of a second."""
     conn.execute("DELETE FROM entries")
-    encoded = {name: stored.get(name) or encode_entry(e) for e in entries if (name := _name(e))}
-    rows = [(i, e.id, encoded[_name(e)]) for i, e in enumerate(entries)]
+    names = [stored_name(e) for e in entries]
+    encoded = {name: stored.get(name) or encode_entry(e) for name, e in zip(names, entries, strict=True)}
+    rows = [(i, e.id, encoded[name]) for i, (name, e) in enumerate(zip(names, entries, strict=True))]
     conn.executemany("INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)", rows)
     return encoded
-
-
-def _name(entry: Entry) -> str:
-    """An entry's stored version: its id and digest."""
-    return f"{entry.id}@{entry.digest}"
 
 
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:

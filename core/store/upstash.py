@@ -47,6 +47,7 @@ from core.store.records import (
     decode_summary,
     encode_entry,
     encode_paper,
+    stored_name,
 )
 from core.store.upstash_rest import Command, UpstashREST
 
@@ -123,19 +124,19 @@ class UpstashStore:
             paper = changed.get(entry.id)
             if paper is not None:
                 text, entry = encode_paper(paper)
-                if _name(entry) not in live:  # new or changed
-                    encoded[_name(entry)] = (text, encode_entry(entry))
-            elif _name(entry) not in live:
+                if stored_name(entry) not in live:  # new or changed
+                    encoded[stored_name(entry)] = (text, encode_entry(entry))
+            elif stored_name(entry) not in live:
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
         writes: list[Command] = []
         for batch in _sized_batches(list(encoded), lambda n: len(encoded[n][0]) + len(encoded[n][1]) + 80):
             writes.append(["HSET", PAPERS, *[part for n in batch for part in (n, encoded[n][0])]])
             writes.append(["HSET", ENTRIES, *[part for n in batch for part in (n, encoded[n][1])]])
-        lists: dict[str, list[str]] = {_key(gen, ALL): [_name(e) for e in entries]}
+        lists: dict[str, list[str]] = {_key(gen, ALL): [stored_name(e) for e in entries]}
         for entry in entries:
             for feed in entry.listed_in:
-                lists.setdefault(_key(gen, feed), []).append(_name(entry))
+                lists.setdefault(_key(gen, feed), []).append(stored_name(entry))
         for key, names in lists.items():
             writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
             writes.append(["EXPIRE", key, PENDING_TTL_S])
@@ -175,7 +176,7 @@ class UpstashStore:
         return [e or made[n] for n, e in zip(names, entries, strict=True) if e is not None or n in made]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
-        return self._read([_name(e) for e in entries])
+        return self._read([stored_name(e) for e in entries])
 
     def _read(self, names: Sequence[str]) -> list[Paper]:
         """The papers stored under these names (those that can be read)."""
@@ -319,11 +320,6 @@ def _state(raw: str | None) -> RefreshState:
 
 def _key(gen: str, feed: str) -> str:
     return f"{PREFIX}{gen}:ids:{feed}"
-
-
-def _name(entry: Entry) -> str:
-    """A paper version's field name in the papers and entries hashes."""
-    return f"{entry.id}@{entry.digest}"
 
 
 def _sized_batches(items: Sequence[T], size: Callable[[T], int], limit: int = BATCH_BYTES) -> list[list[T]]:

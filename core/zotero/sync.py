@@ -95,7 +95,7 @@ def sync(
                 log.warning("zotero: %s", error)
                 note = error
             else:
-                note = f"{exc.message}; read {puller.read} changed items, the next refresh goes on"
+                note = f"Zotero {name}: {exc.message}; read {puller.read} changed items, the next refresh goes on"
         waited = max(client.backoff_until - clock(), 0.0)
         record = puller.record
         if waited:

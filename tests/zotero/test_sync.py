@@ -250,3 +250,17 @@ def test_items_without_an_id_are_kept_up_to_a_cap_and_the_rest_counted(
     assert len(result.papers) == MAX_TEXTS
     assert "3 more without an arXiv id left out" in result.note
     assert len(zotero.requests) == 11  # 1,003 items, 100 a page
+
+
+def test_a_sync_with_no_time_left_asks_nothing_and_keeps_the_record(
+    zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
+) -> None:
+    fill(zotero)
+    first = run(zotero, settings, store, clock)
+    zotero.add(USER, url="https://arxiv.org/abs/2407.00001", title="Later")
+    late = run(zotero, settings, store, clock, deadline=clock.now)
+    assert len(zotero.requests) == 1
+    assert "no time left" in late.note
+    assert late.error == ""
+    assert late.ids == first.ids
+    assert store.load_zotero().version == first.version

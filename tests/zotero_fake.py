@@ -27,6 +27,7 @@ import json
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -64,6 +65,8 @@ class FakeZotero:
         self.keys: dict[str, set[str]] = {}  # API key -> the libraries it may read
         self.backoff: int | None = None  # Backoff seconds sent with every answer
         self.rate_limited: deque[int] = deque()  # the next answers are 429, each with this Retry-After
+        # Changes made by someone else between two requests: run before answering the n-th (from 1).
+        self.before: dict[int, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._made = 0
         self.server = LoopbackServer(self._handle)
@@ -121,6 +124,8 @@ class FakeZotero:
     # --- the server -------------------------------------------------------------------------
 
     def _handle(self, request: Request) -> Reply:
+        if change := self.before.pop(len(self.server.requests), None):
+            change()
         headers = {"Zotero-API-Version": "3"}
         if self.backoff is not None:
             headers["Backoff"] = str(self.backoff)

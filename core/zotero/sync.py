@@ -128,6 +128,7 @@ class _Puller:
                 return f"Zotero {name}: read {self.read} changed items, the next refresh goes on"
             if outcome == "done":
                 break
+            self._forget_partial(since)
         else:
             return f"Zotero {name}: the library kept changing while it was read; the next refresh reads it again"
         if since:
@@ -144,8 +145,16 @@ class _Puller:
             answer = self.client.get(self.items_path, {**params, "start": str(self.record.resume)})
             if answer.version == self.record.target:
                 return answer
+            self._forget_partial(since)
         self.record = self.record.but(target=0, resume=0)
         return self.client.get(self.items_path, params, since=since or None)
+
+    def _forget_partial(self, since: int) -> None:
+        """A read given up because the library changed meanwhile: after a first version,
+        ``/deleted?since=`` will say what left; a first sync has nothing to ask it from, so
+        what it read so far is dropped (an item deleted meanwhile would otherwise stay)."""
+        if not since:
+            self.record = ZoteroLibrary(library=self.record.library)
 
     def _read_pages(self, answer: Answer) -> str:
         """Apply this page and the ones after it: "done" at the last page, "stopped" at the

@@ -144,6 +144,21 @@ def test_a_library_changed_between_two_parts_of_a_sync_is_read_again(
     assert result.version == zotero.libraries[USER].version
 
 
+def test_a_library_changed_while_it_is_paged_is_read_again_from_the_start(
+    zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
+) -> None:
+    for n in range(250):
+        zotero.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+    newest = list(zotero.libraries[USER].items)[-1]  # on the first page, read before the change
+    zotero.before[2] = lambda: (zotero.delete(USER, newest), zotero.add(USER, url="https://arxiv.org/abs/2404.00002"))
+    result = run(zotero, settings, store, clock)
+    assert len(result.ids) == 250  # one deleted, one added: paging on would have skipped an item
+    assert "2404.00002" in result.ids
+    assert "2403.00249" not in result.ids  # deleted after it was read
+    assert [q.get("start") for _, q in asked(zotero)] == [None, "100", None, "100", "200"]
+    assert result.version == zotero.libraries[USER].version
+
+
 def test_a_collection_follows_its_members(zotero: FakeZotero, settings: Settings, store: Store, clock: Clock) -> None:
     inside = zotero.add(USER, url="https://arxiv.org/abs/2405.00001", title="In", collections=["COLL2345"])
     zotero.add(USER, url="https://arxiv.org/abs/2405.00002", title="Out")

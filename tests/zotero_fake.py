@@ -65,6 +65,7 @@ class FakeZotero:
         self.keys: dict[str, set[str]] = {}  # API key -> the libraries it may read
         self.backoff: int | None = None  # Backoff seconds sent with every answer
         self.rate_limited: deque[int] = deque()  # the next answers are 429, each with this Retry-After
+        self.broken_deleted = False  # /deleted answers a JSON list instead of the documented object
         # Changes made by someone else between two requests: run before answering the n-th (from 1).
         self.before: dict[int, Callable[[], None]] = {}
         self._lock = threading.Lock()
@@ -160,7 +161,9 @@ class FakeZotero:
             if since is None:
                 return _text(400, "'since' parameter must be provided", headers)
             gone = sorted(k for k, v in library.deleted.items() if v > int(since))
-            body = {"collections": [], "items": gone, "searches": [], "tags": [], "settings": []}
+            body: Any = {"collections": [], "items": gone, "searches": [], "tags": [], "settings": []}
+            if self.broken_deleted:
+                body = gone
             return Reply(200, json.dumps(body).encode(), {**headers, "Content-Type": "application/json"})
         asked = request.headers.get("if-modified-since-version")
         if asked is not None and asked.isdigit() and library.version <= int(asked):

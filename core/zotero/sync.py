@@ -55,7 +55,7 @@ class ZoteroSync:
     ids: list[str] = field(default_factory=list)
     papers: list[Paper] = field(default_factory=list)  # items with no arXiv id, ids zotero:<key>
     note: str = ""
-    error: str = ""  # set when the sync failed: the ids and papers are then the last sync's
+    error: str = ""  # set when the sync failed: the ids and papers are then the last sync's (and any pages read)
     version: int = 0  # the library version the ids are synced to
     requests: int = 0
 
@@ -176,11 +176,17 @@ class _Puller:
         return "stopped"
 
     def _drop_deleted(self, since: int) -> None:
+        """Drop the items deleted since ``since`` and, with a collection, those no longer in it.
+        An answer of another shape raises: read as "none left", it would empty the likes."""
         deleted = self.client.get(f"{self.config.prefix}/deleted", {"since": str(since)}).body
-        gone = set(deleted.get("items", [])) if isinstance(deleted, dict) else set()
+        if not isinstance(deleted, dict) or not isinstance(deleted.get("items"), list):
+            raise ZoteroError(f"Zotero's /deleted answer for {self.config.prefix} is not the documented object")
+        gone = {k for k in deleted["items"] if isinstance(k, str)}
         if self.config.collection:
             keys = self.client.get(self.items_path, {"format": "keys"}).body
-            members = set(keys.split()) if isinstance(keys, str) else set()
+            if not isinstance(keys, str):
+                raise ZoteroError(f"Zotero's keys of {self.items_path} are not the documented plain text")
+            members = set(keys.split())
             gone |= {k for k in [*self.record.ids, *self.record.texts, *self.record.untexted] if k not in members}
         self._apply([], removed=gone)
 
@@ -188,7 +194,8 @@ class _Puller:
         ids, texts = dict(self.record.ids), dict(self.record.texts)
         untexted = dict.fromkeys(self.record.untexted)
         for key in [*(removed or ()), *(i.key for i in items)]:
-            ids.pop(key, None), texts.pop(key, None), untexted.pop(key, None)
+            for kept in (ids, texts, untexted):
+                kept.pop(key, None)
         for item in items:
             if item.trashed:
                 continue
@@ -236,4 +243,4 @@ def _explain(exc: ZoteroError, config: ZoteroConfig, keyed: bool) -> str:
             f"Zotero has no {what} {where}: check zotero.library_type, zotero.library_id"
             f"{' and zotero.collection' if config.collection else ''} in config.json"
         )
-    return str(exc)
+    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message

@@ -279,3 +279,16 @@ def test_a_sync_with_no_time_left_asks_nothing_and_keeps_the_record(
     assert late.error == ""
     assert late.ids == first.ids
     assert store.load_zotero().version == first.version
+
+
+def test_a_deleted_answer_of_another_shape_empties_nothing(
+    zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
+) -> None:
+    fill(zotero)
+    first = run(zotero, settings, store, clock)
+    zotero.add(USER, url="https://arxiv.org/abs/2408.00001", title="New")
+    zotero.broken_deleted = True
+    second = run(zotero, settings, store, clock)
+    assert second.error == f"Zotero's /deleted answer for {USER} is not the documented object"
+    assert set(first.ids) < set(second.ids)  # nothing removed; the page read is kept
+    assert store.load_zotero().version == first.version  # asked again at the next refresh

@@ -35,6 +35,18 @@ class KeywordHit(BaseModel):
     weight: float = 1.0
 
 
+class PulledDown(BaseModel):
+    """The paper marked "Not for me" that a paper is most like, and the points that took off
+    (core.text.rocchio)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    similarity: float
+    points: float  # what it took off the score (positive)
+
+
 class SimilarTo(BaseModel):
     """The liked paper a paper is most like (core.text.similarity), and how much (cosine, 0 to 1)."""
 
@@ -44,6 +56,7 @@ class SimilarTo(BaseModel):
     title: str
     similarity: float
     points: float  # what it adds to the score
+    pulled_down: PulledDown | None = None  # a disliked paper it is like (points already net of it)
 
 
 class Match(BaseModel):
@@ -334,3 +347,37 @@ class ZoteroLibrary(_State):
     resume: int = 0
     not_before: datetime | None = None  # Zotero's Backoff: no request before then
     synced_at: datetime | None = None
+
+
+Action = Literal["like", "dislike"]
+
+
+class Opinion(BaseModel):
+    """One paper a reader liked or marked "Not for me" from a feed (core.selection.feedback):
+    its text is kept with it, so it still counts once the paper has left the stored feeds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    action: Action
+    at: datetime
+    title: str
+    abstract: str = ""
+
+    def as_paper(self) -> Paper:
+        return Paper(id=self.id, title=self.title, title_text=self.title, abstract=self.abstract, announced=self.at)
+
+
+class Feedback(_State):
+    """Every opinion given from the feeds, newest first, one per paper (bounded: the oldest go
+    first), and ``version``, a token that changes with every save (folded into the store's
+    version, so cached answers see the change)."""
+
+    opinions: list[Opinion] = Field(default_factory=list)
+    version: str = ""
+
+    def of(self, action: Action) -> list[Opinion]:
+        return [o for o in self.opinions if o.action == action]
+
+    def opinion(self, paper_id: str) -> Opinion | None:
+        return next((o for o in self.opinions if o.id == paper_id), None)

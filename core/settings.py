@@ -19,6 +19,7 @@ DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
 DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
 SECRETS = frozenset({"cron_secret", "upstash_token", "dashscope_api_key"})
 DEFAULT_ZOTERO_BASE = "https://api.zotero.org"
+FEEDBACK_SECRETS = frozenset({"feedback_secret"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Settings:
     api_keys: Mapping[str, str] = field(default_factory=dict)
     # The Zotero Web API (config.json's "zotero" names the library and its key's variable).
     zotero_api_base: str = DEFAULT_ZOTERO_BASE
+    # The key that signs the feeds' "Like" / "Not for me" links (core.web.signing); without it,
+    # one derived from cron_secret; without either, no links.
+    feedback_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +77,7 @@ class Settings:
             dashscope_base_url=_url(env, "DASHSCOPE_BASE_URL", "") if env.get("DASHSCOPE_BASE_URL") else None,
             api_keys={k: v for k, v in env.items() if k.endswith("_API_KEY") and v},
             zotero_api_base=_url(env, "ZOTERO_API_BASE", DEFAULT_ZOTERO_BASE),
+            feedback_secret=env.get("FEEDBACK_SECRET") or None,
         )
 
     def describe(self) -> dict[str, object]:
@@ -81,7 +86,7 @@ class Settings:
         described: dict[str, object] = {"store": "upstash" if self.upstash_url and self.upstash_token else "sqlite"}
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.name in SECRETS:
+            if item.name in SECRETS | FEEDBACK_SECRETS:
                 described[item.name] = "set" if value else "not set"
             elif item.name == "api_keys":
                 described["api_keys_set"] = sorted(value)

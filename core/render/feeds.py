@@ -12,11 +12,12 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.models import Paper
+from core.render.feedback import ItemLinks, Links
 from core.text.latex import clean_text, strip_illegal
 from core.text.scoring import hit_points
 
@@ -70,14 +71,16 @@ def build_feed(
     self_url: str,
     updated: datetime | None,
     icon_url: str = "",
+    links: Links | None = None,
 ) -> Feed:
+    """``links``: each item's signed "Like" / "Not for me" URLs (core.web.signing), if any."""
     return Feed(
         title=clean_text(title),
         description=clean_text(description),
         link=link,
         self_url=self_url,
         updated=updated,
-        items=[build_item(paper) for paper in papers],
+        items=[with_feedback(build_item(paper), links(paper) if links else None) for paper in papers],
         icon_url=icon_url,
     )
 
@@ -103,6 +106,15 @@ def build_item(paper: Paper) -> FeedItem:
         summary_text=paper.display_abstract,
         pdf_url=paper.pdf_url,
         extra=extra,
+    )
+
+
+def with_feedback(item: FeedItem, links: ItemLinks | None) -> FeedItem:
+    """The item with its feedback links at the end of its HTML and in JSON Feed's ``_arxiv``."""
+    if links is None:
+        return item
+    return replace(
+        item, content_html=f"{item.content_html}\n{links.html()}", extra=item.extra | {"feedback": links.extra()}
     )
 
 
@@ -159,6 +171,8 @@ def explain(paper: Paper) -> str:
         parts.append(f"{hit.keyword} {hit_points(hit):g} ({', '.join(where)})")
     if (like := paper.match.similar) is not None:
         parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({like.similarity:.2f})")
+        if (pulled := like.pulled_down) is not None:  # already taken off like.points
+            parts[-1] += f", less {pulled.points:g} for being like {pulled.id} “{pulled.title}”, not for you"
     return f"score {paper.match.score:g} = " + (" + ".join(parts) or "0")
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from core.config import Config
 from core.models import Paper, RefreshState
+from core.render.feedback import Learned
 from core.render.feeds import explain
 from core.text.matching import compiled
 
@@ -96,6 +97,7 @@ def render_index(
     summaries: str,
     next_refresh: datetime,
     similar: Similar | None = None,
+    learned: Learned | None = None,
 ) -> str:
     template = _environment().get_template("index.html")
     return template.render(
@@ -103,6 +105,7 @@ def render_index(
         state=state,
         papers=papers,
         similar=similar,
+        learned=learned,
         links=feed_links(request, config),
         summaries=summaries,
         next_refresh=next_refresh,

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import Entry, Feedback, Paper, RefreshState, Summary, ZoteroLibrary
 from core.settings import Settings
 
 ALL = "*"  # the feed of every followed category
@@ -93,11 +93,20 @@ class Store(Protocol):
 
     def save_zotero(self, library: ZoteroLibrary) -> None: ...
 
+    def load_feedback(self) -> Feedback:
+        """The opinions given from the feeds (empty before any); its version is in ``load_version``."""
 
-def version_of(generation: str | None, state_json: str | None) -> str:
+    def save_feedback(self, feedback: Feedback, replaces: str) -> bool:
+        """Keep ``feedback`` (its ``version`` new) if the stored record is still the one of
+        version ``replaces`` ("" for none); False, nothing written, when another save came
+        between (read it again). Changes the store's version."""
+
+
+def version_of(generation: str | None, state_json: str | None, feedback: str | None = None) -> str:
     """The version token of every backend: it changes with each save of the papers (a new
-    generation) or of the refresh state."""
-    return hashlib.sha256(f"{generation}\n{state_json}".encode()).hexdigest()[:24]
+    generation), of the refresh state or of the feedback (its version token)."""
+    told = f"\n{feedback}" if feedback else ""  # none yet: the same token as before feedback existed
+    return hashlib.sha256(f"{generation}\n{state_json}{told}".encode()).hexdigest()[:24]
 
 
 def open_store(settings: Settings) -> Store:

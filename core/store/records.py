@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import PAPER_SCHEMA, Entry, Feedback, Paper, RefreshState, Summary, ZoteroLibrary
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +201,14 @@ def decode_zotero(raw: str | bytes | None) -> ZoteroLibrary:
     except ValidationError as exc:
         log.warning("store: the Zotero sync record cannot be read, syncing afresh: %s", str(exc).splitlines()[0])
         return ZoteroLibrary()
+
+
+def decode_feedback(raw: str | bytes | None) -> Feedback:
+    """The feedback record; an unreadable one counts as none (logged), and the next save replaces it."""
+    if not raw:
+        return Feedback()
+    try:
+        return Feedback.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("store: the feedback record cannot be read, starting afresh: %s", str(exc).splitlines()[0])
+        return Feedback()

@@ -18,10 +18,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from core.errors import StoreError
-from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import Entry, Feedback, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import version_of
 from core.store.records import (
     decode_entries,
+    decode_feedback,
     decode_paper,
     decode_papers,
     decode_state,
@@ -147,8 +148,8 @@ class SqliteStore:
 
     def load_feed(self, feed: str | None = None, limit: int | None = None) -> tuple[RefreshState, list[Paper], str]:
         with self._connect() as conn:  # one transaction: the state, papers and version agree
-            generation, state = self._version_rows(conn)
-            return decode_state(state), self._papers(conn, feed, limit), version_of(generation, state)
+            generation, state, feedback = self._version_rows(conn)
+            return decode_state(state), self._papers(conn, feed, limit), version_of(generation, state, feedback)
 
     def _papers(self, conn: sqlite3.Connection, feed: str | None, limit: int | None) -> list[Paper]:
         cap = -1 if limit is None else limit
@@ -173,9 +174,10 @@ class SqliteStore:
             return version_of(*self._version_rows(conn))
 
     @staticmethod
-    def _version_rows(conn: sqlite3.Connection) -> tuple[str | None, str | None]:
-        rows = dict(conn.execute("SELECT key, value FROM state WHERE key IN ('generation', 'refresh')").fetchall())
-        return rows.get("generation"), rows.get("refresh")
+    def _version_rows(conn: sqlite3.Connection) -> tuple[str | None, str | None, str | None]:
+        keys = "('generation', 'refresh', 'feedback_version')"
+        rows = dict(conn.execute(f"SELECT key, value FROM state WHERE key IN {keys}").fetchall())
+        return rows.get("generation"), rows.get("refresh"), rows.get("feedback_version")
 
     def load_state(self) -> RefreshState:
         with self._connect() as conn:
@@ -257,6 +259,23 @@ class SqliteStore:
     def save_zotero(self, library: ZoteroLibrary) -> None:
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('zotero', ?)", (library.model_dump_json(),))
+
+    def load_feedback(self) -> Feedback:
+        with self._connect() as conn:
+            rows = dict(conn.execute("SELECT key, value FROM state WHERE key IN ('feedback', 'feedback_version')"))
+        # The version is the one written beside it, even when the record cannot be read.
+        return decode_feedback(rows.get("feedback")).but(version=rows.get("feedback_version", ""))
+
+    def save_feedback(self, feedback: Feedback, replaces: str) -> bool:
+        with self._connect() as conn:  # IMMEDIATE: no other save between the check and the write
+            row = conn.execute("SELECT value FROM state WHERE key = 'feedback_version'").fetchone()
+            if (row[0] if row else "") != replaces:
+                return False
+            conn.executemany(
+                "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                [("feedback", feedback.model_dump_json()), ("feedback_version", feedback.version)],
+            )
+            return True
 
 
 def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, str]) -> dict[str, str]:

@@ -12,6 +12,8 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
     arb:zotero                the Zotero sync record (core.models.ZoteroLibrary JSON, at most ~3 MB)
+    arb:feedback              opinions given from the feeds (core.models.Feedback JSON, at most ~1.5 MB)
+    arb:feedback:version      its version token, read with the state by every version check
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
@@ -38,10 +40,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import Entry, Feedback, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import ALL, version_of
 from core.store.records import (
     decode_entries,
+    decode_feedback,
     decode_paper,
     decode_papers,
     decode_state,
@@ -213,10 +216,10 @@ class UpstashStore:
         return _state(state), self._papers(manifest, feed, limit), version
 
     def _head(self) -> tuple[dict[str, Any], str | None, str]:
-        """The manifest, the raw state and their version, in one MGET."""
-        raw, state = self._call("MGET manifest state", self.redis.call, "MGET", MANIFEST, STATE)
+        """The manifest, the raw state and their version (with the feedback's), in one MGET."""
+        raw, state, told = self._call("MGET manifest state", self.redis.call, "MGET", MANIFEST, STATE, FEEDBACK_VERSION)
         manifest = json.loads(raw) if raw else {}
-        return manifest, state, version_of(manifest.get("gen"), state)
+        return manifest, state, version_of(manifest.get("gen"), state, told)
 
     def _papers(self, manifest: dict[str, Any], feed: str | None, limit: int | None) -> list[Paper]:
         if not manifest or limit == 0:
@@ -320,6 +323,26 @@ class UpstashStore:
 
     def save_zotero(self, library: ZoteroLibrary) -> None:
         self._call("SET zotero", self.redis.call, "SET", PREFIX + "zotero", library.model_dump_json())
+
+    def load_feedback(self) -> Feedback:
+        raw, version = self._call("MGET feedback", self.redis.call, "MGET", FEEDBACK, FEEDBACK_VERSION)
+        # The version is the one written beside it, even when the record cannot be read.
+        return decode_feedback(raw).but(version=version or "")
+
+    def save_feedback(self, feedback: Feedback, replaces: str) -> bool:
+        record, version = feedback.model_dump_json(), feedback.version
+        keys = (FEEDBACK, FEEDBACK_VERSION)
+        return bool(
+            self._call("save feedback", self.redis.call, "EVAL", _SAVE_FEEDBACK, 2, *keys, replaces, record, version)
+        )
+
+
+FEEDBACK, FEEDBACK_VERSION = PREFIX + "feedback", PREFIX + "feedback:version"
+# Compare-and-set on the version: two readers' clicks on two instances never lose one another.
+_SAVE_FEEDBACK = (
+    "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[2]) redis.call('SET', KEYS[2], ARGV[3]) return 1"
+)
 
 
 def _state(raw: str | None) -> RefreshState:

@@ -23,7 +23,7 @@ from core.web.context import Context
 from core.web.errors import add_error_handlers
 from core.web.head import HeadMiddleware
 from core.web.public_url import PublicURLMiddleware
-from core.web.routes import cron, feeds, pages, status
+from core.web.routes import cron, feedback, feeds, pages, status
 from core.web.security import SecurityMiddleware
 
 # How often Python hands the GIL to another thread (default 5 ms). A filtered render holds it
@@ -47,6 +47,6 @@ def create_app(
     app.add_middleware(PublicURLMiddleware, public_url=settings.public_url)
     app.add_middleware(HeadMiddleware)
     app.mount("/static", StaticFiles(directory=page_render.STATIC), name="static")
-    for routes in (pages, feeds, status, cron):
+    for routes in (pages, feeds, status, cron, feedback):
         app.include_router(routes.router)
     return app

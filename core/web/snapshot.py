@@ -19,11 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from core.models import Paper, RefreshState
+from core.models import Feedback, Paper, RefreshState
+from core.selection.feedback import disliked_papers, liked_papers
 from core.selection.select import Likeness
 from core.settings import Settings
 from core.store import Store
 from core.text.matching import TextIndex
+from core.text.rocchio import similar_despite
 from core.text.similarity import Index
 
 T = TypeVar("T")
@@ -50,6 +52,7 @@ class Snapshot:
         # and liked paper (for the for-you feeds and ``?like=``).
         self._configured = _Once(self._load_configured)
         self._similarity = _Once(lambda: Index.build([*self.papers, *self._configured.get()]))
+        self._feedback = _Once(store.load_feedback)  # its version is in this snapshot's version
 
     @property
     def text_index(self) -> TextIndex:
@@ -72,6 +75,24 @@ class Snapshot:
         index = self._similarity.get()
         liked = index.liked(papers)
         return Liked(papers, lambda paper: index.similar(paper, liked))
+
+    @property
+    def feedback(self) -> Feedback:
+        """The opinions given from the feeds' "Like" and "Not for me" links."""
+        return self._feedback.get()
+
+    def for_you(self, settings: Settings, followed: list[str]) -> Liked:
+        """The for-you feed's liked papers and likeness: config.json's (and its BibTeX file's)
+        and those liked from the feeds, less a share of the likeness to those marked "Not for
+        me" (core.text.rocchio). Feedback is ranked by the lexical model, whatever ranks the rest."""
+        feedback, ids = self.feedback, tuple(self.state.likes.ids)
+        if not feedback.opinions:
+            return self.liked(ids, settings, followed)
+        configured = self.liked(ids, settings, followed).papers if ids else []
+        papers = liked_papers(configured, feedback)
+        index = self._similarity.get()
+        liked, disliked = index.liked(papers), index.liked(disliked_papers(feedback))
+        return Liked(papers, lambda paper: similar_despite(index, paper, liked, disliked))
 
     def _load_configured(self) -> list[Paper]:
         found = self.store.load_liked(self.state.likes.ids)

@@ -322,3 +322,31 @@ def test_upstash_papers_saved_before_entries_get_theirs_at_the_first_index_read(
     shim.reset_counts()
     assert store.load_index() == expected
     assert shim.fields_read["arb:paper"] == 0
+
+
+def test_feedback_is_kept_and_changes_the_version_readers_check(store: Store) -> None:
+    from core.models import Feedback, Opinion
+
+    assert store.load_feedback() == Feedback()
+    store.save_papers([paper("2411.00001")])
+    before = store.load_version()
+    liked = Feedback(opinions=[Opinion(id="2411.00001", action="like", at=DAY, title="T", abstract="A")], version="v1")
+    assert store.save_feedback(liked, "")
+    assert store.load_feedback() == liked
+    assert store.load_version() != before
+    assert store.load_feed(None, 1)[2] == store.load_version()  # one version, however it is read
+    assert store.load_papers() == [paper("2411.00001")]  # the papers are untouched
+
+
+def test_a_feedback_save_over_a_record_it_did_not_read_writes_nothing(store: Store) -> None:
+    from core.models import Feedback, Opinion
+
+    first = Feedback(opinions=[Opinion(id="2411.00001", action="like", at=DAY, title="T")], version="v1")
+    assert store.save_feedback(first, "")
+    version = store.load_version()
+    late = Feedback(opinions=[Opinion(id="2411.00002", action="dislike", at=DAY, title="U")], version="v2")
+    assert not store.save_feedback(late, "")  # it read the record before "v1" was saved
+    assert store.load_feedback() == first
+    assert store.load_version() == version
+    assert store.save_feedback(late, "v1")
+    assert store.load_feedback() == late

@@ -23,6 +23,7 @@ from core.web.context import Context, ContextDep
 from core.web.openapi import responses
 from core.web.params import FeedQueryDep
 from core.web.response_cache import Rendered
+from core.web.routes.feedback import item_links
 from core.web.snapshot import Snapshot
 
 FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.0"), ("json", "JSON Feed 1.1"))
@@ -124,12 +125,15 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
 
     def render(current: str) -> Rendered:
         snapshot = ctx.papers.load(ctx.store, current)
-        ids = query.like or tuple(snapshot.state.likes.ids)
-        if not ids:
+        if query.like:
+            liked, ids = snapshot.liked(query.like, ctx.settings, ctx.config.categories), query.like
+        else:  # config.json's likes and the feeds' feedback; neither liked nor disliked papers are listed
+            liked = snapshot.for_you(ctx.settings, ctx.config.categories)
+            ids = (*(p.id for p in liked.papers), *(o.id for o in snapshot.feedback.of("dislike")))
+        if not liked.papers:
             raise NotFoundError(
                 "no liked papers yet", 'add "like": ["2411.17775", ...] to config.json, or ask with ?like=2411.17775'
             )
-        liked = snapshot.liked(ids, ctx.settings, ctx.config.categories)
         papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
         return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version)
 
@@ -157,6 +161,7 @@ def _document(
         self_url=str(request.url),
         updated=state.feeds_updated_at,
         icon_url=str(request.url_for("static", path="icon.png")),
+        links=item_links(request, ctx),
     )
     return Rendered.of(render_feed(feed, fmt), state.feeds_updated_at, version)
 

@@ -10,8 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 
 from core import schedule
+from core.models import Opinion, Paper
 from core.render import pages
 from core.render.digest import DIGEST_TYPE, render_digest
+from core.render.feedback import Learned, build_learned
 from core.render.opml import OPML_TYPE, render_opml
 from core.selection.query import FeedQuery, parse_likes
 from core.selection.select import select_for_you, select_papers
@@ -22,6 +24,9 @@ from core.web.http_cache import conditional_response
 from core.web.openapi import responses
 from core.web.params import likes
 from core.web.response_cache import Rendered
+from core.web.routes.feedback import item_links
+from core.web.signing import feedback_key
+from core.web.snapshot import Snapshot
 
 FOR_YOU_ON_PAGE = 10  # papers in the page's "For you" (or "More like") section
 
@@ -80,14 +85,41 @@ def _render_index(
     most like them from every stored paper."""
     state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
     papers = select_papers(stored, ctx.config)
-    liked_ids = wanted or tuple(state.likes.ids)
     similar: pages.Similar | None = None
-    if liked_ids:
+    learned: Learned | None = None
+    shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
+    if wanted:
         snapshot = ctx.papers.load(ctx.store, current)
-        liked = snapshot.liked(liked_ids, ctx.settings, ctx.config.categories)
-        shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
-        found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
-        similar = pages.Similar(liked.papers if wanted else [], found)
+        liked = snapshot.liked(wanted, ctx.settings, ctx.config.categories)
+        found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, wanted)
+        similar = pages.Similar(liked.papers, found)
+    elif state.likes.ids or feedback_key(ctx.settings):  # feedback exists only where links are signed
+        snapshot = ctx.papers.load(ctx.store, current)
+        liked = snapshot.for_you(ctx.settings, ctx.config.categories)
+        left_out = [*(p.id for p in liked.papers), *(o.id for o in snapshot.feedback.of("dislike"))]
+        if liked.papers:
+            similar = pages.Similar([], select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, left_out))
+        learned = _learned(request, ctx, snapshot, liked.papers)
     summaries = summary_status(ctx.config.summary, ctx.settings).message
-    page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
+    page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar, learned)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)
+
+
+def _learned(request: Request, ctx: Context, snapshot: Snapshot, liked: list[Paper]) -> Learned | None:
+    """The page's "What it learned": the liked papers by source, and the feeds' opinions with a
+    signed undo each; None when nothing is liked or disliked."""
+    feedback = snapshot.feedback
+    if not liked and not feedback.opinions:
+        return None
+    links = item_links(request, ctx)
+    zotero = set(ctx.store.load_zotero().ids.values()) if ctx.config.zotero else set()
+
+    def undo(opinion: Opinion) -> str:
+        if links is None:
+            return ""
+        made = links(opinion.as_paper())
+        return made.like if opinion.action == "like" else made.dislike
+
+    config_ids = set(ctx.config.liked_ids)
+    configured = [p for p in liked if p.id in config_ids or feedback.opinion(p.id) is None]  # not the feeds' own
+    return build_learned(configured, config_ids, zotero, feedback, undo)

@@ -5,6 +5,10 @@
   path's plumbing with the loopback stand-in vectors (words hashed, not a real model).
 - Time: fitting the index over 1,504 papers, and ranking them against 50 liked papers.
 - Store: the extra bytes of 50 liked papers, of a vector per paper, and of ``for_you``.
+- "Not for me": three papers liked from one field (an arXiv category) and three disliked from
+  a neighbouring one; precision at 10 of the for-you feed (its top 10 in the liked field) with
+  and without the dislikes, against the field's base rate, for a few shares of the dislikes'
+  likeness taken off (core.text.rocchio; the one shipped is DISLIKE_SHARE).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.arxiv.rss import parse_feed
 from core.models import Paper
 from core.refresh.embeddings import decode, encode, most_like
+from core.text import rocchio
 from core.text.latex import readable
 from core.text.similarity import Index
 from tests.arxiv_fake import COMBINED, read
@@ -28,6 +33,19 @@ from tests.dashscope_fake import stand_in_vector
 
 ARCHIVES = ("cs", "math", "astro-ph", "cond-mat", "quant-ph", "hep-th", "physics", "eess", "stat", "q-bio")
 TRIALS = 10
+# A field and a neighbour whose vocabulary it shares, each with 10 or more papers that day.
+NEIGHBOURS = (
+    ("cs.CL", "cs.LG"),
+    ("cs.CV", "eess.IV"),
+    ("cs.RO", "cs.CV"),
+    ("hep-th", "gr-qc"),
+    ("hep-ph", "hep-th"),
+    ("astro-ph.HE", "astro-ph.GA"),
+    ("cond-mat.mes-hall", "cond-mat.str-el"),
+    ("quant-ph", "cond-mat.mes-hall"),
+    ("math.AP", "math.NA"),
+    ("eess.SP", "cs.IT"),
+)
 
 
 def archive(paper: Paper) -> str:
@@ -90,7 +108,71 @@ def main() -> None:
         f"store: 50 liked papers {liked_bytes / 1024:.0f} KB; a 512-dimension vector {vector_bytes} B "
         f"({vector_bytes * len(papers) / 1e6:.1f} MB for the day); for_you on a paper {for_you_bytes} B"
     )
+    dislikes()
+
+
+def field(paper: Paper) -> str:
+    return paper.categories[0]
+
+
+def top_ten(papers: list[Paper], index: Index, liked: list[Paper], disliked: list[Paper]) -> list[Paper]:
+    """The for-you feed's top 10 (core.text.rocchio), liked and disliked papers left out."""
+    chosen, against = index.liked(liked), index.liked(disliked)
+    leave_out = {p.id for p in liked + disliked}
+    scored = [
+        (s.points, p)
+        for p in papers
+        if p.id not in leave_out and (s := rocchio.similar_despite(index, p, chosen, against))
+    ]
+    return [p for _, p in sorted(scored, key=lambda pair: -pair[0])[:10]]
+
+
+def dislikes() -> None:
+    """Per pair of fields, ten liked sets of three; the dislikes either three random papers of
+    the neighbour ("random"), or the neighbour's papers the feed showed in its top 10, up to
+    three ("shown": what a reader clicking "Not for me" gives). Before: no dislikes; left out:
+    the disliked papers only leave the feed; counted against: core.text.rocchio as shipped."""
+    papers = [readable(p) for p in parse_feed(read(COMBINED)).papers]
+    index = Index.build(papers)
+    counts = Counter(field(p) for p in papers)
+    shipped = rocchio.DISLIKE_SHARE
+    print(
+        "| liked field | disliked neighbour | base rate | dislikes | P@10 before | left out | counted against"
+        " | neighbour in top 10 before | left out | counted against |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    totals: dict[str, list[list[float]]] = {"random": [[] for _ in range(6)], "shown": [[] for _ in range(6)]}
+    rng = random.Random(2027)
+    for liked_field, other in NEIGHBOURS:
+        pool = [p for p in papers if field(p) == liked_field]
+        neighbours = [p for p in papers if field(p) == other]
+        sets = [rng.sample(pool, 3) for _ in range(TRIALS)]
+        for scenario in ("random", "shown"):
+            figures: list[list[float]] = [[] for _ in range(6)]
+            for liked in sets:
+                if scenario == "random":
+                    bad = rng.sample(neighbours, 3)
+                else:
+                    rocchio.DISLIKE_SHARE = 0.0
+                    bad = [p for p in top_ten(papers, index, liked, []) if field(p) == other][:3]
+                for column, share, disliked in ((0, 0.0, []), (1, 0.0, bad), (2, shipped, bad)):
+                    rocchio.DISLIKE_SHARE = share
+                    top = top_ten(papers, index, liked, disliked)
+                    figures[column].append(sum(field(p) == liked_field for p in top) / 10)
+                    figures[column + 3].append(sum(field(p) == other for p in top) / 10)
+            cells = " | ".join(f"{statistics.mean(f):.2f}" for f in figures)
+            rate = counts[liked_field] / len(papers)
+            print(f"| {liked_field} | {other} | {rate:.3f} | {scenario} | {cells} |")
+            for total, values in zip(totals[scenario], figures, strict=True):
+                total.extend(values)
+    rocchio.DISLIKE_SHARE = shipped
+    for scenario, figures in totals.items():
+        cells = " | ".join(f"{statistics.mean(f):.3f}" for f in figures)
+        print(f"| mean | | | {scenario} | {cells} |")
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["dislikes"]:  # only the "Not for me" check
+        dislikes()
+        sys.exit()
     main()

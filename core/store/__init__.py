@@ -1,9 +1,10 @@
 """Where papers and refresh state live: one small interface, one module per backend.
 
 Only this package knows SQLite (local default) or Upstash Redis (on Vercel, chosen when its
-settings are present). The refresh job is the single writer and saves the whole ranked set
-at once, writing only the papers that are new or changed; feed requests only read, with one
-or two round trips each. Next to each paper the store keeps its ``Entry`` (its place in the
+settings are present). The refresh job is the single writer of papers and saves the whole
+ranked set at once, writing only the papers that are new or changed; feed requests only read,
+with one or two round trips each (a reader's "Like" writes only the feedback record, by
+compare-and-set). Next to each paper the store keeps its ``Entry`` (its place in the
 feeds, without its text): a refresh reads the entries of all stored papers and the papers
 themselves only where something changed.
 """

@@ -2,11 +2,13 @@
 likeness to the papers a reader marked "Not for me" (Rocchio's relevance feedback, with the
 highest cosine to one paper on each side, as core.text.similarity scores the liked side).
 
-    net = cosine(best liked) - DISLIKE_SHARE x cosine(best disliked)
+    net = cosine(best liked) - DISLIKE_SHARE x max(0, cosine(best disliked) - ALIKE)
 
-A paper whose net is not above zero is not like the liked ones at all (None), and the
-disliked paper that pulled a score down is named in its explanation. ``DISLIKE_SHARE`` is
-calibrated on the recorded day in bench/similarity.py (figures in bench/README.md). Pure.
+Only likeness above ``ALIKE`` counts against: below it, two papers share a few common words
+and nothing more, and taking that off pulled down the liked field's own papers as much as
+the disliked one's. A paper whose net is not above zero is not like the liked ones at all
+(None), and the disliked paper that pulled a score down is named in its explanation. The
+constants are calibrated on the recorded day in bench/similarity.py (bench/README.md). Pure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 from core.models import Paper, PulledDown, SimilarTo
 from core.text.similarity import LIKE_POINTS, Index, Liked, terms
 
-DISLIKE_SHARE = 0.75
+DISLIKE_SHARE = 0.5
+ALIKE = 0.10  # the cosine under which papers are not alike (as the for-you feed's similarity floor)
 
 
 def similar_despite(index: Index, paper: Paper, liked: Liked, disliked: Liked) -> SimilarTo | None:
@@ -23,12 +26,13 @@ def similar_despite(index: Index, paper: Paper, liked: Liked, disliked: Liked) -
     if like is None:
         return None
     worst = disliked.best(index.vectors.get(paper.id) or index.model.vector(terms(paper)))
-    if worst is None:
+    if worst is None or worst[1] <= ALIKE:
         return like
     other, cosine = worst
-    net = like.similarity - DISLIKE_SHARE * cosine
+    pull = DISLIKE_SHARE * (cosine - ALIKE)
+    net = like.similarity - pull
     if net <= 0:
         return None
-    taken = round(LIKE_POINTS * DISLIKE_SHARE * cosine, 2)
+    taken = round(LIKE_POINTS * pull, 2)
     pulled = PulledDown(id=other.id, title=other.display_title, similarity=round(cosine, 4), points=taken)
     return like.model_copy(update={"points": round(LIKE_POINTS * net, 2), "pulled_down": pulled})

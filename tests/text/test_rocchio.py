@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.text.rocchio import DISLIKE_SHARE, similar_despite
+from core.text.rocchio import ALIKE, DISLIKE_SHARE, similar_despite
 from core.text.similarity import LIKE_POINTS, Index
 from tests.papers import make_paper
 
@@ -29,12 +29,12 @@ def test_likeness_to_a_disliked_paper_takes_a_share_off_and_names_it() -> None:
     assert pulled.pulled_down.title == "Speech synthesis voices"
     assert pulled.points < plain.points
     assert abs(pulled.points - (plain.points - pulled.pulled_down.points)) <= 0.011  # each rounded to 0.01
-    assert pulled.pulled_down.points == round(LIKE_POINTS * DISLIKE_SHARE * pulled.pulled_down.similarity, 2)
+    assert pulled.pulled_down.points == round(LIKE_POINTS * DISLIKE_SHARE * (pulled.pulled_down.similarity - ALIKE), 2)
     far_plain, far = index.similar(FAR, liked), similar_despite(index, FAR, liked, disliked)
     assert far_plain is not None
     assert far is not None
     assert far_plain.points < plain.points
-    assert far.points > pulled.points
+    assert pulled.points - far.points < plain.points - far_plain.points  # the neighbour lost its lead
 
 
 def test_a_paper_more_like_the_disliked_than_the_liked_is_not_alike_at_all() -> None:

@@ -93,7 +93,7 @@ def _render_index(
         liked = snapshot.liked(wanted, ctx.settings, ctx.config.categories)
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, wanted)
         similar = pages.Similar(liked.papers, found)
-    elif state.likes.ids or feedback_key(ctx.settings):  # feedback exists only where links are signed
+    elif state.likes.ids or _given(ctx):
         snapshot = ctx.papers.load(ctx.store, current)
         liked = snapshot.for_you(ctx.settings, ctx.config.categories)
         left_out = [*(p.id for p in liked.papers), *(o.id for o in snapshot.feedback.of("dislike"))]
@@ -123,3 +123,9 @@ def _learned(request: Request, ctx: Context, snapshot: Snapshot, liked: list[Pap
     config_ids = set(ctx.config.liked_ids)
     configured = [p for p in liked if p.id in config_ids or feedback.opinion(p.id) is None]  # not the feeds' own
     return build_learned(configured, config_ids, zotero, feedback, undo)
+
+
+def _given(ctx: Context) -> bool:
+    """Whether readers gave any opinion from the feeds (one small read; none without signed links),
+    so that a page with nothing liked does not read every stored paper."""
+    return feedback_key(ctx.settings) is not None and bool(ctx.store.load_feedback().opinions)

@@ -84,8 +84,17 @@ def test_a_get_shows_a_form_and_changes_nothing(app: TestClient, store: Store) -
         assert page.headers["cache-control"] == "no-store"
         assert re.search(r"Add ‘.+’ to what you like\?", page.text)
         assert f'<form method="post" action="http://testserver{url.replace("&", "&amp;")}">' in page.text
+    assert app.head(url).status_code == 200
     assert store.load_feedback() == Feedback()
     assert store.load_version() == version
+
+
+def test_without_a_secret_a_link_is_not_found_and_changes_nothing(served: TestClient, store: Store) -> None:
+    url = f"/feedback/{LIKED[0]}/like?sig={sign(SECRET.encode(), LIKED[0], 'like')}"
+    for response in (served.get(url), served.post(url)):
+        assert response.status_code == 404
+        assert "FEEDBACK_SECRET" in response.text
+    assert store.load_feedback() == Feedback()
 
 
 def test_a_post_records_answers_303_and_the_page_offers_undo(app: TestClient, store: Store) -> None:

@@ -4,7 +4,8 @@ kept as one bounded ``Feedback`` record, and what the for-you feed makes of it.
 One opinion per paper: liking a paper marked "Not for me" turns it round, and undoing forgets
 it. Each opinion keeps the paper's title and abstract (cut to ``MAX_ABSTRACT``), so a paper
 liked a month ago still counts after it has left the stored feeds. At most ``MAX_OPINIONS``
-are kept, the newest: about 1.5 MB at most, one record on Upstash (10 MB a request). Pure.
+are kept, the newest, and no more than ``MAX_BYTES`` of them: one record on Upstash, whose
+requests may not pass 10 MB. Pure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from datetime import datetime
 from core.models import Action, Feedback, Opinion, Paper
 
 MAX_OPINIONS = 500
+# And at most this many bytes of JSON, whatever the scripts of the texts: one request on
+# Upstash may not pass 10 MB, and the record's quotes are escaped again inside the request.
+MAX_BYTES = 3_000_000
 # arXiv's abstracts stop at 1,920 characters; a little more leaves room for converted LaTeX.
 MAX_ABSTRACT = 2_400
 MAX_TITLE = 400
@@ -41,8 +45,15 @@ def forget_opinion(feedback: Feedback, paper_id: str) -> Feedback:
 
 
 def _saved(opinions: list[Opinion]) -> Feedback:
-    """A record to save: a new version token, which changes the store's version."""
-    return Feedback(opinions=opinions, version=secrets.token_hex(8))
+    """A record to save, the oldest opinions dropped past ``MAX_BYTES``, with a new version
+    token (which changes the store's version)."""
+    feedback = Feedback(opinions=opinions, version=secrets.token_hex(8))
+    size = len(feedback.model_dump_json().encode())
+    while size > MAX_BYTES:
+        dropped = feedback.opinions[-1]
+        size -= len(dropped.model_dump_json().encode()) + 1
+        feedback = feedback.but(opinions=feedback.opinions[:-1])
+    return feedback
 
 
 def liked_papers(configured: Sequence[Paper], feedback: Feedback) -> list[Paper]:

@@ -47,3 +47,15 @@ def test_a_paper_marked_not_for_me_is_no_longer_liked_even_when_config_likes_it(
     feedback = record_opinion(feedback, make_paper("Liked from a feed", id="2411.00003"), "like", NOW)
     assert [p.id for p in liked_papers(configured, feedback)] == ["2411.00002", "2411.00003"]
     assert [p.id for p in disliked_papers(feedback)] == ["2411.00001"]
+
+
+def test_the_record_stays_under_its_byte_cap_whatever_the_script_of_its_texts() -> None:
+    from core.models import Opinion
+    from core.selection.feedback import MAX_BYTES
+
+    wide = "数" * MAX_ABSTRACT  # three bytes a character in UTF-8
+    old = [Opinion(id=f"2411.{n:05d}", action="dislike", at=NOW, title="題" * 400, abstract=wide) for n in range(499)]
+    feedback = record_opinion(Feedback(opinions=old), make_paper("題", wide, id="2412.00001"), "like", NOW)
+    assert len(feedback.model_dump_json().encode()) <= MAX_BYTES
+    assert MAX_OPINIONS / 2 < len(feedback.opinions) < MAX_OPINIONS
+    assert [o.id for o in feedback.opinions[:2]] == ["2412.00001", "2411.00000"]  # newest first; the last (oldest) went

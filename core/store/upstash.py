@@ -12,7 +12,7 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
     arb:zotero                the Zotero sync record (core.models.ZoteroLibrary JSON, at most ~3 MB)
-    arb:feedback              opinions given from the feeds (core.models.Feedback JSON, at most ~1.5 MB)
+    arb:feedback              opinions given from the feeds (core.models.Feedback JSON, at most 3 MB)
     arb:feedback:version      its version token, read with the state by every version check
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days

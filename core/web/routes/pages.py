@@ -80,14 +80,14 @@ def _render_index(
     most like them from every stored paper."""
     state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
     papers = select_papers(stored, ctx.config)
-    liked_ids = wanted or tuple(state.likes.ids)
     similar: pages.Similar | None = None
-    if liked_ids:
+    if wanted or state.likes.count:
         snapshot = ctx.papers.load(ctx.store, current)
-        liked = snapshot.liked(liked_ids, ctx.settings, ctx.config.categories)
+        liked_ids = wanted or snapshot.liked_ids
+        liked = snapshot.liked(liked_ids)
         shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
-        similar = pages.Similar(liked.papers if wanted else [], found)
+        similar = pages.Similar(liked.papers if wanted else [], found, liked.notes)
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)

@@ -3,8 +3,10 @@
 arXiv's terms: at most one request every three seconds, one connection at a time. So one
 client per run holds one httpx connection pool, one ``Throttle`` shared by every kind of
 request (and by the summary threads: one request at a time, 3 s from the end of the last),
-one User-Agent and one retry policy. Only the refresh job (the cron, the CLI, ``serve``'s
-scheduler) makes one: a reader's request never reaches arXiv. Every request is
+one User-Agent and one retry policy. Only runs under the store's refresh lock (the refresh
+and ``summarize``, from the cron, the CLI or the first visit) make one, and the state carries
+the last request's time to the next run, so a deployment's instances together keep the rule;
+a reader's request never reaches arXiv. Every request is
 also bounded: a total deadline (httpx's timeouts are per read, so a server trickling bytes
 could hold a request for ever), a cap on the bytes read, compressed and decompressed (a
 gzip bomb), and redirects followed only to arXiv's configured hosts.

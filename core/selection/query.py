@@ -5,9 +5,10 @@ are the ones the OpenAPI schema publishes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from core.arxiv.ids import parse_id
+from core.arxiv.ids import ID_FORM_PATTERN, parse_id
 from core.config import ANNOUNCE_TYPES
 from core.errors import QueryError
 from core.text import querylang
@@ -99,27 +100,23 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
 
 
 MAX_LIKES = 20
-MAX_LIKE_LENGTH = 100  # the longest form config.json takes: a doi.org link to an old-style id
 # What ?like= accepts, as the OpenAPI schema publishes it: up to MAX_LIKES comma-separated
-# arXiv ids, each in any form config.json's ``like`` takes (``parse_id`` reads them:
-# 2411.17775v2, arXiv:2411.17775, an arxiv.org link, an arXiv DOI).
-LIKES_PATTERN = rf"^[^,]{{0,{MAX_LIKE_LENGTH}}}(,[^,]{{0,{MAX_LIKE_LENGTH}}}){{0,{MAX_LIKES - 1}}}$"
+# arXiv ids, each in any form config.json's ``like`` takes (2411.17775v2, arXiv:2411.17775,
+# an arxiv.org link, an arXiv DOI), read by the same parser (``core.arxiv.ids.parse_id``).
+LIKES_PATTERN = rf"^(?: *{ID_FORM_PATTERN} *(?:, *{ID_FORM_PATTERN} *){{0,{MAX_LIKES - 1}}})?$"
+MAX_LIKES_LENGTH = 2_000  # twenty doi.org links to old-style ids fit
 
 
 def parse_likes(raw: str | None) -> tuple[str, ...]:
-    """``?like=2411.17775,arXiv:hep-th/9901001v2``: distinct version-less arXiv ids, read by
-    the same parser as config.json's ``like`` (``core.arxiv.ids.parse_id``)."""
-    if not raw or not raw.strip():
-        return ()
-    parts = [part.strip() for part in raw.split(",")]
+    """``?like=2411.17775,arXiv:hep-th/9901001v2``: distinct version-less arXiv ids."""
+    parts = [part.strip(" ") for part in (raw or "").split(",")]
     if len(parts) > MAX_LIKES:
         raise QueryError("like", f"names {len(parts)} papers", f"name at most {MAX_LIKES}")
-    found = [parse_id(part) for part in parts]
-    bad = next((part for part, got in zip(parts, found, strict=True) if got is None), None)
-    if bad is not None:
+    if re.fullmatch(LIKES_PATTERN, raw or "") is None:
+        bad = next((p for p in parts if not re.fullmatch(ID_FORM_PATTERN, p)), raw or "")
         hint = "write ids like 2411.17775, arXiv:2411.17775v2 or https://arxiv.org/abs/2411.17775"
-        raise QueryError("like", f"{bad[:MAX_LIKE_LENGTH]!r} is not an arXiv id", hint)
-    return tuple(dict.fromkeys(i for i in found if i))
+        raise QueryError("like", f"{bad[:100]!r} is not an arXiv id", hint)
+    return tuple(dict.fromkeys(found for part in parts if (found := parse_id(part))))
 
 
 NO_FILTERS = FeedQuery()  # config.json's own filters

@@ -223,13 +223,14 @@ class SqliteStore:
         with self._connect() as conn:
             conn.executemany("INSERT OR REPLACE INTO pending_likes (id, asked) VALUES (?, ?)", [(i, now) for i in ids])
             conn.execute(
-                "DELETE FROM pending_likes WHERE id NOT IN (SELECT id FROM pending_likes ORDER BY asked DESC LIMIT ?)",
+                "DELETE FROM pending_likes WHERE id NOT IN"
+                " (SELECT id FROM pending_likes ORDER BY asked DESC, rowid DESC LIMIT ?)",
                 (cap,),
             )
 
     def load_pending_likes(self) -> list[str]:
         with self._connect() as conn:
-            return [row[0] for row in conn.execute("SELECT id FROM pending_likes ORDER BY asked DESC")]
+            return [row[0] for row in conn.execute("SELECT id FROM pending_likes ORDER BY asked DESC, rowid DESC")]
 
     def drop_pending_likes(self, ids: Sequence[str]) -> None:
         with self._connect() as conn:

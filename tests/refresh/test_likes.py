@@ -147,14 +147,6 @@ def test_ids_readers_asked_for_are_fetched_by_the_next_refresh_and_kept(
     assert len([r for r in arxiv_server.api_requests if "1707.08567" in r.path]) == 1
 
 
-def test_pending_ids_are_bounded_newest_kept(store: Store) -> None:
-    for n in range(5):
-        store.add_pending_likes([f"2411.0000{n}"], 3)
-    assert set(store.load_pending_likes()) == {"2411.00002", "2411.00003", "2411.00004"}
-    store.drop_pending_likes(["2411.00003"])
-    assert set(store.load_pending_likes()) == {"2411.00002", "2411.00004"}
-
-
 def test_a_huge_bibtex_export_is_refused_with_how_to_fix_it(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"like_bibtex": "library.bib"}))

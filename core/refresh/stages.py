@@ -79,7 +79,8 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
     store.save_liked([*liked, *(by_id[i] for i in pending if i in by_id)])
     store.save_liked_set(kept)
     store.drop_pending_likes([i for i in pending if i not in resolved.unanswered])
-    missing = [i for i in resolved.missing if i in set(ids)]
+    configured = set(ids)
+    missing = [i for i in resolved.missing if i in configured]
     if not liked and not missing:
         return LikesState(), []
     message = f"{len(liked)} liked papers"

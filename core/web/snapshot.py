@@ -9,7 +9,9 @@ misses wait for the one read in progress.
 
 A render takes one ``Snapshot`` and asks it for what it needs; the indexes over its papers
 (the words for matching, the liked papers for similarity) are built at first use, once per
-version, since the snapshot is shared.
+version, since the snapshot is shared; so is the store's liked set (``LikedSet``), which lives
+apart from the state that every version check reads. A ``?like=`` never asks arXiv: an id
+found nowhere is left out with a note, and written down for the next refresh to fetch.
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ def busy_day(copies: int = 2) -> bytes:
 def feed_for(feed: bytes, names: list[str], by_category: bool) -> bytes:
     """What arXiv answers for ``names`` from a day's feed: at most RSS_CAP items when several
     are named; with ``by_category``, only the items listed under one of them."""
+    if not by_category and len(names) < 2:
+        return feed
     items = _ITEM.findall(feed)
     if not items:
         return feed

@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--no-schedule",
+        dest="schedule",
+        action="store_false",
+        help="do not run the scheduled refreshes and summaries (the crons of vercel.json) while serving; "
+        "SERVE_SCHEDULE=0 does the same",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
@@ -48,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             return _summarize(settings)
         if args.command == "digest":
             return _digest(settings, args.output)
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.schedule and settings.serve_schedule)
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -116,12 +123,23 @@ def _digest(settings: Settings, output: str | None) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, schedule: bool) -> int:
+    from functools import partial
+
     import uvicorn
 
+    from core.schedule import SCHEDULE_TEXT
+    from core.scheduler import Scheduler, run_job
     from core.web.app import create_app
 
     app = create_app(settings)
     print(f"serving on http://{host}:{port}/ (store: {settings.data_dir})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    scheduler = Scheduler(partial(run_job, settings))
+    if schedule:
+        scheduler.start()
+        print(f"scheduled jobs: {SCHEDULE_TEXT.lower()} (turn off with --no-schedule)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        scheduler.stop()
     return 0

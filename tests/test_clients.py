@@ -96,7 +96,7 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     assert first.locator("mark").count() >= 1
     assert "Following cs.AI, cs.LG, cs.CL" in page.locator("#status").inner_text()
     assert "next refresh" in page.locator("#status").inner_text()
-    assert page.locator("#summaries").inner_text() == "summaries by qwen-long (dashscope)"
+    assert page.locator("#summaries").inner_text() == "summaries by qwen-long (dashscope, region cn)"
     # The papers lead: the first card starts in the first screen, subscribing is one row above.
     assert first.bounding_box()["y"] < 450  # type: ignore[index]
     assert page.locator("#subscribe a").count() == 3

@@ -27,6 +27,7 @@ from core.web.response_cache import VersionCheck
 log = logging.getLogger(__name__)
 
 FIRST_VISIT_BUDGET_S = 100.0  # the first visit's refresh runs this long at most (the backfill keeps 60 s)
+PROGRESS_EVERY_S = 5.0  # the first visit's page shows a line at least this often
 MARGIN_S = 20.0  # time left for saving and answering before the platform kills the function
 
 
@@ -106,9 +107,6 @@ class FirstVisit:
                 line = "still fetching"
             yield f"<li>{round(time.monotonic() - started)} s: {html.escape(line)}</li>\n"
         yield PROGRESS_TAIL
-
-
-PROGRESS_EVERY_S = 5.0
 
 
 def render_progress_head(title: str) -> str:

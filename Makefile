@@ -16,7 +16,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime  ## install, refresh once (a failure is reported, not fatal), serve on :8000
+run: $(VENV)/.runtime  ## install, refresh once (a failure is reported, not fatal), serve on :8000 with the crons' jobs on their schedule
 	-$(PY) -m core refresh
 	$(PY) -m core serve --host 127.0.0.1 --port 8000
 

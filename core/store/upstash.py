@@ -13,6 +13,7 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
     arb:likes                 LikedSet JSON: the ids of the liked papers kept (the others are deleted)
     arb:pending               sorted set: ids readers' ?like= named, not stored yet (score: when)
+    arb:zotero                the Zotero sync record (core.models.ZoteroLibrary JSON, at most ~3 MB)
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
@@ -39,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import Entry, LikedSet, Paper, RefreshState, Summary
+from core.models import Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import ALL, version_of
 from core.store.records import (
     decode_entries,
@@ -48,6 +49,7 @@ from core.store.records import (
     decode_papers,
     decode_state,
     decode_summary,
+    decode_zotero,
     encode_entry,
     encode_paper,
     stored_name,
@@ -352,6 +354,12 @@ class UpstashStore:
     def lock_holder(self) -> str | None:
         holder = self._call("GET lock", self.redis.call, "GET", LOCK)
         return str(holder) if holder is not None else None
+
+    def load_zotero(self) -> ZoteroLibrary:
+        return decode_zotero(self._call("GET zotero", self.redis.call, "GET", PREFIX + "zotero"))
+
+    def save_zotero(self, library: ZoteroLibrary) -> None:
+        self._call("SET zotero", self.redis.call, "SET", PREFIX + "zotero", library.model_dump_json())
 
 
 def _state(raw: str | None) -> RefreshState:

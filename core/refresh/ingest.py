@@ -32,6 +32,7 @@ class Day:
     last_modified: str | None
     fetched: int = 0  # items in the feed
     papers: list[Paper] = field(default_factory=list)  # those in a followed category
+    cut: int = 0  # items with a field over its cap, cut to it (core.text.limits)
 
 
 def fetch_day(client: ArxivClient, rss_base: str, config: Config, state: RefreshState) -> Day:
@@ -47,6 +48,6 @@ def fetch_day(client: ArxivClient, rss_base: str, config: Config, state: Refresh
     followed = [p for p in parsed.papers if taxonomy.listed(p.categories, config.categories)]
     log.info("parsed %d papers, %d in followed categories", len(parsed.papers), len(followed))
     if followed:
-        return Day(url, "ok", "", answer.etag, answer.last_modified, len(parsed.papers), followed)
+        return Day(url, "ok", "", answer.etag, answer.last_modified, len(parsed.papers), followed, parsed.cut)
     quiet = "arXiv announced nothing in the followed categories"
-    return Day(url, "quiet", quiet, answer.etag, answer.last_modified, len(parsed.papers))
+    return Day(url, "quiet", quiet, answer.etag, answer.last_modified, len(parsed.papers), cut=parsed.cut)

@@ -74,6 +74,8 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
     liked = [*resolved.papers, *(r.as_paper() for r in refs if not r.arxiv)]
     run.store.save_liked(liked)
     message = f"{len(liked)} liked papers"
+    if cut := sum(1 for r in refs if r.cut):
+        message += f"; {cut} BibTeX entries had a field over its size cap, cut to it"
     if resolved.missing:
         more = " ..." if len(resolved.missing) > 5 else ""
         message += f"; arXiv has no paper {', '.join(resolved.missing[:5])}{more}"

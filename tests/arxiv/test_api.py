@@ -15,6 +15,7 @@ from core.errors import FeedError
 from core.settings import Settings
 from core.text import limits
 from tests.arxiv_fake import API_CS_AI, API_ERROR, API_OLD_STYLE, API_TWO, API_ZERO, FakeArxiv, read
+from tests.feed_rules import illegal_in_feeds
 from tests.loopback import Reply
 
 API_MATH = "api-cat-math.NT-OR-math.AG-2026-06-29.xml"
@@ -175,3 +176,16 @@ def test_every_text_field_of_an_api_entry_is_capped() -> None:
     assert len(meta.journal_ref) <= limits.JOURNAL_REF
     assert all(len(name) <= limits.AUTHOR for name in entry.authors)
     assert set(entry.cut) >= {"title", "comment", "authors"}
+
+
+def test_control_characters_in_any_field_never_reach_a_feed() -> None:
+    """The API is an inflow: a control character makes its Atom malformed, and feedparser's
+    lenient parse then keeps it in whatever it reads (a category, the primary category); the
+    parser cleans every field, once (feeds clean nothing)."""
+    head, rest = read(API_TWO).split(b"<entry>", 1)
+    rest = rest.replace(b'term="cs.IT"', b'term="cs.I\x0cT"').replace(b"<title>", b"<title>\x01", 1)
+    rest = rest.replace(b"<name>", b"<name>\x1b", 1).replace(b"44 pages", b"44\x0b pages", 1)
+    entries = parse_answer(head + b"<entry>" + rest).entries
+    papers = [e.as_paper(["cs.IT"], backfilled=False) for e in entries]
+    assert papers[0].categories[0] == "cs.I T"
+    assert illegal_in_feeds(papers) == []

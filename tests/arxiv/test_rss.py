@@ -12,7 +12,9 @@ from core.arxiv.client import ArxivClient
 from core.errors import FeedError
 from core.settings import Settings
 from core.text import limits
+from core.text.latex import readable
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, read
+from tests.feed_rules import illegal_in_feeds
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +213,17 @@ def test_every_text_field_of_an_item_is_capped() -> None:
 def test_real_papers_are_never_cut(combined: rss.ParsedFeed) -> None:
     assert combined.cut == 0
     assert not any(p.abstract.endswith("\u2026") for p in combined.papers)
+
+
+def test_control_characters_in_any_field_never_reach_a_feed() -> None:
+    """The RSS is an inflow: what it sends is cleaned here, once (feeds clean nothing)."""
+    body = read(COMBINED)
+    first = body.index(b"<item>")
+    end = body.index(b"</item>", first)
+    item = body[first:end]
+    for tag in (b"<title>", b"<dc:creator>", b"<category>", b"<dc:rights>"):
+        item = item.replace(tag, tag + b"\x0c\x01", 1)
+    item = item.replace(b"Abstract: This", b"Abstract: Th\x1bis\x0b", 1)
+    paper = rss.parse_feed(body[:first] + item + body[end:]).papers[0]
+    assert paper.title.startswith("Exploring the Impact")
+    assert illegal_in_feeds([paper, readable(paper)]) == []

@@ -11,6 +11,7 @@ import pytest
 
 from core.config import load_config, parse_config
 from core.errors import ConfigError
+from core.models import Match, SimilarTo
 from core.refresh import refresh
 from core.refresh.likes import bibtex_refs, known, resolve
 from core.settings import Settings
@@ -18,6 +19,7 @@ from core.store import Store
 from core.text import limits
 from tests.arxiv_fake import API_TWO, FakeArxiv
 from tests.conftest import TEST_CONFIG, no_wait
+from tests.feed_rules import illegal_in_feeds
 from tests.papers import make_paper
 
 BIB = r"""
@@ -118,3 +120,14 @@ def test_a_refresh_resolves_the_likes_and_reports_the_unknown(
     assert "0000.00000" in likes.missing
     assert "arXiv has no paper" in likes.message
     assert set(store.load_liked(likes.ids)) == set(likes.ids)
+
+
+def test_control_characters_in_a_bibtex_entry_never_reach_a_feed() -> None:
+    """A BibTeX file is an inflow: a liked entry's title is shown in the feeds (the paper a
+    paper is like), and is cleaned as the file is read."""
+    (ref,) = bibtex_refs("@book{odd, title = {Speech\x01 in the\x0c Wild\x1b}}")
+    liked = ref.as_paper()
+    assert liked.display_title == "Speech in the Wild"
+    like = SimilarTo(id=liked.id, title=liked.display_title, similarity=0.5, points=1.0)
+    paper = make_paper("Wild speech", match=Match(similar=like, score=1.0))
+    assert illegal_in_feeds([paper]) == []

@@ -1,7 +1,8 @@
 """How long a text from upstream may be: the caps on every field a paper carries, in one place.
 
-arXiv caps an abstract at 1,920 characters, yet nothing stops a faulty or hostile upstream
-(a mirror, a test server, a BibTeX export) from sending a 15 MB one, and a paper that size
+arXiv keeps an abstract to 1,920 characters (the longest recorded one is exactly that long;
+arXiv's help pages do not state the figure), yet nothing stops a faulty or hostile upstream (a
+mirror, a test server, a BibTeX export) from sending a 15 MB one, and a paper that size
 would sink a save (Upstash refuses a request over 10 MB) and the refresh's memory. So every
 parser cleans each text field once (``clean_text``) and cuts it to a cap here, at a word
 boundary with an ellipsis. The caps are about ten times the largest value measured in the
@@ -19,7 +20,7 @@ from core.text.latex import clean_text
 
 # Largest measured (December 2026, 27 recorded answers) -> cap.
 TITLE = 2_000  # 218
-ABSTRACT = 20_000  # 1,920 (arXiv's own limit)
+ABSTRACT = 20_000  # 1,920
 AUTHOR = 300  # one name: 37
 # A few collaborations sign with thousands of names (ATLAS and CMS: over 5,000), so the count is
 # capped well above them rather than at ten times the 207 measured; the names together are

@@ -27,6 +27,7 @@ from core.refresh.backfill import RESERVE_S, lacking
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
+from core.text import limits
 from core.web.app import create_app
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, api_page, backfill_corpus
 from tests.conftest import TEST_CONFIG, no_wait, process_env
@@ -303,3 +304,17 @@ def test_a_state_written_with_a_future_last_day_is_mended(api: FakeArxiv, settin
     refresh(plain, settings, store, now=NOW, sleep=no_wait)
     fill = store.load_state().backfill
     assert (fill.first_day, fill.last_day) == (NOW - timedelta(days=2), NOW)
+
+
+@pytest.mark.slow
+def test_an_api_entry_with_an_11_mb_abstract_is_cut_and_saved(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    """Issue 25: one such entry (under the client's 20 MB answer cap) made every save on
+    Upstash exceed its 10 MB request limit, run after run. It is cut as it is parsed."""
+    huge = make_paper("Huge", "lorem ipsum dolor " * (11 * 2**20 // 18), id="2411.99998", announced=NOW)
+    papers = [huge, *CORPUS[:5]]
+    api.api_errors["search"] = Reply(200, api_page(papers, len(papers), 0, 100, "cat:cs.AI"), {})
+    report = refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    assert report.cut == 1
+    stored = {p.id: p for p in store.load_papers()}["2411.99998"]
+    assert len(stored.abstract) <= limits.ABSTRACT
+    assert "1 item(s) had a field over its size cap" in store.load_state().message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -186,6 +187,44 @@ class SimilarityConfig(_Strict):
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
 
 
+def _zotero_library_id(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]{0,11}", value):
+        raise ValueError(
+            f"{value!r} is not a Zotero library id: a user's is the number on https://www.zotero.org/settings/keys"
+            ' ("your user ID for use in API calls"), a group\'s the number in its address'
+        )
+    return value
+
+
+def _zotero_collection(value: str) -> str:
+    if not re.fullmatch(r"[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}", value):
+        raise ValueError(
+            f"{value!r} is not a Zotero collection key: it is the 8 letters and digits after"
+            " /collections/ in the address of the collection in Zotero's web library"
+        )
+    return value
+
+
+class ZoteroConfig(_Strict):
+    """A Zotero library (or one collection of it) whose papers count as liked, synced by the
+    refresh through the Zotero Web API; its key comes from the environment variable named here."""
+
+    library_type: Literal["user", "group"]
+    library_id: Annotated[str, AfterValidator(_zotero_library_id)]
+    collection: Annotated[str, AfterValidator(_zotero_collection)] | None = None
+    api_key_env: str = Field("ZOTERO_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
+
+    @field_validator("library_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def prefix(self) -> str:
+        """The library's path in the Web API: ``users/<id>`` or ``groups/<id>``."""
+        return f"{self.library_type}s/{self.library_id}"
+
+
 class Config(_Strict):
     title: Text = "arXiv radar"
     categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
@@ -203,6 +242,7 @@ class Config(_Strict):
     like: list[LikedId] = Field(default_factory=list, max_length=500)
     like_bibtex: str | None = Field(None, max_length=300)
     similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
+    zotero: ZoteroConfig | None = None  # a Zotero library as liked papers
 
     @property
     def liked_ids(self) -> list[str]:
@@ -239,6 +279,10 @@ class Config(_Strict):
 _FIXES = {
     "categories": 'use arXiv names such as "cs.AI" or "cs" (https://arxiv.org/category_taxonomy)',
     "announce_types": f"use some of {list(ANNOUNCE_TYPES)}",
+    "zotero": (
+        'write it like {"library_type": "user", "library_id": "123456"};'
+        ' README.md\'s "Follow a Zotero library" says where each value is'
+    ),
 }
 
 
@@ -301,6 +345,8 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
             model = BackfillConfig
         elif first == "similarity" and len(loc) > 1:
             model = EmbeddingsConfig if len(loc) > 2 and loc[1] == "embeddings" else SimilarityConfig
+        elif first == "zotero" and len(loc) > 1:
+            model = ZoteroConfig
         known = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""

@@ -18,6 +18,7 @@ DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
 DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
 DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
 SECRETS = frozenset({"cron_secret", "upstash_token", "dashscope_api_key"})
+DEFAULT_ZOTERO_BASE = "https://api.zotero.org"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Settings:
     dashscope_base_url: str | None = None
     # Keys of OpenAI-compatible providers, by variable name (config.json names the variable).
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    # The Zotero Web API (config.json's "zotero" names the library and its key's variable).
+    zotero_api_base: str = DEFAULT_ZOTERO_BASE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +72,7 @@ class Settings:
             dashscope_api_key=env.get("DASHSCOPE_API_KEY") or None,
             dashscope_base_url=_url(env, "DASHSCOPE_BASE_URL", "") if env.get("DASHSCOPE_BASE_URL") else None,
             api_keys={k: v for k, v in env.items() if k.endswith("_API_KEY") and v},
+            zotero_api_base=_url(env, "ZOTERO_API_BASE", DEFAULT_ZOTERO_BASE),
         )
 
     def describe(self) -> dict[str, object]:

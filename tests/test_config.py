@@ -74,6 +74,20 @@ def test_archives_are_valid_categories() -> None:
         ({"categories": []}, r"key 'categories'"),
         ([1, 2], r"top level must be a JSON object"),
         (
+            {"zotero": {"library_type": "users", "library_id": "1"}},
+            r"key 'zotero.library_type': Input should be 'user'",
+        ),
+        ({"zotero": {"library_type": "user", "library_id": "me"}}, r"'me' is not a Zotero library id.*settings/keys"),
+        ({"zotero": {"library_type": "user"}}, r"key 'zotero.library_id': Field required.*library_type"),
+        (
+            {"zotero": {"library_type": "user", "library_id": 1, "collection": "my papers"}},
+            r"'my papers' is not a Zotero collection key: it is the 8 letters and digits after /collections/",
+        ),
+        (
+            {"zotero": {"library_type": "user", "library_id": 1, "api_key": "x"}},
+            r"unknown key 'zotero.api_key' \(did you mean 'api_key_env'",
+        ),
+        (
             {"summary": {"region": "intl", "model": "qwen-long"}},
             r"key 'summary': summary.model 'qwen-long' is offered only in DashScope's China \(Beijing\) "
             r"region.*use 'qwen-plus'",
@@ -100,6 +114,16 @@ def test_a_topic_query_is_parsed_on_load_and_kept_out_of_the_dump() -> None:
     assert set(dumped) == set(Topic.model_fields)  # /config and the config's hash see the text alone
     assert dumped["query"] == text
     assert parse_config(config.model_dump(mode="json")) == config
+
+
+def test_a_zotero_library_is_named_by_type_and_number_and_its_key_by_a_variable() -> None:
+    zotero = parse_config({"zotero": {"library_type": "group", "library_id": 2319, "collection": "ABCD2345"}}).zotero
+    assert zotero is not None
+    assert zotero.prefix == "groups/2319"
+    assert zotero.library_id == "2319"
+    assert zotero.collection == "ABCD2345"
+    assert zotero.api_key_env == "ZOTERO_API_KEY"
+    assert parse_config({}).zotero is None
 
 
 def test_liked_ids_are_arxiv_ids_in_any_of_its_forms() -> None:

@@ -69,10 +69,27 @@ class DailyBudget(_Strict):
     tokens: int = Field(2_000_000, ge=0)
 
 
-# DashScope's models by region: qwen-long (whole documents, 10M-token context) is offered only
-# in the China (Beijing) region; qwen-plus (long context) is offered internationally too.
+# DashScope (Alibaba Cloud Model Studio) by region: an API key works only at its own region's
+# endpoint, and the region decides the chat endpoint, the embeddings endpoint and the default
+# model. qwen-long (whole documents, 10M-token context) is offered only in the China (Beijing)
+# region; qwen-plus (long context) internationally (Singapore) too. text-embedding-v4 is offered
+# in both.
+REGIONS = ("cn", "intl")
+DASHSCOPE_HOSTS = {"cn": "https://dashscope.aliyuncs.com", "intl": "https://dashscope-intl.aliyuncs.com"}
 DEFAULT_MODELS = {"cn": "qwen-long", "intl": "qwen-plus"}
 BEIJING_ONLY = ("qwen-long",)
+MAX_OUTPUT_TOKENS = 8_192  # qwen-long's documented output limit (the default model's)
+# text-embedding-v4's documented limits: these dimensions, at most 10 rows (texts) a call.
+EMBEDDING_LIMITS: dict[str, tuple[tuple[int, ...], int]] = {
+    "text-embedding-v4": ((64, 128, 256, 512, 768, 1024, 1536, 2048), 10),
+}
+
+
+def dashscope_base(region: str, mode: Literal["native", "compatible"], host: str | None = None) -> str:
+    """The base URL of DashScope's native API (``/api/v1``) or its OpenAI-compatible mode
+    (``/compatible-mode/v1``) in ``region``; ``host`` (DASHSCOPE_BASE_URL) overrides the region's."""
+    root = (host or DASHSCOPE_HOSTS[region]).rstrip("/").removesuffix("/api/v1").removesuffix("/compatible-mode/v1")
+    return root + ("/api/v1" if mode == "native" else "/compatible-mode/v1")
 
 
 class SummaryConfig(_Strict):
@@ -83,14 +100,14 @@ class SummaryConfig(_Strict):
     language: str = Field("zh", min_length=2, max_length=20)
     max_papers: int = Field(15, ge=0, le=200)
     source: Literal["abstract", "fulltext"] = "fulltext"
-    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore endpoint
+    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore, for chat and embeddings
     base_url: str | None = None  # openai: e.g. https://api.deepseek.com/v1 or http://127.0.0.1:11434/v1
     api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
     concurrency: int = Field(4, ge=1, le=16)
     time_budget_s: float = Field(120, gt=0, le=280)  # below Vercel's 300 s function limit
     request_timeout_s: float = Field(60, gt=0, le=280)
     max_input_chars: int = Field(60_000, ge=1_000, le=2_000_000)
-    max_output_tokens: int = Field(2_000, ge=100, le=16_000)  # sent as max_tokens with every call
+    max_output_tokens: int = Field(2_000, ge=100, le=MAX_OUTPUT_TOKENS)  # sent as max_tokens with every call
     pdf_max_bytes: int = Field(20_000_000, ge=100_000, le=100_000_000)
     daily_budget: DailyBudget = Field(default_factory=DailyBudget)
 
@@ -168,16 +185,29 @@ class BackfillConfig(_Strict):
 
 
 class EmbeddingsConfig(_Strict):
-    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode (the default,
-    text-embedding-v4, 10 texts a call), OpenAI, or a local Ollama."""
+    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode in
+    ``summary.region`` (the default: text-embedding-v4), OpenAI, or a local Ollama."""
 
-    base_url: str = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    base_url: str | None = None  # None: DashScope's compatible mode in summary.region
     model: str = Field("text-embedding-v4", min_length=1)
     api_key_env: str = Field("DASHSCOPE_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
     dimensions: int = Field(512, ge=64, le=4096)
     batch: int = Field(10, ge=1, le=256)
     max_papers: int = Field(1000, ge=0, le=20_000)  # embedded per refresh at most (each paper once)
     timeout_s: float = Field(30, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _documented_limits(self) -> EmbeddingsConfig:
+        if self.model not in EMBEDDING_LIMITS:
+            return self
+        dimensions, rows = EMBEDDING_LIMITS[self.model]
+        if self.dimensions not in dimensions:
+            raise ValueError(
+                f"dimensions {self.dimensions} is not one {self.model} offers: use one of {list(dimensions)}"
+            )
+        if self.batch > rows:
+            raise ValueError(f"batch {self.batch} is more than {self.model}'s {rows} texts a call: use at most {rows}")
+        return self
 
 
 class SimilarityConfig(_Strict):

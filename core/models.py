@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The shape of a stored Paper. Raise it with every change old records would not validate
 # against, and teach ``core.store.records`` how to migrate the previous shape.
-PAPER_SCHEMA = 3
+PAPER_SCHEMA = 4
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"

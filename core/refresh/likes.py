@@ -24,7 +24,8 @@ from core.arxiv.client import ArxivClient
 from core.arxiv.ids import parse_id
 from core.models import LikedSet, Paper
 from core.store import Store
-from core.text.latex import clean_text, latex_to_unicode, readable
+from core.text import limits
+from core.text.latex import latex_to_unicode, readable
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +37,41 @@ _UNDATED = datetime(1991, 8, 1, tzinfo=UTC)  # liked papers are never dated in a
 
 @dataclass(frozen=True)
 class BibRef:
-    """One BibTeX entry: its arXiv id, or its title and abstract."""
+    """One BibTeX entry: its arXiv id, or its title and abstract (cleaned and capped)."""
 
     key: str
     arxiv: str | None = None
     title: str = ""
     abstract: str = ""
+    cut: tuple[str, ...] = ()  # the fields over their cap (core.text.limits), cut to it
 
     def as_paper(self) -> Paper:
-        title, abstract = latex_to_unicode(clean_text(self.title)), latex_to_unicode(clean_text(self.abstract))
+        title, abstract = latex_to_unicode(self.title), latex_to_unicode(self.abstract)
         return Paper(id=BIBTEX_PREFIX + self.key, title=title, abstract=abstract, title_text=title, announced=_UNDATED)
 
 
+# Where an entry may name its arXiv id, in the order asked: the first that holds one wins, so an
+# eprint of elsewhere (a PubMed id) does not hide an arxiv.org url or an arXiv DOI.
+_ID_FIELDS = ("eprint", "arxiv", "arxivid", "url", "doi")
+
+
 def bibtex_refs(text: str) -> list[BibRef]:
-    """The entries of a BibTeX file; entries with neither an arXiv id nor a title are skipped."""
+    """The entries of a BibTeX file; entries with neither an arXiv id nor a title are skipped.
+    Every text is cleaned and capped here, once (``core.text.limits``)."""
     from bibtexparser.entrypoint import parse_string  # only the refresh reads BibTeX
 
     refs = []
     for entry in parse_string(text).entries:
         fields = {f.key.lower(): str(f.value) for f in entry.fields}
-        found = next((parse_id(fields[k]) for k in ("eprint", "arxiv", "arxivid", "url", "doi") if k in fields), None)
-        if found is None and "doi" in fields:  # 10.48550/arXiv.2411.17775 behind an eprint or url of elsewhere
-            found = parse_id(fields["doi"])
-        title = fields.get("title", "").replace("{", "").replace("}", "")
+        found = next((i for k in _ID_FIELDS if k in fields and (i := parse_id(fields[k])) is not None), None)
+        fit = limits.Fitter()
+        title = fit.text("title", fields.get("title", "").replace("{", "").replace("}", ""), limits.TITLE)
         if found or title:
-            refs.append(BibRef(entry.key, found, title, fields.get("abstract", "")))
+            abstract = fit.text("abstract", fields.get("abstract"), limits.ABSTRACT)
+            key = fit.text("key", entry.key, limits.KEY)
+            if fit.changed:
+                log.warning("likes: BibTeX entry %r had its %s cut to size", key, fit.note())
+            refs.append(BibRef(key, found, title, abstract, tuple(fit.cut)))
     return refs
 
 

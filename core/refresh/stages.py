@@ -84,6 +84,8 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
     if not liked and not missing:
         return LikesState(), []
     message = f"{len(liked)} liked papers"
+    if cut := sum(1 for r in refs if r.cut):
+        message += f"; {cut} BibTeX entries had a field over its size cap, cut to it"
     if missing:
         more = " ..." if len(missing) > 5 else ""
         message += f"; arXiv has no paper {', '.join(missing[:5])}{more}"

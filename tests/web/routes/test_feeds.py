@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import feedparser
 import httpx
@@ -205,3 +206,18 @@ def test_empty_store_serves_valid_empty_feeds_and_says_why(client: TestClient) -
         assert entries(client.get(path)) == []
     page = client.get("/").text
     assert "No papers yet: no refresh has run" in page
+
+
+@pytest.mark.parametrize("query", ["LLM\x01", 'ti:"language\x0cmodel"', "abs:LLM\x7f\x1b"])
+def test_control_characters_in_a_query_never_reach_the_feed(served: TestClient, query: str) -> None:
+    """A request's query is an inflow too: its terms are cleaned as they are parsed, and reach
+    the feed (why a paper is there) as the clean words they match by."""
+    clean = query.replace("\x01", "").replace("\x0c", " ").replace("\x7f\x1b", "")
+    for fmt in ("rss", "atom", "json"):
+        response = served.get(f"/{fmt}", params={"q": query})
+        assert response.status_code == 200, fmt
+        assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\\u00[01]", response.content), fmt
+    shown = entries(served.get("/rss", params={"q": query}))
+    assert shown
+    assert [e.link for e in shown] == [e.link for e in entries(served.get("/rss", params={"q": clean}))]
+    assert rss_problems(served.get("/rss", params={"q": query}).content) == []

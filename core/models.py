@@ -281,6 +281,7 @@ class LikesState(_State):
     model: Literal["lexical", "embeddings"] = "lexical"  # what ranks the for-you feed now
     basis: str = ""  # a digest of the liked papers and the embedding model the matches were made with
     message: str = ""
+    problem: str = ""  # what kept liked papers from being read (a Zotero library refusing), for the page
 
 
 class LikedSet(_State):

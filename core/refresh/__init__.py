@@ -14,8 +14,8 @@ same step ``python -m core summarize`` runs.
 Owns: ``ingest`` (the RSS day), ``catalog`` (stored entries and whole papers), ``rank``,
 ``backfill``, ``enrich``, ``likes``, ``embeddings``, ``stages``, ``lock``.
 May import: ``core.arxiv``, ``core.selection``, ``core.summarize``, ``core.store``,
-``core.text``, ``core.config``, ``core.settings``, ``core.models``; never ``core.web`` or
-``core.render``.
+``core.text``, ``core.zotero``, ``core.config``, ``core.settings``, ``core.models``; never
+``core.web`` or ``core.render``.
 """
 
 from __future__ import annotations

@@ -28,8 +28,13 @@ from pydantic import (
 from core import taxonomy
 from core.arxiv.ids import parse_id
 from core.errors import ConfigError, QueryError
+from core.text.latex import clean_text
 from core.text.matching import Node
 from core.text.querylang import parse_query
+
+# A text config.json gives feeds (a title, a keyword, a model's name): cleaned of XML-illegal
+# characters and folded white space once, here, as every text is where it comes in.
+Text = Annotated[str, AfterValidator(clean_text)]
 
 
 def _known_category(name: str) -> str:
@@ -51,6 +56,16 @@ def _liked_id(text: str) -> str:
 
 
 LikedId = Annotated[str, AfterValidator(_liked_id)]
+# The liked set's caps: every liked paper is kept in the store and compared with every stored
+# paper at each refresh, so it stays a reading list, not a library (a 64 MB, 60,000-entry
+# export took 439 MB to read).
+MAX_LIKED_IDS = 1_000  # config.json's like lists together (its own and its topics')
+MAX_BIBTEX_BYTES = 5_000_000
+MAX_BIBTEX_ENTRIES = 2_000
+_BIBTEX_ENTRY = re.compile(rb"^[ \t]*@(?!(?:comment|string|preamble)\b)[a-z]+[ \t]*[{(]", re.IGNORECASE | re.MULTILINE)
+_SMALLER_EXPORT = (
+    "export only the collection the for-you feed should follow (in Zotero: right-click it, Export Collection)"
+)
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
 
@@ -64,28 +79,45 @@ class DailyBudget(_Strict):
     tokens: int = Field(2_000_000, ge=0)
 
 
-# DashScope's models by region: qwen-long (whole documents, 10M-token context) is offered only
-# in the China (Beijing) region; qwen-plus (long context) is offered internationally too.
+# DashScope (Alibaba Cloud Model Studio) by region: an API key works only at its own region's
+# endpoint, and the region decides the chat endpoint, the embeddings endpoint and the default
+# model. qwen-long (whole documents, 10M-token context) is offered only in the China (Beijing)
+# region; qwen-plus (long context) internationally (Singapore) too. text-embedding-v4 is offered
+# in both.
+REGIONS = ("cn", "intl")
+DASHSCOPE_HOSTS = {"cn": "https://dashscope.aliyuncs.com", "intl": "https://dashscope-intl.aliyuncs.com"}
 DEFAULT_MODELS = {"cn": "qwen-long", "intl": "qwen-plus"}
 BEIJING_ONLY = ("qwen-long",)
+MAX_OUTPUT_TOKENS = 8_192  # qwen-long's documented output limit (the default model's)
+# text-embedding-v4's documented limits: these dimensions, at most 10 rows (texts) a call.
+EMBEDDING_LIMITS: dict[str, tuple[tuple[int, ...], int]] = {
+    "text-embedding-v4": ((64, 128, 256, 512, 768, 1024, 1536, 2048), 10),
+}
+
+
+def dashscope_base(region: str, mode: Literal["native", "compatible"], host: str | None = None) -> str:
+    """The base URL of DashScope's native API (``/api/v1``) or its OpenAI-compatible mode
+    (``/compatible-mode/v1``) in ``region``; ``host`` (DASHSCOPE_BASE_URL) overrides the region's."""
+    root = (host or DASHSCOPE_HOSTS[region]).rstrip("/").removesuffix("/api/v1").removesuffix("/compatible-mode/v1")
+    return root + ("/api/v1" if mode == "native" else "/compatible-mode/v1")
 
 
 class SummaryConfig(_Strict):
     """AI summaries of the top papers (made by the refresh job, never on a reader's request)."""
 
     provider: Literal["dashscope", "openai", "none"] = "dashscope"
-    model: str = Field(DEFAULT_MODELS["cn"], min_length=1)  # dashscope: follows region when unset
+    model: Text = Field(DEFAULT_MODELS["cn"], min_length=1)  # dashscope: follows region when unset
     language: str = Field("zh", min_length=2, max_length=20)
     max_papers: int = Field(15, ge=0, le=200)
     source: Literal["abstract", "fulltext"] = "fulltext"
-    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore endpoint
+    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore, for chat and embeddings
     base_url: str | None = None  # openai: e.g. https://api.deepseek.com/v1 or http://127.0.0.1:11434/v1
     api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
     concurrency: int = Field(4, ge=1, le=16)
     time_budget_s: float = Field(120, gt=0, le=280)  # below Vercel's 300 s function limit
     request_timeout_s: float = Field(60, gt=0, le=280)
     max_input_chars: int = Field(60_000, ge=1_000, le=2_000_000)
-    max_output_tokens: int = Field(2_000, ge=100, le=16_000)  # sent as max_tokens with every call
+    max_output_tokens: int = Field(2_000, ge=100, le=MAX_OUTPUT_TOKENS)  # sent as max_tokens with every call
     pdf_max_bytes: int = Field(20_000_000, ge=100_000, le=100_000_000)
     daily_budget: DailyBudget = Field(default_factory=DailyBudget)
 
@@ -114,11 +146,11 @@ class Topic(_Strict):
     """A named feed of its own: categories plus a query (or keywords), at /rss/topic/<name>."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
-    title: str | None = None
+    title: Text | None = None
     categories: list[Category] = Field(default_factory=list)  # empty: every followed category
     query: str | None = Field(None, max_length=1000)
-    keywords: list[str] = Field(default_factory=list, max_length=200)
-    exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
+    keywords: list[Text] = Field(default_factory=list, max_length=200)
+    exclude_keywords: list[Text] = Field(default_factory=list, max_length=200)
     min_score: float | None = Field(None, ge=0)
     max_papers: int | None = Field(None, ge=1, le=500)
     summary: bool = True
@@ -163,16 +195,29 @@ class BackfillConfig(_Strict):
 
 
 class EmbeddingsConfig(_Strict):
-    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode (the default,
-    text-embedding-v4, 10 texts a call), OpenAI, or a local Ollama."""
+    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode in
+    ``summary.region`` (the default: text-embedding-v4), OpenAI, or a local Ollama."""
 
-    base_url: str = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    base_url: str | None = None  # None: DashScope's compatible mode in summary.region
     model: str = Field("text-embedding-v4", min_length=1)
     api_key_env: str = Field("DASHSCOPE_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
     dimensions: int = Field(512, ge=64, le=4096)
     batch: int = Field(10, ge=1, le=256)
     max_papers: int = Field(1000, ge=0, le=20_000)  # embedded per refresh at most (each paper once)
     timeout_s: float = Field(30, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _documented_limits(self) -> EmbeddingsConfig:
+        if self.model not in EMBEDDING_LIMITS:
+            return self
+        dimensions, rows = EMBEDDING_LIMITS[self.model]
+        if self.dimensions not in dimensions:
+            raise ValueError(
+                f"dimensions {self.dimensions} is not one {self.model} offers: use one of {list(dimensions)}"
+            )
+        if self.batch > rows:
+            raise ValueError(f"batch {self.batch} is more than {self.model}'s {rows} texts a call: use at most {rows}")
+        return self
 
 
 class SimilarityConfig(_Strict):
@@ -221,7 +266,7 @@ class ZoteroConfig(_Strict):
 
 
 class Config(_Strict):
-    title: str = "arXiv radar"
+    title: Text = "arXiv radar"
     categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=200)
     exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
@@ -245,6 +290,15 @@ class Config(_Strict):
         return list(dict.fromkeys([*self.like, *(i for t in self.topics for i in t.like)]))
 
     @model_validator(mode="after")
+    def _likes_fit(self) -> Config:
+        if len(self.liked_ids) > MAX_LIKED_IDS:
+            raise ValueError(
+                f"like: {len(self.liked_ids):,} liked ids in all (like and the topics' like lists); at most"
+                f" {MAX_LIKED_IDS:,} are taken: keep the papers you want more of, or list them in like_bibtex"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _topics_fit(self) -> Config:
         names = [t.name for t in self.topics]
         if len(names) != len(set(names)):
@@ -265,7 +319,7 @@ class Config(_Strict):
     @field_validator("keywords", "exclude_keywords")
     @classmethod
     def _clean_terms(cls, value: list[str]) -> list[str]:
-        terms = [" ".join(term.split()) for term in value]
+        terms = [clean_text(term) for term in value]
         if any(not term for term in terms):
             raise ValueError("contains an empty keyword")
         return list(dict.fromkeys(terms))
@@ -307,7 +361,21 @@ def load_config(path: Path) -> Config:
             f"{path}: key 'like_bibtex': {config.like_bibtex!r} names no file next to config.json",
             'export your library as BibTeX into the repository and name it here, e.g. "likes.bib"',
         )
+    if config.like_bibtex:
+        _check_bibtex(bibtex_path(config, path), f"{path}: key 'like_bibtex': {config.like_bibtex!r}")
     return config
+
+
+def _check_bibtex(bib: Path, where: str) -> None:
+    """Refuse a BibTeX file over the liked set's caps (size first: it is not read past it)."""
+    size = bib.stat().st_size
+    if size > MAX_BIBTEX_BYTES:
+        raise ConfigError(
+            f"{where} is {size / 1e6:.1f} MB; at most {MAX_BIBTEX_BYTES / 1e6:.0f} MB is read", _SMALLER_EXPORT
+        )
+    entries = len(_BIBTEX_ENTRY.findall(bib.read_bytes()))
+    if entries > MAX_BIBTEX_ENTRIES:
+        raise ConfigError(f"{where} has {entries:,} entries; at most {MAX_BIBTEX_ENTRIES:,} are taken", _SMALLER_EXPORT)
 
 
 def bibtex_path(config: Config, config_path: Path) -> Path:

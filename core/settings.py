@@ -16,7 +16,7 @@ from core.errors import ConfigError
 
 DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
 DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
-DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
+DEFAULT_PDF_BASE = "https://export.arxiv.org/pdf"  # arXiv asks automated clients to use its export host
 SECRETS = frozenset({"cron_secret", "upstash_token", "dashscope_api_key"})
 DEFAULT_ZOTERO_BASE = "https://api.zotero.org"
 FEEDBACK_SECRETS = frozenset({"feedback_secret"})
@@ -40,6 +40,9 @@ class Settings:
     # A deployment that has never refreshed runs its first refresh at the first page visit (on
     # Vercel the first cron may be a day away). On by default on Vercel; FIRST_VISIT_REFRESH=0|1.
     first_visit_refresh: bool = False
+    # ``python -m core serve`` runs the crons' jobs itself on their schedule; SERVE_SCHEDULE=0 (or
+    # --no-schedule) turns that off.
+    serve_schedule: bool = True
     # Upstash Redis: either the names Upstash's console gives, or those of Vercel's integration.
     upstash_url: str | None = None
     upstash_token: str | None = None
@@ -70,6 +73,7 @@ class Settings:
             public_url=_public_url(env),
             function_max_s=_number(env, "FUNCTION_MAX_S", 300.0),
             first_visit_refresh=_flag(env, "FIRST_VISIT_REFRESH", default=bool(env.get("VERCEL"))),
+            serve_schedule=_flag(env, "SERVE_SCHEDULE", default=True),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
             store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
 from core import schedule
 from core.models import Opinion, Paper
@@ -20,7 +21,7 @@ from core.selection.select import select_for_you, select_papers
 from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
-from core.web.http_cache import conditional_response
+from core.web.http_cache import NO_STORE, conditional_response
 from core.web.openapi import responses
 from core.web.params import likes
 from core.web.response_cache import Rendered
@@ -41,7 +42,10 @@ def index(
 ) -> Response:
     """The index page: the papers of the last refresh (and those most like the liked ones),
     subscribe links and a feed builder."""
-    ctx.first_visit.refresh()
+    if ctx.first_visit.due():
+        return StreamingResponse(
+            ctx.first_visit.stream(), media_type=pages.HTML_TYPE, headers={"Cache-Control": NO_STORE}
+        )
     upcoming = schedule.next_refresh(datetime.now(UTC))
     wanted = parse_likes(like)
     render = partial(_render_index, request, ctx, wanted, upcoming)
@@ -90,15 +94,16 @@ def _render_index(
     shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
     if wanted:
         snapshot = ctx.papers.load(ctx.store, current)
-        liked = snapshot.liked(wanted, ctx.settings, ctx.config.categories)
+        liked = snapshot.liked(wanted)
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, wanted)
-        similar = pages.Similar(liked.papers, found)
-    elif state.likes.ids or _given(ctx):
+        similar = pages.Similar(liked.papers, found, liked.notes)
+    elif state.likes.count or state.likes.problem or _given(ctx):
         snapshot = ctx.papers.load(ctx.store, current)
-        liked = snapshot.for_you(ctx.settings, ctx.config.categories)
-        left_out = [*(p.id for p in liked.papers), *(o.id for o in snapshot.feedback.of("dislike"))]
-        if liked.papers:
-            similar = pages.Similar([], select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, left_out))
+        liked = snapshot.for_you()
+        found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, snapshot.left_out(liked))
+        problems = [state.likes.problem] if state.likes.problem else []
+        if liked.papers or problems or liked.notes:
+            similar = pages.Similar([], found, [*problems, *liked.notes])
         learned = _learned(request, ctx, snapshot, liked.papers)
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar, learned)

@@ -52,7 +52,7 @@ def ask(request: Request, ctx: ContextDep, paper_id: str, action: str, sig: str 
     url = str(request.url)
     given = feedback.opinion(paper_id)
     if given is not None and given.action == action:
-        return _page(request, done_page(paper_id, found.display_title, given.action, url, _for_you(request)))
+        return _page(request, done_page(paper_id, found.display_title, given.action, url, _learned(request, feedback)))
     before = given.action if given is not None else None
     return _page(request, ask_page(paper_id, found.display_title, _action(action), url, before))
 
@@ -125,8 +125,10 @@ def _action(action: str) -> Action:
     return "like" if action == "like" else "dislike"
 
 
-def _for_you(request: Request) -> str:
-    return str(request.url_for("index"))
+def _learned(request: Request, feedback: Feedback) -> str:
+    """The page's "What it learned", at a URL of this feedback's own: no cache (a CDN's, the
+    browser's) holds an answer for it from before the change."""
+    return f"{request.url_for('index')}?learned={feedback.version}#learned"
 
 
 def _page(request: Request, page: FeedbackPage) -> Response:

@@ -105,6 +105,12 @@ def test_a_post_records_answers_303_and_the_page_offers_undo(app: TestClient, st
     (opinion,) = store.load_feedback().opinions
     assert (opinion.id, opinion.action) == (LIKED[0], "like")
     page = app.get(url)
+    learned = re.search(r'href="http://testserver/\?learned=(\w+)#learned"', page.text)
+    assert learned is not None
+    assert learned.group(1) == store.load_feedback().version  # a URL no cache holds from before
+    shown = app.get(f"/?learned={learned.group(1)}")
+    assert shown.status_code == 200
+    assert 'id="learned"' in shown.text
     assert "You like ‘" in page.text
     assert 'name="undo" value="1"' in page.text
     assert ">Undo</button>" in page.text

@@ -37,6 +37,8 @@ router = APIRouter()
 MAX_FORM_BYTES = 1024  # the form sends "undo=1" at most
 SAVE_TRIES = 5  # compare-and-set attempts before giving up (each another reader's save between)
 PATH = "/feedback/{paper_id:path}/{action}"
+# Left out of the OpenAPI schema: a page with a form for people, whose signatures no schema
+# can state (a fuzzer's every "valid" request would be a forged link, rightly refused).
 
 
 @router.get(PATH, name="feedback", response_class=HTMLResponse, include_in_schema=False)

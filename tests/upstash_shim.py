@@ -54,6 +54,7 @@ class UpstashShim:
         # up to its last ":", so "arb:paper:2411.1@ab" counts under "arb:paper").
         self.fields_read: Counter[str] = Counter()
         self.sync_tokens_sent: list[str] = []  # the Upstash-Sync-Token of each request ("" if none)
+        self.sync_tokens_answered: list[str] = []  # ... and of each answer
         self._writes = 0  # what this "primary" has applied: its sync token
         self.round_trips = 0
         self.bytes_in = 0  # request bodies
@@ -70,6 +71,7 @@ class UpstashShim:
             self.commands.clear()
             self.fields_read.clear()
             self.sync_tokens_sent.clear()
+            self.sync_tokens_answered.clear()
             self.round_trips = 0
             self.bytes_in = self.bytes_out = 0
 
@@ -84,6 +86,7 @@ class UpstashShim:
             self.bytes_out += len(reply.body)
             self.sync_tokens_sent.append(request.headers.get("upstash-sync-token", ""))
             reply.headers["Upstash-Sync-Token"] = f"sync-{self._writes}"
+            self.sync_tokens_answered.append(reply.headers["Upstash-Sync-Token"])
         return reply
 
     def _answer(self, request: Request) -> Reply:

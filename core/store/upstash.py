@@ -211,7 +211,7 @@ class UpstashStore:
 
     def _write_versions(self, records: Mapping[str, tuple[str, str | None]]) -> None:
         """Write each name's paper JSON and entry (None: none) to keys of their own."""
-        sizes = {n: len(p) + len(e or "") + 2 * len(n) + 40 for n, (p, e) in records.items()}
+        sizes = {n: request_bytes([PAPER + n, p, ENTRY + n, e or ""]) for n, (p, e) in records.items()}
         commands: list[Command] = []
         for batch in _sized_batches(list(records), sizes.__getitem__):
             commands.append(["MSET", *[part for n in batch for part in (PAPER + n, records[n][0])]])

@@ -1,7 +1,9 @@
-"""Upstash faults, against the real client, the REST shim and a real redis-server.
+"""Upstash faults and limits, against the real client, the REST shim and a real redis-server.
 
 Wrong token, a slow store past the timeout, and Redis stopped in the middle of a refresh:
-each gives a clear error (503 on the wire) and loses nothing.
+each gives a clear error (503 on the wire) and loses nothing. Upstash's documented limits (10 MB
+a request or answer, 100 MB a record) never fail a save or a read, and a store of the old
+layout is moved to the new one without losing anything, wherever the move is cut short.
 """
 
 from __future__ import annotations

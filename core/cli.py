@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("refresh", help="fetch today's arXiv announcements, rank, store and summarise them")
     commands.add_parser("summarize", help="continue making AI summaries for the stored papers")
+    commands.add_parser(
+        "check",
+        help="check the settings and config.json, exit 1 with the error if they do not load (the Vercel build runs it)",
+    )
     backfill = commands.add_parser(
         "backfill", help="fill the feeds' window from the arXiv API now (and refresh), showing progress"
     )
@@ -36,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--no-schedule",
+        dest="schedule",
+        action="store_false",
+        help="do not run the scheduled refreshes and summaries (the crons of vercel.json) while serving; "
+        "SERVE_SCHEDULE=0 does the same",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
@@ -46,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             return _refresh(settings, backfill=True, days=args.days)
         if args.command == "summarize":
             return _summarize(settings)
+        if args.command == "check":
+            return _check(settings)
         if args.command == "digest":
             return _digest(settings, args.output)
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.schedule and settings.serve_schedule)
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -79,6 +92,17 @@ def _refresh(settings: Settings, backfill: bool = False, days: int | None = None
     print(report.line())
     if report.summaries and report.summaries.message:
         print(f"summaries: {report.summaries.message}")
+    return 0
+
+
+def _check(settings: Settings) -> int:
+    from core.config import load_config
+
+    config = load_config(settings.config_path)
+    topics = f", {len(config.topics)} topics" if config.topics else ""
+    print(
+        f"{settings.config_path}: ok ({len(config.categories)} categories{topics}, summaries by {config.summary.model})"
+    )
     return 0
 
 
@@ -116,12 +140,25 @@ def _digest(settings: Settings, output: str | None) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, schedule: bool) -> int:
+    from functools import partial
+
     import uvicorn
 
+    from core.config import load_config
+    from core.schedule import SCHEDULE_TEXT
+    from core.scheduler import Scheduler, run_job
     from core.web.app import create_app
 
+    load_config(settings.config_path)  # locally a bad config.json stops here, with its message
     app = create_app(settings)
     print(f"serving on http://{host}:{port}/ (store: {settings.data_dir})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    scheduler = Scheduler(partial(run_job, settings))
+    if schedule:
+        scheduler.start()
+        print(f"scheduled jobs: {SCHEDULE_TEXT.lower()} (turn off with --no-schedule)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        scheduler.stop()
     return 0

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The shape of a stored Paper. Raise it with every change old records would not validate
 # against, and teach ``core.store.records`` how to migrate the previous shape.
-PAPER_SCHEMA = 3
+PAPER_SCHEMA = 4
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
@@ -272,13 +272,25 @@ class BackfillState(_State):
 
 
 class LikesState(_State):
-    """The liked papers the last refresh resolved (core.refresh.likes), for the for-you feeds."""
+    """What the last refresh made of the liked papers (core.refresh.likes), for /health and the
+    for-you feeds; their ids are in the store's ``LikedSet``, apart from this state, which every
+    request's version check reads."""
 
-    ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
-    missing: list[str] = Field(default_factory=list)  # ids arXiv does not know (or did not answer for)
+    count: int = 0  # liked papers found (config.json's and the BibTeX file's)
+    missing: list[str] = Field(default_factory=list)  # a few ids arXiv does not know (all: LikedSet.missing)
     model: Literal["lexical", "embeddings"] = "lexical"  # what ranks the for-you feed now
     basis: str = ""  # a digest of the liked papers and the embedding model the matches were made with
     message: str = ""
+    problem: str = ""  # what kept liked papers from being read (a Zotero library refusing), for the page
+
+
+class LikedSet(_State):
+    """The liked papers the store keeps (core.refresh.likes), by id: a record of its own, read
+    once per store version, since its ids can run to thousands."""
+
+    ids: list[str] = Field(default_factory=list)  # config.json's and the BibTeX file's, found (bib:<key>: BibTeX only)
+    requested: list[str] = Field(default_factory=list)  # fetched for readers' ?like=, newest first (bounded)
+    missing: list[str] = Field(default_factory=list)  # ids arXiv does not know: left out everywhere alike
 
 
 class RefreshState(_State):
@@ -308,3 +320,29 @@ class RefreshState(_State):
         """The date feeds carry (and Last-Modified): when what they show last changed; before any
         change was recorded, the last refresh; None before any refresh at all."""
         return self.papers_changed_at or self.last_success_at or self.last_refresh_at
+
+
+class ZoteroText(BaseModel):
+    """The title and abstract of a Zotero item that has no arXiv id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    abstract: str = ""
+
+
+class ZoteroLibrary(_State):
+    """What the refresh keeps of a Zotero library between syncs (core.zotero.sync): the
+    library's version and its papers by item key, so the next sync asks only for what changed."""
+
+    library: str = ""  # users/<id> or groups/<id>, and /collections/<key>: another one starts afresh
+    version: int = 0  # the library's version (Last-Modified-Version) the items are synced to
+    ids: dict[str, str] = Field(default_factory=dict)  # item key -> arXiv id
+    texts: dict[str, ZoteroText] = Field(default_factory=dict)  # item key -> text, for items with no arXiv id
+    untexted: list[str] = Field(default_factory=list)  # items with no arXiv id over the cap on texts
+    # A sync cut short (its page budget, the run's deadline, a Backoff): the version it was
+    # paging towards and where the next page starts; the next sync goes on from there.
+    target: int = 0
+    resume: int = 0
+    not_before: datetime | None = None  # Zotero's Backoff: no request before then
+    synced_at: datetime | None = None

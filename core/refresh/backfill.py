@@ -15,7 +15,7 @@ is filled once; after that the RSS keeps the window full.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -25,6 +25,7 @@ from core.arxiv.client import ArxivClient
 from core.config import Config
 from core.errors import FeedError, FetchError
 from core.models import BackfillState, Paper, Ranked
+from core.refresh.catalog import FUTURE_TOLERANCE
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,20 @@ class BackfillRun:
     state: BackfillState
     papers: list[Paper] = field(default_factory=list)
     pages: int = 0
+    failed: bool = False  # a request failed: nothing fetched, the state's message says why
+    cut: int = 0  # papers with a field over its cap, cut to it (core.text.limits)
 
 
-def lacking(papers: Sequence[Ranked], categories: list[str], since: datetime, now: datetime) -> list[str]:
+def lacking(
+    papers: Sequence[Ranked],
+    categories: list[str],
+    since: datetime,
+    now: datetime,
+    cut: Collection[tuple[str, date]] = (),
+) -> list[str]:
     """The categories whose stored papers cover fewer announcement days than the window has
-    weekdays (arXiv announces Monday to Friday): those a backfill would fill."""
+    weekdays (arXiv announces Monday to Friday): those a backfill would fill. A day in ``cut``
+    (a category and a day the RSS did not read whole) does not count as covered."""
     end = min(now, since + timedelta(days=MAX_WINDOW_DAYS))
     stamps = (datetime.combine(since.date() + timedelta(days=n), ANNOUNCED_AT) for n in range((end - since).days + 2))
     expected = sum(1 for stamp in stamps if since <= stamp <= end and stamp.weekday() < 5)
@@ -59,7 +69,7 @@ def lacking(papers: Sequence[Ranked], categories: list[str], since: datetime, no
         # A stored paper knows the followed categories it is listed under; a new one is looked up.
         listed = paper.listed_in or [c for c in categories if taxonomy.listed(paper.categories, [c])]
         for category in listed:
-            if category in days:
+            if category in days and (category, paper.announced.date()) not in cut:
                 days[category].add(paper.announced.date())
     short = [c for c in categories if len(days[c]) < expected]
     return short
@@ -76,12 +86,17 @@ def run_backfill(
     forced: bool = False,
     max_pages: int | None = None,
     progress: Callable[[str], None] = log.info,
+    cut: Collection[tuple[str, date]] = (),
 ) -> BackfillRun:
     """Fetch what the window (from ``since``) lacks, from where the last run stopped. A failed
     request ends the run with nothing fetched (the store stays as it was) and the state as it
-    was, but for its message. ``forced`` (on demand) fills the window whatever was filled."""
+    was, but for its message. ``forced`` (on demand) fills the window whatever was filled.
+    ``cut``: the categories and days the RSS could not read whole; such a category counts as
+    filled no more, and such a day as missing."""
     followed = config.categories
-    state = _plan(state, stored, followed, since, now, forced)
+    if cut:
+        state = state.but(filled=[c for c in state.filled if c not in {name for name, _ in cut}])
+    state = _plan(state, stored, followed, since, now, forced, cut)
     if not state.active:
         return BackfillRun(state)
     since, until = state.since or since, state.until or now
@@ -90,27 +105,27 @@ def run_backfill(
     fetched: list[Paper] = []
     while True:
         if run.pages >= cap:
-            return _stopped(
-                run, fetched, until, f"stopped after {run.pages} pages (backfill.max_pages); continues next run"
-            )
+            message = f"stopped after {run.pages} pages (backfill.max_pages); continues next run"
+            return _stopped(run, fetched, until, message, now)
         if client.deadline is not None and client.clock() + RESERVE_S > client.deadline:
-            return _stopped(run, fetched, until, "stopped at the run's time budget; continues next run")
+            return _stopped(run, fetched, until, "stopped at the run's time budget; continues next run", now)
         try:
             page = fetch_submissions(client, api_base, state.categories, since, until, config.backfill.page_size)
         except (FetchError, FeedError) as exc:
             message = f"the arXiv API failed ({exc.message}); nothing stored, retried next run"
             log.warning("backfill: %s", message)
-            return BackfillRun(run.state.model_copy(update={"message": message}))
+            return BackfillRun(run.state.but(message=message), failed=True)
         run.pages += 1
         if not page.entries and page.total > 0:  # arXiv's API sometimes answers a page empty
             message = f"the arXiv API answered an empty page of {page.total} results; nothing stored, retried next run"
-            return BackfillRun(run.state.model_copy(update={"message": message}))
+            return BackfillRun(run.state.but(message=message), failed=True)
+        run.cut += sum(1 for entry in page.entries if entry.cut)
         papers = [entry.as_paper(followed, backfilled=True) for entry in page.entries]
         fetched += [p for p in papers if p.announced >= since]
         oldest = min((p.announced for p in papers), default=since)
         progress(f"backfill: page {state.pages + run.pages}, {len(fetched)} papers, back to {oldest:%Y-%m-%d %H:%M}")
         if len(papers) < config.backfill.page_size or oldest <= since:
-            return _finished(run, fetched)
+            return _finished(run, fetched, now)
         # The next page: what was submitted before the oldest one read. The bound is inclusive
         # and to the minute, so that minute is read again (merged by id), unless the whole page
         # was one minute: then step past it.
@@ -124,6 +139,7 @@ def _plan(
     since: datetime,
     now: datetime,
     forced: bool,
+    cut: Collection[tuple[str, date]] = (),
 ) -> BackfillState:
     """Continue the fill under way (if it still fits the config), or start one for the followed
     categories that lack days and were never filled."""
@@ -133,7 +149,7 @@ def _plan(
         todo = list(followed)
     else:
         unfilled = [c for c in followed if c not in state.filled]
-        todo = lacking(stored, unfilled, since, now)
+        todo = lacking(stored, unfilled, since, now, cut)
         # Categories that never needed a fill count as filled: the RSS keeps them full.
         state = state.model_copy(update={"filled": sorted({*state.filled, *(c for c in unfilled if c not in todo)})})
     if not todo:
@@ -141,13 +157,13 @@ def _plan(
     return state.model_copy(update={"categories": todo, "since": since, "until": now, "pages": 0, "message": ""})
 
 
-def _stopped(run: BackfillRun, fetched: list[Paper], until: datetime, message: str) -> BackfillRun:
+def _stopped(run: BackfillRun, fetched: list[Paper], until: datetime, message: str, now: datetime) -> BackfillRun:
     log.info("backfill: %s", message)
     state = run.state.model_copy(update={"until": until, "pages": run.state.pages + run.pages, "message": message})
-    return BackfillRun(_counted(state, fetched), fetched, run.pages)
+    return BackfillRun(_counted(state, fetched, now), fetched, run.pages, cut=run.cut)
 
 
-def _finished(run: BackfillRun, fetched: list[Paper]) -> BackfillRun:
+def _finished(run: BackfillRun, fetched: list[Paper], now: datetime) -> BackfillRun:
     state = run.state
     message = f"filled {', '.join(state.categories)} back to {state.since:%Y-%m-%d}" if state.since else "filled"
     done = state.model_copy(
@@ -160,14 +176,28 @@ def _finished(run: BackfillRun, fetched: list[Paper]) -> BackfillRun:
             "message": message,
         }
     )
-    return BackfillRun(_counted(done, fetched), fetched, run.pages)
+    return BackfillRun(_counted(done, fetched, now), fetched, run.pages, cut=run.cut)
 
 
-def _counted(state: BackfillState, fetched: list[Paper]) -> BackfillState:
+def _counted(state: BackfillState, fetched: list[Paper], now: datetime) -> BackfillState:
     """The state's record of the papers fetched (the refresh corrects ``papers`` to what it adds)."""
     if not fetched:
         return state
     days = [p.announced for p in fetched]
     first = min([*days, *([state.first_day] if state.first_day else [])])
     last = max([*days, *([state.last_day] if state.last_day else [])])
-    return state.model_copy(update={"first_day": first, "last_day": last})
+    return clamp_days(state.but(first_day=first, last_day=last), now)
+
+
+def clamp_days(state: BackfillState, now: datetime) -> BackfillState:
+    """The state with its days dated as the catalog dates papers (``clamp_future``): more than a
+    day past ``now`` is ``now``. A paper submitted "in the future" once left 9999-12-31 as the
+    last day, and the page showed it."""
+    limit = now + FUTURE_TOLERANCE
+    first, last = state.first_day, state.last_day
+    if (first is None or first <= limit) and (last is None or last <= limit):
+        return state
+    return state.but(
+        first_day=first if first is None or first <= limit else now,
+        last_day=last if last is None or last <= limit else now,
+    )

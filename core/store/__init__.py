@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from core.models import Entry, Paper, RefreshState, Summary
+from core.models import Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.settings import Settings
 
 ALL = "*"  # the feed of every followed category
@@ -72,6 +72,23 @@ class Store(Protocol):
 
     def save_liked(self, papers: Sequence[Paper]) -> None: ...
 
+    def load_liked_set(self) -> LikedSet:
+        """The liked set the last refresh kept (empty before any)."""
+
+    def save_liked_set(self, liked: LikedSet) -> None:
+        """Keep this liked set; the liked papers of every id it names in neither ``ids`` nor
+        ``requested`` are deleted."""
+
+    def add_pending_likes(self, ids: Sequence[str], cap: int) -> None:
+        """Remember ids a reader's ``?like=`` named that are not stored, for the next refresh
+        to fetch: at most ``cap`` of them, the newest kept."""
+
+    def load_pending_likes(self) -> list[str]:
+        """The ids readers asked for that the refresh has not fetched yet, newest first."""
+
+    def drop_pending_likes(self, ids: Sequence[str]) -> None:
+        """Forget these pending ids (the refresh fetched them, or arXiv has none)."""
+
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
         """Cached embeddings (base64 float32) by key (core.refresh.embeddings.vector_key)."""
 
@@ -89,6 +106,11 @@ class Store(Protocol):
 
     def lock_holder(self) -> str | None:
         """Who holds the unexpired lock, if anyone."""
+
+    def load_zotero(self) -> ZoteroLibrary:
+        """The Zotero sync record (empty before the first sync)."""
+
+    def save_zotero(self, library: ZoteroLibrary) -> None: ...
 
 
 def version_of(generation: str | None, state_json: str | None) -> str:

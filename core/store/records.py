@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary
+from core.models import PAPER_SCHEMA, Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
+from core.text.latex import strip_illegal
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,25 @@ def _reconvert_percent(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("title_text", "abstract_text")}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in, 2: _reconvert_percent}
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 3 -> 4: feeds stopped cleaning text on the way out; every text is cleaned where it
+    comes in. Older versions cleaned the titles, abstracts and names, not all the rest (a
+    category from the API's lenient parse could keep a form feed), so an older record is
+    cleaned of XML-illegal characters as it is read."""
+    return _cleaned(record)  # type: ignore[no-any-return]
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_illegal(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    return value
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in, 2: _reconvert_percent, 3: _clean}
 
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -88,6 +107,17 @@ def decode_state(raw: str | bytes | None) -> RefreshState:
     except ValidationError as exc:
         log.warning("store: the refresh state cannot be read, starting afresh: %s", str(exc).splitlines()[0])
         return RefreshState()
+
+
+def decode_liked_set(raw: str | bytes | None) -> LikedSet:
+    """The liked set; an unreadable one counts as empty (logged): the next refresh writes it again."""
+    if not raw:
+        return LikedSet()
+    try:
+        return LikedSet.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("store: the liked set cannot be read: %s", str(exc).splitlines()[0])
+        return LikedSet()
 
 
 def decode_summary(raw: str | bytes) -> Summary | None:
@@ -190,3 +220,14 @@ def _entry(row: Any) -> Entry | None:
     except (ValueError, TypeError) as exc:
         log.warning("store: an entry cannot be read, the paper is read whole: %s", exc)
         return None
+
+
+def decode_zotero(raw: str | bytes | None) -> ZoteroLibrary:
+    """The Zotero sync record; an unreadable one counts as none (logged): the next sync starts afresh."""
+    if not raw:
+        return ZoteroLibrary()
+    try:
+        return ZoteroLibrary.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("store: the Zotero sync record cannot be read, syncing afresh: %s", str(exc).splitlines()[0])
+        return ZoteroLibrary()

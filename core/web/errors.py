@@ -8,11 +8,12 @@ unexpected are answered in the same shape.
 
 from __future__ import annotations
 
+import html
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import AppError, BusyError, StoreError, UnauthorizedError
@@ -62,5 +63,22 @@ def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("%s %s failed", request.method, request.url.path)
+    # The exception is passed, not taken from sys.exc_info(): a sync handler runs in the thread
+    # pool, outside the except block, where log.exception logged "NoneType: None".
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal error", "web"), 500, headers={"Cache-Control": NO_STORE})
+
+
+def unavailable(request: Request, exc: AppError) -> Response:
+    """503 with what is wrong and how to fix it: a page for a browser, JSON for everyone else
+    (feed readers, scripts). Never cached, so the fixed deployment is seen at once."""
+    headers = {"Cache-Control": NO_STORE, "Retry-After": "300"}
+    if "text/html" in request.headers.get("accept", ""):
+        page = (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Not configured</title>"
+            f"<h1>This feed service is not configured correctly</h1><p>{html.escape(exc.message)}</p>"
+            f"<p>How to fix it: {html.escape(exc.hint)}</p>"
+            "<p>Fix it and redeploy (or restart); nothing stored is lost.</p></html>"
+        )
+        return HTMLResponse(page, 503, headers=headers)
+    return JSONResponse(error_body(exc.message, exc.stage, exc.hint), 503, headers=headers)

@@ -11,7 +11,7 @@ import dataclasses
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,13 +21,15 @@ from core import taxonomy
 from core.arxiv.client import ArxivClient
 from core.config import Config, parse_config
 from core.errors import ConfigError
+from core.models import BackfillState
 from core.refresh import refresh
-from core.refresh.backfill import RESERVE_S, lacking
+from core.refresh.backfill import RESERVE_S, lacking, run_backfill
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
+from core.text import limits
 from core.web.app import create_app
-from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, backfill_corpus
+from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, api_page, backfill_corpus
 from tests.conftest import TEST_CONFIG, no_wait, process_env
 from tests.loopback import Reply
 from tests.papers import make_paper
@@ -231,6 +233,31 @@ def test_a_store_with_every_announcement_day_lacks_nothing() -> None:
     assert lacking(week[1:], ["cs.AI"], since, NOW) == ["cs.AI"]
 
 
+def test_a_day_the_rss_did_not_read_whole_counts_as_missing() -> None:
+    days = [datetime(2024, 11, d, 5, tzinfo=UTC) for d in (25, 26, 27, 28, 29)]
+    week = [make_paper(id=f"2411.0000{n}", announced=day) for n, day in enumerate(days)]
+    since = datetime(2024, 11, 23, 12, tzinfo=UTC)
+    assert lacking(week, ["cs.AI"], since, NOW, cut={("cs.AI", date(2024, 11, 29))}) == ["cs.AI"]
+    assert lacking(week, ["cs.AI"], since, NOW, cut={("cs.LG", date(2024, 11, 29))}) == []
+
+
+def test_a_filled_category_whose_day_was_cut_is_filled_again(api: FakeArxiv, settings: Settings) -> None:
+    days = [datetime(2024, 11, d, 5, tzinfo=UTC) for d in (25, 26, 27, 28, 29)]
+    week = [make_paper(id=f"2411.0000{n}", announced=day, listed_in=["cs.AI"]) for n, day in enumerate(days)]
+    config = parse_config({**TEST_CONFIG, "categories": ["cs.AI"], "backfill": {"page_size": 100}})
+    filled = BackfillState(filled=["cs.AI"])
+    since = NOW - timedelta(days=config.days_back)
+    with ArxivClient(settings) as client:
+        whole = run_backfill(client, settings.arxiv_api_base, config, week, filled, NOW, since)
+        assert (whole.pages, api.search_requests) == (0, [])  # a day read whole: nothing to fill
+        cut = run_backfill(
+            client, settings.arxiv_api_base, config, week, filled, NOW, since, cut={("cs.AI", days[-1].date())}
+        )
+    assert cut.pages >= 1
+    assert "cat:cs.AI" in searched(api)["search_query"]
+    assert cut.state.filled == ["cs.AI"]  # filled again, from the API
+
+
 @pytest.mark.slow
 def test_the_first_visit_of_a_new_deployment_shows_the_last_week(api: FakeArxiv, settings: Settings) -> None:
     """On Vercel the first cron may be a day away: the first page visit runs the first refresh."""
@@ -240,8 +267,10 @@ def test_the_first_visit_of_a_new_deployment_shows_the_last_week(api: FakeArxiv,
     with TestClient(create_app(deployed, store)) as client:
         assert "<item>" not in client.get("/rss").text  # a feed reader's poll does not start it
         assert api.search_requests == []
-        page = client.get("/").text
+        progress = client.get("/").text  # streamed while the refresh runs, then a reload
         assert api.search_requests
+        assert '<meta http-equiv="refresh"' in progress
+        page = client.get("/").text
         assert "papers came from the arXiv API backfill" in page
         assert 'class="paper' in page
         assert client.get("/rss?min_score=0").text.count("<item>") == 50
@@ -259,3 +288,60 @@ def test_first_visit_refresh_is_on_for_vercel_and_can_be_set() -> None:
     assert Settings.from_env({"FIRST_VISIT_REFRESH": "yes"}).first_visit_refresh is True
     with pytest.raises(ConfigError, match="FIRST_VISIT_REFRESH='maybe' is not a yes or no"):
         Settings.from_env({"FIRST_VISIT_REFRESH": "maybe"})
+
+
+def test_a_failed_backfill_is_said_in_the_refresh_state(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    """A request that fails reads no page; the refresh still says why nothing was filled."""
+    api.api_errors["search"] = Reply(400, b"<html>bad request</html>", {"Content-Type": "text/html"})
+    refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    state = store.load_state()
+    assert "arXiv API failed" in state.backfill.message
+    assert "Backfill: the arXiv API failed" in state.message
+
+
+def test_a_paper_submitted_in_the_future_leaves_no_future_day_in_the_state(
+    api: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    """An upstream answering with a date far ahead: the paper is dated now (clamp_future), and
+    the state's record of the days filled, which the page prints, says now too."""
+    ahead = make_paper("A paper from the future", id="2411.99999", announced=datetime(9999, 12, 31, tzinfo=UTC))
+    papers = [ahead, *CORPUS[:5]]
+    api.api_errors["search"] = Reply(200, api_page(papers, len(papers), 0, 100, "cat:cs.AI"), {})
+    refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    fill = store.load_state().backfill
+    assert fill.last_day == NOW
+    assert fill.first_day is not None
+    assert fill.first_day <= NOW
+    assert {p.id: p.announced for p in store.load_papers()}["2411.99999"] == NOW
+    with TestClient(create_app(settings, store)) as client:
+        page = client.get("/").text
+    assert "9999" not in page
+    assert f"to {NOW:%Y-%m-%d}, until arXiv announces them" in page
+
+
+def test_a_state_written_with_a_future_last_day_is_mended(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    plain = parse_config({**TEST_CONFIG, "backfill": {"enabled": False}})
+    store.save_state(
+        store.load_state().but(
+            backfill=BackfillState(
+                papers=3, first_day=NOW - timedelta(days=2), last_day=datetime(9999, 12, 31, tzinfo=UTC)
+            )
+        )
+    )
+    refresh(plain, settings, store, now=NOW, sleep=no_wait)
+    fill = store.load_state().backfill
+    assert (fill.first_day, fill.last_day) == (NOW - timedelta(days=2), NOW)
+
+
+@pytest.mark.slow
+def test_an_api_entry_with_an_11_mb_abstract_is_cut_and_saved(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    """Issue 25: one such entry (under the client's 20 MB answer cap) made every save on
+    Upstash exceed its 10 MB request limit, run after run. It is cut as it is parsed."""
+    huge = make_paper("Huge", "lorem ipsum dolor " * (11 * 2**20 // 18), id="2411.99998", announced=NOW)
+    papers = [huge, *CORPUS[:5]]
+    api.api_errors["search"] = Reply(200, api_page(papers, len(papers), 0, 100, "cat:cs.AI"), {})
+    report = refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    assert report.cut == 1
+    stored = {p.id: p for p in store.load_papers()}["2411.99998"]
+    assert len(stored.abstract) <= limits.ABSTRACT
+    assert "1 item(s) had a field over its size cap" in store.load_state().message

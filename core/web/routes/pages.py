@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
 from core import schedule
 from core.render import pages
@@ -18,7 +19,7 @@ from core.selection.select import select_for_you, select_papers
 from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
-from core.web.http_cache import conditional_response
+from core.web.http_cache import NO_STORE, conditional_response
 from core.web.openapi import responses
 from core.web.params import likes
 from core.web.response_cache import Rendered
@@ -36,7 +37,10 @@ def index(
 ) -> Response:
     """The index page: the papers of the last refresh (and those most like the liked ones),
     subscribe links and a feed builder."""
-    ctx.first_visit.refresh()
+    if ctx.first_visit.due():
+        return StreamingResponse(
+            ctx.first_visit.stream(), media_type=pages.HTML_TYPE, headers={"Cache-Control": NO_STORE}
+        )
     upcoming = schedule.next_refresh(datetime.now(UTC))
     wanted = parse_likes(like)
     render = partial(_render_index, request, ctx, wanted, upcoming)
@@ -80,14 +84,15 @@ def _render_index(
     most like them from every stored paper."""
     state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
     papers = select_papers(stored, ctx.config)
-    liked_ids = wanted or tuple(state.likes.ids)
     similar: pages.Similar | None = None
-    if liked_ids:
+    if wanted or state.likes.count or state.likes.problem:
         snapshot = ctx.papers.load(ctx.store, current)
-        liked = snapshot.liked(liked_ids, ctx.settings, ctx.config.categories)
+        liked_ids = wanted or snapshot.liked_ids
+        liked = snapshot.liked(liked_ids)
         shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
-        similar = pages.Similar(liked.papers if wanted else [], found)
+        problems = [state.likes.problem] if state.likes.problem and not wanted else []
+        similar = pages.Similar(liked.papers if wanted else [], found, [*problems, *liked.notes])
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)

@@ -166,7 +166,6 @@ def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
         message = f"category {category!r} is not followed by this service"
         hint = "add it to categories in config.json, or use one of the categories listed"
     else:
-        guess = taxonomy.suggest(category)
-        message = f"{category!r} is not an arXiv category" + (f" (did you mean {guess!r}?)" if guess else "")
+        message = f"{category!r} is not an arXiv category{taxonomy.did_you_mean(category)}"
         hint = "use one of the categories listed"
     return NotFoundError(message, hint, categories=followed)

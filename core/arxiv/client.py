@@ -43,6 +43,9 @@ INFLATE = {"identity": 0, "gzip": 47, "x-gzip": 47, "deflate": 15}  # zlib wbits
 INFLATE_STEP = 1 << 20
 
 
+UNREACHABLE_HINT = "check this machine's connection, then run `make refresh` (or python -m core refresh) once online"
+
+
 class Throttle:
     """Spaces requests ``min_interval`` seconds apart (arXiv: one request every 3 seconds)."""
 
@@ -124,7 +127,7 @@ class ArxivClient:
 
         Returns a response whose status is in ``ok``; raises FetchError naming the URL otherwise.
         """
-        problem = ""
+        problem, unreachable = "", False
         for attempt in range(MAX_ATTEMPTS):
             self._check_deadline(url)
             self.throttle.wait()
@@ -134,7 +137,11 @@ class ArxivClient:
                 response = self._once(url, params, headers, max_bytes)
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                # No connection at all (a name that does not resolve, no route, refused): this
+                # machine's network, not arXiv, as far as anyone here can tell.
+                unreachable = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
             else:
+                unreachable = False
                 if response.status in ok:
                     return response
                 problem = f"HTTP {response.status}"
@@ -151,6 +158,11 @@ class ArxivClient:
                 log.warning("arXiv: %s; retrying in %.1f s", problem, delay)
                 self.throttle.sleep(delay)
         attempts = f"{attempt + 1} attempt{'s' if attempt else ''}"
+        if unreachable:
+            raise FetchError(
+                f"this machine cannot reach arXiv (network or DNS): {url} failed after {attempts}: {problem}",
+                UNREACHABLE_HINT,
+            )
         raise FetchError(f"{url} failed after {attempts}: {problem}", "arXiv may be down; try again later")
 
     def _check_deadline(self, url: str) -> None:

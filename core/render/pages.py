@@ -88,6 +88,19 @@ def feed_links(request: Request, config: Config) -> list[FeedLink]:
     return links
 
 
+def explain_failure(state: RefreshState, has_papers: bool) -> str:
+    """What the page says when the last refresh failed, in words (the raw message is folded
+    under it): the cause a user can act on, and what is shown meanwhile."""
+    if "cannot reach arXiv (network or DNS)" in state.message:
+        said = "This machine could not reach arXiv (network or DNS) at the last refresh."
+        todo = "Run make refresh (or python -m core refresh) once it is online."
+    else:
+        said = "The last refresh failed."
+        todo = "The next refresh tries again."
+    shown = "The papers below are from the last good refresh." if has_papers else "There are no papers yet."
+    return f"{said} {shown} {todo}"
+
+
 def render_index(
     request: Request,
     config: Config,
@@ -105,6 +118,7 @@ def render_index(
         similar=similar,
         links=feed_links(request, config),
         summaries=summaries,
+        failure=explain_failure(state, bool(papers)) if state.outcome == "error" else "",
         next_refresh=next_refresh,
         icon_url=str(request.url_for("static", path="icon.png")),
         script_url=str(request.url_for("static", path="app.js")),

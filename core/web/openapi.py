@@ -48,7 +48,8 @@ class Health(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded", "error"]  # 200, 200, 503 (draft-inadarei-api-health-check)
+    problem: str  # what is wrong, in words; "" when the status is "ok"
     store: StoreStatus
     papers: int
     refresh: RefreshState
@@ -56,6 +57,8 @@ class Health(BaseModel):
 
 
 class HealthDown(BaseModel):
+    """/health when the store cannot be reached (503)."""
+
     status: Literal["unavailable"]
     store: StoreStatus
 

@@ -25,9 +25,9 @@ from core.web.openapi import EffectiveConfig, Health, HealthDown, responses
 router = APIRouter()
 
 
-@router.get("/health", responses={200: {"model": Health}, 503: {"model": HealthDown}, **responses(None)})
+@router.get("/health", responses={200: {"model": Health}, 503: {"model": Health | HealthDown}, **responses(None)})
 def health(ctx: ContextDep) -> JSONResponse:
-    """Store reachability, the last refresh and the paper count; 503 when the store is down."""
+    """Store reachability, the last refresh and the paper count; 503 when nothing can be served."""
     try:
         state, count = ctx.store.load_status()
     except StoreError as exc:

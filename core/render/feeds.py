@@ -158,8 +158,13 @@ def explain(paper: Paper) -> str:
         ] or [hit.field]
         parts.append(f"{hit.keyword} {hit_points(hit):g} ({', '.join(where)})")
     if (like := paper.match.similar) is not None:
-        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({like.similarity:.2f})")
+        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({alike(like.similarity)})")
     return f"score {paper.match.score:g} = " + (" + ".join(parts) or "0")
+
+
+def alike(similarity: float) -> str:
+    """A similarity on its own scale, apart from keyword points: "42% alike" for a cosine of 0.42."""
+    return f"{round(similarity * 100)}% alike"
 
 
 def render_feed(feed: Feed, fmt: Format) -> bytes:

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 from core.config import Config
 from core.models import Paper, RefreshState
-from core.render.feeds import explain
+from core.render.feeds import alike, explain
 from core.text.matching import compiled
+from core.text.similarity import FLOOR
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -69,6 +70,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["highlight"] = highlight
     env.filters["explain"] = explain
+    env.filters["alike"] = alike
     return env
 
 
@@ -116,6 +118,7 @@ def render_index(
         state=state,
         papers=papers,
         similar=similar,
+        floor=FLOOR,
         links=feed_links(request, config),
         summaries=summaries,
         failure=explain_failure(state, bool(papers)) if state.outcome == "error" else "",

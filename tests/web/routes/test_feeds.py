@@ -106,7 +106,8 @@ def test_every_served_feed_is_valid(served: TestClient) -> None:
 
 def test_for_you_feeds_rank_papers_like_the_liked_ones(liking: TestClient) -> None:
     rss = entries(liking.get("/rss/for-you"))
-    assert len(rss) == 50
+    assert 5 <= len(rss) <= 15  # only the really alike (core.text.similarity.FLOOR), not 50
+    assert all("% alike)" in e.summary for e in rss)
     links = [e.link for e in rss]
     assert not {f"https://arxiv.org/abs/{i}" for i in SPEECH} & set(links)  # the liked are left out
     top = rss[:10]
@@ -116,8 +117,9 @@ def test_for_you_feeds_rank_papers_like_the_liked_ones(liking: TestClient) -> No
     assert atom_problems(liking.get("/atom/for-you").content) == []
     feed = liking.get("/json/for-you").json()
     assert [item["url"] for item in feed["items"]] == links
-    fewer = entries(liking.get("/rss/for-you?limit=5&exclude=speech"))
-    assert len(fewer) == 5
+    assert len(entries(liking.get("/rss/for-you?limit=2"))) == 2
+    fewer = entries(liking.get("/rss/for-you?exclude=speech"))
+    assert 0 < len(fewer) < len(rss)
     assert all("speech" not in e.title.lower() for e in fewer)
 
 

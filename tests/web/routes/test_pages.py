@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import SPEECH
@@ -13,6 +15,17 @@ def test_the_page_shows_for_you_and_more_like_this(liking: TestClient) -> None:
     assert 'href="?like=2411.' in page  # every card
     assert "/rss/for-you" in page
     assert "/rss/for-you" in liking.get("/opml").text
-    more = liking.get(f"/?like={SPEECH[2]}").text
+    more = liking.get(f"/?like={SPEECH[0]}").text
     assert '<h2 id="similar">More like <i>' in more
     assert "Similar to <a" in more
+    section = more[more.index('id="similar"') : more.index('id="papers"')]
+    assert 'class="score alike"' in section  # on its own scale, not "score 1.32"
+    assert re.search(r">\d+% alike</span>", section)
+    assert not re.search(r">score \d", section)
+
+
+def test_a_paper_like_nothing_stored_says_so(liking: TestClient) -> None:
+    """An EEG paper among the day's cs papers: none is really like it."""
+    page = liking.get("/?like=2411.17721").text
+    assert "No stored paper is like it yet: none is 10% alike or more alike." in page
+    assert 'id="similar-paper-' not in page

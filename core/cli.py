@@ -144,13 +144,13 @@ def _digest(settings: Settings, output: str | None) -> int:
     from pathlib import Path
 
     from core.config import load_config
-    from core.render.digest import render_digest
-    from core.selection.select import select_papers
     from core.store import open_store
+    from core.web.routes.pages import digest_of
+    from core.web.snapshot import Snapshot
 
     config = load_config(settings.config_path)
-    state, stored, _ = open_store(settings).load_feed(None, config.max_papers)
-    text = render_digest(select_papers(stored, config), config, state)
+    store = open_store(settings)
+    text = digest_of(Snapshot(store, *store.load_feed(None, None)), config, settings)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}")

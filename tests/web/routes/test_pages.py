@@ -29,3 +29,12 @@ def test_a_paper_like_nothing_stored_says_so(liking: TestClient) -> None:
     page = liking.get("/?like=2411.17721").text
     assert "No stored paper is like it yet: none is 10% alike or more alike." in page
     assert 'id="similar-paper-' not in page
+
+
+def test_the_digest_has_a_section_per_topic_and_for_you(liking: TestClient) -> None:
+    text = liking.get("/digest").text
+    assert text.startswith("# Test radar\n\n")
+    topic, for_you = text.index("\n## 🏷️ Topic: agents\n"), text.index("\n## ✨ For you\n")
+    assert text.index("\n## 📚 Papers\n") < topic < for_you < text.index("\n## 🔍 Keywords\n")
+    assert "\n### 1. [" in text[topic:for_you]
+    assert "% alike 2411.18" in text[for_you:]

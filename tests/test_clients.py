@@ -59,6 +59,21 @@ def live(arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path) -> Iterato
         yield url
 
 
+LIKED = ["2411.18138", "2411.18320", "2411.18497"]  # three speech papers of the recorded day
+
+
+@pytest.fixture
+def live_liking(arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app under uvicorn with liked papers and a topic, as a user who imports the OPML has."""
+    config = parse_config({**TEST_CONFIG, "like": LIKED, "topics": [{"name": "agents", "keywords": ["agent"]}]})
+    store = SqliteStore(tmp_path / "liking.sqlite3")
+    refresh(config, settings, store)
+    refresh(config, settings, store)  # resolves the likes from the stored papers (arXiv answers 304)
+    settings.config_path.write_text(config.model_dump_json())
+    with serve(create_app(settings, store)) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -121,7 +136,7 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     assert built.startswith(live + "/atom?")
     feed = feedparser.parse(httpx.get(built).content)
     assert not feed.bozo
-    assert sorted(e.id.rsplit("/", 1)[1] for e in feed.entries) == KV_CACHE_IDS
+    assert sorted(e.link.rsplit("/", 1)[1] for e in feed.entries) == KV_CACHE_IDS
     assert blocked == []  # the style sheet, the script and its fetch all run under the policy
     page.close()
 
@@ -185,3 +200,28 @@ def test_newsboat_subscribes_and_stores_the_items(live: str, tmp_path: Path) -> 
         assert all(guid.startswith("https://arxiv.org/abs/") and url == guid for guid, _, _, url in rows), feeds
         assert all(author == authors[url] for _, _, author, url in rows), feeds
         assert any(author.count(",") >= 2 for _, _, author, _ in rows)
+
+
+def test_newsboat_imports_the_opml_and_every_feed_shows_its_papers(live_liking: str, tmp_path: Path) -> None:
+    """The issue: after importing /opml, "All followed categories" showed 0 items, its papers
+    counted as the category feeds' (one guid everywhere; newsboat keeps an item in one feed)."""
+    opml = tmp_path / "feeds.opml"
+    opml.write_bytes(httpx.get(live_liking + "/opml").content)
+    config, urls, cache = tmp_path / "config", tmp_path / "urls", tmp_path / "cache.db"
+    config.write_text("")
+    base = ["newsboat", "-u", str(urls), "-c", str(cache), "-C", str(config)]
+    imported = subprocess.run([*base, "-i", str(opml)], capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    subscribed = [line.split()[0] for line in urls.read_text().splitlines() if line.startswith("http")]
+    assert subscribed == [f"{live_liking}/rss{suffix}" for suffix in ("", "/for-you", "/topic/agents")]
+    reload = subprocess.run([*base, "-x", "reload"], capture_output=True, text=True, timeout=120)
+    assert reload.returncode == 0, reload.stderr
+    with sqlite3.connect(cache) as db:
+        stored = dict(db.execute("SELECT feedurl, count(*) FROM rss_item GROUP BY feedurl").fetchall())
+        links = db.execute("SELECT url FROM rss_item").fetchall()
+    for url in subscribed:  # every feed shows what it promises: all of its items
+        assert stored.get(url, 0) == len(feedparser.parse(httpx.get(url).content).entries) > 0, url
+    assert stored[f"{live_liking}/rss"] == 50
+    # In the reader's list of everything, a paper shows twice only where two listed feeds both
+    # keep it (a topic's paper among the ranked ones); no category slice doubles the main feed.
+    assert len(links) - len(set(links)) < len(links) / 4

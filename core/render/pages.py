@@ -40,6 +40,7 @@ class FeedLink:
     atom: str
     json: str
     page: str
+    kind: str  # "all", "for-you", "category" or "topic"
 
 
 def highlight(text: str, paper: Paper) -> Markup:
@@ -78,16 +79,25 @@ def feed_links(request: Request, config: Config) -> list[FeedLink]:
     """Every feed: all followed categories, each category, each topic."""
     home = str(request.url_for("index"))
 
-    def link(label: str, route: str, **params: str) -> FeedLink:
+    def link(label: str, kind: str, route: str, **params: str) -> FeedLink:
         rss, atom, json = (str(request.url_for(f"{fmt}{route}", **params)) for fmt in ("rss", "atom", "json"))
-        return FeedLink(label, rss, atom, json, home)
+        return FeedLink(label, rss, atom, json, home, kind)
 
-    links = [link("All followed categories", "")]
+    links = [link("All followed categories", "all", "")]
     if config.liked_ids or config.like_bibtex:
-        links.append(link("For you (like the papers you like)", "_for_you"))
-    links += [link(category, "_category", category=category) for category in config.categories]
-    links += [link(f"Topic: {topic.title or topic.name}", "_topic", name=topic.name) for topic in config.topics]
+        links.append(link("For you (like the papers you like)", "for-you", "_for_you"))
+    links += [link(category, "category", "_category", category=category) for category in config.categories]
+    links += [
+        link(f"Topic: {topic.title or topic.name}", "topic", "_topic", name=topic.name) for topic in config.topics
+    ]
     return links
+
+
+def opml_links(links: list[FeedLink]) -> list[FeedLink]:
+    """The feeds an OPML import subscribes to: all followed categories, for you and the topics.
+    Not the category feeds: each is a slice of the feed of all categories, so beside it they
+    would show each paper twice in a reader's list of everything; the page lists them."""
+    return [link for link in links if link.kind != "category"]
 
 
 def explain_failure(state: RefreshState, has_papers: bool) -> str:

@@ -7,7 +7,9 @@ goes out on the event loop; the renders below run in the thread pool.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -100,7 +102,7 @@ def category_feed(request: Request, ctx: Context, fmt: Format, category: str | N
             index = snapshot.text_index
         chosen = as_seen_in(stored, category) if category else stored
         papers = select_papers(chosen, ctx.config, query, likeness, index)
-        return _document(request, ctx, fmt, papers, state, scope, version)
+        return _document(request, ctx, fmt, papers, state, scope, version, category or "")
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=not query.only_limits)
 
@@ -114,7 +116,8 @@ def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: Fe
         query.check_cost(len(snapshot.papers))
         likeness = _likeness(ctx, snapshot, query.like or tuple(topic.like))
         papers = topic_papers(snapshot.papers, ctx.config, topic, query, likeness, snapshot.text_index)
-        return _document(request, ctx, fmt, papers, snapshot.state, topic.title or topic.name, snapshot.version)
+        title = topic.title or topic.name
+        return _document(request, ctx, fmt, papers, snapshot.state, title, snapshot.version, f"topic-{topic.name}")
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 
@@ -131,7 +134,7 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
             )
         liked = snapshot.liked(ids, ctx.settings, ctx.config.categories)
         papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
-        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version)
+        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you")
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 
@@ -148,6 +151,7 @@ def _document(
     state: RefreshState,
     scope: str,
     version: str,
+    feed_key: str,
 ) -> Rendered:
     feed = build_feed(
         papers,
@@ -157,8 +161,20 @@ def _document(
         self_url=str(request.url),
         updated=state.feeds_updated_at,
         icon_url=str(request.url_for("static", path="icon.png")),
+        scope=_guid_scope(feed_key, request),
     )
     return Rendered.of(render_feed(feed, fmt), state.feeds_updated_at, version)
+
+
+def _guid_scope(feed_key: str, request: Request) -> str:
+    """What tells this feed's guids from another's (core.render.feeds.guid): the feed, and its
+    filters (a built feed beside the plain one must not lose its items to it); a limit only
+    shortens a feed, so it does not count."""
+    filters = sorted((k, v) for k, v in request.query_params.multi_items() if k != "limit")
+    if not filters:
+        return feed_key
+    digest = hashlib.sha256(urlencode(filters).encode()).hexdigest()[:8]
+    return f"{feed_key or 'all'}-{digest}"
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:

@@ -54,8 +54,8 @@ def index(
     responses=responses(OPML_TYPE, description="OPML 2.0 of every RSS feed"),
 )
 def opml(request: Request, ctx: ContextDep) -> Response:
-    """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
-    links = pages.feed_links(request, ctx.config)
+    """OPML 2.0 of the RSS feeds to import at once: all categories, for you, the topics."""
+    links = pages.opml_links(pages.feed_links(request, ctx.config))
     body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links])
     return conditional_response(request, body, OPML_TYPE, None)
 

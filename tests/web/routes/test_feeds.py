@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
@@ -35,11 +36,11 @@ def test_per_category_feeds(served: TestClient) -> None:
 
 def test_keywords_filter_matches_phrases_across_hyphens(served: TestClient) -> None:
     items = entries(served.get("/rss", params={"keywords": "kv cache", "min_score": "0.5"}))
-    assert sorted(i.id.rsplit("/", 1)[1] for i in items) == ["2411.18077", "2411.18424"]
+    assert sorted(i.link.rsplit("/", 1)[1] for i in items) == ["2411.18077", "2411.18424"]
     assert all(" = kv cache 1 (abstract)" in i.summary or " = kv cache 1.5 (title" in i.summary for i in items)
     # 2411.15785 is a replacement: only shown when asked for.
     items = entries(served.get("/rss", params={"keywords": "kv cache", "type": "new,cross,replace"}))
-    assert sorted(i.id.rsplit("/", 1)[1] for i in items) == ["2411.15785", "2411.18077", "2411.18424"]
+    assert sorted(i.link.rsplit("/", 1)[1] for i in items) == ["2411.15785", "2411.18077", "2411.18424"]
 
 
 def test_exclude_limit_and_type(served: TestClient) -> None:
@@ -153,3 +154,20 @@ def test_empty_store_serves_valid_empty_feeds_and_says_why(client: TestClient) -
         assert entries(client.get(path)) == []
     page = client.get("/").text
     assert "No papers yet: no refresh has run" in page
+
+
+def test_each_feed_has_its_own_guids_and_formats_share_them(liking: TestClient) -> None:
+    """Readers key items by guid: one feed's RSS, Atom and JSON agree, two feeds differ."""
+    rss = feedparser.parse(liking.get("/rss/cs.CL").content).entries
+    atom = feedparser.parse(liking.get("/atom/cs.CL").content).entries
+    items = liking.get("/json/cs.CL").json()["items"]
+    assert [e.id for e in rss] == [e.id for e in atom] == [i["id"] for i in items]
+    assert rss[0].id == rss[0].link + "#cs.CL"
+    assert rss[0].guidislink is False  # isPermaLink="false": the link is the abstract
+    everything = feedparser.parse(liking.get("/rss").content).entries
+    assert all(e.id == e.link for e in everything)  # the plain abstract URL, as before
+    built = feedparser.parse(liking.get("/rss?keywords=speech&min_score=0").content).entries
+    assert built
+    assert not {e.id for e in built} & {e.id for e in everything}
+    shorter = feedparser.parse(liking.get("/rss?limit=5").content).entries
+    assert [e.id for e in shorter] == [e.id for e in everything[:5]]  # a limit is the same feed

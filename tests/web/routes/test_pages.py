@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from lxml import etree
 
 from tests.web.conftest import SPEECH
 
@@ -38,3 +39,9 @@ def test_the_digest_has_a_section_per_topic_and_for_you(liking: TestClient) -> N
     assert text.index("\n## 📚 Papers\n") < topic < for_you < text.index("\n## 🔍 Keywords\n")
     assert "\n### 1. [" in text[topic:for_you]
     assert "% alike 2411.18" in text[for_you:]
+
+
+def test_opml_lists_for_you_and_the_topics(liking: TestClient) -> None:
+    root = etree.fromstring(liking.get("/opml").content)
+    urls = [o.get("xmlUrl") for o in root.findall(".//outline[@type='rss']")]
+    assert urls == [f"http://testserver/rss{suffix}" for suffix in ("", "/for-you", "/topic/agents")]

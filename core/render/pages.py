@@ -139,3 +139,10 @@ def render_index(
         opml_url=str(request.url_for("opml")),
         digest_url=str(request.url_for("digest")),
     )
+
+
+def render_error_page(status: int, error: str, hint: str, home_url: str, style_url: str) -> str:
+    """The HTML answer of an error on a page (feeds and JSON routes answer JSON)."""
+    title = "Not found" if status == 404 else "Something is wrong" if status >= 500 else "That did not work"
+    template = _environment().get_template("error.html")
+    return template.render(status=status, title=title, error=error, hint=hint, home_url=home_url, style_url=style_url)

@@ -41,6 +41,7 @@ class FeedLink:
     json: str
     page: str
     kind: str  # "all", "for-you", "category" or "topic"
+    path: str  # after the format: "", "/for-you", "/cs.AI", "/topic/agents" (for the feed builder)
 
 
 def highlight(text: str, paper: Paper) -> Markup:
@@ -81,7 +82,8 @@ def feed_links(request: Request, config: Config) -> list[FeedLink]:
 
     def link(label: str, kind: str, route: str, **params: str) -> FeedLink:
         rss, atom, json = (str(request.url_for(f"{fmt}{route}", **params)) for fmt in ("rss", "atom", "json"))
-        return FeedLink(label, rss, atom, json, home, kind)
+        path = request.app.url_path_for(f"rss{route}", **params).removeprefix("/rss")
+        return FeedLink(label, rss, atom, json, home, kind, path)
 
     links = [link("All followed categories", "all", "")]
     if config.liked_ids or config.like_bibtex:

@@ -32,7 +32,11 @@ FOR_YOU_ON_PAGE = 10  # papers in the page's "For you" (or "More like") section
 router = APIRouter()
 
 
-@router.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
+@router.get(
+    "/",
+    response_class=Response,
+    responses=responses(pages.HTML_TYPE, 422, 503, description="The index page", page=True),
+)
 def index(
     request: Request,
     ctx: ContextDep,

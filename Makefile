@@ -16,7 +16,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime  ## install, refresh once (a failure is reported, not fatal), serve on :8000
+run: $(VENV)/.runtime  ## install, refresh once (a failure is reported, not fatal), serve on :8000 with the crons' jobs on their schedule
 	@$(PY) -m core refresh || echo "serving anyway: the feeds are empty until a refresh succeeds (make refresh)"
 	$(PY) -m core serve --host 127.0.0.1 --port 8000
 
@@ -46,9 +46,14 @@ test: lint redis clients  ## lint, type-check, every test, then the Vercel CLI's
 # The Vercel CLI's own build of the committed tree, offline (no login; npm and PyPI only), once
 # under each framework setting the dashboard may pick: the FastAPI preset (what its detector
 # picks from requirements.txt) and "Other". tests/vercel_output.py walks each route table.
-# Needs Node.js with npm (installed from Debian's packages when missing) and a Python 3.12
-# (Vercel's runtime) for uv to find.
-VERCEL_PATH := $(abspath $(VENV))/bin:$(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin)):$(PATH)
+# Then the same build of a copy whose config.json does not load must fail, with the config
+# error in its log: vercel.json's buildCommand (`python3 -m core check`, run by the builder
+# after it installs requirements.txt) fails the build, and Vercel keeps the last good
+# deployment live. Needs Node.js with npm (installed from Debian's packages when missing) and
+# a Python 3.12 (Vercel's runtime) for uv to find; a bare one (pyenv's) comes first on the
+# PATH, as on Vercel's build image, so the check runs on what the builder installed.
+VERCEL_PATH := $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin)):$(abspath $(VENV))/bin:$(PATH)
+BROKEN_CONFIG := {"categories": ["cs.XX"]}
 vercel-check: $(VENV)/.dev
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	rm -rf .vercel-check && mkdir -p .vercel-check
@@ -65,6 +70,14 @@ vercel-check: $(VENV)/.dev
 			|| { cat .vercel-check/build-$$framework.log; exit 1; }; \
 		$(PY) tests/vercel_output.py $$app/.vercel/output .vercel-check/build-$$framework.log || exit 1; \
 	done
+	app=.vercel-check/broken; mkdir -p $$app/.vercel && git ls-files -z | xargs -0 cp --parents -t $$app && \
+	echo '$(BROKEN_CONFIG)' > $$app/config.json && cp .vercel-check/fastapi/.vercel/project.json $$app/.vercel/ && \
+	if (cd $$app && VERCEL_TELEMETRY_DISABLED=1 PATH="$(VERCEL_PATH)" \
+		../cli/node_modules/.bin/vercel build --yes > ../build-broken.log 2>&1); then \
+		echo "vercel-check: a config.json that does not load was built"; exit 1; fi; \
+	grep -q "error: config: config.json: key 'categories\[0\]': 'cs.XX' is not an arXiv category" .vercel-check/build-broken.log \
+		|| { cat .vercel-check/build-broken.log; exit 1; }; \
+	echo "vercel-check: a broken config.json fails the build: ok"
 
 bench: $(VENV)/.dev  ## benchmarks (not part of make test); bench/load.py needs wrk, from apt
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         "Ask the arXiv API for the followed categories' submissions of the last N days now, "
         "whatever was filled before (one request every 3 seconds, a line per page), then refresh.",
     )
+    _command(
+        commands,
+        "check",
+        "check the settings and config.json, exit 1 with the error if they do not load (the Vercel build runs it)",
+        "Load the settings and config.json as the service does and say what is wrong, if anything "
+        "(exit status 1), without touching arXiv or the store. The Vercel build runs it.",
+    )
     backfill.add_argument(
         "--days",
         type=_days,
@@ -65,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--no-schedule",
+        dest="schedule",
+        action="store_false",
+        help="do not run the scheduled refreshes and summaries (the crons of vercel.json) while serving; "
+        "SERVE_SCHEDULE=0 does the same",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     # httpx logs every request at INFO (one URL of a split arXiv fetch is 1.5 KB): only with -v.
@@ -78,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             return _refresh(settings, backfill=True, days=args.days)
         if args.command == "summarize":
             return _summarize(settings)
+        if args.command == "check":
+            return _check(settings)
         if args.command == "digest":
             return _digest(settings, args.output)
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.schedule and settings.serve_schedule)
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -125,6 +141,17 @@ def _refresh(settings: Settings, backfill: bool = False, days: int | None = None
     return 0
 
 
+def _check(settings: Settings) -> int:
+    from core.config import load_config
+
+    config = load_config(settings.config_path)
+    topics = f", {len(config.topics)} topics" if config.topics else ""
+    print(
+        f"{settings.config_path}: ok ({len(config.categories)} categories{topics}, summaries by {config.summary.model})"
+    )
+    return 0
+
+
 def _summarize(settings: Settings) -> int:
     from core.config import load_config
     from core.refresh import summarize_stored
@@ -159,12 +186,25 @@ def _digest(settings: Settings, output: str | None) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, schedule: bool) -> int:
+    from functools import partial
+
     import uvicorn
 
+    from core.config import load_config
+    from core.schedule import SCHEDULE_TEXT
+    from core.scheduler import Scheduler, run_job
     from core.web.app import create_app
 
+    load_config(settings.config_path)  # locally a bad config.json stops here, with its message
     app = create_app(settings)
     print(f"serving on http://{host}:{port}/ (store: {settings.data_dir})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    scheduler = Scheduler(partial(run_job, settings))
+    if schedule:
+        scheduler.start()
+        print(f"scheduled jobs: {SCHEDULE_TEXT.lower()} (turn off with --no-schedule)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        scheduler.stop()
     return 0

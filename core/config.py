@@ -62,10 +62,27 @@ class DailyBudget(_Strict):
     tokens: int = Field(2_000_000, ge=0)
 
 
-# DashScope's models by region: qwen-long (whole documents, 10M-token context) is offered only
-# in the China (Beijing) region; qwen-plus (long context) is offered internationally too.
+# DashScope (Alibaba Cloud Model Studio) by region: an API key works only at its own region's
+# endpoint, and the region decides the chat endpoint, the embeddings endpoint and the default
+# model. qwen-long (whole documents, 10M-token context) is offered only in the China (Beijing)
+# region; qwen-plus (long context) internationally (Singapore) too. text-embedding-v4 is offered
+# in both.
+REGIONS = ("cn", "intl")
+DASHSCOPE_HOSTS = {"cn": "https://dashscope.aliyuncs.com", "intl": "https://dashscope-intl.aliyuncs.com"}
 DEFAULT_MODELS = {"cn": "qwen-long", "intl": "qwen-plus"}
 BEIJING_ONLY = ("qwen-long",)
+MAX_OUTPUT_TOKENS = 8_192  # qwen-long's documented output limit (the default model's)
+# text-embedding-v4's documented limits: these dimensions, at most 10 rows (texts) a call.
+EMBEDDING_LIMITS: dict[str, tuple[tuple[int, ...], int]] = {
+    "text-embedding-v4": ((64, 128, 256, 512, 768, 1024, 1536, 2048), 10),
+}
+
+
+def dashscope_base(region: str, mode: Literal["native", "compatible"], host: str | None = None) -> str:
+    """The base URL of DashScope's native API (``/api/v1``) or its OpenAI-compatible mode
+    (``/compatible-mode/v1``) in ``region``; ``host`` (DASHSCOPE_BASE_URL) overrides the region's."""
+    root = (host or DASHSCOPE_HOSTS[region]).rstrip("/").removesuffix("/api/v1").removesuffix("/compatible-mode/v1")
+    return root + ("/api/v1" if mode == "native" else "/compatible-mode/v1")
 
 
 class SummaryConfig(_Strict):
@@ -76,14 +93,14 @@ class SummaryConfig(_Strict):
     language: str = Field("zh", min_length=2, max_length=20)
     max_papers: int = Field(15, ge=0, le=200)
     source: Literal["abstract", "fulltext"] = "fulltext"
-    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore endpoint
+    region: Literal["cn", "intl"] = "cn"  # DashScope: Beijing or Singapore, for chat and embeddings
     base_url: str | None = None  # openai: e.g. https://api.deepseek.com/v1 or http://127.0.0.1:11434/v1
     api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
     concurrency: int = Field(4, ge=1, le=16)
     time_budget_s: float = Field(120, gt=0, le=280)  # below Vercel's 300 s function limit
     request_timeout_s: float = Field(60, gt=0, le=280)
     max_input_chars: int = Field(60_000, ge=1_000, le=2_000_000)
-    max_output_tokens: int = Field(2_000, ge=100, le=16_000)  # sent as max_tokens with every call
+    max_output_tokens: int = Field(2_000, ge=100, le=MAX_OUTPUT_TOKENS)  # sent as max_tokens with every call
     pdf_max_bytes: int = Field(20_000_000, ge=100_000, le=100_000_000)
     daily_budget: DailyBudget = Field(default_factory=DailyBudget)
 
@@ -172,10 +189,10 @@ class BackfillConfig(_Strict):
 
 
 class EmbeddingsConfig(_Strict):
-    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode (the default,
-    text-embedding-v4, 10 texts a call), OpenAI, or a local Ollama."""
+    """An OpenAI-compatible /embeddings endpoint: DashScope's compatible mode in
+    ``summary.region`` (the default: text-embedding-v4), OpenAI, or a local Ollama."""
 
-    base_url: str = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    base_url: str | None = None  # None: DashScope's compatible mode in summary.region
     model: str = Field("text-embedding-v4", min_length=1)
     api_key_env: str = Field("DASHSCOPE_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
     dimensions: int = Field(512, ge=64, le=4096)
@@ -183,12 +200,63 @@ class EmbeddingsConfig(_Strict):
     max_papers: int = Field(1000, ge=0, le=20_000)  # embedded per refresh at most (each paper once)
     timeout_s: float = Field(30, gt=0, le=120)
 
+    @model_validator(mode="after")
+    def _documented_limits(self) -> EmbeddingsConfig:
+        if self.model not in EMBEDDING_LIMITS:
+            return self
+        dimensions, rows = EMBEDDING_LIMITS[self.model]
+        if self.dimensions not in dimensions:
+            raise ValueError(
+                f"dimensions {self.dimensions} is not one {self.model} offers: use one of {list(dimensions)}"
+            )
+        if self.batch > rows:
+            raise ValueError(f"batch {self.batch} is more than {self.model}'s {rows} texts a call: use at most {rows}")
+        return self
+
 
 class SimilarityConfig(_Strict):
     """How the for-you feed measures "like": the built-in lexical model, or embeddings."""
 
     model: Literal["lexical", "embeddings"] = "lexical"
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+
+
+def _zotero_library_id(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]{0,11}", value):
+        raise ValueError(
+            f"{value!r} is not a Zotero library id: a user's is the number on https://www.zotero.org/settings/keys"
+            ' ("your user ID for use in API calls"), a group\'s the number in its address'
+        )
+    return value
+
+
+def _zotero_collection(value: str) -> str:
+    if not re.fullmatch(r"[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}", value):
+        raise ValueError(
+            f"{value!r} is not a Zotero collection key: it is the 8 letters and digits after"
+            " /collections/ in the address of the collection in Zotero's web library"
+        )
+    return value
+
+
+class ZoteroConfig(_Strict):
+    """A Zotero library (or one collection of it) whose papers count as liked, synced by the
+    refresh through the Zotero Web API; its key comes from the environment variable named here."""
+
+    library_type: Literal["user", "group"]
+    library_id: Annotated[str, AfterValidator(_zotero_library_id)]
+    collection: Annotated[str, AfterValidator(_zotero_collection)] | None = None
+    api_key_env: str = Field("ZOTERO_API_KEY", pattern=r"^[A-Z][A-Z0-9_]*_API_KEY$")
+
+    @field_validator("library_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def prefix(self) -> str:
+        """The library's path in the Web API: ``users/<id>`` or ``groups/<id>``."""
+        return f"{self.library_type}s/{self.library_id}"
 
 
 class Config(_Strict):
@@ -208,6 +276,7 @@ class Config(_Strict):
     like: list[LikedId] = Field(default_factory=list, max_length=500)
     like_bibtex: str | None = Field(None, max_length=300)
     similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
+    zotero: ZoteroConfig | None = None  # a Zotero library as liked papers
 
     @property
     def liked_ids(self) -> list[str]:
@@ -244,6 +313,10 @@ class Config(_Strict):
 _FIXES = {
     "categories": 'use arXiv names such as "cs.AI" or "cs" (https://arxiv.org/category_taxonomy)',
     "announce_types": f"use some of {list(ANNOUNCE_TYPES)}",
+    "zotero": (
+        'write it like {"library_type": "user", "library_id": "123456"};'
+        ' README.md\'s "Follow a Zotero library" says where each value is'
+    ),
 }
 
 
@@ -306,6 +379,8 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
             model = BackfillConfig
         elif first == "similarity" and len(loc) > 1:
             model = EmbeddingsConfig if len(loc) > 2 and loc[1] == "embeddings" else SimilarityConfig
+        elif first == "zotero" and len(loc) > 1:
+            model = ZoteroConfig
         known = sorted(model.model_fields)
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""

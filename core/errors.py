@@ -116,3 +116,17 @@ class NotFoundError(AppError):
 
     stage = "web"
     http_status = 404
+
+
+class ZoteroError(AppError):
+    """The Zotero Web API refused (a bad key or library), failed, or asked to wait; the last
+    sync's likes stay. ``status`` is Zotero's HTTP status when it answered with one; ``wait_s``
+    is set when the sync should simply go on later (a Backoff, a Retry-After, no time left)."""
+
+    stage = "zotero"
+    http_status = 502
+
+    def __init__(self, message: str, hint: str = "", status: int | None = None, wait_s: float | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.wait_s = wait_s

@@ -308,3 +308,29 @@ class RefreshState(_State):
         """The date feeds carry (and Last-Modified): when what they show last changed; before any
         change was recorded, the last refresh; None before any refresh at all."""
         return self.papers_changed_at or self.last_success_at or self.last_refresh_at
+
+
+class ZoteroText(BaseModel):
+    """The title and abstract of a Zotero item that has no arXiv id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    abstract: str = ""
+
+
+class ZoteroLibrary(_State):
+    """What the refresh keeps of a Zotero library between syncs (core.zotero.sync): the
+    library's version and its papers by item key, so the next sync asks only for what changed."""
+
+    library: str = ""  # users/<id> or groups/<id>, and /collections/<key>: another one starts afresh
+    version: int = 0  # the library's version (Last-Modified-Version) the items are synced to
+    ids: dict[str, str] = Field(default_factory=dict)  # item key -> arXiv id
+    texts: dict[str, ZoteroText] = Field(default_factory=dict)  # item key -> text, for items with no arXiv id
+    untexted: list[str] = Field(default_factory=list)  # items with no arXiv id over the cap on texts
+    # A sync cut short (its page budget, the run's deadline, a Backoff): the version it was
+    # paging towards and where the next page starts; the next sync goes on from there.
+    target: int = 0
+    resume: int = 0
+    not_before: datetime | None = None  # Zotero's Backoff: no request before then
+    synced_at: datetime | None = None

@@ -18,6 +18,7 @@ DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
 DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
 DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
 SECRETS = frozenset({"cron_secret", "upstash_token", "dashscope_api_key"})
+DEFAULT_ZOTERO_BASE = "https://api.zotero.org"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Settings:
     # A deployment that has never refreshed runs its first refresh at the first page visit (on
     # Vercel the first cron may be a day away). On by default on Vercel; FIRST_VISIT_REFRESH=0|1.
     first_visit_refresh: bool = False
+    # ``python -m core serve`` runs the crons' jobs itself on their schedule; SERVE_SCHEDULE=0 (or
+    # --no-schedule) turns that off.
+    serve_schedule: bool = True
     # Upstash Redis: either the names Upstash's console gives, or those of Vercel's integration.
     upstash_url: str | None = None
     upstash_token: str | None = None
@@ -47,6 +51,8 @@ class Settings:
     dashscope_base_url: str | None = None
     # Keys of OpenAI-compatible providers, by variable name (config.json names the variable).
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    # The Zotero Web API (config.json's "zotero" names the library and its key's variable).
+    zotero_api_base: str = DEFAULT_ZOTERO_BASE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,12 +69,14 @@ class Settings:
             public_url=_public_url(env),
             function_max_s=_number(env, "FUNCTION_MAX_S", 300.0),
             first_visit_refresh=_flag(env, "FIRST_VISIT_REFRESH", default=bool(env.get("VERCEL"))),
+            serve_schedule=_flag(env, "SERVE_SCHEDULE", default=True),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
             store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),
             dashscope_api_key=env.get("DASHSCOPE_API_KEY") or None,
             dashscope_base_url=_url(env, "DASHSCOPE_BASE_URL", "") if env.get("DASHSCOPE_BASE_URL") else None,
             api_keys={k: v for k, v in env.items() if k.endswith("_API_KEY") and v},
+            zotero_api_base=_url(env, "ZOTERO_API_BASE", DEFAULT_ZOTERO_BASE),
         )
 
     def describe(self) -> dict[str, object]:

@@ -13,6 +13,11 @@ OpenAI-compatible mode:
   POST /compatible-mode/v1/embeddings {"model", "input": [...], "dimensions", "encoding_format"}
   -> {"object": "list", "data": [{"object": "embedding", "embedding": [...], "index"}], "model",
       "usage": {"prompt_tokens", "total_tokens"}, "id"}; at most 10 inputs (text-embedding-v4)
+  By region (Model Studio's docs): the fake is one region's endpoint ("cn", Beijing, or "intl",
+  Singapore); a model that region does not offer (qwen-long outside Beijing) is answered 404
+  ModelNotFound, as DashScope does. Each model's documented limits are enforced: qwen-long's
+  max_tokens at most 8,192; text-embedding-v4's dimensions in {64, ..., 2048} and at most 10
+  texts a call (400 InvalidParameter otherwise).
   The vectors are a stand-in (words hashed into the dimensions), so alike texts get alike
   vectors; the protocol around them is DashScope's. ``embedding_flaws`` spoils the next
   replies as a broken or hostile server would: a "NaN" or "Infinity" number (the bare tokens
@@ -35,6 +40,9 @@ NATIVE = "/api/v1/services/aigc/text-generation/generation"
 COMPATIBLE = "/compatible-mode/v1/chat/completions"
 EMBEDDINGS = "/compatible-mode/v1/embeddings"
 MAX_EMBEDDING_INPUTS = 10
+EMBEDDING_DIMENSIONS = (64, 128, 256, 512, 768, 1024, 1536, 2048)  # text-embedding-v4
+OFFERED_ONLY_IN = {"qwen-long": "cn"}  # qwen-long: China (Beijing) only
+MAX_OUTPUT_TOKENS = {"qwen-long": 8_192}
 JSON = {"Content-Type": "application/json"}
 
 # (HTTP status, native code, native message, compatible code)
@@ -53,6 +61,7 @@ ERRORS = {
     ),
     "InvalidApiKey": (401, "InvalidApiKey", "Invalid API-key provided.", "invalid_api_key"),
     "InternalError": (500, "InternalError", "An internal error has occured, please try again later.", "internal_error"),
+    "ModelNotFound": (404, "ModelNotFound", "Model not found!", "model_not_found"),
 }
 
 
@@ -73,8 +82,9 @@ class Call:
 
 
 class FakeDashScope:
-    def __init__(self, api_key: str = "sk-test") -> None:
+    def __init__(self, api_key: str = "sk-test", region: str = "cn") -> None:
         self.api_key = api_key
+        self.region = region
         self.latency_s = 0.0
         self.trickle_s = 0.0  # send answers 10 bytes at a time, this long apart (a model that hangs)
         self.errors: deque[str] = deque()  # error codes for the next calls, in order
@@ -109,9 +119,10 @@ class FakeDashScope:
         if self.embedding_error:
             return self._error(self.embedding_error, True)
         if len(texts) > MAX_EMBEDDING_INPUTS:
-            error = {"code": "InvalidParameter", "message": "batch size is invalid, it should not be larger than 10."}
-            return Reply(400, json.dumps({"error": error, "request_id": str(uuid.uuid4())}).encode(), JSON)
+            return _invalid("batch size is invalid, it should not be larger than 10.")
         dimensions = int(body.get("dimensions", 1024))
+        if dimensions not in EMBEDDING_DIMENSIONS:
+            return _invalid(f"dimension must be one of {list(EMBEDDING_DIMENSIONS)}, got {dimensions}.")
         data = [
             {"object": "embedding", "embedding": stand_in_vector(text, dimensions), "index": i}
             for i, text in enumerate(texts)
@@ -126,7 +137,7 @@ class FakeDashScope:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             "id": str(uuid.uuid4()),
         }
-        return Reply(200, json.dumps(payload).encode(), JSON)
+        return Reply(200, json.dumps(payload).encode(), JSON, delay_s=self.latency_s)
 
     def _handle(self, request: Request) -> Reply:
         if request.path == EMBEDDINGS and request.method == "POST":
@@ -147,8 +158,13 @@ class FakeDashScope:
             error = "InvalidApiKey"
         if self.reject_containing and self.reject_containing in call.prompt:
             error = "DataInspectionFailed"
+        if OFFERED_ONLY_IN.get(call.model, self.region) != self.region:
+            error = "ModelNotFound"
         if error:
             return self._error(error, compatible)
+        limit = MAX_OUTPUT_TOKENS.get(call.model)
+        if limit is not None and call.max_tokens is not None and not 1 <= call.max_tokens <= limit:
+            return _invalid(f"Range of max_tokens should be [1, {limit}]", compatible)
         text = self.reply_markdown or summary_for(call)
         usage_in, usage_out = len(call.prompt) // 4, len(text) // 4
         if compatible:
@@ -183,6 +199,17 @@ class FakeDashScope:
         else:
             body = {"request_id": request_id, "code": code, "message": message}
         return Reply(status, json.dumps(body).encode(), JSON, delay_s=self.latency_s)
+
+
+def _invalid(message: str, compatible: bool = True) -> Reply:
+    """DashScope's 400 InvalidParameter, in the shape of the API asked."""
+    request_id = str(uuid.uuid4())
+    if compatible:
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_parameter_error"}
+        return Reply(400, json.dumps({"error": error, "request_id": request_id}).encode(), JSON)
+    return Reply(
+        400, json.dumps({"request_id": request_id, "code": "InvalidParameter", "message": message}).encode(), JSON
+    )
 
 
 def summary_for(call: Call) -> str:

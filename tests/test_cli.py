@@ -130,3 +130,17 @@ def test_help_names_the_environment_and_the_serve_options(env: dict[str, str]) -
     serve = run(env, "serve", "--help").stdout
     assert "address to listen on (default: 127.0.0.1" in serve
     assert "port to listen on (default: 8000)" in serve
+
+
+def test_check_passes_a_good_config_and_fails_a_bad_one_with_its_message(
+    env: dict[str, str], config_path: Path
+) -> None:
+    """What the Vercel build runs (vercel.json's buildCommand): exit 1 fails the build."""
+    good = run(env, "check")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith(f"{config_path}: ok (3 categories")
+    config_path.write_text('{"categories": ["cs.AI"], "summary": {"region": "intl", "model": "qwen-long"}}')
+    bad = run(env, "check")
+    assert bad.returncode == 1
+    assert "offered only in DashScope's China (Beijing) region" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -111,7 +111,7 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     assert first.locator("mark").count() >= 1
     assert "Following cs.AI, cs.LG, cs.CL" in page.locator("#status").inner_text()
     assert "next refresh" in page.locator("#status").inner_text()
-    assert page.locator("#summaries").inner_text() == "summaries by qwen-long (dashscope)"
+    assert page.locator("#summaries").inner_text() == "summaries by qwen-long (dashscope, region cn)"
     # The papers lead: the first card starts in the first screen, subscribing is one row above.
     assert first.bounding_box()["y"] < 450  # type: ignore[index]
     assert page.locator("#subscribe a").count() == 3
@@ -247,7 +247,7 @@ def test_the_ranked_papers_lead_the_first_screen_of_a_phone(live_liking: str, br
         "[...document.querySelectorAll('#status .when, .tag, .score, .meta mark')]"
         ".filter((e) => e.getClientRects().length > 1).map((e) => e.textContent)"
     )
-    assert page.locator("#status .when").count() == 2
+    assert page.locator("#status .when").count() == 3  # the last refresh, the next one's day and hour
     assert page.locator(".meta mark").count() > 10
     assert broken == []
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
@@ -303,3 +303,22 @@ def test_the_feed_builder_builds_every_feed_with_only_what_was_changed(live_liki
     assert build() == ""
     assert page.locator("#built-preview").inner_text().startswith("Error: limit: ")
     page.close()
+
+
+def test_the_first_visit_shows_progress_then_the_papers_in_chromium(
+    arxiv_server: FakeArxiv, settings: Settings, browser: Browser, tmp_path: Path
+) -> None:
+    """The streamed first-refresh page is visible before the refresh ends, and its meta
+    refresh (no script: the CSP allows none inline) brings the papers when it is done."""
+    arxiv_server.latency_s = 1.5
+    deployed = dataclasses.replace(settings, first_visit_refresh=True)
+    with serve(create_app(deployed, SqliteStore(tmp_path / "first.sqlite3"))) as url:
+        page = browser.new_page()
+        blocked = csp_violations(page)
+        page.goto(url + "/", wait_until="commit")
+        expect(page.locator("h1")).to_have_text("Test radar", timeout=2_000)
+        expect(page.locator("body")).to_contain_text("fetching arXiv's announcements now", timeout=2_000)
+        expect(page.locator("article.paper").first).to_be_visible(timeout=60_000)  # reloaded
+        assert page.locator("article.paper").count() == 50
+        assert blocked == []
+        page.close()

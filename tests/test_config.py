@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import Config, Topic, load_config, parse_config
+from core.config import Config, Topic, dashscope_base, load_config, parse_config
 from core.errors import ConfigError
 from core.text.querylang import parse_query
 
@@ -24,6 +24,42 @@ def test_the_shipped_config_is_valid() -> None:
     config = load_config(Path(__file__).parents[1] / "config.json")
     assert config.categories
     assert config.keywords
+
+
+@pytest.mark.parametrize(
+    ("region", "model", "host"), [("cn", "qwen-long", "dashscope"), ("intl", "qwen-plus", "dashscope-intl")]
+)
+def test_the_shipped_config_works_in_either_region_by_changing_only_region(
+    tmp_path: Path, region: str, model: str, host: str
+) -> None:
+    """One region decides the chat endpoint, the embeddings endpoint and the default model."""
+    shipped = json.loads((Path(__file__).parents[1] / "config.json").read_text())
+    shipped["summary"]["region"] = region
+    config = load_config(write(tmp_path, shipped))
+    assert config.summary.model == model
+    assert dashscope_base(config.summary.region, "native") == f"https://{host}.aliyuncs.com/api/v1"
+    assert dashscope_base(config.summary.region, "compatible") == f"https://{host}.aliyuncs.com/compatible-mode/v1"
+    assert config.similarity.embeddings.base_url is None  # so embeddings follow the region too
+    assert dashscope_base(region, "compatible", "http://127.0.0.1:9/api/v1") == "http://127.0.0.1:9/compatible-mode/v1"
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [
+        ({"summary": {"max_output_tokens": 16_000}}, r"summary.max_output_tokens.*8192"),
+        ({"similarity": {"embeddings": {"dimensions": 4096}}}, r"dimensions 4096 .*text-embedding-v4.*2048"),
+        ({"similarity": {"embeddings": {"dimensions": 300}}}, r"dimensions 300 "),
+        ({"similarity": {"embeddings": {"batch": 25}}}, r"batch 25 .*at most 10"),
+    ],
+)
+def test_limits_follow_each_models_documented_ones(data: dict[str, object], pattern: str) -> None:
+    """qwen-long answers at most 8,192 tokens; text-embedding-v4 offers eight dimensions and
+    takes at most 10 texts a call (Model Studio's model pages)."""
+    with pytest.raises(ConfigError, match=pattern):
+        parse_config(data)
+    other = {"model": "nomic-embed-text", "base_url": "http://127.0.0.1:11434/v1", "dimensions": 300, "batch": 64}
+    assert parse_config({"similarity": {"embeddings": other}}).similarity.embeddings.batch == 64
+    assert parse_config({"summary": {"max_output_tokens": 8_192}}).summary.max_output_tokens == 8_192
 
 
 def test_a_missing_file_gives_the_defaults(tmp_path: Path) -> None:
@@ -79,6 +115,20 @@ def test_archives_are_valid_categories() -> None:
         ({"categories": []}, r"key 'categories'"),
         ([1, 2], r"top level must be a JSON object"),
         (
+            {"zotero": {"library_type": "users", "library_id": "1"}},
+            r"key 'zotero.library_type': Input should be 'user'",
+        ),
+        ({"zotero": {"library_type": "user", "library_id": "me"}}, r"'me' is not a Zotero library id.*settings/keys"),
+        ({"zotero": {"library_type": "user"}}, r"key 'zotero.library_id': Field required.*library_type"),
+        (
+            {"zotero": {"library_type": "user", "library_id": 1, "collection": "my papers"}},
+            r"'my papers' is not a Zotero collection key: it is the 8 letters and digits after /collections/",
+        ),
+        (
+            {"zotero": {"library_type": "user", "library_id": 1, "api_key": "x"}},
+            r"unknown key 'zotero.api_key' \(did you mean 'api_key_env'",
+        ),
+        (
             {"summary": {"region": "intl", "model": "qwen-long"}},
             r"key 'summary': summary.model 'qwen-long' is offered only in DashScope's China \(Beijing\) "
             r"region.*use 'qwen-plus'",
@@ -105,6 +155,16 @@ def test_a_topic_query_is_parsed_on_load_and_kept_out_of_the_dump() -> None:
     assert set(dumped) == set(Topic.model_fields)  # /config and the config's hash see the text alone
     assert dumped["query"] == text
     assert parse_config(config.model_dump(mode="json")) == config
+
+
+def test_a_zotero_library_is_named_by_type_and_number_and_its_key_by_a_variable() -> None:
+    zotero = parse_config({"zotero": {"library_type": "group", "library_id": 2319, "collection": "ABCD2345"}}).zotero
+    assert zotero is not None
+    assert zotero.prefix == "groups/2319"
+    assert zotero.library_id == "2319"
+    assert zotero.collection == "ABCD2345"
+    assert zotero.api_key_env == "ZOTERO_API_KEY"
+    assert parse_config({}).zotero is None
 
 
 def test_liked_ids_are_arxiv_ids_in_any_of_its_forms() -> None:

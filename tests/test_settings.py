@@ -48,6 +48,16 @@ def test_secrets_are_never_described() -> None:
         assert secret not in repr(described)
 
 
+def test_the_zotero_api_base_defaults_to_zoteros_and_its_key_shows_by_name_only() -> None:
+    assert Settings.from_env({}).zotero_api_base == "https://api.zotero.org"
+    settings = Settings.from_env({"ZOTERO_API_BASE": "http://127.0.0.1:9/", "ZOTERO_API_KEY": "zk-secret"})
+    assert settings.zotero_api_base == "http://127.0.0.1:9"
+    assert settings.api_keys["ZOTERO_API_KEY"] == "zk-secret"
+    described = settings.describe()
+    assert described["api_keys_set"] == ["ZOTERO_API_KEY"]
+    assert "zk-secret" not in repr(described)
+
+
 def test_every_setting_is_described() -> None:
     """describe() is derived from the fields, so a new setting cannot be left out of /config."""
     described = Settings().describe()
@@ -77,6 +87,7 @@ def test_a_config_path_naming_no_file_is_an_error(tmp_path: Path) -> None:
         ({"ARXIV_MIN_INTERVAL_S": "three"}, "ARXIV_MIN_INTERVAL_S='three' is not a number"),
         ({"ARXIV_MIN_INTERVAL_S": "-1"}, "is negative"),
         ({"ARXIV_RSS_BASE": "rss.arxiv.org/rss"}, "is not an http"),
+        ({"ZOTERO_API_BASE": "api.zotero.org"}, "ZOTERO_API_BASE='api.zotero.org' is not an http"),
     ],
 )
 def test_bad_environment_values_are_named(env: dict[str, str], expected: str) -> None:

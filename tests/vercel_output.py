@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 PATHS = ("/", "/rss/cs.AI", "/api/cron/refresh")
-CRONS = {"/api/cron/refresh": "30 5 * * *", "/api/cron/summarize": "30 6 * * *"}
+CRONS = [("/api/cron/refresh", "0 6 * * *"), ("/api/cron/summarize", "0 7 * * *"), ("/api/cron/refresh", "0 13 * * *")]
 PACKAGES = ("fastapi", "feedgen", "dashscope", "feedparser", "jinja2", "httpx")
 # Phases the router enters only on an error or a filesystem miss, which a function path never is.
 SKIPPED_PHASES = {"error", "miss", "hit"}
@@ -62,6 +62,8 @@ def check(output: Path, build_log: str) -> list[str]:
     for line in build_log.splitlines():
         if "WARNING" in line and "rewrite" in line.lower():
             problems.append(f"the build warned: {line.strip()}")
+    if "config.json: ok" not in build_log:
+        problems.append("the build did not check config.json (vercel.json's buildCommand, python3 -m core check)")
     config = json.loads((output / "config.json").read_text())
     functions = {
         str(p.parent.relative_to(output / "functions")).removesuffix(".func")
@@ -73,7 +75,7 @@ def check(output: Path, build_log: str) -> list[str]:
             problems.append(f"{path}: {seen}")
         elif seen != path:
             problems.append(f"{path} reaches {function} as {seen}: the app would answer 404")
-    crons = {c["path"]: c["schedule"] for c in config.get("crons", [])}
+    crons = [(c["path"], c["schedule"]) for c in config.get("crons", [])]
     if crons != CRONS:
         problems.append(f"the crons are {crons}, not {CRONS}")
     if len(functions) != 1:
@@ -91,8 +93,8 @@ def check(output: Path, build_log: str) -> list[str]:
             problems.append(f"{package} is not installed in the function (requirements.txt not used?)")
     if "api/index.py" not in files or "config.json" not in files:
         problems.append("api/index.py or config.json is not in the function")
-    if any(path.startswith(("tests/", "bench/")) for path in files):
-        problems.append("tests or benchmarks are bundled into the function")
+    if any(path.startswith(("tests/", "bench/", ".vercel_python_packages/")) for path in files):
+        problems.append("tests, benchmarks or the build check's packages are bundled into the function")
     # Static files are answered before any rewrite: only public/ may be published, never the
     # source, the tests or config.json (Vercel publishes the whole repository without it).
     static = output / "static"

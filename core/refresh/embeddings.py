@@ -24,7 +24,7 @@ from datetime import datetime
 
 import httpx
 
-from core.config import Config, EmbeddingsConfig
+from core.config import Config, EmbeddingsConfig, dashscope_base
 from core.errors import LLMError
 from core.models import Paper, SimilarTo
 from core.settings import Settings
@@ -41,13 +41,16 @@ MAX_TEXT_CHARS = 6_000  # title and abstract; an abstract is at most about 2,000
 class Embedder:
     """POST {base_url}/embeddings, as OpenAI documents it (DashScope's compatible mode too)."""
 
-    def __init__(self, api_key: str, config: EmbeddingsConfig) -> None:
+    def __init__(self, api_key: str, config: EmbeddingsConfig, base_url: str | None = None) -> None:
         self.config = config
-        self.url = config.base_url.rstrip("/") + "/embeddings"
+        base = config.base_url or base_url or dashscope_base("cn", "compatible")
+        self.url = base.rstrip("/") + "/embeddings"
         self._client = httpx.Client(headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
 
-    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        """The texts' vectors, in order, and the tokens the call used. Raises LLMError."""
+    def embed(self, texts: list[str], timeout_s: float | None = None) -> tuple[list[list[float]], int]:
+        """The texts' vectors, in order, and the tokens the call used, within ``timeout_s`` (at
+        most ``timeout_s`` of the config). Raises LLMError."""
+        timeout = self.config.timeout_s if timeout_s is None else min(timeout_s, self.config.timeout_s)
         request = {
             "model": self.config.model,
             "input": texts,
@@ -55,7 +58,7 @@ class Embedder:
             "encoding_format": "float",
         }
         try:
-            status, reason, body = post_json(self._client, self.url, request, self.config.timeout_s, MAX_REPLY_BYTES)
+            status, reason, body = post_json(self._client, self.url, request, timeout, MAX_REPLY_BYTES)
         except httpx.HTTPError as exc:
             raise LLMError("transient", f"{self.url}: {type(exc).__name__}") from exc
         if status == 200 and isinstance(body, dict) and isinstance(body.get("data"), list):
@@ -154,7 +157,8 @@ def embed_papers(
     if embedder is None and not api_key:
         result.message = f"no {ec.api_key_env} is set for the embeddings"
         return result
-    client = embedder or Embedder(api_key or "", ec)
+    region_base = dashscope_base(config.summary.region, "compatible", settings.dashscope_base_url)
+    client = embedder or Embedder(api_key or "", ec, region_base)
     budget, day = config.summary.daily_budget, now.strftime("%Y-%m-%d")
     try:
         for start in range(0, min(len(todo), ec.max_papers), ec.batch):
@@ -163,17 +167,21 @@ def embed_papers(
             if calls_used >= budget.calls or tokens_used >= budget.tokens:
                 result.message = "the daily budget (summary.daily_budget) is spent"
                 break
-            if stop_at is not None and clock() >= stop_at:
+            # A call gets what is left before stop_at, never its whole timeout: one started just
+            # before the stop would otherwise run on past the function's limit.
+            left = None if stop_at is None else stop_at - clock()
+            if left is not None and left <= 0:
                 result.message = "the run's time budget ran out"
                 break
-            vectors, tokens = client.embed([text_of(p) for p in batch])
+            vectors, tokens = client.embed([text_of(p) for p in batch], left)
             store.add_usage(day, 1, tokens)
             encoded = {keys[p.id]: encode(v) for p, v in zip(batch, vectors, strict=True)}
             store.save_vectors(encoded)
             result.vectors |= {p.id: decode(encoded[keys[p.id]]) for p in batch}
             result.calls += 1
     except LLMError as exc:
-        result.message = f"the embeddings endpoint failed: {exc.message}"
+        cut = stop_at is not None and clock() >= stop_at
+        result.message = "the run's time budget ran out" if cut else f"the embeddings endpoint failed: {exc.message}"
     finally:
         if embedder is None:
             client.close()

@@ -17,14 +17,11 @@ from datetime import datetime
 
 from core.config import Config
 from core.models import Paper, RefreshState
-from core.schedule import REFRESH_AT_UTC
+from core.schedule import SCHEDULE_TEXT
 
 DIGEST_TYPE = "text/markdown; charset=utf-8"
 SUMMARY_LEVEL = 4  # a summary's own headings sit at the abstract's level, under the paper's ###
-SCHEDULE = (
-    f"Updated every day at {REFRESH_AT_UTC} UTC, after arXiv's RSS rebuild "
-    "(arXiv announces Sunday to Thursday evenings, US Eastern)."
-)
+SCHEDULE = f"{SCHEDULE_TEXT}, after arXiv's RSS rebuild (arXiv announces Sunday to Thursday evenings, US Eastern)."
 # Inside a line (every field here follows a label), only these mean something to Markdown:
 # emphasis, code, links and images, raw HTML, tables, strikethrough, and the escape itself.
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~])")

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from core.models import Entry, Paper, RefreshState, Summary
+from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
 from core.settings import Settings
 
 ALL = "*"  # the feed of every followed category
@@ -87,6 +87,11 @@ class Store(Protocol):
 
     def lock_holder(self) -> str | None:
         """Who holds the unexpired lock, if anyone."""
+
+    def load_zotero(self) -> ZoteroLibrary:
+        """The Zotero sync record (empty before the first sync)."""
+
+    def save_zotero(self, library: ZoteroLibrary) -> None: ...
 
 
 def version_of(generation: str | None, state_json: str | None) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary
+from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary, ZoteroLibrary
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +190,14 @@ def _entry(row: Any) -> Entry | None:
     except (ValueError, TypeError) as exc:
         log.warning("store: an entry cannot be read, the paper is read whole: %s", exc)
         return None
+
+
+def decode_zotero(raw: str | bytes | None) -> ZoteroLibrary:
+    """The Zotero sync record; an unreadable one counts as none (logged): the next sync starts afresh."""
+    if not raw:
+        return ZoteroLibrary()
+    try:
+        return ZoteroLibrary.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("store: the Zotero sync record cannot be read, syncing afresh: %s", str(exc).splitlines()[0])
+        return ZoteroLibrary()

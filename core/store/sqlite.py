@@ -18,7 +18,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from core.errors import StoreError
-from core.models import Entry, Paper, RefreshState, Summary
+from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import version_of
 from core.store.records import (
     decode_entries,
@@ -26,6 +26,7 @@ from core.store.records import (
     decode_papers,
     decode_state,
     decode_summary,
+    decode_zotero,
     encode_entry,
     encode_paper,
     stored_name,
@@ -247,6 +248,15 @@ class SqliteStore:
                 "SELECT owner FROM locks WHERE name = 'refresh' AND expires >= ?", (time.time(),)
             ).fetchone()
         return str(row[0]) if row else None
+
+    def load_zotero(self) -> ZoteroLibrary:
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = 'zotero'").fetchone()
+        return decode_zotero(row[0] if row else None)
+
+    def save_zotero(self, library: ZoteroLibrary) -> None:
+        with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('zotero', ?)", (library.model_dump_json(),))
 
 
 def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, str]) -> dict[str, str]:

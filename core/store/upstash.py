@@ -11,6 +11,7 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:lock                  refresh lock: host:pid:machine:token of its owner, with a TTL
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
+    arb:zotero                the Zotero sync record (core.models.ZoteroLibrary JSON, at most ~3 MB)
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
@@ -37,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import Entry, Paper, RefreshState, Summary
+from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import ALL, version_of
 from core.store.records import (
     decode_entries,
@@ -45,6 +46,7 @@ from core.store.records import (
     decode_papers,
     decode_state,
     decode_summary,
+    decode_zotero,
     encode_entry,
     encode_paper,
     stored_name,
@@ -312,6 +314,12 @@ class UpstashStore:
     def lock_holder(self) -> str | None:
         holder = self._call("GET lock", self.redis.call, "GET", LOCK)
         return str(holder) if holder is not None else None
+
+    def load_zotero(self) -> ZoteroLibrary:
+        return decode_zotero(self._call("GET zotero", self.redis.call, "GET", PREFIX + "zotero"))
+
+    def save_zotero(self, library: ZoteroLibrary) -> None:
+        self._call("SET zotero", self.redis.call, "SET", PREFIX + "zotero", library.model_dump_json())
 
 
 def _state(raw: str | None) -> RefreshState:

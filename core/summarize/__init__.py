@@ -9,10 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.config import SummaryConfig
+from core.config import SummaryConfig, dashscope_base
 from core.settings import Settings
-
-DASHSCOPE_BASES = {"cn": "https://dashscope.aliyuncs.com/api/v1", "intl": "https://dashscope-intl.aliyuncs.com/api/v1"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,8 @@ def status(config: SummaryConfig, settings: Settings) -> SummaryStatus:
             return SummaryStatus(False, "summary.base_url is not set for the openai provider")
         if not settings.api_keys.get(config.api_key_env) and not _is_local(config.base_url):
             return SummaryStatus(False, f"no {config.api_key_env} is set, so papers are served without AI summaries")
-    return SummaryStatus(True, f"summaries by {config.model} ({config.provider})")
+    where = f", region {config.region}" if config.provider == "dashscope" else ""
+    return SummaryStatus(True, f"summaries by {config.model} ({config.provider}{where})")
 
 
 def open_summarizer(config: SummaryConfig, settings: Settings) -> Summarizer | None:
@@ -55,7 +54,7 @@ def open_summarizer(config: SummaryConfig, settings: Settings) -> Summarizer | N
     if config.provider == "dashscope":
         from core.summarize.dashscope_api import DashScopeSummarizer
 
-        base = settings.dashscope_base_url or DASHSCOPE_BASES[config.region]
+        base = dashscope_base(config.region, "native", settings.dashscope_base_url)
         return DashScopeSummarizer(settings.dashscope_api_key or "", config.model, base)
     from core.summarize.openai_api import OpenAISummarizer
 

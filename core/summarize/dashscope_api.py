@@ -68,6 +68,8 @@ def classify(status: int, code: str, message: str) -> LLMError:
         return LLMError("rejected", text)
     if code in ("InvalidApiKey", "AccessDenied") or status in (401, 403):
         return LLMError("auth", text, "check DASHSCOPE_API_KEY and summary.region in config.json")
+    if code == "ModelNotFound" or status == 404:  # a model not offered in the key's region
+        return LLMError("auth", text, "name a model your region offers in summary.model, or leave it out")
     if status >= 500:
         return LLMError("transient", text)
     return LLMError("invalid", text)

@@ -41,9 +41,11 @@ def language_name(code: str) -> str:
 def build_messages(paper: Paper, language: str, body: str) -> list[dict[str, str]]:
     """The chat messages for one paper; ``body`` is its abstract or its extracted full text.
 
-    The paper goes in a system message and the instructions in the user message: qwen-long's
+    The paper goes in the system message and the instructions in the user message: qwen-long's
     documentation puts document content in system messages (its user messages are limited to
-    about 9K tokens), and OpenAI-compatible models read a system document just as well.
+    about 9K tokens), and OpenAI-compatible models read a system document just as well. One
+    system message, first: Qwen3's open-weight chat templates (vLLM, Ollama) refuse a system
+    message anywhere else ("System message must be at the beginning", vllm-project/vllm#41114).
     """
     sections = "\n".join(f"## {title}" for title in SECTIONS)
     document = (
@@ -51,7 +53,6 @@ def build_messages(paper: Paper, language: str, body: str) -> list[dict[str, str
         f"arXiv: {paper.versioned_id} ({', '.join(paper.categories)})\n\n{body}\n</paper>"
     )
     return [
-        {"role": "system", "content": _ROLE},
-        {"role": "system", "content": document},
+        {"role": "system", "content": f"{_ROLE}\n\n{document}"},
         {"role": "user", "content": _INSTRUCTIONS.format(language=language_name(language), sections=sections)},
     ]

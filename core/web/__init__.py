@@ -1,13 +1,15 @@
 """The FastAPI app (``app.create_app``): thin routes that read one snapshot of the store per
 request and hand it to ``core.render``; the HTTP concerns around them (caching, security
 headers, HEAD, public URLs, the OpenAPI contract); and the cron endpoints that run
-``core.refresh``. A reader's request calls no LLM and reads the store; it asks arXiv only for
+``core.refresh`` (``cron``, which also streams a deployment's first refresh to its first
+visitor). A reader's request calls no LLM and reads the store; it asks arXiv only for
 a ``?like=`` naming papers that are not stored (then kept in the store: each is asked once).
 
 ``app`` wires; ``routes/`` answers (feeds, pages, status, cron), each route reading the
 ``context`` and its query ``params``; ``snapshot`` is the store's papers at one version;
 ``caching`` decides between a kept answer and a render (``response_cache`` keeps them,
-``costly`` caps the renders that match every paper); ``errors`` maps every error to HTTP.
+``costly`` caps the renders that match every paper); ``errors`` maps every error to HTTP
+(settings or a config.json that do not load: 503 on every route, from ``app``).
 
 May import anything below it: ``core.refresh`` (the cron jobs; ``likes`` for such a ``?like=``),
 ``core.render``, ``core.selection``, ``core.store``, ``core.text``, ``core.config``,

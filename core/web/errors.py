@@ -10,6 +10,7 @@ unexpected are answered in the same shape.
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -84,3 +85,18 @@ def _reply(
     home, style = f"{root}/", f"{root}/static/app.css"  # relative to the host the browser used
     text = render_error_page(status, body["error"], body.get("hint", ""), home, style)
     return HTMLResponse(text, status, headers=headers)
+
+
+def unavailable(request: Request, exc: AppError) -> Response:
+    """503 with what is wrong and how to fix it: a page for a browser, JSON for everyone else
+    (feed readers, scripts). Never cached, so the fixed deployment is seen at once."""
+    headers = {"Cache-Control": NO_STORE, "Retry-After": "300"}
+    if "text/html" in request.headers.get("accept", ""):
+        page = (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Not configured</title>"
+            f"<h1>This feed service is not configured correctly</h1><p>{html.escape(exc.message)}</p>"
+            f"<p>How to fix it: {html.escape(exc.hint)}</p>"
+            "<p>Fix it and redeploy (or restart); nothing stored is lost.</p></html>"
+        )
+        return HTMLResponse(page, 503, headers=headers)
+    return JSONResponse(error_body(exc.message, exc.stage, exc.hint), 503, headers=headers)

@@ -240,8 +240,10 @@ def test_the_first_visit_of_a_new_deployment_shows_the_last_week(api: FakeArxiv,
     with TestClient(create_app(deployed, store)) as client:
         assert "<item>" not in client.get("/rss").text  # a feed reader's poll does not start it
         assert api.search_requests == []
-        page = client.get("/").text
+        progress = client.get("/").text  # streamed while the refresh runs, then a reload
         assert api.search_requests
+        assert '<meta http-equiv="refresh"' in progress
+        page = client.get("/").text
         assert "papers came from the arXiv API backfill" in page
         assert 'class="paper' in page
         assert client.get("/rss?min_score=0").text.count("<item>") == 50

@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import json
 import math
+import time
 from array import array
 from datetime import UTC, datetime, timedelta
 
@@ -127,6 +128,21 @@ def test_each_paper_is_embedded_once_in_batches_of_ten(dashscope: FakeDashScope,
     revised = embed_papers([papers[0].model_copy(update={"version": 2})], config, keyed, store, NOW)
     assert revised.calls == 1
     assert store.add_usage(NOW.strftime("%Y-%m-%d"), 0, 0)[0] == 4  # counted in the daily budget
+
+
+def test_an_embeddings_call_cannot_run_past_the_deadline(dashscope: FakeDashScope, settings: Settings) -> None:
+    """A call started just before the stop time gets what is left, not its 30 s timeout (it
+    used to: a slow endpoint ran the cron past Vercel's 300 s kill)."""
+    store = SqliteStore(settings.data_dir / "slow.sqlite3")
+    config = parse_config({"similarity": embedding_config(dashscope)})
+    keyed = dataclasses.replace(settings, api_keys={"DASHSCOPE_API_KEY": "sk-test"})
+    dashscope.latency_s = 6.0  # the stand-in answers after 6 s; the run stops in 1 s
+    started = time.monotonic()
+    embedded = embed_papers([make_paper("Speech", id="2411.00001")], config, keyed, store, NOW, started + 1.0)
+    assert time.monotonic() - started < 3.0
+    assert not embedded.complete
+    assert embedded.message == "the run's time budget ran out"
+    assert dashscope.embedding_calls == [1]  # the call was made, and cut at the deadline
 
 
 def test_no_key_a_failing_endpoint_or_a_spent_budget_say_why(dashscope: FakeDashScope, settings: Settings) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
-from core.models import Entry, KeywordHit, Match, Paper, RefreshState
+from core.models import Entry, KeywordHit, Match, Paper, RefreshState, ZoteroLibrary, ZoteroText
 from core.settings import Settings
 from core.store import Store, open_store
 from core.store.records import encode_paper
@@ -104,6 +104,17 @@ def test_state_round_trip(store: Store) -> None:
     state = RefreshState(etag='"abc"', outcome="ok", last_success_at=DAY, counts={"new": 3})
     store.save_state(state)
     assert store.load_state() == state
+
+
+def test_zotero_record_round_trip_apart_from_the_state(store: Store) -> None:
+    assert store.load_zotero() == ZoteroLibrary()
+    record = ZoteroLibrary(
+        library="users/1", version=42, ids={"ABCD2345": "2411.17758"}, texts={"EFGH2345": ZoteroText(title="A book")}
+    )
+    store.save_zotero(record)
+    store.save_state(RefreshState(outcome="ok"))
+    assert store.load_zotero() == record
+    assert store.load_state().outcome == "ok"
 
 
 def test_lock_is_exclusive_and_released_only_by_its_owner(store: Store) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +18,11 @@ from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
 from core.web.app import SWITCH_INTERVAL_S, create_app
+from core.web.http_cache import NO_STORE
 from tests.arxiv_fake import FakeArxiv
-from tests.uvicorn_server import serve
+from tests.conftest import process_env
+from tests.loopback import free_port
+from tests.uvicorn_server import serve, wait_for_health
 from tests.web.conftest import entries
 
 
@@ -52,3 +58,48 @@ def test_every_router_is_wired(client: TestClient) -> None:
 def test_the_app_hands_the_gil_over_often(settings: Settings, store: Store) -> None:
     create_app(settings, store)
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+
+
+def test_a_config_that_does_not_load_answers_every_route_503_with_the_fix(settings: Settings, tmp_path: Path) -> None:
+    """Never a crash at import (on Vercel: a bare FUNCTION_INVOCATION_FAILED on every request)."""
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"categories": ["cs.XX"]}')
+    app = create_app(dataclasses.replace(settings, config_path=broken))
+    with TestClient(app) as client:
+        page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 503
+        assert page.headers["content-type"].startswith("text/html")
+        assert "&#x27;cs.XX&#x27; is not an arXiv category" in page.text
+        assert "How to fix it: use arXiv names" in page.text
+        for path in ("/rss/cs.AI", "/feed.json", "/health", "/api/cron/refresh", "/no/such/page"):
+            answer = client.get(path, headers={"Accept": "application/rss+xml, */*"})
+            assert answer.status_code == 503, path
+            assert answer.json()["stage"] == "config"
+            assert "'cs.XX' is not an arXiv category" in answer.json()["error"]
+            assert answer.json()["hint"].startswith("use arXiv names")
+            assert answer.headers["cache-control"] == NO_STORE
+        assert client.head("/rss").status_code == 503
+
+
+@pytest.mark.slow
+def test_bad_settings_at_import_answer_503_under_uvicorn(settings: Settings, tmp_path: Path) -> None:
+    """api/index.py, as Vercel imports it, with an environment setting that is wrong."""
+    env = {**process_env(settings), "CONFIG_PATH": str(tmp_path / "typo.json")}
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.index:app", "--port", str(port)],
+        cwd=Path(__file__).parents[2],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_health(url, process)
+        answer = httpx.get(url + "/rss")
+        assert answer.status_code == 503
+        assert answer.json()["error"].startswith("CONFIG_PATH=")
+        assert "point CONFIG_PATH at your config.json" in answer.json()["hint"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 from core.config import Config
 from core.settings import Settings
 from core.store import Store
+from core.store.sqlite import SqliteStore
 from core.web.app import create_app
 from core.web.cron import MARGIN_S
+from core.web.http_cache import NO_STORE
 from tests.arxiv_fake import FakeArxiv
 from tests.conftest import process_env
 from tests.loopback import Reply, free_port
-from tests.uvicorn_server import wait_for_health
+from tests.uvicorn_server import serve, wait_for_health
 from tests.waiting import wait_until
 
 SECRET = "cron-secret-for-tests-0123456789"
@@ -127,3 +129,27 @@ def test_the_vercel_entry_point_runs_under_uvicorn(
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.slow
+def test_the_first_visitor_sees_progress_at_once_while_the_first_refresh_runs(
+    arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path
+) -> None:
+    """Not a blank page for up to 100 s: the page streams its head before the refresh has
+    fetched anything, a line of progress as it goes, and a reload to the papers at the end."""
+    arxiv_server.latency_s = 2.0  # arXiv takes its time
+    store = SqliteStore(tmp_path / "first.sqlite3")
+    app = create_app(dataclasses.replace(settings, first_visit_refresh=True), store)
+    with serve(app) as url:
+        started = time.monotonic()
+        with httpx.stream("GET", url + "/", timeout=60) as response:
+            chunks = response.iter_text()
+            head = next(chunks)
+            assert time.monotonic() - started < 1.5  # before arXiv has answered
+            assert "fetching arXiv's announcements now" in head
+            assert store.load_status()[1] == 0
+            rest = "".join(chunks)
+    assert response.headers["cache-control"] == NO_STORE
+    assert "done: the papers are stored" in rest
+    assert rest.endswith('<meta http-equiv="refresh" content="1"><p><a href="/">Show the papers</a></p></html>\n')
+    assert store.load_status()[1] > 0

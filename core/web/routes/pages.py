@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
 from core import schedule
 from core.config import Config
@@ -21,7 +22,7 @@ from core.settings import Settings
 from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
-from core.web.http_cache import conditional_response
+from core.web.http_cache import NO_STORE, conditional_response
 from core.web.openapi import responses
 from core.web.params import likes
 from core.web.response_cache import Rendered
@@ -44,7 +45,10 @@ def index(
 ) -> Response:
     """The index page: the papers of the last refresh (and those most like the liked ones),
     subscribe links and a feed builder."""
-    ctx.first_visit.refresh()
+    if ctx.first_visit.due():
+        return StreamingResponse(
+            ctx.first_visit.stream(), media_type=pages.HTML_TYPE, headers={"Cache-Control": NO_STORE}
+        )
     upcoming = schedule.next_refresh(datetime.now(UTC))
     wanted = parse_likes(like)
     render = partial(_render_index, request, ctx, wanted, upcoming)

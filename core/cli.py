@@ -177,7 +177,7 @@ def _digest(settings: Settings, output: str | None) -> int:
 
     config = load_config(settings.config_path)
     store = open_store(settings)
-    text = digest_of(Snapshot(store, *store.load_feed(None, None)), config, settings)
+    text = digest_of(Snapshot(store, *store.load_feed(None, None)), config)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}")

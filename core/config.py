@@ -49,6 +49,16 @@ def _liked_id(text: str) -> str:
 
 
 LikedId = Annotated[str, AfterValidator(_liked_id)]
+# The liked set's caps: every liked paper is kept in the store and compared with every stored
+# paper at each refresh, so it stays a reading list, not a library (a 64 MB, 60,000-entry
+# export took 439 MB to read).
+MAX_LIKED_IDS = 1_000  # config.json's like lists together (its own and its topics')
+MAX_BIBTEX_BYTES = 5_000_000
+MAX_BIBTEX_ENTRIES = 2_000
+_BIBTEX_ENTRY = re.compile(rb"^[ \t]*@(?!(?:comment|string|preamble)\b)[a-z]+[ \t]*[{(]", re.IGNORECASE | re.MULTILINE)
+_SMALLER_EXPORT = (
+    "export only the collection the for-you feed should follow (in Zotero: right-click it, Export Collection)"
+)
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 ANNOUNCE_TYPES: tuple[str, ...] = ("new", "cross", "replace", "replace-cross")
 
@@ -284,6 +294,15 @@ class Config(_Strict):
         return list(dict.fromkeys([*self.like, *(i for t in self.topics for i in t.like)]))
 
     @model_validator(mode="after")
+    def _likes_fit(self) -> Config:
+        if len(self.liked_ids) > MAX_LIKED_IDS:
+            raise ValueError(
+                f"like: {len(self.liked_ids):,} liked ids in all (like and the topics' like lists); at most"
+                f" {MAX_LIKED_IDS:,} are taken: keep the papers you want more of, or list them in like_bibtex"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _topics_fit(self) -> Config:
         names = [t.name for t in self.topics]
         if len(names) != len(set(names)):
@@ -346,7 +365,21 @@ def load_config(path: Path) -> Config:
             f"{path}: key 'like_bibtex': {config.like_bibtex!r} names no file next to config.json",
             'export your library as BibTeX into the repository and name it here, e.g. "likes.bib"',
         )
+    if config.like_bibtex:
+        _check_bibtex(bibtex_path(config, path), f"{path}: key 'like_bibtex': {config.like_bibtex!r}")
     return config
+
+
+def _check_bibtex(bib: Path, where: str) -> None:
+    """Refuse a BibTeX file over the liked set's caps (size first: it is not read past it)."""
+    size = bib.stat().st_size
+    if size > MAX_BIBTEX_BYTES:
+        raise ConfigError(
+            f"{where} is {size / 1e6:.1f} MB; at most {MAX_BIBTEX_BYTES / 1e6:.0f} MB is read", _SMALLER_EXPORT
+        )
+    entries = len(_BIBTEX_ENTRY.findall(bib.read_bytes()))
+    if entries > MAX_BIBTEX_ENTRIES:
+        raise ConfigError(f"{where} has {entries:,} entries; at most {MAX_BIBTEX_ENTRIES:,} are taken", _SMALLER_EXPORT)
 
 
 def bibtex_path(config: Config, config_path: Path) -> Path:

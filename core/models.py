@@ -272,13 +272,24 @@ class BackfillState(_State):
 
 
 class LikesState(_State):
-    """The liked papers the last refresh resolved (core.refresh.likes), for the for-you feeds."""
+    """What the last refresh made of the liked papers (core.refresh.likes), for /health and the
+    for-you feeds; their ids are in the store's ``LikedSet``, apart from this state, which every
+    request's version check reads."""
 
-    ids: list[str] = Field(default_factory=list)  # found, in the store's liked papers (bib:<key> for BibTeX-only)
-    missing: list[str] = Field(default_factory=list)  # ids arXiv does not know (or did not answer for)
+    count: int = 0  # liked papers found (config.json's and the BibTeX file's)
+    missing: list[str] = Field(default_factory=list)  # a few ids arXiv does not know (all: LikedSet.missing)
     model: Literal["lexical", "embeddings"] = "lexical"  # what ranks the for-you feed now
     basis: str = ""  # a digest of the liked papers and the embedding model the matches were made with
     message: str = ""
+
+
+class LikedSet(_State):
+    """The liked papers the store keeps (core.refresh.likes), by id: a record of its own, read
+    once per store version, since its ids can run to thousands."""
+
+    ids: list[str] = Field(default_factory=list)  # config.json's and the BibTeX file's, found (bib:<key>: BibTeX only)
+    requested: list[str] = Field(default_factory=list)  # fetched for readers' ?like=, newest first (bounded)
+    missing: list[str] = Field(default_factory=list)  # ids arXiv does not know: left out everywhere alike
 
 
 class RefreshState(_State):

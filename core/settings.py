@@ -16,7 +16,7 @@ from core.errors import ConfigError
 
 DEFAULT_RSS_BASE = "https://rss.arxiv.org/rss"
 DEFAULT_API_BASE = "https://export.arxiv.org/api/query"
-DEFAULT_PDF_BASE = "https://arxiv.org/pdf"
+DEFAULT_PDF_BASE = "https://export.arxiv.org/pdf"  # arXiv asks automated clients to use its export host
 SECRETS = frozenset({"cron_secret", "upstash_token", "dashscope_api_key"})
 DEFAULT_ZOTERO_BASE = "https://api.zotero.org"
 

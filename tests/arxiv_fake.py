@@ -1,7 +1,10 @@
 """A loopback stand-in for rss.arxiv.org and the arXiv API that serves recorded real responses.
 
 It answers like arXiv: the feed bytes with an ETag and Last-Modified, 304 to a matching
-conditional request, and whatever errors a test queues (503 with Retry-After, 429, ...). The
+conditional request, and whatever errors a test queues (503 with Retry-After, 429, ...). A
+feed of several categories (``/rss/cs.AI+math``) holds at most 2,000 items, as arXiv's RSS
+help says ("Limit 2000 results"); with ``by_category`` set, each answer holds only the items
+listed under the categories or archives its URL names, as arXiv's do. The
 API answers ``id_list`` lookups with recorded files, and ``search_query`` searches (category
 OR-lists bounded by ``submittedDate``, sorted by submission date, paged) over ``api_corpus``,
 rendered in the shape of arXiv's recorded API answers.
@@ -15,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from core.models import Paper
@@ -34,8 +37,48 @@ API_OLD_STYLE = "api-id_list-astro-ph-0601001-2026-05-11.xml"
 API_CS_AI = "api-all-cs.AI-2026-02-06.xml"
 
 
+RSS_CAP = 2_000  # arXiv's RSS help, "Subscribe by multiple categories": "Limit 2000 results"
+_ITEM = re.compile(rb"    <item>.*?</item>\n", re.DOTALL)
+_CATEGORY = re.compile(rb"<category>([^<]+)</category>")
+
+
 def read(name: str) -> bytes:
     return (DATA / name).read_bytes()
+
+
+def busy_day(copies: int = 2) -> bytes:
+    """A day busier than any recorded one: the recorded day's items and ``copies - 1`` more
+    copies of them under other ids (replacements of older papers keep theirs), over every
+    archive. Two copies hold 3,008 items, over arXiv's 2,000-item cap of a combined feed."""
+    feed = read(COMBINED)
+    items = _ITEM.findall(feed)
+    prefixes = [b"2411.1", b"2412.1", b"2501.1", b"2502.1", b"2503.1"][:copies]
+    more = [item.replace(b"2411.1", prefix) for prefix in prefixes[1:] for item in items]
+    start, end = feed.index(items[0]), feed.rindex(items[-1]) + len(items[-1])
+    return feed[:start] + b"".join([*items, *more]) + feed[end:]
+
+
+def feed_for(feed: bytes, names: list[str], by_category: bool) -> bytes:
+    """What arXiv answers for ``names`` from a day's feed: at most RSS_CAP items when several
+    are named; with ``by_category``, only the items listed under one of them."""
+    if not by_category and len(names) < 2:
+        return feed
+    items = _ITEM.findall(feed)
+    if not items:
+        return feed
+    kept = items
+    if by_category:
+        kept = [i for i in items if any(listed_under(n, c.decode()) for n in names for c in _CATEGORY.findall(i))]
+    if len(names) > 1:
+        kept = kept[:RSS_CAP]
+    if kept is items:
+        return feed
+    start, end = feed.index(items[0]), feed.rindex(items[-1]) + len(items[-1])
+    return feed[:start] + b"".join(kept) + feed[end:]
+
+
+def listed_under(name: str, category: str) -> bool:
+    return category == name or category.startswith(name + ".")
 
 
 def next_day(feed: bytes) -> bytes:
@@ -51,6 +94,7 @@ class FakeArxiv:
         self.last_modified = "Thu, 28 Nov 2024 14:47:20 GMT"
         self.files: dict[str, Reply] = {}  # other paths (PDFs), answered as given
         self.latency_s = 0.0
+        self.by_category = False  # answer each URL with its categories' items only
         self.api_answers: dict[str, str] = {}  # id_list -> recorded API file
         self.api_errors: dict[str, Reply] = {}
         self.api_requests: list[Request] = []  # id_list lookups
@@ -130,10 +174,13 @@ class FakeArxiv:
             return self.queued.popleft()
         if not request.path.startswith("/rss/"):
             return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
-        if request.headers.get("if-none-match") == self.etag:
-            return Reply(304, headers={"ETag": self.etag})
-        headers = {"Content-Type": "application/rss+xml", "ETag": self.etag, "Last-Modified": self.last_modified}
-        return Reply(200, self.body, headers, delay_s=self.latency_s)
+        names = unquote(urlsplit(request.path).path.removeprefix("/rss/")).split("+")
+        body = feed_for(self.body, names, self.by_category)
+        etag = self.etag if body is self.body else '"' + hashlib.md5(body).hexdigest() + '"'
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304, headers={"ETag": etag})
+        headers = {"Content-Type": "application/rss+xml", "ETag": etag, "Last-Modified": self.last_modified}
+        return Reply(200, body, headers, delay_s=self.latency_s)
 
 
 def _cat_matches(term: str, category: str) -> bool:

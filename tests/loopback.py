@@ -53,6 +53,7 @@ class LoopbackServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[Request] = []
+        self.spans: list[tuple[float, float]] = []  # (arrived, answered) per request, time.monotonic()
         self._lock = threading.Lock()
         outer = self
 
@@ -83,6 +84,8 @@ class LoopbackServer:
                         self._write(reply)
                 except OSError:
                     pass  # the client gave up (a timeout or size-cap test)
+                with outer._lock:
+                    outer.spans.append((request.at, time.monotonic()))
 
             def _write(self, reply: Reply) -> None:
                 if not reply.trickle_s:

@@ -2,7 +2,11 @@
 
 arXiv's terms: at most one request every three seconds, one connection at a time. So one
 client per run holds one httpx connection pool, one ``Throttle`` shared by every kind of
-request (and by the summary threads), one User-Agent and one retry policy. Every request is
+request (and by the summary threads: one request at a time, 3 s from the end of the last),
+one User-Agent and one retry policy. Only runs under the store's refresh lock (the refresh
+and ``summarize``, from the cron, the CLI or the first visit) make one, and the state carries
+the last request's time to the next run, so a deployment's instances together keep the rule;
+a reader's request never reaches arXiv. Every request is
 also bounded: a total deadline (httpx's timeouts are per read, so a server trickling bytes
 could hold a request for ever), a cap on the bytes read, compressed and decompressed (a
 gzip bomb), and redirects followed only to arXiv's configured hosts.
@@ -17,7 +21,8 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -47,7 +52,14 @@ UNREACHABLE_HINT = "check this machine's connection, then run `make refresh` (or
 
 
 class Throttle:
-    """Spaces requests ``min_interval`` seconds apart (arXiv: one request every 3 seconds)."""
+    """One request at a time, each starting ``min_interval`` seconds after the previous one
+    ended (arXiv's API terms: one request every 3 seconds, one connection at a time, for every
+    machine and thread of a deployment together).
+
+    The gap is measured from the end of a request, not its start: a 30-second PDF download
+    followed at once by the next request would otherwise be two requests in a row with no
+    pause at all. The summary threads share one throttle, and a thread holds it for the whole
+    request, so downloads never overlap."""
 
     def __init__(
         self,
@@ -58,20 +70,25 @@ class Throttle:
         self.min_interval = min_interval
         self.clock = clock
         self.sleep = sleep
-        self._last: float | None = None
-        self._lock = threading.Lock()  # summary threads share one throttle: one request at a time
+        self._last: float | None = None  # when the last request ended
+        self._lock = threading.Lock()
 
     def seed(self, seconds_ago: float) -> None:
         """Account for a request made earlier (by a previous run) ``seconds_ago`` seconds ago."""
         self._last = self.clock() - max(seconds_ago, 0.0)
 
-    def wait(self) -> None:
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold the one request slot: wait for it and for the gap, then run the request."""
         with self._lock:
             if self._last is not None:
                 remaining = self._last + self.min_interval - self.clock()
                 if remaining > 0:
                     self.sleep(remaining)
-            self._last = self.clock()
+            try:
+                yield
+            finally:
+                self._last = self.clock()
 
 
 @dataclass(frozen=True)
@@ -129,12 +146,14 @@ class ArxivClient:
         """
         problem, unreachable = "", False
         for attempt in range(MAX_ATTEMPTS):
-            self._check_deadline(url)
-            self.throttle.wait()
-            self._last_request = self.clock()
             delay = self.throttle.min_interval * 2**attempt
             try:
-                response = self._once(url, params, headers, max_bytes)
+                with self.throttle.slot():
+                    self._check_deadline(url)  # after the wait for the slot, which may be long
+                    try:
+                        response = self._once(url, params, headers, max_bytes)
+                    finally:
+                        self._last_request = self.clock()
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 # No connection at all (a name that does not resolve, no route, refused): this

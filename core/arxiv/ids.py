@@ -7,8 +7,8 @@ for some a subject class as in ``math.AG/0601001``, then seven digits). A versio
 (the API's ``<id>`` is one: ``http://arxiv.org/abs/2601.08670v1``), in the RSS guid
 (``oai:arXiv.org:2601.08670v1``) and in its DOIs (``10.48550/arXiv.2601.08670``).
 
-``parse_id`` and ``parse_versioned_id`` read all of these; ``ID_PATTERN`` is the bare form as a
-regular expression that a JSON Schema can carry. Pure.
+``parse_id`` and ``parse_versioned_id`` read all of these; ``ID_PATTERN`` (the bare form) and
+``ID_FORM_PATTERN`` (all of them) are regular expressions that a JSON Schema can carry. Pure.
 """
 
 from __future__ import annotations
@@ -21,16 +21,26 @@ _NEW_STYLE = r"[0-9]{4}\.[0-9]{4,5}"
 _OLD_STYLE = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7}"
 # An id with an optional version, without named groups: the OpenAPI schema publishes it as it is.
 ID_PATTERN = rf"(?:{_NEW_STYLE}|{_OLD_STYLE})(?:v[0-9]+)?"
-_ID = re.compile(rf"(?P<id>{_NEW_STYLE}|{_OLD_STYLE})(?:v(?P<version>[0-9]+))?")
+
+
+def _any_case(word: str) -> str:
+    """``doi`` as ``[Dd][Oo][Ii]``: case-insensitive without a flag, which ECMA 262 patterns lack."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
 # What may stand before an id: "arXiv:", a link to the abstract, PDF or HTML, the RSS guid's
 # prefix, or arXiv's DOI prefix (bare, "doi:" or a doi.org link; any case, as reference
-# managers write it).
-_PREFIX = re.compile(
-    r"^(?:ar[Xx]iv:"
+# managers write it). No flags and no named groups: the OpenAPI schema publishes it too.
+_PREFIX = (
+    r"(?:ar[Xx]iv:"
     r"|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
     r"|oai:arXiv\.org:"
-    r"|(?i:(?:doi:|https?://(?:dx\.)?doi\.org/)?10\.48550/arxiv\.))"
+    rf"|(?:{_any_case('doi:')}|{_any_case('http')}[Ss]?://(?:{_any_case('dx.')})?{_any_case('doi.org/')})?"
+    rf"10\.48550/{_any_case('arxiv.')})"
 )
+# Every form ``parse_id`` reads, as the OpenAPI schema publishes it (``?like=``).
+ID_FORM_PATTERN = rf"{_PREFIX}?{ID_PATTERN}(?:\.pdf)?"
+_FORM = re.compile(rf"{_PREFIX}?(?P<id>{_NEW_STYLE}|{_OLD_STYLE})(?:v(?P<version>[0-9]+))?(?:\.pdf)?")
 
 
 class VersionedId(NamedTuple):
@@ -53,5 +63,4 @@ def parse_versioned_id(text: str) -> VersionedId | None:
 
 
 def _match(text: str) -> re.Match[str] | None:
-    bare = _PREFIX.sub("", text.strip(), count=1).removesuffix(".pdf")
-    return _ID.fullmatch(bare)
+    return _FORM.fullmatch(text.strip())

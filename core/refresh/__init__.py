@@ -60,12 +60,14 @@ class RefreshReport:
     stored: int = 0
     future_dated: int = 0  # items dated more than a day ahead, clamped to the refresh's clock
     backfilled: int = 0  # papers the backfill from the arXiv API added
+    rss_requests: int = 0  # arXiv RSS requests the day took (more than one when its feed was cut)
     seconds: float = 0.0
     summaries: SummaryReport | None = None
 
     def line(self) -> str:
-        skip = ("outcome", "seconds", "summaries")
+        skip: tuple[str, ...] = ("outcome", "seconds", "summaries")
         rare = ("future_dated", "backfilled")  # said only when it happened
+        skip += () if self.rss_requests > 1 else ("rss_requests",)  # said when the feed was cut
         counts = ", ".join(
             f"{k.replace('_', '-')} {v}" for k, v in asdict(self).items() if k not in skip and (v or k not in rare)
         )
@@ -127,7 +129,9 @@ def _refresh(
 ) -> RefreshReport:
     config, store, client, now = run.config, run.store, run.client, run.now
     day = fetch_day(client, run.settings.arxiv_rss_base, config, state)
-    report = RefreshReport(outcome=day.outcome, fetched=day.fetched, followed=len(day.papers))
+    report = RefreshReport(
+        outcome=day.outcome, fetched=day.fetched, followed=len(day.papers), rss_requests=day.requests
+    )
     message = day.message
 
     # The stored papers, by their entries. Read whole only where there is something to redo:
@@ -146,8 +150,19 @@ def _refresh(
         since = window_start(catalog.order, now, backfill_days or config.days_back)
         pages = MAX_PAGES_ON_DEMAND if backfill_days is not None else None
         api = run.settings.arxiv_api_base
+        cut = {(name, p.announced.date()) for name in day.unread for p in day.papers[:1]}
         filled = run_backfill(
-            client, api, config, catalog.order, state.backfill, now, since, backfill_days is not None, pages, progress
+            client,
+            api,
+            config,
+            catalog.order,
+            state.backfill,
+            now,
+            since,
+            backfill_days is not None,
+            pages,
+            progress,
+            cut,
         )
         known = {e.id: e for e in catalog.order}
         added = merge_backfilled(known, filled.papers)

@@ -15,7 +15,7 @@ is filled once; after that the RSS keeps the window full.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -46,9 +46,16 @@ class BackfillRun:
     pages: int = 0
 
 
-def lacking(papers: Sequence[Ranked], categories: list[str], since: datetime, now: datetime) -> list[str]:
+def lacking(
+    papers: Sequence[Ranked],
+    categories: list[str],
+    since: datetime,
+    now: datetime,
+    cut: Collection[tuple[str, date]] = (),
+) -> list[str]:
     """The categories whose stored papers cover fewer announcement days than the window has
-    weekdays (arXiv announces Monday to Friday): those a backfill would fill."""
+    weekdays (arXiv announces Monday to Friday): those a backfill would fill. A day in ``cut``
+    (a category and a day the RSS did not read whole) does not count as covered."""
     end = min(now, since + timedelta(days=MAX_WINDOW_DAYS))
     stamps = (datetime.combine(since.date() + timedelta(days=n), ANNOUNCED_AT) for n in range((end - since).days + 2))
     expected = sum(1 for stamp in stamps if since <= stamp <= end and stamp.weekday() < 5)
@@ -59,7 +66,7 @@ def lacking(papers: Sequence[Ranked], categories: list[str], since: datetime, no
         # A stored paper knows the followed categories it is listed under; a new one is looked up.
         listed = paper.listed_in or [c for c in categories if taxonomy.listed(paper.categories, [c])]
         for category in listed:
-            if category in days:
+            if category in days and (category, paper.announced.date()) not in cut:
                 days[category].add(paper.announced.date())
     short = [c for c in categories if len(days[c]) < expected]
     return short
@@ -76,12 +83,17 @@ def run_backfill(
     forced: bool = False,
     max_pages: int | None = None,
     progress: Callable[[str], None] = log.info,
+    cut: Collection[tuple[str, date]] = (),
 ) -> BackfillRun:
     """Fetch what the window (from ``since``) lacks, from where the last run stopped. A failed
     request ends the run with nothing fetched (the store stays as it was) and the state as it
-    was, but for its message. ``forced`` (on demand) fills the window whatever was filled."""
+    was, but for its message. ``forced`` (on demand) fills the window whatever was filled.
+    ``cut``: the categories and days the RSS could not read whole; such a category counts as
+    filled no more, and such a day as missing."""
     followed = config.categories
-    state = _plan(state, stored, followed, since, now, forced)
+    if cut:
+        state = state.but(filled=[c for c in state.filled if c not in {name for name, _ in cut}])
+    state = _plan(state, stored, followed, since, now, forced, cut)
     if not state.active:
         return BackfillRun(state)
     since, until = state.since or since, state.until or now
@@ -128,6 +140,7 @@ def _plan(
     since: datetime,
     now: datetime,
     forced: bool,
+    cut: Collection[tuple[str, date]] = (),
 ) -> BackfillState:
     """Continue the fill under way (if it still fits the config), or start one for the followed
     categories that lack days and were never filled."""
@@ -137,7 +150,7 @@ def _plan(
         todo = list(followed)
     else:
         unfilled = [c for c in followed if c not in state.filled]
-        todo = lacking(stored, unfilled, since, now)
+        todo = lacking(stored, unfilled, since, now, cut)
         # Categories that never needed a fill count as filled: the RSS keeps them full.
         state = state.model_copy(update={"filled": sorted({*state.filled, *(c for c in unfilled if c not in todo)})})
     if not todo:

@@ -1,10 +1,15 @@
 """The papers a researcher loves: config.json's ``like`` ids, its topics' ``like`` lists, a
-BibTeX export (``like_bibtex``: Zotero, Mendeley, JabRef) and a request's ``?like=``.
+BibTeX export (``like_bibtex``: Zotero, Mendeley, JabRef) and readers' ``?like=``.
 
 A BibTeX entry with an arXiv id (``eprint``, ``arxiv``, or an arxiv.org ``url``/``doi``) is
 taken by id; one without is taken by its title and abstract as they are written. Liked papers
-the store lacks are asked of the arXiv API (``id_list``, batched, through the run's
-``ArxivClient``) once and kept in the store; an id arXiv does not know is reported, never fatal.
+the store lacks are asked of the arXiv API (``id_list``, batched, through the refresh's
+``ArxivClient``) and kept in the store; an id arXiv does not know is reported, never fatal.
+
+A reader's request never reaches arXiv: an id it names that is not stored is remembered as
+pending (``Store.add_pending_likes``, bounded), and the next refresh fetches it here and keeps
+it among the ``requested`` papers (the newest MAX_REQUESTED). The store keeps the liked
+papers of the ``LikedSet`` only: every other is deleted when it is saved.
 ``bibtex_refs`` is pure; ``resolve`` does the I/O.
 """
 
@@ -15,16 +20,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.arxiv.client import ArxivClient, Throttle
+from core.arxiv.client import ArxivClient
 from core.arxiv.ids import parse_id
-from core.errors import FetchError, QueryError
-from core.models import Paper
-from core.settings import Settings
+from core.models import LikedSet, Paper
 from core.store import Store
 from core.text.latex import clean_text, latex_to_unicode, readable
 
 log = logging.getLogger(__name__)
 
+MAX_REQUESTED = 200  # papers fetched for readers' ?like= that the store keeps, the newest
+MAX_MISSING = 500  # ids arXiv does not know, remembered so that readers are told at once
 BIBTEX_PREFIX = "bib:"  # the id of a liked BibTeX entry that has no arXiv id: bib:<its key>
 _UNDATED = datetime(1991, 8, 1, tzinfo=UTC)  # liked papers are never dated in a feed
 
@@ -103,6 +108,22 @@ def resolve(
     return Resolved([by_id[i] for i in wanted if i in by_id], missing, unanswered)
 
 
+def next_liked_set(liked: Sequence[str], pending: Sequence[str], resolved: Resolved, previous: LikedSet) -> LikedSet:
+    """The liked set to keep: the ``liked`` ids found, the papers fetched for readers (those of
+    ``pending`` found now, then the ones kept before, MAX_REQUESTED at most) and the ids arXiv
+    does not know (the ones just asked, then the ones known before, MAX_MISSING at most)."""
+    found = {p.id for p in resolved.papers}
+    mine = set(liked)
+    requested = [i for i in dict.fromkeys([*pending, *previous.requested]) if i in found or i in previous.requested]
+    asked_again = {*resolved.missing, *found, *resolved.unanswered}
+    missing = [*resolved.missing, *(i for i in previous.missing if i not in asked_again)]
+    return LikedSet(
+        ids=[i for i in liked if i in found or i.startswith(BIBTEX_PREFIX)],
+        requested=[i for i in requested if i not in mine][:MAX_REQUESTED],
+        missing=list(dict.fromkeys(missing))[:MAX_MISSING],
+    )
+
+
 def fetch(
     client: ArxivClient, api_base: str, ids: Sequence[str], followed: list[str]
 ) -> tuple[dict[str, Paper], list[str]]:
@@ -114,34 +135,3 @@ def fetch(
     asked = set(ids)
     found = {e.id: e.as_paper(followed, backfilled=False) for e in entries if e.id in asked}
     return found, unanswered
-
-
-# Fetches made for readers' ?like= share one throttle per instance (arXiv's 3 seconds hold across
-# requests, not only within one), and ids arXiv does not know are remembered, not asked again.
-_REQUEST_THROTTLE: list[Throttle] = []
-_UNKNOWN: set[str] = set()
-MAX_UNKNOWN = 10_000
-
-
-def for_request(
-    ids: Sequence[str], stored: Sequence[Paper], store: Store, settings: Settings, followed: list[str]
-) -> list[Paper]:
-    """The papers of a request's ``?like=``: stored, kept, or fetched now (and kept). An id
-    arXiv does not know is the request's error (422)."""
-    found = known(ids, stored, store)
-    if all(i in found for i in ids):
-        return [found[i] for i in ids]
-    if unknown := next((i for i in ids if i in _UNKNOWN), None):
-        raise QueryError("like", f"arXiv has no paper {unknown}", "check the id on arxiv.org")
-    with ArxivClient(settings) as client:
-        if not _REQUEST_THROTTLE:
-            _REQUEST_THROTTLE.append(client.throttle)
-        client.throttle = _REQUEST_THROTTLE[0]
-        resolved = resolve(ids, found, store, client, settings.arxiv_api_base, followed)
-    if len(_UNKNOWN) < MAX_UNKNOWN:
-        _UNKNOWN.update(resolved.missing)
-    if resolved.unanswered:
-        raise FetchError("the arXiv API did not answer for the liked papers", "try again in a minute")
-    if resolved.missing:
-        raise QueryError("like", f"arXiv has no paper {resolved.missing[0]}", "check the id on arxiv.org")
-    return resolved.papers

@@ -55,10 +55,11 @@ def attach_summaries(catalog: Catalog, config: Config, store: Store) -> None:
 
 
 def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
-    """Resolve the liked papers (config.json's ids, its topics', the BibTeX file's) and keep
-    them all in the store's liked papers, for the for-you feeds to read by id; returns the
-    state's record of them, and the papers."""
-    config = run.config
+    """Resolve the liked papers (config.json's ids, its topics', the BibTeX file's) and the ids
+    readers' ``?like=`` asked for, and keep them in the store's liked papers (the for-you
+    feeds and ``?like=`` read them by id; every other liked paper is deleted); returns the
+    state's record of them, and the liked papers."""
+    config, store = run.config, run.store
     try:
         path = bibtex_path(config, run.settings.config_path)
         refs = likes.bibtex_refs(path.read_text()) if config.like_bibtex else []
@@ -66,18 +67,27 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
         log.warning("likes: %s cannot be read: %s", config.like_bibtex, exc)
         return LikesState(message=f"{config.like_bibtex} cannot be read: {exc}"), []
     ids = [*config.liked_ids, *(r.arxiv for r in refs if r.arxiv)]
-    if not ids and not refs:
-        return LikesState(), []
-    found = likes.known(ids, catalog.whole(ids), run.store)
+    previous = store.load_liked_set()
+    pending = [i for i in store.load_pending_likes() if i not in ids]
+    asked = list(dict.fromkeys([*ids, *pending]))
+    found = likes.known(asked, catalog.whole(asked), store)
     api = run.settings.arxiv_api_base
-    resolved = likes.resolve(ids, found, run.store, run.client, api, config.categories)
-    liked = [*resolved.papers, *(r.as_paper() for r in refs if not r.arxiv)]
-    run.store.save_liked(liked)
+    resolved = likes.resolve(asked, found, store, run.client, api, config.categories) if asked else likes.Resolved()
+    by_id = {p.id: p for p in resolved.papers}
+    liked = [*(by_id[i] for i in dict.fromkeys(ids) if i in by_id), *(r.as_paper() for r in refs if not r.arxiv)]
+    kept = likes.next_liked_set([p.id for p in liked], pending, resolved, previous)
+    store.save_liked([*liked, *(by_id[i] for i in pending if i in by_id)])
+    store.save_liked_set(kept)
+    store.drop_pending_likes([i for i in pending if i not in resolved.unanswered])
+    configured = set(ids)
+    missing = [i for i in resolved.missing if i in configured]
+    if not liked and not missing:
+        return LikesState(), []
     message = f"{len(liked)} liked papers"
-    if resolved.missing:
-        more = " ..." if len(resolved.missing) > 5 else ""
-        message += f"; arXiv has no paper {', '.join(resolved.missing[:5])}{more}"
-    return LikesState(ids=[p.id for p in liked], missing=resolved.missing, message=message), liked
+    if missing:
+        more = " ..." if len(missing) > 5 else ""
+        message += f"; arXiv has no paper {', '.join(missing[:5])}{more}"
+    return LikesState(count=len(liked), missing=missing[:20], message=message), liked
 
 
 def match_for_you(
@@ -89,7 +99,7 @@ def match_for_you(
     embedding model stay as the last refresh had them, only papers without a match (new or
     changed ones) are read whole and matched; otherwise every paper is."""
     config = run.config
-    if config.similarity.model != "embeddings" or not liking.ids:
+    if config.similarity.model != "embeddings" or not liked:
         _clear_for_you(catalog)
         return liking.but(model="lexical", basis="")
     from core.refresh.embeddings import embed_papers, most_like

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,7 @@ class Similar:
 
     liked: list[Paper]
     papers: list[Paper]
+    notes: list[str] = field(default_factory=list)  # liked ids left out, and why
 
 
 @dataclass(frozen=True)

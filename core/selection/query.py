@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from core.arxiv.ids import ID_PATTERN, parse_id
+from core.arxiv.ids import ID_FORM_PATTERN, parse_id
 from core.config import ANNOUNCE_TYPES
 from core.errors import QueryError
 from core.text import querylang
@@ -100,19 +100,22 @@ def parse_terms(name: str, raw: str | None) -> tuple[str, ...]:
 
 
 MAX_LIKES = 20
-# What ?like= accepts, as the OpenAPI schema publishes it: up to MAX_LIKES arXiv ids (ASCII
-# digits), comma-separated, a version allowed.
-LIKES_PATTERN = rf"^(?: *{ID_PATTERN} *(?:, *{ID_PATTERN} *){{0,{MAX_LIKES - 1}}})?$"
+# What ?like= accepts, as the OpenAPI schema publishes it: up to MAX_LIKES comma-separated
+# arXiv ids, each in any form config.json's ``like`` takes (2411.17775v2, arXiv:2411.17775,
+# an arxiv.org link, an arXiv DOI), read by the same parser (``core.arxiv.ids.parse_id``).
+LIKES_PATTERN = rf"^(?: *{ID_FORM_PATTERN} *(?:, *{ID_FORM_PATTERN} *){{0,{MAX_LIKES - 1}}})?$"
+MAX_LIKES_LENGTH = 2_000  # twenty doi.org links to old-style ids fit
 
 
 def parse_likes(raw: str | None) -> tuple[str, ...]:
-    """``?like=2411.17775,hep-th/9901001``: distinct version-less arXiv ids."""
-    parts = [part.strip() for part in (raw or "").split(",")]
+    """``?like=2411.17775,arXiv:hep-th/9901001v2``: distinct version-less arXiv ids."""
+    parts = [part.strip(" ") for part in (raw or "").split(",")]
     if len(parts) > MAX_LIKES:
         raise QueryError("like", f"names {len(parts)} papers", f"name at most {MAX_LIKES}")
     if re.fullmatch(LIKES_PATTERN, raw or "") is None:
-        bad = next((p for p in parts if not re.fullmatch(ID_PATTERN, p)), raw or "")
-        raise QueryError("like", f"{bad[:40]!r} is not an arXiv id", "write ids like 2411.17775 or hep-th/9901001")
+        bad = next((p for p in parts if not re.fullmatch(ID_FORM_PATTERN, p)), raw or "")
+        hint = "write ids like 2411.17775, arXiv:2411.17775v2 or https://arxiv.org/abs/2411.17775"
+        raise QueryError("like", f"{bad[:100]!r} is not an arXiv id", hint)
     return tuple(dict.fromkeys(found for part in parts if (found := parse_id(part))))
 
 

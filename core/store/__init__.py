@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.settings import Settings
 
 ALL = "*"  # the feed of every followed category
@@ -69,6 +69,23 @@ class Store(Protocol):
         """Liked papers kept by id (fetched from the arXiv API once); missing ids are absent."""
 
     def save_liked(self, papers: Sequence[Paper]) -> None: ...
+
+    def load_liked_set(self) -> LikedSet:
+        """The liked set the last refresh kept (empty before any)."""
+
+    def save_liked_set(self, liked: LikedSet) -> None:
+        """Keep this liked set; the liked papers of every id it names in neither ``ids`` nor
+        ``requested`` are deleted."""
+
+    def add_pending_likes(self, ids: Sequence[str], cap: int) -> None:
+        """Remember ids a reader's ``?like=`` named that are not stored, for the next refresh
+        to fetch: at most ``cap`` of them, the newest kept."""
+
+    def load_pending_likes(self) -> list[str]:
+        """The ids readers asked for that the refresh has not fetched yet, newest first."""
+
+    def drop_pending_likes(self, ids: Sequence[str]) -> None:
+        """Forget these pending ids (the refresh fetched them, or arXiv has none)."""
 
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
         """Cached embeddings (base64 float32) by key (core.refresh.embeddings.vector_key)."""

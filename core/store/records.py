@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.models import PAPER_SCHEMA, Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import PAPER_SCHEMA, Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,17 @@ def decode_state(raw: str | bytes | None) -> RefreshState:
     except ValidationError as exc:
         log.warning("store: the refresh state cannot be read, starting afresh: %s", str(exc).splitlines()[0])
         return RefreshState()
+
+
+def decode_liked_set(raw: str | bytes | None) -> LikedSet:
+    """The liked set; an unreadable one counts as empty (logged): the next refresh writes it again."""
+    if not raw:
+        return LikedSet()
+    try:
+        return LikedSet.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("store: the liked set cannot be read: %s", str(exc).splitlines()[0])
+        return LikedSet()
 
 
 def decode_summary(raw: str | bytes) -> Summary | None:

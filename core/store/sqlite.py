@@ -9,6 +9,7 @@ lets feed requests read while the refresh writes, and every write happens in one
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -18,10 +19,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from core.errors import StoreError
-from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import version_of
 from core.store.records import (
     decode_entries,
+    decode_liked_set,
     decode_paper,
     decode_papers,
     decode_state,
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS paper_feeds (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS summaries (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS liked (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_likes (id TEXT PRIMARY KEY, asked REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL, tokens INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
@@ -202,6 +205,37 @@ class SqliteStore:
 
     def save_liked(self, papers: Sequence[Paper]) -> None:
         self._write_keyed("liked", "id", [(p.id, p.model_dump_json()) for p in papers])
+
+    def load_liked_set(self) -> LikedSet:
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = 'liked_set'").fetchone()
+        return decode_liked_set(row[0] if row else None)
+
+    def save_liked_set(self, liked: LikedSet) -> None:
+        kept = json.dumps([*liked.ids, *liked.requested])
+        with self._connect() as conn:  # one transaction: the set and its papers agree
+            conn.execute(
+                "INSERT OR REPLACE INTO state (key, value) VALUES ('liked_set', ?)", (liked.model_dump_json(),)
+            )
+            conn.execute("DELETE FROM liked WHERE id NOT IN (SELECT value FROM json_each(?))", (kept,))
+
+    def add_pending_likes(self, ids: Sequence[str], cap: int) -> None:
+        now = time.time()
+        with self._connect() as conn:
+            conn.executemany("INSERT OR REPLACE INTO pending_likes (id, asked) VALUES (?, ?)", [(i, now) for i in ids])
+            conn.execute(
+                "DELETE FROM pending_likes WHERE id NOT IN"
+                " (SELECT id FROM pending_likes ORDER BY asked DESC, rowid DESC LIMIT ?)",
+                (cap,),
+            )
+
+    def load_pending_likes(self) -> list[str]:
+        with self._connect() as conn:
+            return [row[0] for row in conn.execute("SELECT id FROM pending_likes ORDER BY asked DESC, rowid DESC")]
+
+    def drop_pending_likes(self, ids: Sequence[str]) -> None:
+        with self._connect() as conn:
+            conn.executemany("DELETE FROM pending_likes WHERE id = ?", [(i,) for i in ids])
 
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
         return dict(self._read_keyed("vectors", "key", keys))

@@ -11,6 +11,8 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:lock                  refresh lock: host:pid:machine:token of its owner, with a TTL
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
+    arb:likes                 LikedSet JSON: the ids of the liked papers kept (the others are deleted)
+    arb:pending               sorted set: ids readers' ?like= named, not stored yet (score: when)
     arb:zotero                the Zotero sync record (core.models.ZoteroLibrary JSON, at most ~3 MB)
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
@@ -38,10 +40,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import Entry, Paper, RefreshState, Summary, ZoteroLibrary
+from core.models import Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import ALL, version_of
 from core.store.records import (
     decode_entries,
+    decode_liked_set,
     decode_paper,
     decode_papers,
     decode_state,
@@ -60,6 +63,8 @@ PAPERS, ENTRIES = PREFIX + "paper", PREFIX + "entry"
 SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
 LIKED = PREFIX + "liked:"
 LIKED_TTL_S = 400 * 86400  # renewed whenever a refresh finds the paper still liked
+LIKED_SET, PENDING = PREFIX + "likes", PREFIX + "pending"
+SCAN_COUNT = 1_000  # keys a SCAN step looks at
 VECTOR = PREFIX + "vec:"
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
@@ -272,6 +277,41 @@ class UpstashStore:
 
     def save_liked(self, papers: Sequence[Paper]) -> None:
         self._set_keyed(LIKED, {p.id: p.model_dump_json() for p in papers}, LIKED_TTL_S, "liked")
+
+    def load_liked_set(self) -> LikedSet:
+        return decode_liked_set(self._call("GET likes", self.redis.call, "GET", LIKED_SET))
+
+    def save_liked_set(self, liked: LikedSet) -> None:
+        self._call("SET likes", self.redis.call, "SET", LIKED_SET, liked.model_dump_json())
+        kept = {LIKED + i for i in [*liked.ids, *liked.requested]}
+        # Every kept liked paper, named or not (ids readers' requests once stored too): a few
+        # thousand keys at most, since the liked set is capped.
+        cursor, gone = "0", list[str]()
+        while True:
+            cursor, keys = self._call(
+                "SCAN liked", self.redis.call, "SCAN", cursor, "MATCH", LIKED + "*", "COUNT", SCAN_COUNT
+            )
+            gone += [k for k in keys if k not in kept]
+            if str(cursor) == "0":
+                break
+        self._pipelined("DEL liked", [["DEL", key] for key in gone])
+
+    def add_pending_likes(self, ids: Sequence[str], cap: int) -> None:
+        if not ids:
+            return
+        now = time.time()
+        self._call(
+            "ZADD pending",
+            self.redis.pipeline,
+            [["ZADD", PENDING, *(x for i in ids for x in (now, i))], ["ZREMRANGEBYRANK", PENDING, 0, -cap - 1]],
+        )
+
+    def load_pending_likes(self) -> list[str]:
+        return list(self._call("ZREVRANGE pending", self.redis.call, "ZREVRANGE", PENDING, 0, -1))
+
+    def drop_pending_likes(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._call("ZREM pending", self.redis.call, "ZREM", PENDING, *ids)
 
     def load_vectors(self, keys: Sequence[str]) -> dict[str, str]:
         found = self._get_keyed(VECTOR, keys, "vectors", VECTOR_CHUNK)

@@ -2,8 +2,9 @@
 request and hand it to ``core.render``; the HTTP concerns around them (caching, security
 headers, HEAD, public URLs, the OpenAPI contract); and the cron endpoints that run
 ``core.refresh`` (``cron``, which also streams a deployment's first refresh to its first
-visitor). A reader's request calls no LLM and reads the store; it asks arXiv only for
-a ``?like=`` naming papers that are not stored (then kept in the store: each is asked once).
+visitor). A reader's request calls no LLM and never asks arXiv: it reads the store, and
+writes only the ids a ``?like=`` names that are not stored (bounded), which the next refresh
+fetches.
 
 ``app`` wires; ``routes/`` answers (feeds, pages, status, cron), each route reading the
 ``context`` and its query ``params``; ``snapshot`` is the store's papers at one version;
@@ -11,7 +12,7 @@ a ``?like=`` naming papers that are not stored (then kept in the store: each is 
 ``costly`` caps the renders that match every paper); ``errors`` maps every error to HTTP
 (settings or a config.json that do not load: 503 on every route, from ``app``).
 
-May import anything below it: ``core.refresh`` (the cron jobs; ``likes`` for such a ``?like=``),
+May import anything below it: ``core.refresh`` (the cron jobs),
 ``core.render``, ``core.selection``, ``core.store``, ``core.text``, ``core.config``,
 ``core.settings``, ``core.models``.
 """

@@ -11,7 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from core.selection.query import LIKES_PATTERN, MAX_LIMIT, TERMS_PATTERN, TYPES_PATTERN, FeedQuery
+from core.selection.query import (
+    LIKES_PATTERN,
+    MAX_LIKES_LENGTH,
+    MAX_LIMIT,
+    TERMS_PATTERN,
+    TYPES_PATTERN,
+    FeedQuery,
+)
 
 
 def _text(pattern: str, max_length: int, description: str) -> Any:
@@ -25,7 +32,7 @@ def terms(description: str) -> Any:
 
 def likes(description: str) -> Any:
     """Comma-separated arXiv ids."""
-    return _text(LIKES_PATTERN, 600, description)
+    return _text(LIKES_PATTERN, MAX_LIKES_LENGTH, description)
 
 
 async def feed_query(  # async: pure parsing, no reason to hop to the thread pool
@@ -40,7 +47,10 @@ async def feed_query(  # async: pure parsing, no reason to hop to the thread poo
         str | None,
         Query(max_length=1000, description='arXiv-style query: ti:, abs:, au:, cat:, "phrases", AND, OR, ANDNOT, ( )'),
     ] = None,
-    like: Annotated[str | None, likes("Comma-separated arXiv ids: rank by similarity to these papers")] = None,
+    like: Annotated[
+        str | None,
+        likes("Comma-separated arXiv ids (2411.17775, arXiv:2411.17775v2, arxiv.org links): rank by likeness"),
+    ] = None,
 ) -> FeedQuery:
     """A feed request's filters, parsed and checked."""
     return FeedQuery.from_params(keywords, exclude, min_score, limit, type, q, like)

@@ -9,32 +9,42 @@ misses wait for the one read in progress.
 
 A render takes one ``Snapshot`` and asks it for what it needs; the indexes over its papers
 (the words for matching, the liked papers for similarity) are built at first use, once per
-version, since the snapshot is shared.
+version, since the snapshot is shared; so is the store's liked set (``LikedSet``), which lives
+apart from the state that every version check reads. A ``?like=`` never asks arXiv: an id
+found nowhere is left out with a note, and written down for the next refresh to fetch.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from core.errors import StoreError
 from core.models import Paper, RefreshState
 from core.selection.select import Likeness
-from core.settings import Settings
 from core.store import Store
 from core.text.matching import TextIndex
 from core.text.similarity import Index
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+# Ids readers' ?like= named that are not stored, remembered for the next refresh to fetch:
+# the newest this many (a reader cannot make the refresh fetch more than that).
+PENDING_CAP = 100
 
 
 @dataclass(frozen=True)
 class Liked:
-    """The papers a request likes, and how like them any paper is."""
+    """The papers a request likes, how like them any paper is, and what was left out."""
 
     papers: list[Paper]
     likeness: Likeness
+    notes: list[str] = field(default_factory=list)  # ids left out, and why
 
 
 class Snapshot:
@@ -46,8 +56,9 @@ class Snapshot:
         self.papers = papers
         self.version = version
         self._text = _Once(lambda: TextIndex.build(self.papers))
-        # The liked papers the last refresh resolved, and the similarity index of every stored
-        # and liked paper (for the for-you feeds and ``?like=``).
+        # The liked papers the last refresh kept, and the similarity index of every stored and
+        # liked paper (for the for-you feeds and ``?like=``).
+        self._liked_set = _Once(store.load_liked_set)
         self._configured = _Once(self._load_configured)
         self._similarity = _Once(lambda: Index.build([*self.papers, *self._configured.get()]))
 
@@ -56,26 +67,47 @@ class Snapshot:
         """The words of every stored paper (core.text.matching.TextIndex)."""
         return self._text.get()
 
-    def liked(self, ids: Sequence[str], settings: Settings, followed: list[str]) -> Liked:
-        """The papers of ``ids`` and the likeness to them: the configured liked papers are
-        found here; others in the store, or asked of the arXiv API once."""
+    @property
+    def liked_ids(self) -> tuple[str, ...]:
+        """The ids of config.json's liked papers (and the BibTeX file's) that the refresh found."""
+        return tuple(self._liked_set.get().ids)
+
+    def liked(self, ids: Sequence[str]) -> Liked:
+        """The papers of ``ids`` and the likeness to them: the configured liked papers, stored
+        papers, and those the refresh fetched for readers. Never asks arXiv: an id found
+        nowhere is left out, with a note (and remembered for the next refresh to fetch, unless
+        arXiv has no such paper)."""
+        kept = self._liked_set.get()
         configured = self._configured.get()
-        if self.state.likes.model == "embeddings" and list(ids) == self.state.likes.ids:  # ranked by the refresh
+        if self.state.likes.model == "embeddings" and list(ids) == kept.ids:  # ranked by the refresh
             return Liked(configured, lambda paper: paper.for_you)
         known = {p.id: p for p in configured}
-        if all(i in known for i in ids):
-            papers = [known[i] for i in ids]
-        else:
-            from core.refresh import likes  # httpx and the arXiv client: only when a ?like= names other papers
-
-            papers = likes.for_request(ids, self.papers, self.store, settings, followed)
+        if wanted := {i for i in ids if i not in known}:
+            known |= {p.id: p for p in self.papers if p.id in wanted}
+        if rest := [i for i in ids if i not in known]:
+            known |= self.store.load_liked(rest)
+        absent = [i for i in ids if i not in known]
+        unknown = [i for i in absent if i in kept.missing]
+        pending = [i for i in absent if i not in kept.missing]
+        if pending:
+            self._remember(pending)
+        notes = [f"{i} is not stored yet; the next refresh fetches it" for i in pending]
+        notes += [f"arXiv has no paper {i}; it is left out" for i in unknown]
+        papers = [known[i] for i in ids if i in known]
         index = self._similarity.get()
         liked = index.liked(papers)
-        return Liked(papers, lambda paper: index.similar(paper, liked))
+        return Liked(papers, lambda paper: index.similar(paper, liked), notes)
+
+    def _remember(self, ids: list[str]) -> None:
+        try:
+            self.store.add_pending_likes(ids, PENDING_CAP)
+        except StoreError as exc:  # the feed is served all the same; the id is asked again next time
+            log.warning("likes: could not remember %s for the next refresh: %s", ", ".join(ids), exc)
 
     def _load_configured(self) -> list[Paper]:
-        found = self.store.load_liked(self.state.likes.ids)
-        return [found[i] for i in self.state.likes.ids if i in found]
+        ids = self._liked_set.get().ids
+        found = self.store.load_liked(ids)
+        return [found[i] for i in ids if i in found]
 
 
 class PaperCache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import threading
 import time
 import tracemalloc
 import zlib
@@ -120,10 +121,32 @@ def test_the_throttle_counts_a_request_of_an_earlier_run(arxiv_server: FakeArxiv
 def test_throttle_spaces_requests() -> None:
     clock = FakeClock()
     throttle = Throttle(3.0, clock, clock.sleep)
-    throttle.wait()
-    throttle.wait()
+    with throttle.slot():
+        pass
+    with throttle.slot():
+        pass
     assert len(clock.slept) == 1
     assert 2.9 < clock.slept[0] <= 3.0
+
+
+def test_concurrent_pdf_downloads_never_overlap_and_keep_the_gap(arxiv_server: FakeArxiv) -> None:
+    """The summary threads share one client: one request at a time, each starting the
+    interval after the previous one ended (arXiv's terms; 0.3 s here, real time)."""
+    for n in range(4):
+        pdf = Reply(200, b"%PDF-1.4 ...", {"Content-Type": "application/pdf"}, delay_s=0.2)
+        arxiv_server.files[f"/pdf/2411.{n}v1"] = pdf
+    with ArxivClient(settings_for(arxiv_server, interval=0.3)) as client:
+        threads = [
+            threading.Thread(target=client.get, args=(f"{arxiv_server.server.url}/pdf/2411.{n}v1",)) for n in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    spans = sorted(arxiv_server.server.spans)
+    assert len(spans) == 4
+    for (_, ended), (started, _) in itertools.pairwise(spans):
+        assert started - ended >= 0.29  # no overlap, and the gap counted from the end
 
 
 def test_a_timeout_is_retried_then_reported(arxiv_server: FakeArxiv, clock: FakeClock) -> None:

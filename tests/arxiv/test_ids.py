@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from core.arxiv.ids import ID_PATTERN, VersionedId, parse_id, parse_versioned_id
+from core.arxiv.ids import ID_FORM_PATTERN, ID_PATTERN, VersionedId, parse_id, parse_versioned_id
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,7 @@ from core.arxiv.ids import ID_PATTERN, VersionedId, parse_id, parse_versioned_id
 )
 def test_every_form_gives_the_version_less_id(text: str, found: str) -> None:
     assert parse_id(text) == found
+    assert re.fullmatch(ID_FORM_PATTERN, text.strip())  # the schema of ?like= publishes every form
 
 
 @pytest.mark.parametrize(
@@ -63,6 +64,7 @@ def test_every_form_gives_the_version_less_id(text: str, found: str) -> None:
 def test_what_is_no_arxiv_id(text: str) -> None:
     assert parse_id(text) is None
     assert parse_versioned_id(text) is None
+    assert re.fullmatch(ID_FORM_PATTERN, text) is None
 
 
 def test_the_guid_and_the_api_id_give_the_version() -> None:
@@ -72,7 +74,8 @@ def test_the_guid_and_the_api_id_give_the_version() -> None:
 
 
 def test_the_pattern_is_the_bare_form_a_json_schema_can_carry() -> None:
-    assert "(?P" not in ID_PATTERN  # named groups are Python's, not ECMA 262's
+    assert "(?P" not in ID_PATTERN + ID_FORM_PATTERN  # named groups are Python's, not ECMA 262's
+    assert "(?i" not in ID_FORM_PATTERN  # nor are inline flags
     for good in ("2601.08670", "2601.08670v2", "math.AG/0601001v1"):
         assert re.fullmatch(ID_PATTERN, good)
     for bad in ("arXiv:2601.08670", "2601.086", "\u0662\u0664\u0661\u0661.\u0661\u0667\u0667\u0667\u0665"):

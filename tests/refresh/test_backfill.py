@@ -11,7 +11,7 @@ import dataclasses
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,8 +21,9 @@ from core import taxonomy
 from core.arxiv.client import ArxivClient
 from core.config import Config, parse_config
 from core.errors import ConfigError
+from core.models import BackfillState
 from core.refresh import refresh
-from core.refresh.backfill import RESERVE_S, lacking
+from core.refresh.backfill import RESERVE_S, lacking, run_backfill
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
@@ -229,6 +230,31 @@ def test_a_store_with_every_announcement_day_lacks_nothing() -> None:
     since = datetime(2024, 11, 23, 12, tzinfo=UTC)
     assert lacking(week, ["cs.AI", "cs.LG"], since, NOW) == ["cs.LG"]
     assert lacking(week[1:], ["cs.AI"], since, NOW) == ["cs.AI"]
+
+
+def test_a_day_the_rss_did_not_read_whole_counts_as_missing() -> None:
+    days = [datetime(2024, 11, d, 5, tzinfo=UTC) for d in (25, 26, 27, 28, 29)]
+    week = [make_paper(id=f"2411.0000{n}", announced=day) for n, day in enumerate(days)]
+    since = datetime(2024, 11, 23, 12, tzinfo=UTC)
+    assert lacking(week, ["cs.AI"], since, NOW, cut={("cs.AI", date(2024, 11, 29))}) == ["cs.AI"]
+    assert lacking(week, ["cs.AI"], since, NOW, cut={("cs.LG", date(2024, 11, 29))}) == []
+
+
+def test_a_filled_category_whose_day_was_cut_is_filled_again(api: FakeArxiv, settings: Settings) -> None:
+    days = [datetime(2024, 11, d, 5, tzinfo=UTC) for d in (25, 26, 27, 28, 29)]
+    week = [make_paper(id=f"2411.0000{n}", announced=day, listed_in=["cs.AI"]) for n, day in enumerate(days)]
+    config = parse_config({**TEST_CONFIG, "categories": ["cs.AI"], "backfill": {"page_size": 100}})
+    filled = BackfillState(filled=["cs.AI"])
+    since = NOW - timedelta(days=config.days_back)
+    with ArxivClient(settings) as client:
+        whole = run_backfill(client, settings.arxiv_api_base, config, week, filled, NOW, since)
+        assert (whole.pages, api.search_requests) == (0, [])  # a day read whole: nothing to fill
+        cut = run_backfill(
+            client, settings.arxiv_api_base, config, week, filled, NOW, since, cut={("cs.AI", days[-1].date())}
+        )
+    assert cut.pages >= 1
+    assert "cat:cs.AI" in searched(api)["search_query"]
+    assert cut.state.filled == ["cs.AI"]  # filled again, from the API
 
 
 @pytest.mark.slow

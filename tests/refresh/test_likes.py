@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config, parse_config
+from core.config import MAX_BIBTEX_BYTES, load_config, parse_config
 from core.errors import ConfigError
 from core.refresh import refresh
 from core.refresh.likes import bibtex_refs, known, resolve
@@ -91,10 +91,82 @@ def test_a_refresh_resolves_the_likes_and_reports_the_unknown(
     (settings.config_path.parent / "likes.bib").write_text(BIB)
     config = parse_config({**TEST_CONFIG, "like": ["2411.18497", "0000.00000"], "like_bibtex": "likes.bib"})
     refresh(config, settings, store, now=datetime(2024, 11, 28, 15, tzinfo=UTC), sleep=no_wait)
-    likes = store.load_state().likes
-    assert "2411.18497" in likes.ids  # stored
-    assert "2411.18138" in likes.ids  # from BibTeX, stored
-    assert "bib:nobody" in likes.ids  # BibTeX, by title and abstract
+    likes, kept = store.load_state().likes, store.load_liked_set()
+    assert "2411.18497" in kept.ids  # stored
+    assert "2411.18138" in kept.ids  # from BibTeX, stored
+    assert "bib:nobody" in kept.ids  # BibTeX, by title and abstract
+    assert likes.count == len(kept.ids)
     assert "0000.00000" in likes.missing
+    assert "0000.00000" in kept.missing  # readers are told at once, arXiv is not asked for them
     assert "arXiv has no paper" in likes.message
-    assert set(store.load_liked(likes.ids)) == set(likes.ids)
+    assert set(store.load_liked(kept.ids)) == set(kept.ids)
+
+
+def test_liked_records_no_config_names_any_more_are_pruned(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    store.save_liked([make_paper("Liked by a reader once", id="2411.09999")])  # as ?like= used to keep them
+    config = parse_config({**TEST_CONFIG, "like": ["2411.18497", "2411.18138"]})
+    now = datetime(2024, 11, 28, 15, tzinfo=UTC)
+    refresh(config, settings, store, now=now, sleep=no_wait)
+    assert set(store.load_liked(["2411.18497", "2411.18138", "2411.09999"])) == {"2411.18497", "2411.18138"}
+    fewer = parse_config({**TEST_CONFIG, "like": ["2411.18138"]})
+    refresh(fewer, settings, store, now=now, sleep=no_wait)
+    assert set(store.load_liked(["2411.18497", "2411.18138"])) == {"2411.18138"}
+    assert store.load_liked_set().ids == ["2411.18138"]
+
+
+def test_the_liked_ids_stay_out_of_the_state_every_version_check_reads(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    many = [f"2411.{n:05d}" for n in range(17700, 18200)]  # 500 ids, most of them stored papers
+    config = parse_config({**TEST_CONFIG, "like": many})
+    refresh(config, settings, store, now=datetime(2024, 11, 28, 15, tzinfo=UTC), sleep=no_wait)
+    state = store.load_state()
+    assert state.likes.count > 100
+    assert len(state.model_dump_json()) < 10_000  # the ids are in the liked set, not here
+    assert len(store.load_liked_set().ids) == state.likes.count
+
+
+def test_ids_readers_asked_for_are_fetched_by_the_next_refresh_and_kept(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    for asked in ("1707.08567,0808.05394", "0808.05394,1707.08567"):  # in whichever order they are asked
+        arxiv_server.api_answers[asked] = API_TWO  # one known, one not
+    store.add_pending_likes(["0808.05394", "1707.08567"], 100)
+    assert set(store.load_pending_likes()) == {"0808.05394", "1707.08567"}
+    refresh(parse_config(TEST_CONFIG), settings, store, now=datetime(2024, 11, 28, 15, tzinfo=UTC), sleep=no_wait)
+    kept = store.load_liked_set()
+    assert kept.requested == ["1707.08567"]
+    assert "0808.05394" in kept.missing
+    assert store.load_pending_likes() == []  # answered: pending no more
+    assert set(store.load_liked(["1707.08567"])) == {"1707.08567"}
+    assert len([r for r in arxiv_server.api_requests if "1707.08567" in r.path]) == 1
+    refresh(parse_config(TEST_CONFIG), settings, store, now=datetime(2024, 11, 28, 16, tzinfo=UTC), sleep=no_wait)
+    assert store.load_liked_set().requested == ["1707.08567"]  # kept, and not asked again
+    assert len([r for r in arxiv_server.api_requests if "1707.08567" in r.path]) == 1
+
+
+def test_a_huge_bibtex_export_is_refused_with_how_to_fix_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"like_bibtex": "library.bib"}))
+    entries = "".join(
+        f"@article{{k{n},\n  title = {{Paper {n}}},\n  eprint = {{2411.{n % 99999:05d}}},\n}}\n" for n in range(60_000)
+    )
+    (tmp_path / "library.bib").write_text(entries)
+    assert (tmp_path / "library.bib").stat().st_size < MAX_BIBTEX_BYTES  # refused by its entries, not its size
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "'library.bib' has 60,000 entries; at most 2,000 are taken" in caught.value.message
+    assert "Export Collection" in (caught.value.hint or "")
+    (tmp_path / "library.bib").write_text("% padding\n" * 600_000)  # 6 MB: refused before it is read
+    with pytest.raises(ConfigError, match=r"is 6\.0 MB; at most 5 MB is read"):
+        load_config(path)
+
+
+def test_liked_ids_in_all_are_capped() -> None:
+    topics = [
+        {"name": f"t{n}", "keywords": ["x"], "like": [f"24{n:02d}.{m:05d}" for m in range(300)]} for n in range(4)
+    ]
+    with pytest.raises(ConfigError, match=r"1,200 liked ids in all .* at most 1,000"):
+        parse_config({"topics": topics})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
-from core.models import Entry, KeywordHit, Match, Paper, RefreshState, ZoteroLibrary, ZoteroText
+from core.models import Entry, KeywordHit, LikedSet, Match, Paper, RefreshState, ZoteroLibrary, ZoteroText
 from core.settings import Settings
 from core.store import Store, open_store
 from core.store.records import encode_paper
@@ -322,3 +322,23 @@ def test_upstash_papers_saved_before_entries_get_theirs_at_the_first_index_read(
     shim.reset_counts()
     assert store.load_index() == expected
     assert shim.fields_read["arb:paper"] == 0
+
+
+def test_the_liked_set_keeps_its_papers_and_deletes_the_rest(store: Store) -> None:
+    store.save_liked([paper("2411.00001"), paper("2411.00002"), paper("2411.00003")])
+    version = store.load_version()
+    kept = LikedSet(ids=["2411.00001"], requested=["2411.00002"], missing=["0000.00000"])
+    store.save_liked_set(kept)
+    assert store.load_liked_set() == kept
+    assert set(store.load_liked(["2411.00001", "2411.00002", "2411.00003"])) == {"2411.00001", "2411.00002"}
+    assert store.load_version() == version  # apart from the state every request's version check reads
+
+
+def test_pending_likes_are_bounded_the_newest_kept(store: Store) -> None:
+    version = store.load_version()
+    for n in range(5):
+        store.add_pending_likes([f"2411.0000{n}"], 3)
+    assert store.load_pending_likes() == ["2411.00004", "2411.00003", "2411.00002"]
+    store.drop_pending_likes(["2411.00003"])
+    assert store.load_pending_likes() == ["2411.00004", "2411.00002"]
+    assert store.load_version() == version  # a reader's ?like= changes no feed

@@ -51,18 +51,19 @@ def test_liked_papers_come_from_the_refresh_or_the_stored_papers(
 ) -> None:
     snapshot = PaperCache().load(store, store.load_version())
     asked = len(arxiv_server.requests)
-    configured = snapshot.liked(SPEECH, settings, config.categories)
+    configured = snapshot.liked(SPEECH)
     assert [p.id for p in configured.papers] == SPEECH
     similar = [s for p in snapshot.papers if (s := configured.likeness(p)) is not None]
     assert similar
     assert {s.id for s in similar} <= set(SPEECH)
     other = next(p for p in snapshot.papers if p.id not in SPEECH)
-    stored = snapshot.liked([other.id], settings, config.categories)  # not configured, but stored
+    stored = snapshot.liked([other.id])  # not configured, but stored
     assert [p.id for p in stored.papers] == [other.id]
     like_other = [s for p in snapshot.papers if (s := stored.likeness(p)) is not None]
     assert like_other
     assert {s.id for s in like_other} == {other.id}
     assert len(arxiv_server.requests) == asked  # neither asked arXiv
+    assert configured.notes == stored.notes == []
 
 
 class CountedLoads(PaperCache):

@@ -18,14 +18,14 @@ from core.errors import NotFoundError
 from core.models import Paper, RefreshState
 from core.render.feeds import MEDIA_TYPES, Format, build_feed, render_feed
 from core.selection.query import FeedQuery
-from core.selection.select import Likeness, as_seen_in, select_for_you, select_papers
+from core.selection.select import as_seen_in, select_for_you, select_papers
 from core.selection.topics import find_topic, topic_papers
 from core.web.caching import answer, cached
 from core.web.context import Context, ContextDep
 from core.web.openapi import responses
 from core.web.params import FeedQueryDep
 from core.web.response_cache import Rendered
-from core.web.snapshot import Snapshot
+from core.web.snapshot import Liked, Snapshot
 
 FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.0"), ("json", "JSON Feed 1.1"))
 Route = Callable[..., Awaitable[Response]]
@@ -90,6 +90,7 @@ def category_feed(request: Request, ctx: Context, fmt: Format, category: str | N
     scope = category or ", ".join(ctx.config.categories)
 
     def render(current: str) -> Rendered:
+        notes: list[str] = []
         if query.only_limits:  # a prefix of the stored, ranked list is all it shows
             state, stored, version = ctx.store.load_feed(category, query.limit or ctx.config.max_papers)
             likeness, index = None, None
@@ -98,11 +99,15 @@ def category_feed(request: Request, ctx: Context, fmt: Format, category: str | N
             state, stored, version = snapshot.state, snapshot.papers, snapshot.version
             stored = [p for p in stored if category in p.listed_in] if category else stored
             query.check_cost(len(stored))
-            likeness = _likeness(ctx, snapshot, query.like)
-            index = snapshot.text_index
+            liked = _liked(snapshot, query.like)
+            likeness, notes, index = (
+                liked.likeness if liked else None,
+                liked.notes if liked else [],
+                snapshot.text_index,
+            )
         chosen = as_seen_in(stored, category) if category else stored
         papers = select_papers(chosen, ctx.config, query, likeness, index)
-        return _document(request, ctx, fmt, papers, state, scope, version, category or "")
+        return _document(request, ctx, fmt, papers, state, scope, version, category or "", notes)
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=not query.only_limits)
 
@@ -114,10 +119,13 @@ def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: Fe
     def render(current: str) -> Rendered:
         snapshot = ctx.papers.load(ctx.store, current)
         query.check_cost(len(snapshot.papers))
-        likeness = _likeness(ctx, snapshot, query.like or tuple(topic.like))
+        liked = _liked(snapshot, query.like or tuple(topic.like))
+        likeness = liked.likeness if liked else None
         papers = topic_papers(snapshot.papers, ctx.config, topic, query, likeness, snapshot.text_index)
-        title = topic.title or topic.name
-        return _document(request, ctx, fmt, papers, snapshot.state, title, snapshot.version, f"topic-{topic.name}")
+        scope, notes = topic.title or topic.name, liked.notes if liked else []
+        return _document(
+            request, ctx, fmt, papers, snapshot.state, scope, snapshot.version, f"topic-{topic.name}", notes
+        )
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 
@@ -127,20 +135,20 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
 
     def render(current: str) -> Rendered:
         snapshot = ctx.papers.load(ctx.store, current)
-        ids = query.like or tuple(snapshot.state.likes.ids)
+        ids = query.like or snapshot.liked_ids
         if not ids:
             raise NotFoundError(
                 "no liked papers yet", 'add "like": ["2411.17775", ...] to config.json, or ask with ?like=2411.17775'
             )
-        liked = snapshot.liked(ids, ctx.settings, ctx.config.categories)
+        liked = snapshot.liked(ids)
         papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
-        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you")
+        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you", liked.notes)
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 
 
-def _likeness(ctx: Context, snapshot: Snapshot, ids: tuple[str, ...]) -> Likeness | None:
-    return snapshot.liked(ids, ctx.settings, ctx.config.categories).likeness if ids else None
+def _liked(snapshot: Snapshot, ids: tuple[str, ...]) -> Liked | None:
+    return snapshot.liked(ids) if ids else None
 
 
 def _document(
@@ -152,11 +160,14 @@ def _document(
     scope: str,
     version: str,
     feed_key: str,
+    notes: list[str] | None = None,
 ) -> Rendered:
+    """The feed document; ``notes`` (liked ids left out, and why) end its description."""
+    said = "".join(f". Note: {note}" for note in notes or [])
     feed = build_feed(
         papers,
         title=f"{ctx.config.title}: {scope}",
-        description=f"New arXiv papers in {scope}, ranked by your keywords",
+        description=f"New arXiv papers in {scope}, ranked by your keywords{said}",
         link=str(request.url_for("index")),
         self_url=str(request.url),
         updated=state.feeds_updated_at,

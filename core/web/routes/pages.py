@@ -18,7 +18,6 @@ from core.render.opml import OPML_TYPE, render_opml
 from core.selection.query import FeedQuery, parse_likes
 from core.selection.select import select_for_you, select_papers
 from core.selection.topics import topic_papers
-from core.settings import Settings
 from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
@@ -79,7 +78,7 @@ def digest(request: Request, ctx: ContextDep) -> Response:
 
     def render(current: str) -> Rendered:
         snapshot = ctx.papers.load(ctx.store, current)
-        body = digest_of(snapshot, ctx.config, ctx.settings).encode()
+        body = digest_of(snapshot, ctx.config).encode()
         return Rendered.of(body, snapshot.state.feeds_updated_at, snapshot.version)
 
     return cached(request, ctx, DIGEST_TYPE, render, costly=True)
@@ -95,16 +94,16 @@ router.add_api_route(
 )
 
 
-def digest_of(snapshot: Snapshot, config: Config, settings: Settings) -> str:
+def digest_of(snapshot: Snapshot, config: Config) -> str:
     """The digest of one store version (also ``python -m core digest``)."""
     papers = select_papers(snapshot.papers, config, index=snapshot.text_index)
     sections = []
     for topic in config.topics:
-        likeness = snapshot.liked(topic.like, settings, config.categories).likeness if topic.like else None
+        likeness = snapshot.liked(topic.like).likeness if topic.like else None
         chosen = topic_papers(snapshot.papers, config, topic, likeness=likeness, index=snapshot.text_index)
         sections.append(Section(f"🏷️ Topic: {topic.title or topic.name}", chosen, "No papers in this topic yet."))
-    if liked_ids := tuple(snapshot.state.likes.ids):
-        liked = snapshot.liked(liked_ids, settings, config.categories)
+    if liked_ids := snapshot.liked_ids:
+        liked = snapshot.liked(liked_ids)
         found = select_for_you(snapshot.papers, config, FeedQuery(limit=FOR_YOU_ON_PAGE), liked.likeness, liked_ids)
         sections.append(Section("✨ For you", found, "No stored paper is like the papers you like yet."))
     return render_digest(papers, config, snapshot.state, sections)
@@ -117,14 +116,14 @@ def _render_index(
     most like them from every stored paper."""
     state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
     papers = select_papers(stored, ctx.config)
-    liked_ids = wanted or tuple(state.likes.ids)
     similar: pages.Similar | None = None
-    if liked_ids:
+    if wanted or state.likes.count:
         snapshot = ctx.papers.load(ctx.store, current)
-        liked = snapshot.liked(liked_ids, ctx.settings, ctx.config.categories)
+        liked_ids = wanted or snapshot.liked_ids
+        liked = snapshot.liked(liked_ids)
         shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
-        similar = pages.Similar(liked.papers if wanted else [], found)
+        similar = pages.Similar(liked.papers if wanted else [], found, liked.notes)
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import feedparser
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from core.config import load_config
+from core.refresh import refresh
+from core.settings import Settings
+from core.store import Store
+from core.web.app import create_app
+from tests.arxiv_fake import API_TWO, FakeArxiv
+from tests.conftest import TEST_CONFIG
 from tests.feed_rules import atom_problems, rss_problems
 from tests.web.conftest import SPEECH, entries
 
@@ -138,9 +148,52 @@ def test_like_errors_are_clear(liking: TestClient) -> None:
     bad = liking.get("/rss?like=not-an-id")
     assert bad.status_code == 422
     assert bad.json()["error"] == "parameter 'like': 'not-an-id' is not an arXiv id"
-    unknown = liking.get("/rss?like=0000.00000")  # the loopback API has no such paper
-    assert unknown.status_code == 422
-    assert "arXiv has no paper 0000.00000" in unknown.json()["error"]
+
+
+def description(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return str(feedparser.parse(response.content).feed.description)
+
+
+def test_a_like_of_a_paper_not_stored_asks_arxiv_nothing_and_the_next_refresh_fetches_it(
+    liking: TestClient, arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    for asked_for in ("1707.08567,0000.00000", "0000.00000,1707.08567"):  # in whichever order they are asked
+        arxiv_server.api_answers[asked_for] = API_TWO  # knows 1707.08567, not 0000.00000
+    asked = len(arxiv_server.api_requests)
+    wanted = "/rss/cs.CL?min_score=0&like=https://arxiv.org/abs/1707.08567v1,arXiv:0000.00000"
+    said = description(liking.get(wanted))
+    assert len(arxiv_server.api_requests) == asked  # a reader's request never reaches arXiv
+    assert "Note: 1707.08567 is not stored yet; the next refresh fetches it" in said
+    assert "Note: 0000.00000 is not stored yet" in said
+    assert set(store.load_pending_likes()) == {"1707.08567", "0000.00000"}
+    refresh(load_config(settings.config_path), settings, store)
+    by_id = [r for r in arxiv_server.api_requests[asked:] if "1707.08567" in r.path]
+    assert len(by_id) == 1  # both asked by the refresh, in one id_list request
+    asked = len(arxiv_server.api_requests)
+    after = TestClient(create_app(settings, store))
+    ranked = after.get(wanted)
+    said = description(ranked)
+    assert "1707.08567" not in said  # stored now: it ranks the feed
+    assert "Note: arXiv has no paper 0000.00000; it is left out" in said
+    assert any("similar to 1707.08567" in e.summary for e in entries(ranked))
+    assert len(arxiv_server.api_requests) == asked
+    assert store.load_pending_likes() == []
+
+
+def test_a_topic_liking_a_paper_arxiv_lacks_is_served_without_it(
+    served: TestClient, arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    config = {**TEST_CONFIG, "topics": [{"name": "agents", "keywords": ["agent"], "like": ["0000.00000", SPEECH[0]]}]}
+    settings.config_path.write_text(json.dumps(config))
+    refresh(load_config(settings.config_path), settings, store)  # arXiv has no 0000.00000
+    app = TestClient(create_app(settings, store))
+    asked = len(arxiv_server.api_requests)
+    topic = app.get("/rss/topic/agents")
+    assert "Note: arXiv has no paper 0000.00000; it is left out" in description(topic)
+    assert any(f"similar to {SPEECH[0]}" in e.summary for e in entries(topic))
+    assert app.get("/rss/for-you").status_code == 200
+    assert len(arxiv_server.api_requests) == asked
 
 
 def test_for_you_without_likes_says_how_to_add_them(served: TestClient) -> None:

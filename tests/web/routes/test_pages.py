@@ -45,3 +45,9 @@ def test_opml_lists_for_you_and_the_topics(liking: TestClient) -> None:
     root = etree.fromstring(liking.get("/opml").content)
     urls = [o.get("xmlUrl") for o in root.findall(".//outline[@type='rss']")]
     assert urls == [f"http://testserver/rss{suffix}" for suffix in ("", "/for-you", "/topic/agents")]
+
+
+def test_the_page_says_a_liked_paper_not_stored_yet_is_fetched_by_the_next_refresh(liking: TestClient) -> None:
+    page = liking.get("/?like=arXiv:1707.08567v1")
+    assert page.status_code == 200
+    assert "1707.08567 is not stored yet; the next refresh fetches it." in page.text

@@ -28,8 +28,13 @@ from pydantic import (
 from core import taxonomy
 from core.arxiv.ids import parse_id
 from core.errors import ConfigError, QueryError
+from core.text.latex import clean_text
 from core.text.matching import Node
 from core.text.querylang import parse_query
+
+# A text config.json gives feeds (a title, a keyword, a model's name): cleaned of XML-illegal
+# characters and folded white space once, here, as every text is where it comes in.
+Text = Annotated[str, AfterValidator(clean_text)]
 
 
 def _known_category(name: str) -> str:
@@ -99,7 +104,7 @@ class SummaryConfig(_Strict):
     """AI summaries of the top papers (made by the refresh job, never on a reader's request)."""
 
     provider: Literal["dashscope", "openai", "none"] = "dashscope"
-    model: str = Field(DEFAULT_MODELS["cn"], min_length=1)  # dashscope: follows region when unset
+    model: Text = Field(DEFAULT_MODELS["cn"], min_length=1)  # dashscope: follows region when unset
     language: str = Field("zh", min_length=2, max_length=20)
     max_papers: int = Field(15, ge=0, le=200)
     source: Literal["abstract", "fulltext"] = "fulltext"
@@ -139,11 +144,11 @@ class Topic(_Strict):
     """A named feed of its own: categories plus a query (or keywords), at /rss/topic/<name>."""
 
     name: str
-    title: str | None = None
+    title: Text | None = None
     categories: list[Category] = Field(default_factory=list)  # empty: every followed category
     query: str | None = Field(None, max_length=1000)
-    keywords: list[str] = Field(default_factory=list, max_length=200)
-    exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
+    keywords: list[Text] = Field(default_factory=list, max_length=200)
+    exclude_keywords: list[Text] = Field(default_factory=list, max_length=200)
     min_score: float | None = Field(None, ge=0)
     max_papers: int | None = Field(None, ge=1, le=500)
     summary: bool = True
@@ -270,7 +275,7 @@ class ZoteroConfig(_Strict):
 
 
 class Config(_Strict):
-    title: str = "arXiv radar"
+    title: Text = "arXiv radar"
     categories: list[Category] = Field(default_factory=lambda: ["cs.AI", "cs.LG", "cs.CL"], min_length=1, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=200)
     exclude_keywords: list[str] = Field(default_factory=list, max_length=200)
@@ -323,7 +328,7 @@ class Config(_Strict):
     @field_validator("keywords", "exclude_keywords")
     @classmethod
     def _clean_terms(cls, value: list[str]) -> list[str]:
-        terms = [" ".join(term.split()) for term in value]
+        terms = [clean_text(term) for term in value]
         if any(not term for term in terms):
             raise ValueError("contains an empty keyword")
         return list(dict.fromkeys(terms))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The shape of a stored Paper. Raise it with every change old records would not validate
 # against, and teach ``core.store.records`` how to migrate the previous shape.
-PAPER_SCHEMA = 3
+PAPER_SCHEMA = 4
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
@@ -281,6 +281,7 @@ class LikesState(_State):
     model: Literal["lexical", "embeddings"] = "lexical"  # what ranks the for-you feed now
     basis: str = ""  # a digest of the liked papers and the embedding model the matches were made with
     message: str = ""
+    problem: str = ""  # what kept liked papers from being read (a Zotero library refusing), for the page
 
 
 class LikedSet(_State):

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from core.config import Config, Topic, dashscope_base, load_config, parse_config
 from core.errors import ConfigError
+from core.text.latex import clean_text
+from core.text.matching import Matcher, match_papers
 from core.text.querylang import parse_query
+from tests.feed_rules import illegal_in_feeds
+from tests.papers import make_paper
 
 
 def write(tmp_path: Path, data: object) -> Path:
@@ -240,6 +244,27 @@ def test_not_utf8_and_deeply_nested_files_are_explained(tmp_path: Path) -> None:
         load_config(path)
 
 
-@given(config=st.builds(Config, keywords=st.lists(st.text(min_size=1, max_size=20).filter(str.strip), max_size=5)))
+# A keyword is cleaned as it is read (core.text.latex.clean_text): one of nothing else is empty.
+@given(config=st.builds(Config, keywords=st.lists(st.text(min_size=1, max_size=20).filter(clean_text), max_size=5)))
 def test_a_loaded_config_survives_a_round_trip(config: Config) -> None:
     assert parse_config(config.model_dump(mode="json")) == config
+
+
+def test_control_characters_in_config_texts_never_reach_a_feed() -> None:
+    """config.json is an inflow: its title, topic titles and keywords reach the feeds (their
+    titles, why a paper is there) and are cleaned as the config is read."""
+    config = parse_config(
+        {
+            "categories": ["cs.AI"],
+            "title": "My\x01 radar\x0c",
+            "keywords": ["LLM\x1b"],
+            "topics": [{"name": "agents", "title": "Agents\x0b", "keywords": ["agent\x01"]}],
+        }
+    )
+    assert (config.title, config.keywords, config.topics[0].title) == ("My radar", ["LLM"], "Agents")
+    assert config.topics[0].keywords == ["agent"]
+    paper = make_paper("An LLM agent", categories=["cs.AI"])
+    (matched,) = match_papers([paper], Matcher.build(config.keywords))
+    assert matched.match.hits
+    title = f"{config.title}: {config.topics[0].title}"
+    assert illegal_in_feeds([matched], title=title, description=f"New arXiv papers in {title}") == []

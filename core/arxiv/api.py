@@ -25,10 +25,10 @@ import feedparser
 from core import taxonomy
 from core.arxiv.client import ArxivClient
 from core.arxiv.ids import parse_versioned_id
-from core.arxiv.rss import parse_datetime
+from core.arxiv.rss import parse_categories, parse_datetime
 from core.errors import FeedError, FetchError
 from core.models import Metadata, Paper
-from core.text.latex import clean_text
+from core.text import limits
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class ApiEntry:
     submitted: datetime  # the first version's submission (``published``)
     updated: datetime  # the last version's
     metadata: Metadata
+    cut: tuple[str, ...] = ()  # the fields over their cap (core.text.limits), cut to it
 
     def as_paper(self, followed: list[str], *, backfilled: bool) -> Paper:
         """The paper dated by its submission: "new" when its primary category is followed,
@@ -96,6 +97,9 @@ def parse_answer(body: bytes) -> Answer:
     if not parsed.get("version"):
         raise FeedError("the arXiv API answered something that is not a feed", "arXiv may be serving an error page")
     entries = [e for e in map(_entry, parsed.entries) if e is not None]
+    for entry in entries:
+        if entry.cut:
+            log.warning("arXiv API: %s had its %s cut to size", entry.id, ", ".join(dict.fromkeys(entry.cut)))
     try:
         total = int(parsed.get("feed", {}).get("opensearch_totalresults", len(entries)))
     except (TypeError, ValueError):
@@ -108,36 +112,43 @@ def _entry(entry: Any) -> ApiEntry | None:
     submitted = parse_datetime(entry.get("published_parsed"))
     if found is None or submitted is None or entry.get("title") == "Error":
         return None
+    # Every text is cleaned and capped here, once: nothing downstream cleans again.
+    fit = limits.Fitter()
+    authors = [a.get("name") or "" for a in entry.get("authors", [])[: limits.AUTHORS + 1]]
     return ApiEntry(
         id=found.id,
         version=found.version,
-        title=clean_text(entry.get("title", "")),
-        authors=[clean_text(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")],
-        abstract=clean_text(entry.get("summary", "")),
-        categories=[tag["term"] for tag in entry.get("tags", []) if tag.get("term")],
+        title=fit.text("title", entry.get("title"), limits.TITLE),
+        authors=fit.names("authors", authors, limits.AUTHOR, limits.AUTHORS, limits.AUTHORS_CHARS),
+        abstract=fit.text("abstract", entry.get("summary"), limits.ABSTRACT),
+        categories=parse_categories(entry.get("tags", []), fit),
         submitted=submitted,
         updated=parse_datetime(entry.get("updated_parsed")) or submitted,
-        metadata=_metadata(entry),
+        metadata=_metadata(entry, fit),
+        cut=tuple(fit.cut),
     )
 
 
-def _metadata(entry: Any) -> Metadata:
-    comment = clean_text(entry.get("arxiv_comment", "")) or None
+def _metadata(entry: Any, fit: limits.Fitter) -> Metadata:
+    comment = fit.text("comment", entry.get("arxiv_comment"), limits.COMMENT)
     primary = entry.get("arxiv_primary_category", {})
+    primary_term = primary.get("term") if isinstance(primary, dict) else None
+    links = [link.rstrip(".") for link in _CODE.findall(comment)][: limits.CODE_LINKS]
     return Metadata(
-        primary_category=primary.get("term") if isinstance(primary, dict) else None,
-        comment=comment,
-        journal_ref=clean_text(entry.get("arxiv_journal_ref", "")) or None,
-        doi=entry.get("arxiv_doi") or None,
-        venue=find_venue(comment or ""),
-        code_links=[link.rstrip(".") for link in _CODE.findall(comment or "")],
+        primary_category=fit.text("primary category", primary_term, limits.TOKEN) or None,
+        comment=comment or None,
+        journal_ref=fit.text("journal reference", entry.get("arxiv_journal_ref"), limits.JOURNAL_REF) or None,
+        doi=fit.text("DOI", entry.get("arxiv_doi"), limits.URL) or None,
+        venue=find_venue(comment),
+        code_links=[limits.cut(link, limits.URL) for link in links],
     )
 
 
 def find_venue(comment: str) -> str | None:
-    """ "Accepted at ICLR 2026" -> "ICLR 2026"; a bare "ISAAC 2024" is recognised too."""
+    """ "Accepted at ICLR 2026" -> "ICLR 2026"; a bare "ISAAC 2024" is recognised too. The
+    comment is clean already; a venue past its cap is cut between words."""
     if (match := _VENUE.search(comment)) is not None:
-        return match["venue"].strip()[:100]
+        return limits.cut(match["venue"].strip(), limits.VENUE)
     if (match := _CONFERENCE.search(comment)) is not None:
         return match["venue"].strip()
     return None

@@ -21,6 +21,7 @@ from core.arxiv.client import RSS_MAX_BYTES, ArxivClient
 from core.arxiv.ids import parse_versioned_id
 from core.errors import FeedError
 from core.models import Paper
+from core.text import limits
 from core.text.latex import clean_text
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class FetchResult:
 @dataclass(frozen=True)
 class ParsedFeed:
     papers: list[Paper] = field(default_factory=list)  # none: a weekend or holiday, not an error
+    cut: int = 0  # papers with a field over its cap (core.text.limits), cut to it
 
 
 def feed_url(base: str, categories: list[str]) -> str:
@@ -79,7 +81,7 @@ def parse_feed(body: bytes) -> ParsedFeed:
     channel = parsed.get("feed", {})
     title = channel.get("title", "")
     if title.startswith("Feed error for query"):
-        reason = clean_text(channel.get("subtitle", "")) or title
+        reason = limits.cut(clean_text(channel.get("subtitle", "")[: limits.KEY * 2]), limits.KEY) or title
         raise FeedError(f"arXiv rejected the query: {reason}", "fix the categories in config.json")
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception") or "no RSS or Atom document"
@@ -89,11 +91,18 @@ def parse_feed(body: bytes) -> ParsedFeed:
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
         raise FeedError(f"the feed is malformed XML ({parsed['bozo_exception']})", "the download may be truncated")
     published = parse_datetime(channel.get("published_parsed") or channel.get("updated_parsed"))
-    papers = [_paper(entry, published) for entry in parsed.entries]
-    return ParsedFeed(papers=[p for p in papers if p is not None])
+    papers, cut = [], 0
+    for entry in parsed.entries:
+        fitter = limits.Fitter()
+        if (paper := _paper(entry, published, fitter)) is not None:
+            papers.append(paper)
+        if fitter.changed:
+            cut += 1
+            log.warning("arXiv: item %r had its %s cut to size", entry.get("id", "")[:100], fitter.note())
+    return ParsedFeed(papers, cut)
 
 
-def _paper(entry: Any, published: datetime | None) -> Paper | None:
+def _paper(entry: Any, published: datetime | None, fit: limits.Fitter) -> Paper | None:
     guid = parse_versioned_id(entry.get("id", ""))  # oai:arXiv.org:2601.08670v1
     announced = parse_datetime(entry.get("published_parsed")) or published
     if guid is None or announced is None:
@@ -101,26 +110,43 @@ def _paper(entry: Any, published: datetime | None) -> Paper | None:
         return None
     if announced < EARLIEST:
         raise FeedError(f"item {guid.id} is dated {announced:%Y-%m-%d}, before arXiv existed", "the feed is corrupt")
-    title = clean_text(entry.get("title", ""))
-    abstract = clean_text(_PREFIX.sub("", entry.get("summary", ""), count=1))
+    # Every text is cleaned and capped here, once: nothing downstream cleans again.
+    summary = entry.get("summary", "")
+    prefix = _PREFIX.match(summary[:1000])
     return Paper(
         id=guid.id,
         version=guid.version,
-        title=title,
-        authors=parse_authors(entry.get("author", "")),
-        abstract=abstract,
-        categories=[tag["term"] for tag in entry.get("tags", []) if tag.get("term")],
-        announce_type=entry.get("arxiv_announce_type", "new").strip() or "new",
+        title=fit.text("title", entry.get("title"), limits.TITLE),
+        authors=parse_authors(entry.get("author", ""), fit),
+        abstract=fit.text("abstract", summary[prefix.end() :] if prefix else summary, limits.ABSTRACT),
+        categories=parse_categories(entry.get("tags", []), fit),
+        announce_type=fit.text("announce type", entry.get("arxiv_announce_type"), limits.TOKEN) or "new",
         announced=announced,
         updated=announced,
-        rights=entry.get("rights") or None,
-        doi=entry.get("arxiv_doi") or None,
-        journal_ref=clean_text(entry.get("arxiv_journal_reference", "")) or None,
+        rights=fit.text("rights", entry.get("rights"), limits.URL) or None,
+        doi=fit.text("DOI", entry.get("arxiv_doi"), limits.URL) or None,
+        journal_ref=fit.text("journal reference", entry.get("arxiv_journal_reference"), limits.JOURNAL_REF) or None,
     )
 
 
-def parse_authors(creator: str) -> list[str]:
-    """Split dc:creator ("A, B (Univ. X, City), C") at top-level commas; drop affiliations."""
+def parse_categories(tags: list[Any], fit: limits.Fitter) -> list[str]:
+    """The terms of an item's ``<category>`` tags (feedparser's and the API's alike), cleaned and capped."""
+    terms = [tag.get("term") or "" for tag in tags[: limits.CATEGORIES + 1]]
+    return fit.names("categories", terms, limits.TOKEN, limits.CATEGORIES, limits.TOKEN * limits.CATEGORIES)
+
+
+# dc:creator is split character by character: a creator far past what the names may hold in
+# all is read only that far (affiliations, dropped, may take as much again).
+_CREATOR_READ = 4 * limits.AUTHORS_CHARS
+
+
+def parse_authors(creator: str, fit: limits.Fitter | None = None) -> list[str]:
+    """Split dc:creator ("A, B (Univ. X, City), C") at top-level commas; drop affiliations;
+    each name cleaned and capped (``core.text.limits``)."""
+    fit = fit or limits.Fitter()
+    if len(creator) > _CREATOR_READ:
+        fit.cut.append("authors")
+        creator = creator[:_CREATOR_READ]
     names, depth, start = [], 0, 0
     for i, char in enumerate(creator):
         if char == "(":
@@ -131,8 +157,9 @@ def parse_authors(creator: str) -> list[str]:
             names.append(creator[start:i])
             start = i + 1
     names.append(creator[start:])
-    cleaned = (clean_text(_AFFILIATION.sub("", name)) for name in names)
-    return [name.removeprefix("and ") for name in cleaned if name]
+    bare = [_AFFILIATION.sub("", name) for name in names]
+    kept = fit.names("authors", bare, limits.AUTHOR, limits.AUTHORS, limits.AUTHORS_CHARS)
+    return [name.removeprefix("and ") for name in kept]
 
 
 def parse_datetime(value: time.struct_time | None) -> datetime | None:

@@ -14,8 +14,8 @@ same step ``python -m core summarize`` runs.
 Owns: ``ingest`` (the RSS day), ``catalog`` (stored entries and whole papers), ``rank``,
 ``backfill``, ``enrich``, ``likes``, ``embeddings``, ``stages``, ``lock``.
 May import: ``core.arxiv``, ``core.selection``, ``core.summarize``, ``core.store``,
-``core.text``, ``core.config``, ``core.settings``, ``core.models``; never ``core.web`` or
-``core.render``.
+``core.text``, ``core.zotero``, ``core.config``, ``core.settings``, ``core.models``; never
+``core.web`` or ``core.render``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from core.config import Config
 from core.errors import AppError
 from core.models import Entry, RefreshState
 from core.refresh import stages
-from core.refresh.backfill import MAX_PAGES_ON_DEMAND, run_backfill
+from core.refresh.backfill import MAX_PAGES_ON_DEMAND, clamp_days, run_backfill
 from core.refresh.catalog import FUTURE_TOLERANCE, Catalog, merge_backfilled, merge_papers, papers_changed, window_start
 from core.refresh.ingest import fetch_day
 from core.refresh.lock import refresh_lock
@@ -61,12 +61,13 @@ class RefreshReport:
     future_dated: int = 0  # items dated more than a day ahead, clamped to the refresh's clock
     backfilled: int = 0  # papers the backfill from the arXiv API added
     rss_requests: int = 0  # arXiv RSS requests the day took (more than one when its feed was cut)
+    cut: int = 0  # papers from arXiv with a field over its cap (core.text.limits), cut to it
     seconds: float = 0.0
     summaries: SummaryReport | None = None
 
     def line(self) -> str:
         skip: tuple[str, ...] = ("outcome", "seconds", "summaries")
-        rare = ("future_dated", "backfilled")  # said only when it happened
+        rare = ("future_dated", "backfilled", "cut")  # said only when it happened
         skip += () if self.rss_requests > 1 else ("rss_requests",)  # said when the feed was cut
         counts = ", ".join(
             f"{k.replace('_', '-')} {v}" for k, v in asdict(self).items() if k not in skip and (v or k not in rare)
@@ -130,7 +131,7 @@ def _refresh(
     config, store, client, now = run.config, run.store, run.client, run.now
     day = fetch_day(client, run.settings.arxiv_rss_base, config, state)
     report = RefreshReport(
-        outcome=day.outcome, fetched=day.fetched, followed=len(day.papers), rss_requests=day.requests
+        outcome=day.outcome, fetched=day.fetched, followed=len(day.papers), rss_requests=day.requests, cut=day.cut
     )
     message = day.message
 
@@ -145,7 +146,7 @@ def _refresh(
     merged, report.new, report.updated = merge_papers(redo, day.papers)
     report.future_dated = catalog.add(merged, now)
 
-    filling = state.backfill
+    filling = clamp_days(state.backfill, now)
     if config.backfill.enabled or backfill_days is not None:
         since = window_start(catalog.order, now, backfill_days or config.days_back)
         pages = MAX_PAGES_ON_DEMAND if backfill_days is not None else None
@@ -169,7 +170,9 @@ def _refresh(
         report.backfilled = sum(1 for p in added if p.id not in known)
         catalog.add(added, now)
         filling = filled.state.but(papers=filled.state.papers + report.backfilled)
-        if filled.pages and filling.message:
+        report.cut += filled.cut
+        # What this run did: its pages, or the request that failed (which read none).
+        if (filled.pages or filled.failed) and filling.message:
             message = f"{message} Backfill: {filling.message}.".strip()
 
     liking = state.likes
@@ -190,6 +193,8 @@ def _refresh(
 
     if report.future_dated:
         message = f"{message} {report.future_dated} item(s) dated in the future were dated today".strip()
+    if report.cut:
+        message = f"{message} {report.cut} item(s) had a field over its size cap, cut to it (see the log)".strip()
     state = state.but(
         feed_url=day.url,
         etag=day.etag,

@@ -25,6 +25,7 @@ from core.arxiv.client import ArxivClient
 from core.config import Config
 from core.errors import FeedError, FetchError
 from core.models import BackfillState, Paper, Ranked
+from core.refresh.catalog import FUTURE_TOLERANCE
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class BackfillRun:
     state: BackfillState
     papers: list[Paper] = field(default_factory=list)
     pages: int = 0
+    failed: bool = False  # a request failed: nothing fetched, the state's message says why
+    cut: int = 0  # papers with a field over its cap, cut to it (core.text.limits)
 
 
 def lacking(
@@ -102,21 +105,21 @@ def run_backfill(
     fetched: list[Paper] = []
     while True:
         if run.pages >= cap:
-            return _stopped(
-                run, fetched, until, f"stopped after {run.pages} pages (backfill.max_pages); continues next run"
-            )
+            message = f"stopped after {run.pages} pages (backfill.max_pages); continues next run"
+            return _stopped(run, fetched, until, message, now)
         if client.deadline is not None and client.clock() + RESERVE_S > client.deadline:
-            return _stopped(run, fetched, until, "stopped at the run's time budget; continues next run")
+            return _stopped(run, fetched, until, "stopped at the run's time budget; continues next run", now)
         try:
             page = fetch_submissions(client, api_base, state.categories, since, until, config.backfill.page_size)
         except (FetchError, FeedError) as exc:
             message = f"the arXiv API failed ({exc.message}); nothing stored, retried next run"
             log.warning("backfill: %s", message)
-            return BackfillRun(run.state.model_copy(update={"message": message}))
+            return BackfillRun(run.state.but(message=message), failed=True)
         run.pages += 1
         if not page.entries and page.total > 0:  # arXiv's API sometimes answers a page empty
             message = f"the arXiv API answered an empty page of {page.total} results; nothing stored, retried next run"
-            return BackfillRun(run.state.model_copy(update={"message": message}))
+            return BackfillRun(run.state.but(message=message), failed=True)
+        run.cut += sum(1 for entry in page.entries if entry.cut)
         papers = [entry.as_paper(followed, backfilled=True) for entry in page.entries]
         fetched += [p for p in papers if p.announced >= since]
         oldest = min((p.announced for p in papers), default=since)
@@ -126,7 +129,7 @@ def run_backfill(
         else:
             progress(f"backfill: page {page_number}: the arXiv API lists no papers submitted since {since:%Y-%m-%d}")
         if len(papers) < config.backfill.page_size or oldest <= since:
-            return _finished(run, fetched)
+            return _finished(run, fetched, now)
         # The next page: what was submitted before the oldest one read. The bound is inclusive
         # and to the minute, so that minute is read again (merged by id), unless the whole page
         # was one minute: then step past it.
@@ -158,13 +161,13 @@ def _plan(
     return state.model_copy(update={"categories": todo, "since": since, "until": now, "pages": 0, "message": ""})
 
 
-def _stopped(run: BackfillRun, fetched: list[Paper], until: datetime, message: str) -> BackfillRun:
+def _stopped(run: BackfillRun, fetched: list[Paper], until: datetime, message: str, now: datetime) -> BackfillRun:
     log.info("backfill: %s", message)
     state = run.state.model_copy(update={"until": until, "pages": run.state.pages + run.pages, "message": message})
-    return BackfillRun(_counted(state, fetched), fetched, run.pages)
+    return BackfillRun(_counted(state, fetched, now), fetched, run.pages, cut=run.cut)
 
 
-def _finished(run: BackfillRun, fetched: list[Paper]) -> BackfillRun:
+def _finished(run: BackfillRun, fetched: list[Paper], now: datetime) -> BackfillRun:
     state = run.state
     since = f" submitted since {state.since:%Y-%m-%d}" if state.since else ""
     if fetched or state.pages:  # this run, or earlier runs of the same fill, brought papers
@@ -181,14 +184,28 @@ def _finished(run: BackfillRun, fetched: list[Paper]) -> BackfillRun:
             "message": message,
         }
     )
-    return BackfillRun(_counted(done, fetched), fetched, run.pages)
+    return BackfillRun(_counted(done, fetched, now), fetched, run.pages, cut=run.cut)
 
 
-def _counted(state: BackfillState, fetched: list[Paper]) -> BackfillState:
+def _counted(state: BackfillState, fetched: list[Paper], now: datetime) -> BackfillState:
     """The state's record of the papers fetched (the refresh corrects ``papers`` to what it adds)."""
     if not fetched:
         return state
     days = [p.announced for p in fetched]
     first = min([*days, *([state.first_day] if state.first_day else [])])
     last = max([*days, *([state.last_day] if state.last_day else [])])
-    return state.model_copy(update={"first_day": first, "last_day": last})
+    return clamp_days(state.but(first_day=first, last_day=last), now)
+
+
+def clamp_days(state: BackfillState, now: datetime) -> BackfillState:
+    """The state with its days dated as the catalog dates papers (``clamp_future``): more than a
+    day past ``now`` is ``now``. A paper submitted "in the future" once left 9999-12-31 as the
+    last day, and the page showed it."""
+    limit = now + FUTURE_TOLERANCE
+    first, last = state.first_day, state.last_day
+    if (first is None or first <= limit) and (last is None or last <= limit):
+        return state
+    return state.but(
+        first_day=first if first is None or first <= limit else now,
+        last_day=last if last is None or last <= limit else now,
+    )

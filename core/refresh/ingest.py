@@ -46,6 +46,7 @@ class Day:
     papers: list[Paper] = field(default_factory=list)  # those in a followed category
     requests: int = 1  # RSS requests it took (more than one when the first answer was cut)
     unread: list[str] = field(default_factory=list)  # followed names whose items may be missing
+    cut: int = 0  # items with a field over its cap, cut to it (core.text.limits)
 
 
 def fetch_day(client: ArxivClient, rss_base: str, config: Config, state: RefreshState) -> Day:
@@ -57,11 +58,13 @@ def fetch_day(client: ArxivClient, rss_base: str, config: Config, state: Refresh
     if answer.status == 304:
         message = "arXiv has nothing new since the last refresh"
         return Day(url, "not-modified", message, answer.etag, answer.last_modified)
-    items = rss.parse_feed(answer.body).papers
+    parsed = rss.parse_feed(answer.body)
+    items, cut = parsed.papers, parsed.cut
     requests, unread, message = 1, list[str](), ""
     if len(config.categories) > 1 and len(items) >= RSS_CAP:
         log.info("arXiv's feed holds %d items, its cap: reading the day in smaller requests", len(items))
-        more, requests, unread = _read_split(client, rss_base, config.categories)
+        more, requests, unread, more_cut = _read_split(client, rss_base, config.categories)
+        cut += more_cut
         items = merge_items([*items, *more])
         requests += 1
         message = f"arXiv's feed was cut at {RSS_CAP:,} items; read in {requests} requests"
@@ -74,7 +77,7 @@ def fetch_day(client: ArxivClient, rss_base: str, config: Config, state: Refresh
     outcome: Literal["ok", "quiet"] = "ok" if followed else "quiet"
     if not followed:
         message = message or "arXiv announced nothing in the followed categories"
-    return Day(url, outcome, message, etag, last_modified, len(items), followed, requests, unread)
+    return Day(url, outcome, message, etag, last_modified, len(items), followed, requests, unread, cut)
 
 
 def split_names(names: list[str]) -> list[list[str]]:
@@ -85,29 +88,31 @@ def split_names(names: list[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def _read_split(client: ArxivClient, rss_base: str, names: list[str]) -> tuple[list[Paper], int, list[str]]:
+def _read_split(client: ArxivClient, rss_base: str, names: list[str]) -> tuple[list[Paper], int, list[str], int]:
     """Every item of ``names``, one request per archive, then per category where an archive's
-    answer is cut too: the items, the requests made, and the names left unread."""
+    answer is cut too: the items, the requests made, the names left unread, and the items
+    with a field cut to its cap."""
     groups = split_names(names)
     if len(groups) == 1:  # one archive: its categories one by one
         groups = [[name] for name in names]
     items: list[Paper] = []
-    requests, unread = 0, list[str]()
+    requests, unread, cut = 0, list[str](), 0
     while groups:
         group = groups.pop(0)
         try:
             requests += 1
             answer = rss.fetch_feed(client, rss.feed_url(rss_base, group))
-            papers = rss.parse_feed(answer.body).papers
+            parsed = rss.parse_feed(answer.body)
         except (FetchError, FeedError) as exc:
             log.warning("arXiv: %s could not be read (%s)", "+".join(group), exc)
             unread += group
             continue
-        if len(group) > 1 and len(papers) >= RSS_CAP:
+        if len(group) > 1 and len(parsed.papers) >= RSS_CAP:
             groups = [[name] for name in group] + groups
             continue
-        items += papers
-    return items, requests, unread
+        items += parsed.papers
+        cut += parsed.cut
+    return items, requests, unread, cut
 
 
 def merge_items(papers: Iterable[Paper]) -> list[Paper]:

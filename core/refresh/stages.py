@@ -24,6 +24,7 @@ from core.selection.topics import shown_ids
 from core.settings import Settings
 from core.store import Store
 from core.summarize.pipeline import attach_cached, summary_candidates
+from core.zotero import ZoteroSync, sync
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
     except (OSError, UnicodeError, ValueError) as exc:  # the feeds go on; the page and /health say why
         log.warning("likes: %s cannot be read: %s", config.like_bibtex, exc)
         return LikesState(message=f"{config.like_bibtex} cannot be read: {exc}"), []
-    ids = [*config.liked_ids, *(r.arxiv for r in refs if r.arxiv)]
+    synced = _sync_zotero(run)
+    ids = [*config.liked_ids, *(r.arxiv for r in refs if r.arxiv), *synced.ids]
     previous = store.load_liked_set()
     pending = [i for i in store.load_pending_likes() if i not in ids]
     asked = list(dict.fromkeys([*ids, *pending]))
@@ -74,20 +76,32 @@ def resolve_likes(catalog: Catalog, run: Run) -> tuple[LikesState, list[Paper]]:
     api = run.settings.arxiv_api_base
     resolved = likes.resolve(asked, found, store, run.client, api, config.categories) if asked else likes.Resolved()
     by_id = {p.id: p for p in resolved.papers}
-    liked = [*(by_id[i] for i in dict.fromkeys(ids) if i in by_id), *(r.as_paper() for r in refs if not r.arxiv)]
+    texts = [*(r.as_paper() for r in refs if not r.arxiv), *synced.papers]  # liked by their title and abstract
+    liked = [*(by_id[i] for i in dict.fromkeys(ids) if i in by_id), *texts]
     kept = likes.next_liked_set([p.id for p in liked], pending, resolved, previous)
     store.save_liked([*liked, *(by_id[i] for i in pending if i in by_id)])
     store.save_liked_set(kept)
     store.drop_pending_likes([i for i in pending if i not in resolved.unanswered])
     configured = set(ids)
     missing = [i for i in resolved.missing if i in configured]
-    if not liked and not missing:
+    problem = f"Zotero: {synced.error}" if synced.error else ""
+    if not liked and not missing and not problem:
         return LikesState(), []
-    message = f"{len(liked)} liked papers"
+    message = "; ".join(filter(None, [f"{len(liked)} liked papers", synced.note]))
+    if cut := sum(1 for r in refs if r.cut):
+        message += f"; {cut} BibTeX entries had a field over its size cap, cut to it"
     if missing:
         more = " ..." if len(missing) > 5 else ""
         message += f"; arXiv has no paper {', '.join(missing[:5])}{more}"
-    return LikesState(count=len(liked), missing=missing[:20], message=message), liked
+    return LikesState(count=len(liked), missing=missing[:20], message=message, problem=problem), liked
+
+
+def _sync_zotero(run: Run) -> ZoteroSync:
+    """config.json's Zotero library brought up to date (nothing when none is followed). A
+    failure is in the result, never raised: the likes are then the last good sync's."""
+    if run.config.zotero is None:
+        return ZoteroSync()
+    return sync(run.config.zotero, run.settings, run.store, run.now, run.client.deadline, clock=run.client.clock)
 
 
 def match_for_you(

@@ -2,9 +2,10 @@
 JSON Feed 1.1.
 
 Rendering is pure and deterministic: the same papers and the same refresh time give the same
-bytes (and so the same ETag). Every text is cleaned of XML-illegal characters before it
-reaches feedgen, which refuses them. Titles and abstracts are shown with LaTeX turned into
-Unicode; the stored paper keeps arXiv's original.
+bytes (and so the same ETag). Titles and abstracts are shown with LaTeX turned into
+Unicode; the stored paper keeps arXiv's original. No text is cleaned here: feedgen refuses
+XML-illegal characters, and every text reaches a feed clean from where it came in (the arXiv
+and BibTeX parsers, config.json, a request's query, the summaries, older stored records).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.models import Paper
-from core.text.latex import clean_text, strip_illegal
 from core.text.scoring import hit_points
 
 Format = Literal["rss", "atom", "json"]
@@ -76,8 +76,8 @@ def build_feed(
 ) -> Feed:
     """``scope`` names the feed among the others (``guid``): "" for all followed categories."""
     return Feed(
-        title=clean_text(title),
-        description=clean_text(description),
+        title=title,
+        description=description,
         link=link,
         self_url=self_url,
         updated=updated,
@@ -142,7 +142,7 @@ def render_item_html(paper: Paper) -> str:
         f'<p><a href="{esc(paper.abs_url)}">Abstract</a> &middot; <a href="{esc(paper.pdf_url)}">PDF</a>'
         f' &middot; <a href="{esc(paper.html_url)}">HTML</a></p>'
     )
-    return strip_illegal("\n".join(parts))
+    return "\n".join(parts)
 
 
 def _metadata_html(paper: Paper) -> str:
@@ -211,7 +211,7 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
         entry.guid(item.id, permalink=item.id == item.link)
-        entry.title(strip_illegal(item.title))
+        entry.title(item.title)
         entry.link(href=item.link, rel="alternate")
         entry.content(item.content_html, type="html")
         entry.published(item.published)
@@ -220,9 +220,9 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
         entry.arxiv.pdf_url = item.pdf_url
         entry.arxiv.abs_url = item.link
         for name in item.authors:
-            entry.author(name=strip_illegal(name))
+            entry.author(name=name)
         if item.authors:  # one dc:creator with every name, as arXiv's own feed: readers show one
-            entry.dc.dc_creator(strip_illegal(", ".join(item.authors)))
+            entry.dc.dc_creator(", ".join(item.authors))
         for term in item.categories:
             entry.category(term=term, scheme="https://arxiv.org/archive/")
     body: bytes = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)

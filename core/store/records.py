@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.models import PAPER_SCHEMA, Entry, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
+from core.text.latex import strip_illegal
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,25 @@ def _reconvert_percent(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in ("title_text", "abstract_text")}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in, 2: _reconvert_percent}
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 3 -> 4: feeds stopped cleaning text on the way out; every text is cleaned where it
+    comes in. Older versions cleaned the titles, abstracts and names, not all the rest (a
+    category from the API's lenient parse could keep a form feed), so an older record is
+    cleaned of XML-illegal characters as it is read."""
+    return _cleaned(record)  # type: ignore[no-any-return]
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_illegal(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    return value
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _listed_in, 2: _reconvert_percent, 3: _clean}
 
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]

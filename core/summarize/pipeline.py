@@ -27,6 +27,7 @@ from core.store import Store
 from core.summarize import Summarizer
 from core.summarize.fulltext import extract_text, fetch_pdf
 from core.summarize.prompt import PROMPT_VERSION, build_messages
+from core.text.latex import strip_illegal
 from core.text.markdown import render_markdown
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,9 @@ def _summarize(paper: Paper, run: _Run) -> Summary:
             run.sleep(pause)
     if not completion.text.strip():
         raise LLMError("transient", "the model returned an empty summary")
-    markdown, reason = cut_reply(completion.text)
+    # A model's reply comes in here: cleaned of XML-illegal characters once, as every text is
+    # where it comes in (render_markdown cleans what its own entities make: "&#12;").
+    markdown, reason = cut_reply(strip_illegal(completion.text))
     if reason:
         log.warning("summary of %s: %s", paper.versioned_id, reason)
     return Summary(

@@ -19,4 +19,6 @@ def _parser() -> MarkdownIt:
 
 
 def render_markdown(text: str) -> str:
+    """HTML for clean Markdown, clean itself: a character reference (``&#12;``) decodes to the
+    character it names, so what markdown-it makes is cleaned of XML-illegal ones too."""
     return strip_illegal(_parser().render(text))

@@ -16,6 +16,7 @@ import re
 
 from core import taxonomy
 from core.errors import QueryError
+from core.text.latex import clean_text
 from core.text.matching import FIELDS, Node, Op, Word
 
 MAX_QUERY_LENGTH = 1000
@@ -131,7 +132,7 @@ class _Parser:
                     f"weight ^{weighted['weight'][:20]} at position {position} is over {MAX_WEIGHT:g}",
                     f"use a weight from 0 to {MAX_WEIGHT:g}, e.g. ti:transformer^2",
                 )
-        text = " ".join(value.split())
+        text = clean_text(value)  # a query's terms reach the feeds (why a paper is there): cleaned here
         if not text:
             raise QueryError(self.parameter, f"empty phrase at position {position}", "put words between the quotes")
         if field == "cat" and not taxonomy.is_known(text.rstrip("*")):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.arxiv.ids import parse_id
+from core.text import limits
 from core.text.latex import clean_text
 
 NOT_PAPERS = frozenset({"note", "attachment", "annotation"})
@@ -48,7 +49,8 @@ def parse_item(raw: Any) -> Item | None:
         return None
     collections = data.get("collections")
     return Item(
-        key=data["key"],
+        # The key names a liked paper (zotero:<key>) that feeds show; nothing cleans it later.
+        key=clean_text(data["key"][: limits.KEY]),
         arxiv=arxiv_id(data),
         title=_text(data.get("title") or data.get("caseName") or data.get("nameOfAct") or "", MAX_TITLE),
         abstract=_text(data.get("abstractNote") or "", MAX_ABSTRACT),

@@ -3,6 +3,7 @@ requests against a loopback API."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,9 @@ from core.arxiv.api import Answer, fetch_by_ids, find_venue, parse_answer, searc
 from core.arxiv.client import ArxivClient
 from core.errors import FeedError
 from core.settings import Settings
+from core.text import limits
 from tests.arxiv_fake import API_CS_AI, API_ERROR, API_OLD_STYLE, API_TWO, API_ZERO, FakeArxiv, read
+from tests.feed_rules import illegal_in_feeds
 from tests.loopback import Reply
 
 API_MATH = "api-cat-math.NT-OR-math.AG-2026-06-29.xml"
@@ -70,12 +73,19 @@ def test_comments_journal_refs_and_dois_become_metadata() -> None:
     assert many["2011.02565"].as_paper(["cs.AI"], backfilled=False).doi == "10.48550/arXiv.2011.02565"
     assert many["cs/0203003"].metadata.journal_ref == "Journal of Logic and Computation, 5(1) (1995) pp. 111-122"
     venues = {i: e.metadata.venue for i, e in many.items() if e.metadata.venue}
-    cut = "Proc. 5th International Conference on Principles and Practice of Constraint Programming as an invited talk"
     assert venues == {
-        "cs/9909009": cut[:100],
+        "cs/9909009": "Proc. 5th International Conference on Principles and Practice of Constraint Programming "
+        "as an invited talk",
         "2204.11574": "ACL 2022",
         "2405.04697": "ISAAC 2024",
-    }  # a venue is cut at 100 characters
+    }  # whole: 106 characters were cut mid-word at 100 before
+
+
+def test_a_venue_over_its_cap_is_cut_between_words() -> None:
+    venue = find_venue("Accepted at " + "Very Long Workshop Name " * 40)
+    assert venue is not None
+    assert len(venue) <= limits.VENUE
+    assert venue.endswith("Name\u2026") or venue.endswith("Very\u2026") or venue.endswith("Long\u2026")
 
 
 def test_bytes_that_are_no_feed_are_refused() -> None:
@@ -136,3 +146,46 @@ def test_an_answer_that_is_no_feed_costs_only_its_batch(arxiv_server: FakeArxiv)
         assert fetch_by_ids(client, base, ["1707.08567"]) == ([], ["1707.08567"])
         entries, unanswered = fetch_by_ids(client, base, ["astro-ph/0601001"])
     assert ([e.id for e in entries], unanswered) == (["astro-ph/0601001"], [])
+
+
+@pytest.mark.parametrize("megabytes", [11, 15])
+def test_an_oversized_abstract_from_the_api_is_cut_and_said(megabytes: int) -> None:
+    words = b"lorem ipsum dolor " * (megabytes * 2**20 // 18)
+    body = read(API_TWO).replace(b"<summary>The 10th", b"<summary>" + words + b"The 10th", 1)
+    entry = next(e for e in parse_answer(body).entries if e.id == "1707.08567")
+    assert len(entry.abstract) <= limits.ABSTRACT
+    assert entry.abstract.endswith("\u2026")
+    assert entry.cut == ("abstract",)
+    assert all(not e.cut for e in parse_answer(read(API_CS_AI)).entries)  # real papers are never cut
+
+
+def test_every_text_field_of_an_api_entry_is_capped() -> None:
+    head, entries = read(API_TWO).split(b"<entry>", 1)
+    words = b"word " * 50_000
+    entries = entries.replace(b"<title>", b"<title>" + words, 1).replace(b"<name>", b"<name>" + b"N" * 5000, 1)
+    comment = re.compile(rb"<arxiv:comment[^>]*>")
+    journal = b"<arxiv:journal_ref>" + words + b"</arxiv:journal_ref>"
+    entries = comment.sub(lambda m: journal + m[0] + words, entries, count=1)
+    body = head + b"<entry>" + entries
+    entry = parse_answer(body).entries[0]
+    meta = entry.metadata
+    assert len(entry.title) <= limits.TITLE
+    assert meta.comment is not None
+    assert len(meta.comment) <= limits.COMMENT
+    assert meta.journal_ref is not None
+    assert len(meta.journal_ref) <= limits.JOURNAL_REF
+    assert all(len(name) <= limits.AUTHOR for name in entry.authors)
+    assert set(entry.cut) >= {"title", "comment", "authors"}
+
+
+def test_control_characters_in_any_field_never_reach_a_feed() -> None:
+    """The API is an inflow: a control character makes its Atom malformed, and feedparser's
+    lenient parse then keeps it in whatever it reads (a category, the primary category); the
+    parser cleans every field, once (feeds clean nothing)."""
+    head, rest = read(API_TWO).split(b"<entry>", 1)
+    rest = rest.replace(b'term="cs.IT"', b'term="cs.I\x0cT"').replace(b"<title>", b"<title>\x01", 1)
+    rest = rest.replace(b"<name>", b"<name>\x1b", 1).replace(b"44 pages", b"44\x0b pages", 1)
+    entries = parse_answer(head + b"<entry>" + rest).entries
+    papers = [e.as_paper(["cs.IT"], backfilled=False) for e in entries]
+    assert papers[0].categories[0] == "cs.I T"
+    assert illegal_in_feeds(papers) == []

@@ -11,7 +11,10 @@ from core.arxiv import rss
 from core.arxiv.client import ArxivClient
 from core.errors import FeedError
 from core.settings import Settings
+from core.text import limits
+from core.text.latex import readable
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, read
+from tests.feed_rules import illegal_in_feeds
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +170,60 @@ def test_conditional_get_sends_validators_and_understands_304(arxiv_server: Fake
     assert second.etag == first.etag
     assert arxiv_server.requests[1].headers["if-none-match"] == first.etag
     assert arxiv_server.requests[1].headers["if-modified-since"] == first.last_modified
+
+
+# --- caps (core.text.limits): nothing oversized gets past the parser ------------------------
+
+
+def huge_words(megabytes: int) -> bytes:
+    return b"lorem ipsum dolor " * (megabytes * 2**20 // 18)
+
+
+@pytest.mark.parametrize("megabytes", [11, 15])
+def test_an_oversized_abstract_is_cut_to_its_cap_at_a_word(megabytes: int) -> None:
+    body = read(COMBINED).replace(b"Abstract: This study investigates", b"Abstract: " + huge_words(megabytes), 1)
+    parsed = rss.parse_feed(body)
+    paper = by_id(parsed, "2411.17700")
+    assert len(paper.abstract) <= limits.ABSTRACT
+    assert paper.abstract.endswith(("lorem\u2026", "ipsum\u2026", "dolor\u2026"))
+    assert parsed.cut == 1  # said, for the refresh's state
+    assert all(len(p.abstract) < 3000 for p in parsed.papers if p.id != "2411.17700")  # the others untouched
+
+
+def test_every_text_field_of_an_item_is_capped() -> None:
+    names = b", ".join(b"Author Number %d" % n for n in range(limits.AUTHORS + 5))
+    body = read(COMBINED)
+    first = body.index(b"<item>")
+    item_end = body.index(b"</item>", first)
+    item = body[first:item_end]
+    item = re.sub(rb"<title>[^<]*</title>", b"<title>" + b"Title " * 1000 + b"</title>", item, count=1)
+    item = re.sub(rb"<dc:creator>[^<]*</dc:creator>", b"<dc:creator>" + names + b"</dc:creator>", item, count=1)
+    item = item.replace(b"<category>", b"<category>" + b"x" * 500 + b"</category><category>", 1)
+    body = body[:first] + item + body[item_end:]
+    parsed = rss.parse_feed(body)
+    paper = parsed.papers[0]
+    assert len(paper.title) <= limits.TITLE
+    assert paper.title.endswith("Title\u2026")
+    assert len(paper.authors) <= limits.AUTHORS
+    assert sum(len(name) + 2 for name in paper.authors) <= limits.AUTHORS_CHARS + limits.AUTHOR
+    assert all(len(c) <= limits.TOKEN for c in paper.categories)
+    assert parsed.cut == 1
+
+
+def test_real_papers_are_never_cut(combined: rss.ParsedFeed) -> None:
+    assert combined.cut == 0
+    assert not any(p.abstract.endswith("\u2026") for p in combined.papers)
+
+
+def test_control_characters_in_any_field_never_reach_a_feed() -> None:
+    """The RSS is an inflow: what it sends is cleaned here, once (feeds clean nothing)."""
+    body = read(COMBINED)
+    first = body.index(b"<item>")
+    end = body.index(b"</item>", first)
+    item = body[first:end]
+    for tag in (b"<title>", b"<dc:creator>", b"<category>", b"<dc:rights>"):
+        item = item.replace(tag, tag + b"\x0c\x01", 1)
+    item = item.replace(b"Abstract: This", b"Abstract: Th\x1bis\x0b", 1)
+    paper = rss.parse_feed(body[:first] + item + body[end:]).papers[0]
+    assert paper.title.startswith("Exploring the Impact")
+    assert illegal_in_feeds([paper, readable(paper)]) == []

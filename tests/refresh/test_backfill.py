@@ -27,8 +27,9 @@ from core.refresh.backfill import RESERVE_S, lacking, run_backfill
 from core.settings import Settings
 from core.store import Store
 from core.store.sqlite import SqliteStore
+from core.text import limits
 from core.web.app import create_app
-from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, backfill_corpus
+from tests.arxiv_fake import COMBINED, EMPTY_WEEKEND, FakeArxiv, api_page, backfill_corpus
 from tests.conftest import TEST_CONFIG, no_wait, process_env
 from tests.loopback import Reply
 from tests.papers import make_paper
@@ -297,3 +298,60 @@ def test_a_backfill_that_finds_nothing_says_so(api: FakeArxiv, settings: Setting
     assert lines == ["backfill: page 1: the arXiv API lists no papers submitted since 2024-11-27"]
     message = store.load_state().backfill.message
     assert message == "nothing to fill: the arXiv API lists no cs.AI, cs.LG, cs.CL papers submitted since 2024-11-27"
+
+
+def test_a_failed_backfill_is_said_in_the_refresh_state(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    """A request that fails reads no page; the refresh still says why nothing was filled."""
+    api.api_errors["search"] = Reply(400, b"<html>bad request</html>", {"Content-Type": "text/html"})
+    refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    state = store.load_state()
+    assert "arXiv API failed" in state.backfill.message
+    assert "Backfill: the arXiv API failed" in state.message
+
+
+def test_a_paper_submitted_in_the_future_leaves_no_future_day_in_the_state(
+    api: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    """An upstream answering with a date far ahead: the paper is dated now (clamp_future), and
+    the state's record of the days filled, which the page prints, says now too."""
+    ahead = make_paper("A paper from the future", id="2411.99999", announced=datetime(9999, 12, 31, tzinfo=UTC))
+    papers = [ahead, *CORPUS[:5]]
+    api.api_errors["search"] = Reply(200, api_page(papers, len(papers), 0, 100, "cat:cs.AI"), {})
+    refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    fill = store.load_state().backfill
+    assert fill.last_day == NOW
+    assert fill.first_day is not None
+    assert fill.first_day <= NOW
+    assert {p.id: p.announced for p in store.load_papers()}["2411.99999"] == NOW
+    with TestClient(create_app(settings, store)) as client:
+        page = client.get("/").text
+    assert "9999" not in page
+    assert f"to {NOW:%Y-%m-%d}, until arXiv announces them" in page
+
+
+def test_a_state_written_with_a_future_last_day_is_mended(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    plain = parse_config({**TEST_CONFIG, "backfill": {"enabled": False}})
+    store.save_state(
+        store.load_state().but(
+            backfill=BackfillState(
+                papers=3, first_day=NOW - timedelta(days=2), last_day=datetime(9999, 12, 31, tzinfo=UTC)
+            )
+        )
+    )
+    refresh(plain, settings, store, now=NOW, sleep=no_wait)
+    fill = store.load_state().backfill
+    assert (fill.first_day, fill.last_day) == (NOW - timedelta(days=2), NOW)
+
+
+@pytest.mark.slow
+def test_an_api_entry_with_an_11_mb_abstract_is_cut_and_saved(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    """Issue 25: one such entry (under the client's 20 MB answer cap) made every save on
+    Upstash exceed its 10 MB request limit, run after run. It is cut as it is parsed."""
+    huge = make_paper("Huge", "lorem ipsum dolor " * (11 * 2**20 // 18), id="2411.99998", announced=NOW)
+    papers = [huge, *CORPUS[:5]]
+    api.api_errors["search"] = Reply(200, api_page(papers, len(papers), 0, 100, "cat:cs.AI"), {})
+    report = refresh(CONFIG, settings, store, now=NOW, sleep=no_wait)
+    assert report.cut == 1
+    stored = {p.id: p for p in store.load_papers()}["2411.99998"]
+    assert len(stored.abstract) <= limits.ABSTRACT
+    assert "1 item(s) had a field over its size cap" in store.load_state().message

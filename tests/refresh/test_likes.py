@@ -4,20 +4,27 @@ id_list with recorded answers), kept in the store; unknown ids reported, never f
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from core.config import MAX_BIBTEX_BYTES, load_config, parse_config
 from core.errors import ConfigError
+from core.models import Match, SimilarTo
 from core.refresh import refresh
 from core.refresh.likes import bibtex_refs, known, resolve
 from core.settings import Settings
 from core.store import Store
+from core.text import limits
+from core.web.app import create_app
 from tests.arxiv_fake import API_TWO, FakeArxiv
 from tests.conftest import TEST_CONFIG, no_wait
+from tests.feed_rules import illegal_in_feeds
 from tests.papers import make_paper
+from tests.zotero_fake import FakeZotero
 
 BIB = r"""
 @article{vaswani2017,
@@ -47,6 +54,25 @@ def test_bibtex_entries_are_taken_by_id_or_by_title_and_abstract() -> None:
     assert paper.id == "bib:nobody"
     assert paper.display_title == "Speech Recognition in the Wild"
     assert "noisy audio" in paper.display_abstract
+
+
+def test_an_eprint_of_elsewhere_does_not_hide_the_arxiv_url() -> None:
+    bib = "@article{pubmed, title = {T}, eprint = {PMC1234567}, url = {https://arxiv.org/abs/2411.18138}}"
+    assert [r.arxiv for r in bibtex_refs(bib)] == ["2411.18138"]
+
+
+def test_bibtex_texts_are_cleaned_and_capped_at_parse_time() -> None:
+    words = "word " * 10_000
+    bib = f"@book{{huge, title = {{Huge\x0c {words}}}, abstract = {{Abstract\x01 {words * 10}}}}}"
+    (ref,) = bibtex_refs(bib)
+    assert len(ref.title) <= limits.TITLE
+    assert len(ref.abstract) <= limits.ABSTRACT
+    assert ref.title.startswith("Huge word")
+    assert ref.abstract.endswith("word\u2026")
+    assert ref.cut == ("title", "abstract")
+    paper = ref.as_paper()
+    assert "\x0c" not in paper.display_title
+    assert "\x01" not in paper.display_abstract
 
 
 def test_liked_ids_are_validated_and_versions_dropped(tmp_path: Path) -> None:
@@ -170,3 +196,46 @@ def test_liked_ids_in_all_are_capped() -> None:
     ]
     with pytest.raises(ConfigError, match=r"1,200 liked ids in all .* at most 1,000"):
         parse_config({"topics": topics})
+
+
+def test_control_characters_in_a_bibtex_entry_never_reach_a_feed() -> None:
+    """A BibTeX file is an inflow: a liked entry's title is shown in the feeds (the paper a
+    paper is like), and is cleaned as the file is read."""
+    (ref,) = bibtex_refs("@book{odd, title = {Speech\x01 in the\x0c Wild\x1b}}")
+    liked = ref.as_paper()
+    assert liked.display_title == "Speech in the Wild"
+    like = SimilarTo(id=liked.id, title=liked.display_title, similarity=0.5, points=1.0)
+    paper = make_paper("Wild speech", match=Match(similar=like, score=1.0))
+    assert illegal_in_feeds([paper]) == []
+
+
+def test_a_followed_zotero_library_joins_the_liked_papers_and_a_refusal_never_fails_the_refresh(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store
+) -> None:
+    user, key = "users/475425", "P9NiFoyLeZu2bZNvvuQPDWsd"
+    zotero = FakeZotero().start()
+    try:
+        zotero.library(user, key=key)
+        zotero.add(user, url="https://arxiv.org/abs/2411.18497v1", title="A stored paper")
+        book = zotero.add(user, title="Protein folding", abstractNote="Structures of proteins.")
+        config = parse_config({**TEST_CONFIG, "zotero": {"library_type": "user", "library_id": "475425"}})
+        following = replace(settings, zotero_api_base=zotero.server.url, api_keys={"ZOTERO_API_KEY": key})
+        now = datetime(2024, 11, 28, 15, tzinfo=UTC)
+        refresh(config, following, store, now=now, sleep=no_wait)
+        kept = store.load_liked_set()
+        assert {"2411.18497", f"zotero:{book}"} <= set(kept.ids)
+        assert set(store.load_liked(kept.ids)) == set(kept.ids)  # the book's record is kept, not pruned
+        assert store.load_state().likes.problem == ""
+        assert "by title and abstract" in store.load_state().likes.message
+
+        revoked = replace(following, api_keys={"ZOTERO_API_KEY": "x" * 24})
+        report = refresh(config, revoked, store, now=now.replace(hour=16), sleep=no_wait)
+        assert report.outcome != "error"
+        state = store.load_state()
+        assert state.likes.problem.startswith("Zotero: ")
+        assert {"2411.18497", f"zotero:{book}"} <= set(store.load_liked_set().ids)  # the last good sync's
+        page = TestClient(create_app(revoked, store)).get("/")
+        assert page.status_code == 200
+        assert "Zotero: " in page.text
+    finally:
+        zotero.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,9 @@ from core.refresh.catalog import merge_papers
 from core.selection.topics import shown_ids
 from core.settings import Settings
 from core.store import Store
+from core.store.sqlite import SqliteStore
 from core.store.upstash import UpstashStore
+from core.text import limits
 from tests.arxiv_fake import COMBINED, EMPTY_WEEKDAY, EMPTY_WEEKEND, ERROR_FEED, STAT, FakeArxiv, next_day, read
 from tests.conftest import TEST_CONFIG
 from tests.loopback import Reply
@@ -283,3 +286,46 @@ def test_a_refresh_reads_whole_only_what_is_new_or_changed(
     report = refresh(edited, settings, store, now=day + timedelta(days=1))
     assert untouched.id not in {e.id for e in store.load_index()}
     assert report.stored == 615
+
+
+def with_huge_abstract(megabytes: int) -> bytes:
+    """The recorded day, its first item a cs.AI paper with an abstract of ``megabytes`` MB."""
+    words = b"lorem ipsum dolor " * (megabytes * 2**20 // 18)
+    body = read(COMBINED).replace(b"Abstract: This study investigates", b"Abstract: " + words, 1)
+    return body.replace(b"<category>cs.CY", b"<category>cs.AI", 1)
+
+
+@pytest.mark.slow
+def test_an_oversized_abstract_is_cut_stored_and_said(
+    arxiv_server: FakeArxiv, settings: Settings, store: Store, config: Config
+) -> None:
+    """An 11 MB abstract (over Upstash's 10 MB request limit) is cut at parse time: the save
+    goes through on both stores, and the state says an item was cut."""
+    arxiv_server.serve(with_huge_abstract(11))
+    report = refresh(config, settings, store, now=datetime(2024, 11, 28, 12, tzinfo=UTC))
+    assert report.cut == 1
+    paper = {p.id: p for p in store.load_papers()}["2411.17700"]
+    assert len(paper.abstract) <= limits.ABSTRACT
+    assert paper.abstract.endswith("\u2026")
+    state = store.load_state()
+    assert "1 item(s) had a field over its size cap" in state.message
+    assert state.counts["cut"] == 1
+
+
+@pytest.mark.slow
+def test_a_refresh_with_a_15_mb_abstract_stays_in_bounded_memory(
+    arxiv_server: FakeArxiv, settings: Settings, config: Config
+) -> None:
+    """Measured with tracemalloc: a refresh of the recorded day peaks at 17 MiB; with a 15 MB
+    abstract at 97 MiB (feedparser holding the document), where storing it whole peaked at
+    228 MiB and wrote a 33 MB SQLite file."""
+    arxiv_server.serve(with_huge_abstract(15))
+    store = SqliteStore(settings.data_dir / "huge.sqlite3")
+    tracemalloc.start()
+    try:
+        refresh(config, settings, store, now=datetime(2024, 11, 28, 12, tzinfo=UTC))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 150 * 2**20
+    assert sum(f.stat().st_size for f in settings.data_dir.glob("huge.sqlite3*")) < 10 * 2**20

@@ -8,11 +8,12 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from core.models import PAPER_SCHEMA
+from core.models import PAPER_SCHEMA, Metadata, Paper
 from core.settings import Settings
 from core.store import Store
 from core.store.records import MIGRATIONS, decode_entry, decode_paper, decode_state, encode_entry, encode_paper
 from core.web.app import create_app
+from tests.feed_rules import illegal_in_feeds
 from tests.papers import corrupt_stored, make_paper
 
 
@@ -75,7 +76,7 @@ def test_a_schema_1_record_has_its_listing_renamed() -> None:
     paper = decode_paper(json.dumps(record))
     assert paper is not None
     assert paper.listed_in == ["cs.AI", "cs.LG"]
-    assert paper.schema_version == PAPER_SCHEMA == 3
+    assert paper.schema_version == PAPER_SCHEMA == 4
     del record["schema_version"]  # records written before versions existed are schema 1
     assert decode_paper(json.dumps(record)).listed_in == ["cs.AI", "cs.LG"]  # type: ignore[union-attr]
 
@@ -130,3 +131,17 @@ def test_an_entry_that_cannot_be_read_is_none() -> None:
     newer = json.loads(encode_entry(encode_paper(make_paper())[1]))
     newer[0] = 99
     assert decode_entry(json.dumps(newer)) is None
+
+
+def test_a_schema_3_record_is_cleaned_of_xml_illegal_characters() -> None:
+    """Feeds no longer clean on the way out. Older versions left a form feed in what the API's
+    lenient parse gave (a category, a primary category); such a record is cleaned as it is read."""
+    paper = make_paper("Clean title", categories=["cs.AI"], metadata=Metadata(primary_category="cs.AI"))
+    record = json.loads(paper.model_dump_json())
+    record |= {"schema_version": 3, "categories": ["cs.I\x0cT", "cs.AI"], "title_text": "A\x01 title"}
+    record["metadata"]["primary_category"] = "cs.I\x0cT"
+    assert illegal_in_feeds([Paper.model_validate({**record, "schema_version": PAPER_SCHEMA})])  # as it was
+    migrated = decode_paper(json.dumps(record))
+    assert migrated is not None
+    assert migrated.categories == ["cs.IT", "cs.AI"]
+    assert illegal_in_feeds([migrated]) == []

@@ -29,6 +29,7 @@ from core.web.app import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.conftest import TEST_CONFIG, no_wait
 from tests.dashscope_fake import FakeDashScope
+from tests.feed_rules import illegal_in_feeds
 from tests.loopback import Reply
 
 NOW = datetime(2024, 11, 28, 12, tzinfo=UTC)
@@ -450,3 +451,19 @@ def test_queued_papers_go_ahead_of_the_ranking(
     run(ranked, config, ds_settings, sqlite, queue=[queued.id, queued.id])
     asked = [c.prompt.split("arXiv: ")[1].split()[0] for c in dashscope.calls]
     assert asked == [queued.versioned_id, top[0].versioned_id]  # once, first; then the best one
+
+
+def test_control_characters_in_a_reply_never_reach_a_feed(
+    dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore, ranked: list[Paper]
+) -> None:
+    """A model's reply is an inflow: raw control characters, and character references that
+    Markdown decodes into them (&#12;), are cleaned where the summary is made."""
+    dashscope.reply_markdown = "## Main\x0c contributions\nA form\x01 feed &#12; and &#27; here.\n\n- one\x1b"
+    papers, report, _ = run(ranked, make_config(max_papers=1), ds_settings, sqlite)
+    assert report.made == 1
+    summarised = [p for p in papers if p.summary is not None]
+    summary = summarised[0].summary
+    assert summary is not None
+    assert "\x0c" not in summary.markdown
+    assert "\x0c" not in summary.html
+    assert illegal_in_feeds(summarised) == []

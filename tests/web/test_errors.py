@@ -59,6 +59,23 @@ def test_an_unexpected_error_is_a_500_saying_nothing_of_it(caplog: pytest.LogCap
     assert "GET /json failed" in caplog.text  # the failure goes to the log
 
 
+def test_an_unexpected_error_is_logged_with_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """The handler runs outside the except block (in the thread pool for a sync handler): the
+    log shows the exception passed to it, not "NoneType: None"."""
+    try:
+        raise RuntimeError("secret detail")
+    except RuntimeError as exc:
+        error = exc
+    response = unexpected_error(plain_request("/json"), error)
+    assert response.status_code == 500
+    (record,) = [r for r in caplog.records if r.getMessage() == "GET /json failed"]
+    assert record.exc_info is not None
+    assert record.exc_info[1] is error
+    assert "NoneType: None" not in caplog.text
+    assert "RuntimeError: secret detail" in caplog.text
+    assert "in test_an_unexpected_error_is_logged_with_its_traceback" in caplog.text
+
+
 def test_unknown_paths_and_methods_answer_in_the_error_shape(client: TestClient) -> None:
     missing = client.get("/wp-admin/setup.php")
     assert missing.status_code == 404

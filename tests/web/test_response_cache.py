@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,7 +14,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.upstash import UpstashStore
 from core.web.app import create_app
-from core.web.response_cache import Rendered, ResponseCache
+from core.web.response_cache import ENTRY_BYTES, Rendered, ResponseCache
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.papers import make_paper
 from tests.upstash_shim import UpstashShim
@@ -33,19 +34,42 @@ def test_an_entry_serves_only_its_version() -> None:
 
 
 def test_the_least_recently_used_go_first_beyond_the_byte_limit() -> None:
-    cache = ResponseCache(max_bytes=100)
+    cache = ResponseCache(max_bytes=100 + 2 * ENTRY_BYTES)  # an entry costs its body and ENTRY_BYTES
     for key in "abc":
         cache.put(key, rendered(40))
-    assert (len(cache), cache.size) == (2, 80)
+    assert (len(cache), cache.size) == (2, 80 + 2 * ENTRY_BYTES)
     assert cache.get("a", "v") is None
     cache.get("b", "v")  # b is now the most recent
     cache.put("d", rendered(40))
     assert cache.get("b", "v") is not None
     assert cache.get("c", "v") is None
-    cache.put("huge", rendered(101))  # larger than the whole cache: not kept
+    cache.put("huge", rendered(101 + ENTRY_BYTES))  # larger than the whole cache: not kept
     assert cache.get("huge", "v") is None
     cache.put("b", rendered(10, "v2"))  # replacing an entry frees its bytes
-    assert cache.size == 50
+    assert cache.size == 50 + 2 * ENTRY_BYTES
+
+
+def test_urls_padded_with_junk_parameters_cannot_grow_it_past_its_bound() -> None:
+    """8,000 URLs with 7 KB of junk parameters each once held 58 MB in a cache that counted
+    only bodies. Entries are kept under a digest of their key and counted with their share of
+    bookkeeping, so what the cache holds stays near its bound, whatever the URLs."""
+    bound = 2**20
+    cache = ResponseCache(max_bytes=bound)
+    junk = "&x=" + "j" * 7_000
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for n in range(8_000):
+            key = (f"http://127.0.0.1/rss?min_score={n}{junk}", None)
+            cache.put(key, Rendered(b"<rss/>" * 20, f'"{n}"', None, "v"))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.size <= bound
+    assert len(cache) < 8_000  # the bound counts the keys too: old entries went
+    assert held < 2 * bound  # 56 MB of URLs kept before
+    last = (f"http://127.0.0.1/rss?min_score=7999{junk}", None)
+    assert cache.get(last, "v") is not None
 
 
 @pytest.mark.slow

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from core.models import Match, Paper, SimilarTo
 from core.zotero.items import MAX_ABSTRACT, arxiv_id, parse_item, parse_next
+from core.zotero.sync import PAPER_PREFIX
+from tests.feed_rules import illegal_in_feeds
+from tests.papers import make_paper
 
 
 def item(**data: Any) -> dict[str, Any]:
@@ -73,3 +78,17 @@ def test_the_next_page_from_a_link_header() -> None:
     assert parse_next(link) == "https://api.zotero.org/users/1/items?limit=100&start=100"
     assert parse_next('<https://www.zotero.org/users/1/items>; rel="alternate"') is None
     assert parse_next(None) is None
+
+
+def test_control_characters_in_an_item_never_reach_a_feed() -> None:
+    """Zotero's answers are an inflow: a liked paper's id (its key) and title are shown in the
+    feeds (the paper a paper is like), which clean nothing on the way out."""
+    raw = item(title="Speech\x01 in the\x0c Wild", abstractNote="noisy\x1b audio")
+    raw["data"]["key"] = "AB\x0cCD2345"
+    parsed = parse_item(raw)
+    assert parsed is not None
+    liked = Paper(
+        id=PAPER_PREFIX + parsed.key, title=parsed.title, abstract=parsed.abstract, announced=datetime.now(UTC)
+    )
+    like = SimilarTo(id=liked.id, title=liked.display_title, similarity=0.5, points=1.0)
+    assert illegal_in_feeds([make_paper("Wild speech", match=Match(similar=like, score=1.0))]) == []

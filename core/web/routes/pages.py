@@ -117,13 +117,14 @@ def _render_index(
     state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
     papers = select_papers(stored, ctx.config)
     similar: pages.Similar | None = None
-    if wanted or state.likes.count:
+    if wanted or state.likes.count or state.likes.problem:
         snapshot = ctx.papers.load(ctx.store, current)
         liked_ids = wanted or snapshot.liked_ids
         liked = snapshot.liked(liked_ids)
         shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
-        similar = pages.Similar(liked.papers if wanted else [], found, liked.notes)
+        problems = [state.likes.problem] if state.likes.problem and not wanted else []
+        similar = pages.Similar(liked.papers if wanted else [], found, [*problems, *liked.notes])
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import feedparser
 import httpx
@@ -229,3 +230,18 @@ def test_each_feed_has_its_own_guids_and_formats_share_them(liking: TestClient) 
     assert not {e.id for e in built} & {e.id for e in everything}
     shorter = feedparser.parse(liking.get("/rss?limit=5").content).entries
     assert [e.id for e in shorter] == [e.id for e in everything[:5]]  # a limit is the same feed
+
+
+@pytest.mark.parametrize("query", ["LLM\x01", 'ti:"language\x0cmodel"', "abs:LLM\x7f\x1b"])
+def test_control_characters_in_a_query_never_reach_the_feed(served: TestClient, query: str) -> None:
+    """A request's query is an inflow too: its terms are cleaned as they are parsed, and reach
+    the feed (why a paper is there) as the clean words they match by."""
+    clean = query.replace("\x01", "").replace("\x0c", " ").replace("\x7f\x1b", "")
+    for fmt in ("rss", "atom", "json"):
+        response = served.get(f"/{fmt}", params={"q": query})
+        assert response.status_code == 200, fmt
+        assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\\u00[01]", response.content), fmt
+    shown = entries(served.get("/rss", params={"q": query}))
+    assert shown
+    assert [e.link for e in shown] == [e.link for e in entries(served.get("/rss", params={"q": clean}))]
+    assert rss_problems(served.get("/rss", params={"q": query}).content) == []

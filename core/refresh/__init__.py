@@ -117,8 +117,7 @@ def refresh(
             if client is None:
                 arxiv_client.close()
     report.seconds = time.monotonic() - started
-    log.info("%s", report.line())
-    return report
+    return report  # its callers say it once: the CLI prints it, the cron jobs log it
 
 
 def _refresh(

@@ -37,7 +37,9 @@ SKIP_DAYS = ["Saturday", "Sunday"]
 
 @dataclass(frozen=True)
 class FeedItem:
-    id: str  # the version-less abstract URL: stable across versions, so no reader shows a paper twice
+    # The version-less abstract URL, stable across versions; in any feed but the one of all
+    # followed categories, with the feed's scope after a "#" (see ``guid``).
+    id: str
     title: str
     link: str
     authors: list[str]
@@ -70,19 +72,31 @@ def build_feed(
     self_url: str,
     updated: datetime | None,
     icon_url: str = "",
+    scope: str = "",
 ) -> Feed:
+    """``scope`` names the feed among the others (``guid``): "" for all followed categories."""
     return Feed(
         title=title,
         description=description,
         link=link,
         self_url=self_url,
         updated=updated,
-        items=[build_item(paper) for paper in papers],
+        items=[build_item(paper, scope) for paper in papers],
         icon_url=icon_url,
     )
 
 
-def build_item(paper: Paper) -> FeedItem:
+def guid(paper: Paper, scope: str = "") -> str:
+    """An item's guid (RSS) and id (Atom, JSON Feed): the same in the RSS, Atom and JSON of one
+    feed, so a reader subscribed to two formats of it stores a paper once, and different from
+    feed to feed. Readers key items by guid and newsboat keeps an item in one feed only: with
+    one guid everywhere, the feed of all categories imported beside cs.AI, cs.LG and cs.CL
+    (OPML) showed nothing, its papers all counted as the category feeds'. The feed of all
+    followed categories keeps the plain abstract URL, as it always had."""
+    return f"{paper.abs_url}#{scope}" if scope else paper.abs_url
+
+
+def build_item(paper: Paper, scope: str = "") -> FeedItem:
     extra = {
         "id": paper.versioned_id,
         "announce_type": paper.announce_type,
@@ -92,7 +106,7 @@ def build_item(paper: Paper) -> FeedItem:
     if paper.metadata is not None:
         extra |= paper.metadata.model_dump(exclude_none=True)
     return FeedItem(
-        id=paper.abs_url,
+        id=guid(paper, scope),
         title=paper.display_title,
         link=paper.abs_url,
         authors=paper.display_authors,
@@ -158,8 +172,13 @@ def explain(paper: Paper) -> str:
         ] or [hit.field]
         parts.append(f"{hit.keyword} {hit_points(hit):g} ({', '.join(where)})")
     if (like := paper.match.similar) is not None:
-        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({like.similarity:.2f})")
+        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({alike(like.similarity)})")
     return f"score {paper.match.score:g} = " + (" + ".join(parts) or "0")
+
+
+def alike(similarity: float) -> str:
+    """A similarity on its own scale, apart from keyword points: "42% alike" for a cosine of 0.42."""
+    return f"{round(similarity * 100)}% alike"
 
 
 def render_feed(feed: Feed, fmt: Format) -> bytes:
@@ -191,7 +210,7 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
     for item in feed.items:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
-        entry.guid(item.id, permalink=True)
+        entry.guid(item.id, permalink=item.id == item.link)
         entry.title(item.title)
         entry.link(href=item.link, rel="alternate")
         entry.content(item.content_html, type="html")

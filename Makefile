@@ -17,7 +17,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.runtime  ## install, refresh once (a failure is reported, not fatal), serve on :8000 with the crons' jobs on their schedule
-	-$(PY) -m core refresh
+	@$(PY) -m core refresh || echo "serving anyway: the feeds are empty until a refresh succeeds (make refresh)"
 	$(PY) -m core serve --host 127.0.0.1 --port 8000
 
 serve: $(VENV)/.runtime

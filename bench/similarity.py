@@ -1,5 +1,9 @@
 """The for-you feed, measured on the recorded 1,504-item day (python bench/similarity.py).
 
+- The floor: for 300 random liked sets of three, each paper's best cosine and whether it shares
+  an arXiv category with the liked paper it is most like, in bands of 0.02; the floor
+  (core.text.similarity.FLOOR) is the lowest band from which most papers do, and the for-you
+  list's length at that floor.
 - Quality: for liked sets of three papers drawn from one archive, the share of the top 10 in
   that archive, against the archive's base rate; for the lexical model, and for the embedding
   path's plumbing with the loopback stand-in vectors (words hashed, not a real model).
@@ -27,7 +31,7 @@ from core.models import Paper
 from core.refresh.embeddings import decode, encode, most_like
 from core.text import rocchio
 from core.text.latex import readable
-from core.text.similarity import Index
+from core.text.similarity import FLOOR, Index
 from tests.arxiv_fake import COMBINED, read
 from tests.dashscope_fake import stand_in_vector
 
@@ -56,8 +60,8 @@ def share_lexical(papers: list[Paper], index: Index, liked: list[Paper]) -> floa
     chosen = index.liked(liked)
     leave_out = {p.id for p in liked}
     scored = [(s.similarity, p) for p in papers if p.id not in leave_out and (s := index.similar(p, chosen))]
-    top = [p for _, p in sorted(scored, key=lambda pair: -pair[0])[:10]]
-    return sum(archive(p) == archive(liked[0]) for p in top) / 10
+    top = [p for _, p in sorted(scored, key=lambda pair: -pair[0])[:10]]  # fewer when fewer pass the floor
+    return sum(archive(p) == archive(liked[0]) for p in top) / max(len(top), 1)
 
 
 def share_embedded(papers: list[Paper], vectors: dict, liked: list[Paper]) -> float:
@@ -65,6 +69,32 @@ def share_embedded(papers: list[Paper], vectors: dict, liked: list[Paper]) -> fl
     scored = [(s.similarity, p) for p in papers if p.id not in leave_out and (s := most_like(p, liked, vectors))]
     top = [p for _, p in sorted(scored, key=lambda pair: -pair[0])[:10]]
     return sum(archive(p) == archive(liked[0]) for p in top) / 10
+
+
+def calibrate(papers: list[Paper], index: Index, rng: random.Random, trials: int = 300) -> None:
+    """The share of papers sharing a category with their liked paper, by band of cosine."""
+    bands: dict[int, list[int]] = {}
+    for _ in range(trials):
+        liked = rng.sample(papers, 3)
+        chosen, by_id = index.liked(liked), {p.id: p for p in liked}
+        for paper in papers:
+            best = chosen.best(index.vectors[paper.id])
+            if paper.id in by_id or best is None:
+                continue
+            other, cosine = best
+            band = bands.setdefault(min(int(cosine * 50), 15), [0, 0])
+            band[0] += bool(set(paper.categories) & set(other.categories))
+            band[1] += 1
+    print("| cosine | pairs | share in a common category |")
+    print("|---|---|---|")
+    for band, (shared, count) in sorted(bands.items()):
+        label = f"{band / 50:.2f}-{(band + 1) / 50:.2f}" if band < 15 else "0.30+"
+        print(f"| {label} | {count} | {shared / count:.2f} |")
+    # Bands of fewer than 100 pairs (over 0.22) are too few to judge alone.
+    lowest = min(b for b in bands if all(s / c > 0.5 for bb, (s, c) in bands.items() if bb >= b and c >= 100))
+    listed = sum(count for b, (_, count) in bands.items() if b >= FLOOR * 50) / trials
+    print(f"the lowest band from which most papers share a category: {lowest / 50:.2f} (FLOOR = {FLOOR})")
+    print(f"papers listed for a liked set of three at the floor: {listed:.1f} on average")
 
 
 def main() -> None:
@@ -76,6 +106,7 @@ def main() -> None:
     base = Counter(archive(p) for p in papers)
     rng = random.Random(2024)
     print(f"{len(papers)} papers; index fitted in {fit_s:.2f} s")
+    calibrate(papers, index, random.Random(26))
     print("| archive | base rate | lexical: top-10 share | stand-in embeddings: top-10 share |")
     print("|---|---|---|---|")
     for name in ARCHIVES:

@@ -9,23 +9,51 @@ import sys
 from core.errors import AppError
 from core.settings import Settings
 
+SETTINGS = (
+    "Settings come from the environment: CONFIG_PATH (what you follow, default ./config.json), "
+    "DATA_DIR (the SQLite store, default ./data), and the others README.md lists."
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core",
         description="arxiv-rss-bot: arXiv as ranked feeds",
-        epilog="Settings come from the environment: CONFIG_PATH (what you follow, default ./config.json), "
-        "DATA_DIR (the SQLite store, default ./data), and the others README.md lists.",
+        epilog=SETTINGS,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("refresh", help="fetch today's arXiv announcements, rank, store and summarise them")
-    commands.add_parser("summarize", help="continue making AI summaries for the stored papers")
-    commands.add_parser(
-        "check",
-        help="check the settings and config.json, exit 1 with the error if they do not load (the Vercel build runs it)",
+    _command(
+        commands,
+        "refresh",
+        "fetch today's arXiv announcements, rank, store and summarise them",
+        "Fetch today's arXiv announcements for the categories config.json follows (one request; "
+        "the window's missing days from the arXiv API when the store lacks them), rank them by your "
+        "keywords, store them, then make the AI summaries due until summary.time_budget_s. Prints "
+        "progress, then one line: fetched, followed, new, updated, matched, stored, summaries, time. "
+        "Exit status 1 with one message when arXiv or the store fails; the stored papers stay.",
     )
-    backfill = commands.add_parser(
-        "backfill", help="fill the feeds' window from the arXiv API now (and refresh), showing progress"
+    _command(
+        commands,
+        "summarize",
+        "continue making AI summaries for the stored papers",
+        "Make the AI summaries still due for the stored papers: those a time budget, a rate limit or "
+        "the daily budget (summary.daily_budget) left queued. Summaries already made are never paid "
+        "for twice. Needs DASHSCOPE_API_KEY (or the key summary.api_key_env names); prints one line: "
+        "made, cached, rejected, failed, queued, tokens.",
+    )
+    backfill = _command(
+        commands,
+        "backfill",
+        "fill the feeds' window from the arXiv API now (and refresh), showing progress",
+        "Ask the arXiv API for the followed categories' submissions of the last N days now, "
+        "whatever was filled before (one request every 3 seconds, a line per page), then refresh.",
+    )
+    _command(
+        commands,
+        "check",
+        "check the settings and config.json, exit 1 with the error if they do not load (the Vercel build runs it)",
+        "Load the settings and config.json as the service does and say what is wrong, if anything "
+        "(exit status 1), without touching arXiv or the store. The Vercel build runs it.",
     )
     backfill.add_argument(
         "--days",
@@ -33,9 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="how many days back to fill, 1 to 90 (default: days_back of config.json)",
     )
-    digest = commands.add_parser("digest", help="write the Markdown digest of the ranked papers")
+    digest = _command(
+        commands, "digest", "write the Markdown digest of the ranked papers", "The daily Markdown digest (as /digest)."
+    )
     digest.add_argument("-o", "--output", help="file to write (default: standard output)")
-    serve = commands.add_parser("serve", help="serve the feeds over HTTP")
+    serve = _command(
+        commands, "serve", "serve the feeds over HTTP", "Serve the feeds, the index page and /health with uvicorn."
+    )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
@@ -49,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # httpx logs every request at INFO (one URL of a split arXiv fetch is 1.5 KB): only with -v.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = Settings.from_env()
         if args.command == "refresh":
@@ -65,6 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` says what it does (``help`` is its line in the main help)."""
+    command = commands.add_parser(name, help=summary, description=description, epilog=SETTINGS)
+    command.add_argument(
+        "-v", "--verbose", action="store_true", help="also log every HTTP request (to arXiv, DashScope, Upstash)"
+    )
+    return command
 
 
 def _days(value: str) -> int:
@@ -125,13 +171,13 @@ def _digest(settings: Settings, output: str | None) -> int:
     from pathlib import Path
 
     from core.config import load_config
-    from core.render.digest import render_digest
-    from core.selection.select import select_papers
     from core.store import open_store
+    from core.web.routes.pages import digest_of
+    from core.web.snapshot import Snapshot
 
     config = load_config(settings.config_path)
-    state, stored, _ = open_store(settings).load_feed(None, config.max_papers)
-    text = render_digest(select_papers(stored, config), config, state)
+    store = open_store(settings)
+    text = digest_of(Snapshot(store, *store.load_feed(None, None)), config)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}")

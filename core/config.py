@@ -39,9 +39,7 @@ Text = Annotated[str, AfterValidator(clean_text)]
 
 def _known_category(name: str) -> str:
     if not taxonomy.is_known(name):
-        guess = taxonomy.suggest(name)
-        hint = f" (did you mean {guess!r}?)" if guess else ""
-        raise ValueError(f"{name!r} is not an arXiv category or archive{hint}")
+        raise ValueError(f"{name!r} is not an arXiv category or archive{taxonomy.did_you_mean(name)}")
     return name
 
 
@@ -145,7 +143,7 @@ class SummaryConfig(_Strict):
 class Topic(_Strict):
     """A named feed of its own: categories plus a query (or keywords), at /rss/topic/<name>."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    name: str
     title: Text | None = None
     categories: list[Category] = Field(default_factory=list)  # empty: every followed category
     query: str | None = Field(None, max_length=1000)
@@ -158,6 +156,17 @@ class Topic(_Strict):
     # The query parsed on load, kept for every feed and refresh; private, so /config and the
     # config's hash show the text alone.
     _parsed_query: Node | None = PrivateAttr(None)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # The name is a path segment (/rss/topic/<name>): keep it to what needs no escaping.
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", value):
+            raise ValueError(
+                f"{value!r} is not a topic name: use lower-case letters, digits and hyphens, "
+                'starting with a letter or digit, at most 41 characters (e.g. "kv-cache")'
+            )
+        return value
 
     @field_validator("query")
     @classmethod
@@ -416,6 +425,10 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
         return ConfigError(f"{source}: unknown key {where!r}", f"{fix}valid keys: {', '.join(known)}")
     message = str(error["msg"]).removeprefix("Value error, ")
     fix = _FIXES.get(first, "see the config keys in README.md")
+    if error["type"] == "list_type" and isinstance(error.get("input"), str):
+        items = [part.strip() for part in error["input"].split(",") if part.strip()] or ["LLM", "agent"]
+        message = "a string where a list of strings is needed"
+        fix = f"write it as a JSON list, e.g. {json.dumps(items, ensure_ascii=False)}"
     if not loc:  # a rule across keys (topics): the message names them
         return ConfigError(f"{source}: {message}", fix)
     return ConfigError(f"{source}: key {where!r}: {message}", fix)

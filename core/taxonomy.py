@@ -39,14 +39,63 @@ def is_known(name: str) -> bool:
     return name in CATEGORIES or name in ARCHIVES
 
 
-def suggest(name: str) -> str | None:
-    """The closest valid name, for error messages ("did you mean cs.AI?")."""
+# Names people reach for that arXiv spells otherwise: a field's common name or abbreviation,
+# and subject codes filed under another archive than one would guess.
+_ALIASES = {
+    "cs.ML": ("cs.LG", "stat.ML"),
+    "ml": ("cs.LG", "stat.ML"),
+    "machine-learning": ("cs.LG", "stat.ML"),
+    "cs.NLP": ("cs.CL",),
+    "nlp": ("cs.CL",),
+    "cs.CVPR": ("cs.CV",),
+    "cs.ROB": ("cs.RO",),
+    "cs.QC": ("quant-ph", "cs.ET"),
+    "cs.QI": ("quant-ph",),
+    "cs.SP": ("eess.SP",),
+    "cs.IV": ("eess.IV", "cs.CV"),
+    "cs.AS": ("eess.AS", "cs.SD"),
+    "cs.ST": ("math.ST", "stat.TH"),
+    "cs.OC": ("math.OC",),
+    "cs.RL": ("cs.LG",),
+    "ai": ("cs.AI",),
+    "quant": ("quant-ph",),
+    "hep": ("hep-th", "hep-ph", "hep-ex", "hep-lat"),
+    "astro": ("astro-ph",),
+    "econ.ML": ("econ.EM", "stat.ML"),
+    "stat.LG": ("cs.LG", "stat.ML"),
+    "math.ML": ("stat.ML", "cs.LG"),
+}
+
+
+def suggestions(name: str) -> list[str]:
+    """Valid names a user probably meant, best first, for error messages: the same name in
+    arXiv's case, a known alias (``cs.ML`` -> cs.LG, stat.ML), the same subject under another
+    archive (``eess.CV`` -> cs.CV), else the closest spelling."""
     names = sorted(CATEGORIES | ARCHIVES)
     by_case = {n.lower(): n for n in names}
     if name.lower() in by_case:
-        return by_case[name.lower()]
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    return close[0] if close else None
+        return [by_case[name.lower()]]
+    aliases = {key.lower(): value for key, value in _ALIASES.items()}
+    if name.lower() in aliases:
+        return [n for n in aliases[name.lower()] if n != name]
+    subject = name.partition(".")[2]
+    if subject:
+        same_subject = [c for c in sorted(CATEGORIES) if c.partition(".")[2].lower() == subject.lower()]
+        if same_subject:
+            return same_subject[:3]
+    return difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+
+
+def suggest(name: str) -> str | None:
+    """The likeliest valid name ("did you mean cs.AI?"), or None."""
+    found = suggestions(name)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str) -> str:
+    """ " (did you mean 'cs.LG' or 'stat.ML'?)" for an invalid name, or "" with no guess."""
+    found = suggestions(name)
+    return f" (did you mean {' or '.join(repr(n) for n in found)}?)" if found else ""
 
 
 def covers(followed: str, category: str) -> bool:

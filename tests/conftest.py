@@ -128,6 +128,7 @@ def shim(upstash: UpstashShim, redis_server: RedisServer) -> Iterator[UpstashShi
     yield upstash
     upstash.delay_s = 0.0
     upstash.fault = None
+    upstash.max_request_bytes, upstash.max_record_bytes = 10_000_000, 100_000_000
 
 
 @pytest.fixture(params=["sqlite", "upstash"])

@@ -57,5 +57,5 @@ def corrupt_stored(store: Store, paper_id: str) -> None:
             conn.execute("UPDATE paper SET data = ? WHERE id = ?", (old, paper_id))
         return
     redis = store.redis  # type: ignore[attr-defined]
-    name = next(n for n in redis.call("HKEYS", "arb:paper") if n.startswith(paper_id + "@"))
-    redis.call("HSET", "arb:paper", name, old)
+    key = next(iter(redis.call("KEYS", f"arb:paper:{paper_id}@*")))
+    redis.call("SET", key, old)

@@ -44,13 +44,38 @@ def test_refresh_prints_progress_and_a_one_line_summary(env: dict[str, str]) -> 
     assert last.startswith("refresh ok: fetched 1504, followed 367, new 367, updated 0, matched ")
     assert "stored 367; summaries made 0, cached 0, queued 0, tokens 0, took " in last
     assert "summaries: no DASHSCOPE_API_KEY is set" in result.stdout
+    assert (result.stdout + result.stderr).count("refresh ok: fetched 1504") == 1  # said once
+    assert "HTTP Request:" not in result.stderr  # httpx's line per request only with -v
+    verbose = run(env, "refresh", "-v")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "httpx: HTTP Request: GET http://127.0.0.1:" in verbose.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("refresh", "rank them by your keywords, store them, then make the AI summaries due"),
+        ("summarize", "Make the AI summaries still due for the stored papers"),
+        ("backfill", "how many days back to fill, 1 to 90"),
+    ],
+)
+def test_each_command_describes_itself_in_help(env: dict[str, str], command: str, said: str) -> None:
+    result = run(env, command, "--help")
+    assert result.returncode == 0
+    assert said in " ".join(result.stdout.split())
+    assert "-v, --verbose" in result.stdout
 
 
 def test_refresh_with_arxiv_down_fails_with_a_clear_message(env: dict[str, str]) -> None:
     result = run({**env, "ARXIV_RSS_BASE": "http://127.0.0.1:9/rss"}, "refresh")
     assert result.returncode == 1
-    expected = "error: arxiv: http://127.0.0.1:9/rss/cs.AI+cs.LG+cs.CL failed after 3 attempts: ConnectError"
+    expected = (
+        "error: arxiv: this machine cannot reach arXiv (network or DNS): "
+        "http://127.0.0.1:9/rss/cs.AI+cs.LG+cs.CL failed after 3 attempts: ConnectError"
+    )
     assert expected in result.stderr
+    assert "run `make refresh` (or python -m core refresh) once online" in result.stderr
+    assert "arXiv may be down" not in result.stderr
     assert "Traceback" not in result.stderr
 
 

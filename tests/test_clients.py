@@ -59,6 +59,21 @@ def live(arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path) -> Iterato
         yield url
 
 
+LIKED = ["2411.18138", "2411.18320", "2411.18497"]  # three speech papers of the recorded day
+
+
+@pytest.fixture
+def live_liking(arxiv_server: FakeArxiv, settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app under uvicorn with liked papers and a topic, as a user who imports the OPML has."""
+    config = parse_config({**TEST_CONFIG, "like": LIKED, "topics": [{"name": "agents", "keywords": ["agent"]}]})
+    store = SqliteStore(tmp_path / "liking.sqlite3")
+    refresh(config, settings, store)
+    refresh(config, settings, store)  # resolves the likes from the stored papers (arXiv answers 304)
+    settings.config_path.write_text(config.model_dump_json())
+    with serve(create_app(settings, store)) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -121,7 +136,7 @@ def test_index_page_in_chromium(live: str, browser: Browser, tmp_path: Path) -> 
     assert built.startswith(live + "/atom?")
     feed = feedparser.parse(httpx.get(built).content)
     assert not feed.bozo
-    assert sorted(e.id.rsplit("/", 1)[1] for e in feed.entries) == KV_CACHE_IDS
+    assert sorted(e.link.rsplit("/", 1)[1] for e in feed.entries) == KV_CACHE_IDS
     assert blocked == []  # the style sheet, the script and its fetch all run under the policy
     page.close()
 
@@ -182,9 +197,112 @@ def test_newsboat_subscribes_and_stores_the_items(live: str, tmp_path: Path) -> 
             rows = db.execute("SELECT guid, title, author, url FROM rss_item").fetchall()
         assert {title for _, title, _, _ in rows} == expected
         # The item's link is the abstract, not the PDF, and newsboat shows every author.
-        assert all(guid.startswith("https://arxiv.org/abs/") and url == guid for guid, _, _, url in rows), feeds
+        assert all(url.startswith("https://arxiv.org/abs/") and guid == url + "#cs.CL" for guid, _, _, url in rows)
         assert all(author == authors[url] for _, _, author, url in rows), feeds
         assert any(author.count(",") >= 2 for _, _, author, _ in rows)
+
+
+def test_newsboat_imports_the_opml_and_every_feed_shows_its_papers(live_liking: str, tmp_path: Path) -> None:
+    """The issue: after importing /opml, "All followed categories" showed 0 items, its papers
+    counted as the category feeds' (one guid everywhere; newsboat keeps an item in one feed)."""
+    opml = tmp_path / "feeds.opml"
+    opml.write_bytes(httpx.get(live_liking + "/opml").content)
+    config, urls, cache = tmp_path / "config", tmp_path / "urls", tmp_path / "cache.db"
+    config.write_text("")
+    base = ["newsboat", "-u", str(urls), "-c", str(cache), "-C", str(config)]
+    imported = subprocess.run([*base, "-i", str(opml)], capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    subscribed = [line.split()[0] for line in urls.read_text().splitlines() if line.startswith("http")]
+    assert subscribed == [f"{live_liking}/rss{suffix}" for suffix in ("", "/for-you", "/topic/agents")]
+    reload = subprocess.run([*base, "-x", "reload"], capture_output=True, text=True, timeout=120)
+    assert reload.returncode == 0, reload.stderr
+    with sqlite3.connect(cache) as db:
+        stored = dict(db.execute("SELECT feedurl, count(*) FROM rss_item GROUP BY feedurl").fetchall())
+        links = db.execute("SELECT url FROM rss_item").fetchall()
+    for url in subscribed:  # every feed shows what it promises: all of its items
+        assert stored.get(url, 0) == len(feedparser.parse(httpx.get(url).content).entries) > 0, url
+    assert stored[f"{live_liking}/rss"] == 50
+    # In the reader's list of everything, a paper shows twice only where two listed feeds both
+    # keep it (a topic's paper among the ranked ones); no category slice doubles the main feed.
+    assert len(links) - len(set(links)) < len(links) / 4
+
+
+def test_the_ranked_papers_lead_the_first_screen_of_a_phone(live_liking: str, browser: Browser, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(live_liking + "/")
+    height = page.evaluate("window.innerHeight")
+    ranked = page.evaluate("document.querySelector('article[id^=\"paper-\"]').getBoundingClientRect().top")
+    assert ranked < height - 100, "the first ranked paper is below the first screen"
+    jump = page.locator("#jump")
+    assert jump.bounding_box()["y"] < height  # type: ignore[index]
+    assert jump.locator("a[href='#similar']").inner_text().startswith("for you (")
+    # For you follows the ranked papers (the jump leads to it); "more like this" leads.
+    assert (
+        page.evaluate("document.getElementById('similar').compareDocumentPosition(document.getElementById('papers'))")
+        == 2
+    )
+    # Nothing breaks inside a date, a category or a keyword chip (one line box each).
+    broken = page.evaluate(
+        "[...document.querySelectorAll('#status .when, .tag, .score, .meta mark')]"
+        ".filter((e) => e.getClientRects().length > 1).map((e) => e.textContent)"
+    )
+    assert page.locator("#status .when").count() == 3  # the last refresh, the next one's day and hour
+    assert page.locator(".meta mark").count() > 10
+    assert broken == []
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
+    page.screenshot(path=tmp_path / "index-phone.png")
+    page.goto(live_liking + f"/?like={LIKED[0]}")
+    assert (
+        page.evaluate("document.getElementById('similar').compareDocumentPosition(document.getElementById('papers'))")
+        == 4
+    )
+    context.close()
+
+
+def test_the_feed_builder_builds_every_feed_with_only_what_was_changed(live_liking: str, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_liking + "/")
+    page.click("#build > summary")
+    options = page.eval_on_selector_all("select[name=feed] option", "(os) => os.map((o) => o.value)")
+    assert options == ["", "/for-you", "/cs.AI", "/cs.LG", "/cs.CL", "/topic/agents"]
+
+    def build() -> str:
+        page.evaluate("document.getElementById('built-url').value = ''")
+        page.evaluate("document.getElementById('built-preview').textContent = ''")
+        page.click("#builder button[type=submit]")
+        expect(page.locator("#built-preview")).not_to_have_text("")
+        expect(page.locator("#built-preview")).not_to_have_text("Checking…")
+        return page.locator("#built-url").input_value()
+
+    assert build() == live_liking + "/rss"  # nothing changed: no type=new%2Ccross
+    page.select_option("select[name=feed]", "/topic/agents")
+    page.fill("input[name=q]", 'ti:agent ANDNOT "survey"')
+    page.fill("input[name=limit]", "20")
+    assert build() == live_liking + "/rss/topic/agents?q=ti%3Aagent+ANDNOT+%22survey%22&limit=20"
+    feed = feedparser.parse(httpx.get(page.locator("#built-url").input_value()).content)
+    assert 0 < len(feed.entries) <= 20
+    page.select_option("select[name=feed]", "/for-you")
+    page.select_option("select[name=format]", "atom")
+    page.fill("input[name=q]", "")
+    page.fill("input[name=limit]", "")
+    page.fill("input[name=like]", LIKED[0])
+    page.uncheck("input[name=type][value=cross]")
+    assert build() == f"{live_liking}/atom/for-you?like={LIKED[0]}&type=new"
+    # An invalid value: the error and its hint, and no URL to open.
+    page.fill("input[name=like]", "not-an-id")
+    assert build() == ""
+    assert (
+        page.locator("#built-preview")
+        .inner_text()
+        .startswith("Error: parameter 'like': 'not-an-id' is not an arXiv id")
+    )
+    assert not page.locator("#built-link").is_visible()
+    page.fill("input[name=like]", "")
+    page.fill("input[name=limit]", "0")
+    assert build() == ""
+    assert page.locator("#built-preview").inner_text().startswith("Error: limit: ")
+    page.close()
 
 
 def test_the_first_visit_shows_progress_then_the_papers_in_chromium(

@@ -101,6 +101,15 @@ def test_archives_are_valid_categories() -> None:
     [
         ({"categories": ["cs.AI", "cs.XX"]}, r"key 'categories\[1\]': 'cs.XX' is not an arXiv category"),
         ({"categories": ["CS.ai"]}, r"did you mean 'cs.AI'\?"),
+        ({"categories": ["cs.ML"]}, r"'cs.ML' is not an arXiv category.*\(did you mean 'cs.LG' or 'stat.ML'\?"),
+        (
+            {"keywords": "LLM, agent"},
+            r"key 'keywords': a string where a list of strings is needed.*e.g. \[\"LLM\", \"agent\"\]",
+        ),
+        (
+            {"topics": [{"name": "KV Cache", "keywords": ["kv cache"]}]},
+            r"'KV Cache' is not a topic name: use lower-case letters, digits and hyphens",
+        ),
         ({"keyword": ["llm"]}, r"unknown key 'keyword' \(did you mean 'keywords'\?"),
         ({"summary": {"modle": "qwen-max"}}, r"unknown key 'summary.modle' \(did you mean 'model'\?"),
         ({"max_papers": "many"}, r"key 'max_papers': Input should be a valid integer"),

@@ -59,7 +59,7 @@ def test_latex_becomes_unicode_in_feeds_but_stays_in_the_data(served: TestClient
     assert all("$" in p.title or "\\" in p.title for p in converted.values())  # the data keeps the original
     everything = served.get("/json", params={"min_score": "0", "limit": "200", "type": "new,cross,replace"}).json()
     shown = {
-        i["id"].rsplit("/", 1)[1]: i["title"] for i in everything["items"] if i["id"].rsplit("/", 1)[1] in converted
+        i["url"].rsplit("/", 1)[1]: i["title"] for i in everything["items"] if i["url"].rsplit("/", 1)[1] in converted
     }
     assert shown
     assert all(title == converted[pid].title_text for pid, title in shown.items())

@@ -29,3 +29,11 @@ def test_suggestions() -> None:
     assert taxonomy.suggest("astroph") == "astro-ph"
     assert taxonomy.suggest("zzzzzz") is None
     assert not taxonomy.is_known("cs.XX")
+
+
+def test_suggestions_follow_meaning_not_only_spelling() -> None:
+    assert taxonomy.suggestions("cs.ML") == ["cs.LG", "stat.ML"]  # not cs.PL, one letter away
+    assert taxonomy.suggestions("cs.NLP") == ["cs.CL"]
+    assert taxonomy.suggestions("eess.CV") == ["cs.CV", "math.CV"]  # the subject under its archives
+    assert taxonomy.did_you_mean("cs.ML") == " (did you mean 'cs.LG' or 'stat.ML'?)"
+    assert taxonomy.did_you_mean("zzzzzz") == ""

@@ -5,6 +5,15 @@ It follows Upstash's REST API: POST a JSON command array to ``/``, or a 2-D arra
 ``{"result": ...}`` or ``{"error": "ERR ..."}`` (400 for a failed single command, 200 with
 per-command entries for pipelines and transactions, 400 for a discarded transaction); with
 ``Upstash-Encoding: base64`` every string in a result is base64 except the "OK" status.
+
+Upstash's documented limits on free and pay-as-you-go databases hold here: a request or an
+answer over 10 MB is refused ("ERR max request size exceeded"), and so is a write that would
+make a single record (a string, hash, list, set: one key) exceed 100 MB ("ERR max single record
+size exceeded"; reads and deletes are never refused). Both limits can be lowered by a test.
+A record's size is what Redis reports for it (``MEMORY USAGE``) plus what the write adds.
+
+Every answer carries an ``Upstash-Sync-Token`` header, a new one after each write, and the
+token each request sent is recorded (read-your-writes, as Upstash's SDKs use it).
 It counts requests (round trips), commands and the bytes of requests and answers, and can be
 made slow.
 """
@@ -23,6 +32,12 @@ from tests.loopback import LoopbackServer, Reply, Request
 from tests.redis_server import RedisError, Resp, SimpleString
 
 JSON = {"Content-Type": "application/json"}
+# Commands that add to a record: how the record's size grows (``None``: the record is replaced).
+_SET_VALUE = {"SET": 2, "GETSET": 2, "SETEX": 3, "PSETEX": 3, "SETNX": 2}  # value's position
+_GROWS = {"APPEND", "HSET", "HMSET", "HSETNX", "RPUSH", "LPUSH", "RPUSHX", "LPUSHX", "SADD", "ZADD", "LSET"}
+_WRITES = {"DEL", "UNLINK", "EXPIRE", "PEXPIRE", "PERSIST", "INCR", "HINCRBY", "HDEL", "MSET", "EVAL", "LPOP", "RPOP"}
+_WRITES |= set(_SET_VALUE) | _GROWS
+RECORD_TOO_BIG = "ERR max single record size exceeded"
 
 
 class UpstashShim:
@@ -32,9 +47,15 @@ class UpstashShim:
         self.delay_s = 0.0
         # Upstash (free and pay-as-you-go) refuses a request over 10 MB, and an answer too.
         self.max_request_bytes = 10_000_000
+        self.max_record_bytes = 100_000_000  # ... and any single record over 100 MB
         self.fault: Callable[[Request], None] | None = None  # called before each request is served
         self.commands: Counter[str] = Counter()
-        self.fields_read: Counter[str] = Counter()  # HMGET fields asked of each hash
+        # Records read whole: HMGET fields of each hash, and MGET keys by their prefix (the key
+        # up to its last ":", so "arb:paper:2411.1@ab" counts under "arb:paper").
+        self.fields_read: Counter[str] = Counter()
+        self.sync_tokens_sent: list[str] = []  # the Upstash-Sync-Token of each request ("" if none)
+        self.sync_tokens_answered: list[str] = []  # ... and of each answer
+        self._writes = 0  # what this "primary" has applied: its sync token
         self.round_trips = 0
         self.bytes_in = 0  # request bodies
         self.bytes_out = 0  # answer bodies (what Upstash's bandwidth counts, with the requests)
@@ -49,6 +70,8 @@ class UpstashShim:
         with self._lock:
             self.commands.clear()
             self.fields_read.clear()
+            self.sync_tokens_sent.clear()
+            self.sync_tokens_answered.clear()
             self.round_trips = 0
             self.bytes_in = self.bytes_out = 0
 
@@ -61,6 +84,9 @@ class UpstashShim:
         with self._lock:
             self.bytes_in += len(request.body)
             self.bytes_out += len(reply.body)
+            self.sync_tokens_sent.append(request.headers.get("upstash-sync-token", ""))
+            reply.headers["Upstash-Sync-Token"] = f"sync-{self._writes}"
+            self.sync_tokens_answered.append(reply.headers["Upstash-Sync-Token"])
         return reply
 
     def _answer(self, request: Request) -> Reply:
@@ -95,6 +121,10 @@ class UpstashShim:
             for c in commands:
                 if str(c[0]).upper() == "HMGET":
                     self.fields_read[str(c[1])] += len(c) - 2
+                elif str(c[0]).upper() == "MGET":
+                    self.fields_read.update(str(key).rpartition(":")[0] for key in c[1:])
+            if any(str(c[0]).upper() in _WRITES for c in commands):
+                self._writes += 1
         if self.fault is not None:
             self.fault(request)
         try:
@@ -102,12 +132,18 @@ class UpstashShim:
         except OSError as exc:
             return _reply(500, {"error": f"ERR redis unavailable: {exc}"}, self.delay_s)
         try:
+            too_big = [self._too_big(conn, c) for c in commands]
             if endpoint == "/multi-exec":
+                if any(too_big):  # refused before it runs: nothing of it is applied
+                    return _reply(400, {"error": f"EXECABORT {RECORD_TOO_BIG}"}, self.delay_s)
                 results = self._transaction(conn, commands)
                 if isinstance(results, RedisError):
                     return _reply(400, {"error": str(results)}, self.delay_s)
             else:
-                results = [conn.call(*c) for c in commands]
+                results = [
+                    RedisError(RECORD_TOO_BIG) if refused else conn.call(*c)
+                    for c, refused in zip(commands, too_big, strict=True)
+                ]
         except OSError as exc:
             return _reply(500, {"error": f"ERR redis connection lost: {exc}"}, self.delay_s)
         finally:
@@ -116,6 +152,19 @@ class UpstashShim:
         if batch:
             return _reply(200, entries, self.delay_s)
         return _reply(400 if "error" in entries[0] else 200, entries[0], self.delay_s)
+
+    def _too_big(self, conn: Resp, command: list[Any]) -> bool:
+        """Whether this write would leave a record over ``max_record_bytes``."""
+        name, args = str(command[0]).upper(), [str(a).encode() for a in command[1:]]
+        if name == "MSET":
+            return any(len(value) > self.max_record_bytes for value in args[1::2])
+        if name in _SET_VALUE:
+            position = _SET_VALUE[name] - 1
+            return len(args) > position and len(args[position]) > self.max_record_bytes
+        if name not in _GROWS or not args:
+            return False
+        held = conn.call("MEMORY", "USAGE", args[0].decode(), "SAMPLES", "0") or 0
+        return int(held) + sum(map(len, args[1:])) > self.max_record_bytes
 
     @staticmethod
     def _transaction(conn: Resp, commands: list[list[Any]]) -> list[Any] | RedisError:

@@ -48,6 +48,9 @@ INFLATE = {"identity": 0, "gzip": 47, "x-gzip": 47, "deflate": 15}  # zlib wbits
 INFLATE_STEP = 1 << 20
 
 
+UNREACHABLE_HINT = "check this machine's connection, then run `make refresh` (or python -m core refresh) once online"
+
+
 class Throttle:
     """One request at a time, each starting ``min_interval`` seconds after the previous one
     ended (arXiv's API terms: one request every 3 seconds, one connection at a time, for every
@@ -141,7 +144,7 @@ class ArxivClient:
 
         Returns a response whose status is in ``ok``; raises FetchError naming the URL otherwise.
         """
-        problem = ""
+        problem, unreachable = "", False
         for attempt in range(MAX_ATTEMPTS):
             delay = self.throttle.min_interval * 2**attempt
             try:
@@ -153,7 +156,11 @@ class ArxivClient:
                         self._last_request = self.clock()
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                # No connection at all (a name that does not resolve, no route, refused): this
+                # machine's network, not arXiv, as far as anyone here can tell.
+                unreachable = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
             else:
+                unreachable = False
                 if response.status in ok:
                     return response
                 problem = f"HTTP {response.status}"
@@ -170,6 +177,11 @@ class ArxivClient:
                 log.warning("arXiv: %s; retrying in %.1f s", problem, delay)
                 self.throttle.sleep(delay)
         attempts = f"{attempt + 1} attempt{'s' if attempt else ''}"
+        if unreachable:
+            raise FetchError(
+                f"this machine cannot reach arXiv (network or DNS): {url} failed after {attempts}: {problem}",
+                UNREACHABLE_HINT,
+            )
         raise FetchError(f"{url} failed after {attempts}: {problem}", "arXiv may be down; try again later")
 
     def _check_deadline(self, url: str) -> None:

@@ -59,6 +59,7 @@ class RefreshReport:
     matched: int = 0  # stored papers that pass config.json's filters
     stored: int = 0
     future_dated: int = 0  # items dated more than a day ahead, clamped to the refresh's clock
+    refused: int = 0  # papers the store could not hold (too big for one Upstash request)
     backfilled: int = 0  # papers the backfill from the arXiv API added
     rss_requests: int = 0  # arXiv RSS requests the day took (more than one when its feed was cut)
     cut: int = 0  # papers from arXiv with a field over its cap (core.text.limits), cut to it
@@ -67,7 +68,7 @@ class RefreshReport:
 
     def line(self) -> str:
         skip: tuple[str, ...] = ("outcome", "seconds", "summaries")
-        rare = ("future_dated", "backfilled", "cut")  # said only when it happened
+        rare = ("future_dated", "backfilled", "cut", "refused")  # said only when it happened
         skip += () if self.rss_requests > 1 else ("rss_requests",)  # said when the feed was cut
         counts = ", ".join(
             f"{k.replace('_', '-')} {v}" for k, v in asdict(self).items() if k not in skip and (v or k not in rare)
@@ -116,8 +117,7 @@ def refresh(
             if client is None:
                 arxiv_client.close()
     report.seconds = time.monotonic() - started
-    log.info("%s", report.line())
-    return report
+    return report  # its callers say it once: the CLI prints it, the cron jobs log it
 
 
 def _refresh(
@@ -205,12 +205,17 @@ def _refresh(
         last_success_at=now,
         outcome=report.outcome,
         message=message,
-        counts={k: v for k, v in asdict(report).items() if isinstance(v, int)},
+        counts=_counts(report),
         backfill=filling,
         likes=liking,
     )
     if catalog.order:
-        state = papers_changed(state.but(config_hash=rules), catalog.save(), now)
+        saved = catalog.save()
+        if refused := sorted({e.id for e in catalog.order} - {e.id for e in saved}):
+            report.refused, report.stored = len(refused), len(saved)
+            left_out = f"{len(refused)} paper(s) too big to store were left out: {', '.join(refused[:10])}."
+            state = state.but(message=f"{state.message} {left_out}".strip(), counts=state.counts | _counts(report))
+        state = papers_changed(state.but(config_hash=rules), saved, now)
     store.save_state(state)
     if catalog.order:
         report.summaries = summarize(run, catalog, state, summarizer, deadline, sleep)
@@ -271,6 +276,10 @@ def summarize(
         state = state.but(last_request_at=run.client.last_request_at)
     store.save_state(state)
     return report
+
+
+def _counts(report: RefreshReport) -> dict[str, int]:
+    return {k: v for k, v in asdict(report).items() if isinstance(v, int)}
 
 
 def _save_state_quietly(store: Store, state: RefreshState) -> None:

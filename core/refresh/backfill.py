@@ -123,7 +123,11 @@ def run_backfill(
         papers = [entry.as_paper(followed, backfilled=True) for entry in page.entries]
         fetched += [p for p in papers if p.announced >= since]
         oldest = min((p.announced for p in papers), default=since)
-        progress(f"backfill: page {state.pages + run.pages}, {len(fetched)} papers, back to {oldest:%Y-%m-%d %H:%M}")
+        page_number = state.pages + run.pages
+        if papers:
+            progress(f"backfill: page {page_number}, {len(fetched)} papers, back to {oldest:%Y-%m-%d %H:%M}")
+        else:
+            progress(f"backfill: page {page_number}: the arXiv API lists no papers submitted since {since:%Y-%m-%d}")
         if len(papers) < config.backfill.page_size or oldest <= since:
             return _finished(run, fetched, now)
         # The next page: what was submitted before the oldest one read. The bound is inclusive
@@ -165,7 +169,11 @@ def _stopped(run: BackfillRun, fetched: list[Paper], until: datetime, message: s
 
 def _finished(run: BackfillRun, fetched: list[Paper], now: datetime) -> BackfillRun:
     state = run.state
-    message = f"filled {', '.join(state.categories)} back to {state.since:%Y-%m-%d}" if state.since else "filled"
+    since = f" submitted since {state.since:%Y-%m-%d}" if state.since else ""
+    if fetched or state.pages:  # this run, or earlier runs of the same fill, brought papers
+        message = f"filled {', '.join(state.categories)} back to {state.since:%Y-%m-%d}" if state.since else "filled"
+    else:  # said plainly: "filled back to ..." would claim days that did not come
+        message = f"nothing to fill: the arXiv API lists no {', '.join(state.categories)} papers{since}"
     done = state.model_copy(
         update={
             "filled": sorted({*state.filled, *state.categories}),

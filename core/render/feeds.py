@@ -38,7 +38,9 @@ SKIP_DAYS = ["Saturday", "Sunday"]
 
 @dataclass(frozen=True)
 class FeedItem:
-    id: str  # the version-less abstract URL: stable across versions, so no reader shows a paper twice
+    # The version-less abstract URL, stable across versions; in any feed but the one of all
+    # followed categories, with the feed's scope after a "#" (see ``guid``).
+    id: str
     title: str
     link: str
     authors: list[str]
@@ -71,21 +73,33 @@ def build_feed(
     self_url: str,
     updated: datetime | None,
     icon_url: str = "",
+    scope: str = "",
     links: Links | None = None,
 ) -> Feed:
-    """``links``: each item's signed "Like" / "Not for me" URLs (core.web.signing), if any."""
+    """``scope`` names the feed among the others (``guid``): "" for all followed categories.
+    ``links``: each item's signed "Like" / "Not for me" URLs (core.web.signing), if any."""
     return Feed(
         title=title,
         description=description,
         link=link,
         self_url=self_url,
         updated=updated,
-        items=[with_feedback(build_item(paper), links(paper) if links else None) for paper in papers],
+        items=[with_feedback(build_item(paper, scope), links(paper) if links else None) for paper in papers],
         icon_url=icon_url,
     )
 
 
-def build_item(paper: Paper) -> FeedItem:
+def guid(paper: Paper, scope: str = "") -> str:
+    """An item's guid (RSS) and id (Atom, JSON Feed): the same in the RSS, Atom and JSON of one
+    feed, so a reader subscribed to two formats of it stores a paper once, and different from
+    feed to feed. Readers key items by guid and newsboat keeps an item in one feed only: with
+    one guid everywhere, the feed of all categories imported beside cs.AI, cs.LG and cs.CL
+    (OPML) showed nothing, its papers all counted as the category feeds'. The feed of all
+    followed categories keeps the plain abstract URL, as it always had."""
+    return f"{paper.abs_url}#{scope}" if scope else paper.abs_url
+
+
+def build_item(paper: Paper, scope: str = "") -> FeedItem:
     extra = {
         "id": paper.versioned_id,
         "announce_type": paper.announce_type,
@@ -95,7 +109,7 @@ def build_item(paper: Paper) -> FeedItem:
     if paper.metadata is not None:
         extra |= paper.metadata.model_dump(exclude_none=True)
     return FeedItem(
-        id=paper.abs_url,
+        id=guid(paper, scope),
         title=paper.display_title,
         link=paper.abs_url,
         authors=paper.display_authors,
@@ -170,10 +184,15 @@ def explain(paper: Paper) -> str:
         ] or [hit.field]
         parts.append(f"{hit.keyword} {hit_points(hit):g} ({', '.join(where)})")
     if (like := paper.match.similar) is not None:
-        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({like.similarity:.2f})")
+        parts.append(f"similar to {like.id} “{like.title}” {like.points:g} ({alike(like.similarity)})")
         if (pulled := like.pulled_down) is not None:  # already taken off like.points
             parts[-1] += f", less {pulled.points:g} for being like {pulled.id} “{pulled.title}”, not for you"
     return f"score {paper.match.score:g} = " + (" + ".join(parts) or "0")
+
+
+def alike(similarity: float) -> str:
+    """A similarity on its own scale, apart from keyword points: "42% alike" for a cosine of 0.42."""
+    return f"{round(similarity * 100)}% alike"
 
 
 def render_feed(feed: Feed, fmt: Format) -> bytes:
@@ -205,7 +224,7 @@ def render_feed(feed: Feed, fmt: Format) -> bytes:
     for item in feed.items:
         entry = fg.add_entry(order="append")
         entry.id(item.id)
-        entry.guid(item.id, permalink=True)
+        entry.guid(item.id, permalink=item.id == item.link)
         entry.title(item.title)
         entry.link(href=item.link, rel="alternate")
         entry.content(item.content_html, type="html")

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 from core.config import Config
 from core.models import Paper, RefreshState
 from core.render.feedback import Learned
-from core.render.feeds import explain
+from core.render.feeds import alike, explain
 from core.text.matching import compiled
+from core.text.similarity import FLOOR
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -41,6 +42,8 @@ class FeedLink:
     atom: str
     json: str
     page: str
+    kind: str  # "all", "for-you", "category" or "topic"
+    path: str  # after the format: "", "/for-you", "/cs.AI", "/topic/agents" (for the feed builder)
 
 
 def highlight(text: str, paper: Paper) -> Markup:
@@ -71,6 +74,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["highlight"] = highlight
     env.filters["explain"] = explain
+    env.filters["alike"] = alike
     return env
 
 
@@ -78,16 +82,39 @@ def feed_links(request: Request, config: Config) -> list[FeedLink]:
     """Every feed: all followed categories, each category, each topic."""
     home = str(request.url_for("index"))
 
-    def link(label: str, route: str, **params: str) -> FeedLink:
+    def link(label: str, kind: str, route: str, **params: str) -> FeedLink:
         rss, atom, json = (str(request.url_for(f"{fmt}{route}", **params)) for fmt in ("rss", "atom", "json"))
-        return FeedLink(label, rss, atom, json, home)
+        path = request.app.url_path_for(f"rss{route}", **params).removeprefix("/rss")
+        return FeedLink(label, rss, atom, json, home, kind, path)
 
-    links = [link("All followed categories", "")]
+    links = [link("All followed categories", "all", "")]
     if config.liked_ids or config.like_bibtex:
-        links.append(link("For you (like the papers you like)", "_for_you"))
-    links += [link(category, "_category", category=category) for category in config.categories]
-    links += [link(f"Topic: {topic.title or topic.name}", "_topic", name=topic.name) for topic in config.topics]
+        links.append(link("For you (like the papers you like)", "for-you", "_for_you"))
+    links += [link(category, "category", "_category", category=category) for category in config.categories]
+    links += [
+        link(f"Topic: {topic.title or topic.name}", "topic", "_topic", name=topic.name) for topic in config.topics
+    ]
     return links
+
+
+def opml_links(links: list[FeedLink]) -> list[FeedLink]:
+    """The feeds an OPML import subscribes to: all followed categories, for you and the topics.
+    Not the category feeds: each is a slice of the feed of all categories, so beside it they
+    would show each paper twice in a reader's list of everything; the page lists them."""
+    return [link for link in links if link.kind != "category"]
+
+
+def explain_failure(state: RefreshState, has_papers: bool) -> str:
+    """What the page says when the last refresh failed, in words (the raw message is folded
+    under it): the cause a user can act on, and what is shown meanwhile."""
+    if "cannot reach arXiv (network or DNS)" in state.message:
+        said = "This machine could not reach arXiv (network or DNS) at the last refresh."
+        todo = "Run make refresh (or python -m core refresh) once it is online."
+    else:
+        said = "The last refresh failed."
+        todo = "The next refresh tries again."
+    shown = "The papers below are from the last good refresh." if has_papers else "There are no papers yet."
+    return f"{said} {shown} {todo}"
 
 
 def render_index(
@@ -107,8 +134,10 @@ def render_index(
         papers=papers,
         similar=similar,
         learned=learned,
+        floor=FLOOR,
         links=feed_links(request, config),
         summaries=summaries,
+        failure=explain_failure(state, bool(papers)) if state.outcome == "error" else "",
         next_refresh=next_refresh,
         icon_url=str(request.url_for("static", path="icon.png")),
         script_url=str(request.url_for("static", path="app.js")),
@@ -116,3 +145,10 @@ def render_index(
         opml_url=str(request.url_for("opml")),
         digest_url=str(request.url_for("digest")),
     )
+
+
+def render_error_page(status: int, error: str, hint: str, home_url: str, style_url: str) -> str:
+    """The HTML answer of an error on a page (feeds and JSON routes answer JSON)."""
+    title = "Not found" if status == 404 else "Something is wrong" if status >= 500 else "That did not work"
+    template = _environment().get_template("error.html")
+    return template.render(status=status, title=title, error=error, hint=hint, home_url=home_url, style_url=style_url)

@@ -32,7 +32,9 @@ class Store(Protocol):
         first); all or nothing. Returns the entries stored.
 
         The paper of an entry whose id is in ``changed`` is written from there (new or
-        changed); any other entry (from ``load_index``) names a stored paper that stays as it is."""
+        changed); any other entry (from ``load_index``) names a stored paper that stays as it is.
+        A changed paper too big for the backend (Upstash: one request) is not written: the
+        entry of its stored version, if any, takes its place, else it is left out (logged)."""
 
     def save_papers(self, papers: Sequence[Paper]) -> list[Entry]:
         """``save_catalog`` of these papers, each written whole."""

@@ -1,12 +1,14 @@
 """The Upstash Redis store, for Vercel, over Upstash's REST API (``core.store.upstash_rest``).
 
 Key layout, designed for one writer a day, many readers, and Upstash's limits (no request or
-answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix ``arb:``):
+answer over 10 MB; no single key over 100 MB; bandwidth and commands counted) as papers
+accumulate (prefix ``arb:``):
 
-    arb:paper                 hash: "<id>@<digest>" -> paper JSON: each version of a paper once
-    arb:entry                 hash: "<id>@<digest>" -> that version's entry (core.models.Entry)
+    arb:paper:<id>@<digest>   paper JSON: one key per stored version of a paper
+    arb:entry:<id>@<digest>   that version's entry (core.models.Entry)
     arb:<gen>:ids:<feed>      list of "<id>@<digest>", best first, of the papers under <feed>
-    arb:manifest              JSON {"gen", "keys", "count", "retired"}: the live generation
+    arb:<gen>:retired         list of the versions generation <gen> no longer uses
+    arb:manifest              JSON {"gen", "keys", "count", "layout"}: the live generation
     arb:state                 RefreshState JSON (ETag, last refresh, outcome, counts)
     arb:lock                  refresh lock: host:pid:machine:token of its owner, with a TTL
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
@@ -19,23 +21,32 @@ answer over 10 MB; bandwidth and commands counted) as papers accumulate (prefix 
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
-``<feed>`` is a followed category or ``*`` for all of them. A paper's field name carries a
+``<feed>`` is a followed category or ``*`` for all of them. No key grows with the store but
+the id lists (about 30 bytes a paper: 100 MB would take three million papers, while
+``days_back`` <= 90 keeps a store of every archive near 200,000). A paper's name carries a
 digest of its JSON, so a save knows from the live ``*`` list (ids only) which papers are new
-or changed and writes just those, in pipelined batches of a few MB; then a new generation of
-lists (with a TTL, so a crashed save leaves nothing behind); then one MULTI/EXEC switches
-``arb:manifest`` to it, makes its lists permanent and expires the old generation. Readers
-see the old generation or the new one, each with its own versions of the papers, never a
-mix. Versions no generation uses any more (changed or aged-out papers) are deleted at the
-save after (the manifest's ``retired``), so readers of the old generation still find them,
-unless that save lists them again (a paper back to an earlier version).
-Every read is bounded: a feed reads its ids and those papers in one script call; all papers
-are read in chunks of ``READ_CHUNK``. A refresh reads the ``*`` list and the entries (about
-150 bytes a paper), and whole papers only where something changed.
+or changed and writes just those (``MSET``, in pipelined batches of a few MB); then a new
+generation of lists (with a TTL, so a crashed save leaves nothing behind); then one
+MULTI/EXEC switches ``arb:manifest`` to it, makes its lists permanent and expires the old
+generation. Readers see the old generation or the new one, each with its own versions of the
+papers, never a mix. Versions no generation uses any more (changed or aged-out papers) are
+deleted at the save after (the generation's ``retired`` list), so readers of the old
+generation still find them, unless that save lists them again (a paper back to an earlier
+version). A paper too big for one request (``MAX_RECORD_BYTES``) is not written: its stored
+version stays if it has one, and the refresh reports it.
+
+Every read is bounded: a feed reads its ids (``LRANGE``) and then those papers (``MGET``);
+all papers are read in chunks of ``READ_CHUNK``, a chunk halved until its answer fits. A
+refresh reads the ``*`` list and the entries (about 150 bytes a paper), and whole papers only
+where something changed. Stores of the layout before this one (every paper in one hash,
+``arb:paper``, and every entry in ``arb:entry``) are read as they are, and moved to keys of
+their own by the next save (see ``_move_legacy``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -57,12 +68,16 @@ from core.store.records import (
     encode_paper,
     stored_name,
 )
-from core.store.upstash_rest import Command, UpstashREST
+from core.store.upstash_rest import Command, UpstashREST, request_bytes
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PREFIX = "arb:"
 MANIFEST, STATE, LOCK, SUMMARY = PREFIX + "manifest", PREFIX + "state", PREFIX + "lock", PREFIX + "summary:"
-PAPERS, ENTRIES = PREFIX + "paper", PREFIX + "entry"
+PAPER, ENTRY = PREFIX + "paper:", PREFIX + "entry:"  # + "<id>@<digest>"
+LAYOUT = 2  # one key per paper version; a manifest without "layout" names papers in the hashes below
+LEGACY_PAPERS, LEGACY_ENTRIES = PREFIX + "paper", PREFIX + "entry"
 SUMMARY_TTL_S = 120 * 86400  # longer than any paper stays in the feeds (days_back <= 90)
 LIKED = PREFIX + "liked:"
 LIKED_TTL_S = 400 * 86400  # renewed whenever a refresh finds the paper still liked
@@ -72,17 +87,15 @@ VECTOR = PREFIX + "vec:"
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
+# A paper past this is not stored. Real ones are about 3 KB (70 KB with a summary); this keeps
+# any stored paper readable in one answer under 10 MB even if every character of it came back
+# escaped in six bytes (JSON's \u003c), and well inside one write request.
+MAX_RECORD_BYTES = 1_500_000
 READ_CHUNK = 1_000  # papers per read: about 3 MB, under Upstash's 10 MB answer limit
 ID_CHUNK = 20_000  # list entries ("<id>@<digest>") per LRANGE: about 600 KB
-ENTRY_CHUNK = 10_000  # entries per HMGET: about 1.5 MB
+ENTRY_CHUNK = 10_000  # entries per MGET: about 1.5 MB
 SUMMARY_CHUNK = 100  # summaries per MGET: a summary may reach about 70 KB (Markdown and HTML)
 VECTOR_CHUNK = 200  # vectors per MGET: 4,096 dimensions (the most config.json allows) are 22 KB in base64
-# A feed's ids and its papers in one round trip (a feed shows at most a few hundred).
-_READ_PREFIX = (
-    "local ids = redis.call('LRANGE', KEYS[1], 0, ARGV[1]) "
-    "if #ids == 0 then return {} end "
-    "return redis.call('HMGET', KEYS[2], unpack(ids))"
-)
 # Compare-and-delete: only the owner releases the lock (a late, expired owner must not).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 # Set-if-free-or-mine: taking the lock again renews it; someone else's unexpired lock stays.
@@ -103,6 +116,7 @@ class UpstashStore:
         # The names of the last generation whose ``*`` list this instance read: a generation's
         # lists never change, so the save after load_index need not read the list again.
         self._names: tuple[str, list[str]] = ("", [])
+        self._legacy = False  # the last manifest read names papers in the old layout's hashes
 
     def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
@@ -124,90 +138,177 @@ class UpstashStore:
     def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         gen = f"{int(time.time()):x}{secrets.token_hex(3)}"
         old = self._manifest()
+        moved = _legacy(old) and self._move_legacy(old)
         # The versions the last save retired are deleted at the end of this one (unless listed
         # again): none counts as already stored, so no write is skipped for a version about to go.
-        doomed = set(old.get("retired", []))
+        doomed = set(self._list(old, _retired_key(old["gen"]))) if old and not moved else set()
         live = set(self._all_names(old)) - doomed
+        records, too_big = self._encode_changed(order, changed, live)
+        kept = self._stored_instead(too_big, live)
         entries: list[Entry] = []
-        encoded: dict[str, tuple[str, str]] = {}  # name -> (paper JSON, entry JSON) to write
         for entry in order:
-            paper = changed.get(entry.id)
-            if paper is not None:
-                text, entry = encode_paper(paper)
-                if stored_name(entry) not in live:  # new or changed
-                    encoded[stored_name(entry)] = (text, encode_entry(entry))
+            if entry.id in too_big:
+                if entry.id not in kept:
+                    continue
+                entry = kept[entry.id]  # its stored version stays
+            elif entry.id in changed:
+                entry = records[entry.id][0]
             elif stored_name(entry) not in live:
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
-        writes: list[Command] = []
-        for batch in _sized_batches(list(encoded), lambda n: len(encoded[n][0]) + len(encoded[n][1]) + 80):
-            writes.append(["HSET", PAPERS, *[part for n in batch for part in (n, encoded[n][0])]])
-            writes.append(["HSET", ENTRIES, *[part for n in batch for part in (n, encoded[n][1])]])
+        self._write_versions({stored_name(e): (text, encode_entry(e)) for e, text in records.values() if text})
         lists: dict[str, list[str]] = {_key(gen, ALL): [stored_name(e) for e in entries]}
         for entry in entries:
             for feed in entry.listed_in:
                 lists.setdefault(_key(gen, feed), []).append(stored_name(entry))
+        # Versions the new generation no longer uses stay one more generation for readers of the
+        # old one, then go at the next save.
+        lists[_retired_key(gen)] = sorted(live - set(lists[_key(gen, ALL)]))
+        writes: list[Command] = []
         for key, names in lists.items():
             writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
             writes.append(["EXPIRE", key, PENDING_TTL_S])
-        self._pipelined("write of new papers", writes)
-        # Versions the new generation no longer uses stay one more generation for readers of the
-        # old one, then go at the next save.
-        retired = sorted(live - set(lists[_key(gen, ALL)]))
-        manifest = json.dumps({"gen": gen, "keys": sorted(lists), "count": len(entries), "retired": retired})
-        switch: list[Command] = [["SET", MANIFEST, manifest]]
+        self._pipelined("write of the new lists", writes)
+        manifest = {"gen": gen, "keys": sorted(lists), "count": len(entries), "layout": LAYOUT}
+        manifest |= {"moved": True} if moved else {}
+        switch: list[Command] = [["SET", MANIFEST, json.dumps(manifest)]]
         switch += [["PERSIST", key] for key in lists]
         switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
+        if old.get("moved"):  # the papers left the old hashes a save ago: no reader needs them now
+            switch.append(["DEL", LEGACY_PAPERS, LEGACY_ENTRIES])
         self._call("switch to the new papers", self.redis.multi, switch)
-        self._names = (gen, lists[_key(gen, ALL)])
-        removals: list[Command] = []
+        self._names, self._legacy = (gen, lists[_key(gen, ALL)]), False
         # Never delete a version the new generation lists: it came back since it was retired.
-        for batch in _sized_batches(sorted(doomed - set(lists[_key(gen, ALL)])), lambda i: len(i) + 4):
-            removals += [["HDEL", PAPERS, *batch], ["HDEL", ENTRIES, *batch]]
+        gone = sorted(doomed - set(lists[_key(gen, ALL)]))
+        removals: list[Command] = [
+            ["DEL", *[PAPER + n for n in b], *[ENTRY + n for n in b]] for b in _chunks(gone, 500)
+        ]
         self._pipelined("removal of old papers", removals)
         return entries
 
+    def _encode_changed(
+        self, order: Sequence[Entry], changed: Mapping[str, Paper], live: set[str]
+    ) -> tuple[dict[str, tuple[Entry, str]], set[str]]:
+        """The entry of each changed paper in ``order`` with its JSON to write ("" when that
+        version is stored already), and the ids of those too big to store."""
+        records: dict[str, tuple[Entry, str]] = {}
+        too_big: set[str] = set()
+        for entry in order:
+            paper = changed.get(entry.id)
+            if paper is None:
+                continue
+            text, entry = encode_paper(paper)
+            if stored_name(entry) in live:
+                records[entry.id] = (entry, "")
+            elif (size := request_bytes(["MSET", PAPER + stored_name(entry), text])) > MAX_RECORD_BYTES:
+                log.warning(
+                    "store: %s v%d not stored: %.1f MB of JSON (at most %.1f MB)",
+                    entry.id,
+                    entry.version,
+                    size / 1e6,
+                    MAX_RECORD_BYTES / 1e6,
+                )
+                too_big.add(entry.id)
+            else:
+                records[entry.id] = (entry, text)
+        return records, too_big
+
+    def _stored_instead(self, ids: set[str], live: set[str]) -> dict[str, Entry]:
+        """The entries of the stored versions of these papers, where there is one."""
+        names = [n for n in live if n.rpartition("@")[0] in ids]
+        entries = decode_entries(self._values("MGET entries", [ENTRY + n for n in names], ENTRY_CHUNK)) if names else []
+        return {e.id: e for e in entries if e is not None}
+
+    def _write_versions(self, records: Mapping[str, tuple[str, str | None]]) -> None:
+        """Write each name's paper JSON and entry (None: none) to keys of their own."""
+        sizes = {n: request_bytes([PAPER + n, p, ENTRY + n, e or ""]) for n, (p, e) in records.items()}
+        commands: list[Command] = []
+        for batch in _sized_batches(list(records), sizes.__getitem__):
+            commands.append(["MSET", *[part for n in batch for part in (PAPER + n, records[n][0])]])
+            made = [part for n in batch if (e := records[n][1]) is not None for part in (ENTRY + n, e)]
+            if made:
+                commands.append(["MSET", *made])
+        self._pipelined("write of new papers", commands)
+
+    def _move_legacy(self, manifest: dict[str, Any]) -> bool:
+        """Copy the papers and entries of the live generation out of the old layout's two hashes
+        (each a single record, which Upstash refuses past 100 MB: about 37,000 paper versions)
+        into keys of their own. Run by a save, under the refresh lock, before anything else it
+        writes; it only adds keys, so a save killed half-way leaves the old layout live and the
+        next save copies again. The save's manifest says ``moved``; the save after deletes the
+        hashes (the versions retired in the old layout go with them)."""
+        names = self._all_names(manifest)
+        for start in range(0, len(names), READ_CHUNK):
+            part = names[start : start + READ_CHUNK]
+            papers = self._values("HMGET old papers", part, READ_CHUNK, ["HMGET", LEGACY_PAPERS])
+            entries = self._values("HMGET old entries", part, READ_CHUNK, ["HMGET", LEGACY_ENTRIES])
+            found = {n: (p, e) for n, p, e in zip(part, papers, entries, strict=True) if p is not None}
+            self._write_versions(found)
+        return True
+
     def load_index(self) -> list[Entry]:
-        names = self._all_names(self._manifest())
-        entries: list[Entry | None] = []
-        for start in range(0, len(names), ENTRY_CHUNK):
-            part = names[start : start + ENTRY_CHUNK]
-            entries += decode_entries(self._call("HMGET entries", self.redis.call, "HMGET", ENTRIES, *part))
+        manifest = self._manifest()
+        names = self._all_names(manifest)
+        entries = decode_entries(self._entries(names, _legacy(manifest)))
         # A paper saved before entries were kept (or whose entry cannot be read) is read whole,
         # once: its entry is written for the next refresh.
         lacking = [name for name, entry in zip(names, entries, strict=True) if entry is None]
         made: dict[str, Entry] = {}
-        for name, raw in zip(lacking, self._raw(lacking), strict=True):
+        for name, raw in zip(lacking, self._raw(lacking, _legacy(manifest)), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:
                 made[name] = Entry.of(paper, digest=name.rpartition("@")[2])  # as stored
-        if made:
-            fields = [part for name, e in made.items() for part in (name, encode_entry(e))]
-            self._call("HSET entries", self.redis.call, "HSET", ENTRIES, *fields)
+        if made and not _legacy(manifest):
+            fields = [part for name, e in made.items() for part in (ENTRY + name, encode_entry(e))]
+            self._call("MSET entries", self.redis.call, "MSET", *fields)
         return [e or made[n] for n, e in zip(names, entries, strict=True) if e is not None or n in made]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
-        return self._read([stored_name(e) for e in entries])
+        # The refresh reads these after load_index, in the layout of the manifest it read.
+        return decode_papers(self._raw([stored_name(e) for e in entries], self._legacy))
 
-    def _read(self, names: Sequence[str]) -> list[Paper]:
-        """The papers stored under these names (those that can be read)."""
-        return decode_papers(self._raw(names))
+    def _raw(self, names: Sequence[str], legacy: bool) -> list[Any]:
+        """The stored JSON under each name (None where there is none), from the old layout's
+        hash or from keys of their own."""
+        if legacy:
+            return self._values("HMGET papers", names, READ_CHUNK, ["HMGET", LEGACY_PAPERS])
+        return self._values("MGET papers", [PAPER + n for n in names], READ_CHUNK)
 
-    def _raw(self, names: Sequence[str]) -> list[Any]:
-        """The stored JSON under each name (None where there is none), READ_CHUNK a request."""
-        raws: list[Any] = []
-        for start in range(0, len(names), READ_CHUNK):
-            raws += self._call("HMGET papers", self.redis.call, "HMGET", PAPERS, *names[start : start + READ_CHUNK])
-        return raws
+    def _entries(self, names: Sequence[str], legacy: bool) -> list[Any]:
+        if legacy:
+            return self._values("HMGET entries", names, ENTRY_CHUNK, ["HMGET", LEGACY_ENTRIES])
+        return self._values("MGET entries", [ENTRY + n for n in names], ENTRY_CHUNK)
+
+    def _values(self, what: str, args: Sequence[str], chunk: int, head: Sequence[str] = ("MGET",)) -> list[Any]:
+        """``head + args`` (MGET keys, HMGET fields), ``chunk`` arguments a command."""
+        values: list[Any] = []
+        for start in range(0, len(args), chunk):
+            values += self._bounded(what, list(head), list(args[start : start + chunk]))
+        return values
+
+    def _bounded(self, what: str, head: list[str], args: list[str]) -> list[Any]:
+        """One read, halved until its answer fits under Upstash's 10 MB (a chunk of papers
+        larger than most)."""
+        try:
+            return list(self._call(what, self.redis.call, *head, *args))
+        except StoreError as exc:
+            if len(args) < 2 or "max request size exceeded" not in str(exc):
+                raise
+            half = len(args) // 2
+            return self._bounded(what, head, args[:half]) + self._bounded(what, head, args[half:])
 
     def _pipelined(self, what: str, commands: list[Command]) -> None:
         """Send ``commands`` in pipelines of at most BATCH_BYTES each, in order."""
-        sizes = {id(c): sum(len(str(part)) + 3 for part in c) for c in commands}
+        sizes = {id(c): request_bytes(c) for c in commands}
         for batch in _sized_batches(commands, lambda c: sizes[id(c)]):
             self._call(what, self.redis.pipeline, batch)
 
     def _manifest(self) -> dict[str, Any]:
-        raw = self._call("GET manifest", self.redis.call, "GET", MANIFEST)
-        return json.loads(raw) if raw else {}
+        return self._read_manifest(self._call("GET manifest", self.redis.call, "GET", MANIFEST))
+
+    def _read_manifest(self, raw: str | None) -> dict[str, Any]:
+        manifest: dict[str, Any] = json.loads(raw) if raw else {}
+        self._legacy = _legacy(manifest)
+        return manifest
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         return self._papers(self._manifest(), feed, limit)
@@ -223,37 +324,37 @@ class UpstashStore:
     def _head(self) -> tuple[dict[str, Any], str | None, str]:
         """The manifest, the raw state and their version (with the feedback's), in one MGET."""
         raw, state, told = self._call("MGET manifest state", self.redis.call, "MGET", MANIFEST, STATE, FEEDBACK_VERSION)
-        manifest = json.loads(raw) if raw else {}
+        manifest = self._read_manifest(raw)
         return manifest, state, version_of(manifest.get("gen"), state, told)
 
     def _papers(self, manifest: dict[str, Any], feed: str | None, limit: int | None) -> list[Paper]:
+        """A feed's papers: its names, then those papers (two round trips for a feed)."""
         if not manifest or limit == 0:
             return []
-        key = _key(manifest["gen"], feed or ALL)
-        if limit is not None and limit <= READ_CHUNK:  # a feed: its ids and papers in one call
-            items = self._call("read of a feed", self.redis.call, "EVAL", _READ_PREFIX, 2, key, PAPERS, limit - 1)
-            return decode_papers(items)
-        return self._read(self._ids(manifest, feed or ALL)[:limit])
+        names = self._list(manifest, _key(manifest["gen"], feed or ALL), limit)
+        return decode_papers(self._raw(names, _legacy(manifest)))
 
     def _all_names(self, manifest: dict[str, Any]) -> list[str]:
         """The generation's ``*`` list, read once per generation."""
         gen = manifest.get("gen", "")
         if gen and self._names[0] == gen:
             return self._names[1]
-        names = self._ids(manifest, ALL)
+        names = self._list(manifest, _key(gen, ALL)) if gen else []
         self._names = (gen, names)
         return names
 
-    def _ids(self, manifest: dict[str, Any], feed: str) -> list[str]:
-        """Every id of a generation's list, read in bounded ranges."""
+    def _list(self, manifest: dict[str, Any], key: str, limit: int | None = None) -> list[str]:
+        """The first ``limit`` (all) names of a generation's list, read in bounded ranges."""
         if not manifest:
             return []
-        key, ids = _key(manifest["gen"], feed), list[str]()
-        while True:
-            part = self._call("LRANGE ids", self.redis.call, "LRANGE", key, len(ids), len(ids) + ID_CHUNK - 1)
-            ids += part
-            if len(part) < ID_CHUNK:
-                return ids
+        names: list[str] = []
+        while limit is None or len(names) < limit:
+            size = ID_CHUNK if limit is None else min(ID_CHUNK, limit - len(names))
+            part = self._call("LRANGE ids", self.redis.call, "LRANGE", key, len(names), len(names) + size - 1)
+            names += part
+            if len(part) < size:
+                break
+        return names
 
     def load_status(self) -> tuple[RefreshState, int]:
         manifest, state, _ = self._head()
@@ -326,12 +427,8 @@ class UpstashStore:
     def _get_keyed(self, prefix: str, keys: Sequence[str], what: str, chunk: int) -> dict[str, Any]:
         """The values of ``prefix + key`` for ``keys`` that exist, MGET ``chunk`` keys at a time
         (sized so that an answer of the largest values stays under Upstash's 10 MB)."""
-        found: dict[str, Any] = {}
-        for start in range(0, len(keys), chunk):
-            part = list(keys[start : start + chunk])
-            values = self._call(f"MGET {what}", self.redis.call, "MGET", *[prefix + k for k in part])
-            found |= {k: v for k, v in zip(part, values, strict=True) if v}
-        return found
+        values = self._values(f"MGET {what}", [prefix + k for k in keys], chunk)
+        return {k: v for k, v in zip(keys, values, strict=True) if v}
 
     def _set_keyed(self, prefix: str, values: Mapping[str, str], ttl_s: int, what: str) -> None:
         """SET every ``prefix + key`` with its expiry, pipelined in batches of a few MB."""
@@ -393,9 +490,22 @@ def _key(gen: str, feed: str) -> str:
     return f"{PREFIX}{gen}:ids:{feed}"
 
 
+def _legacy(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest's papers are in the old layout's two hashes."""
+    return bool(manifest) and manifest.get("layout") != LAYOUT
+
+
+def _retired_key(gen: str) -> str:
+    return f"{PREFIX}{gen}:retired"
+
+
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def _sized_batches(items: Sequence[T], size: Callable[[T], int], limit: int = BATCH_BYTES) -> list[list[T]]:
     """Consecutive batches of ``items`` whose sizes add up to at most ``limit`` (one item alone
-    may exceed it: a single paper is far under Upstash's 10 MB)."""
+    may exceed it: a paper is at most MAX_RECORD_BYTES, far under Upstash's 10 MB)."""
     batches: list[list[T]] = []
     current: list[T] = []
     total = 0

@@ -9,26 +9,48 @@ every request has ``STORE_TIMEOUT_S`` through httpx's own ``timeout`` option.
 
 Answers are asked for without ``Upstash-Encoding: base64``: everything stored here is JSON
 text, and base64 would add a third to every byte read (Upstash's free tier counts bandwidth).
+
+Read-your-writes: every answer may carry an ``Upstash-Sync-Token`` header; the client keeps
+the last one and sends it with its next request, as Upstash's own SDKs do, so a read after a
+write sees that write even when a read replica answers it.
+
+Upstash refuses a request over 10 MB (free and pay-as-you-go): a body past ``MAX_REQUEST_BYTES``
+is refused here, before it is sent, with the size in the message. Callers size their batches
+with ``request_bytes``, which measures what is sent.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 Command = Sequence[str | int | float]
+MAX_REQUEST_BYTES = 10_000_000  # Upstash's max request size on free and pay-as-you-go
+SYNC_TOKEN = "Upstash-Sync-Token"
 
 
 class UpstashError(Exception):
     """Upstash answered with an error, or with something that is not its protocol."""
 
 
+def encode_body(body: Any) -> bytes:
+    """A request body as sent: compact JSON in UTF-8."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def request_bytes(command: Command) -> int:
+    """The bytes one command adds to a request body (with the comma that separates it)."""
+    return len(encode_body(list(command))) + 1
+
+
 class UpstashREST:
     def __init__(self, url: str, token: str, timeout_s: float) -> None:
         self.url = url.rstrip("/")
         self._client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(timeout_s))
+        self.sync_token = ""  # the newest Upstash-Sync-Token answered to this client
 
     def call(self, *command: str | int | float) -> Any:
         return _result(self._post("", list(command)))
@@ -48,7 +70,18 @@ class UpstashREST:
         return [_result(entry) for entry in entries]
 
     def _post(self, endpoint: str, body: Any) -> Any:
-        response = self._client.post(self.url + endpoint, json=body)
+        content = encode_body(body)
+        if len(content) > MAX_REQUEST_BYTES:
+            raise UpstashError(
+                f"a request of {len(content) / 1e6:.1f} MB was not sent: Upstash refuses requests over "
+                f"{MAX_REQUEST_BYTES / 1e6:.0f} MB (ERR max request size exceeded)"
+            )
+        headers = {"Content-Type": "application/json"}
+        if self.sync_token:
+            headers[SYNC_TOKEN] = self.sync_token
+        response = self._client.post(self.url + endpoint, content=content, headers=headers)
+        if token := response.headers.get(SYNC_TOKEN):
+            self.sync_token = token
         try:
             answer = response.json()
         except ValueError:

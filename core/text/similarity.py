@@ -6,7 +6,9 @@ case ignored), common English and paper-boilerplate words left out. Term frequen
 sublinear (1 + log tf), idf is log((1 + N) / (1 + df)) + 1 over the collection (the stored
 papers and the liked ones), vectors are L2-normalised, and the title counts twice. A paper's
 similarity to a liked set is its highest cosine with one liked paper, and that paper is named
-in the explanation. Pure: papers in, scores out.
+in the explanation. Below ``FLOOR`` a paper is not like the liked ones at all (None): the
+for-you feed and ``?like=`` list only papers that are really alike, and may list none.
+Pure: papers in, scores out.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from core.text.matching import fold
 # Points a similarity of 1.0 is worth, next to keyword points (a keyword found: 1, in the title:
 # 1.5): a paper with cosine 0.42 to a liked paper scores 4.2 in a for-you feed.
 LIKE_POINTS = 10.0
+# The lowest cosine worth showing, calibrated on the recorded 1,504-paper day
+# (bench/similarity.py, figures in bench/README.md): from 0.10 up, most papers (63% and more)
+# share an arXiv category with the liked paper they are most like; below it they mostly do not
+# (0.06-0.08: 40-48%; "Detecting Dark Patterns in Mobile Apps" was 0.06 like a dark-matter paper).
+FLOOR = 0.10
 _WORD = re.compile(r"[a-z][a-z0-9]+(?:-[a-z0-9]+)*")
 STOP_WORDS = frozenset(
     " ".join(
@@ -125,10 +132,11 @@ class Index:
         return Liked.build(papers, [self.vectors.get(p.id) or self.model.vector(terms(p)) for p in papers])
 
     def similar(self, paper: Paper, liked: Liked) -> SimilarTo | None:
-        """The liked paper ``paper`` is most like, with the points it adds; None if none at all."""
+        """The liked paper ``paper`` is most like, with the points it adds; None when it is not
+        really like any (under ``FLOOR``)."""
         vector = self.vectors.get(paper.id) or self.model.vector(terms(paper))
         best = liked.best(vector)
-        if best is None:
+        if best is None or best[1] < FLOOR:
             return None
         other, cosine = best
         return SimilarTo(

@@ -50,6 +50,7 @@ def refresh_job(settings: Settings, config: Config, store: Store) -> dict[str, A
     started = time.monotonic()
     deadline = started + settings.function_max_s - MARGIN_S
     report = refresh(config, settings, store, summarizer=open_summarizer(config.summary, settings), deadline=deadline)
+    log.info("%s", report.line())
     body = asdict(report)
     body["queued_summaries"] = report.summaries.queued if report.summaries else 0
     return {"job": "refresh", **body}
@@ -131,7 +132,8 @@ def first_refresh(settings: Settings, config: Config, store: Store, progress: Ca
     from core.refresh import refresh
 
     budget = min(FIRST_VISIT_BUDGET_S, settings.function_max_s - MARGIN_S)
-    refresh(config, settings, store, deadline=time.monotonic() + budget, progress=progress)
+    report = refresh(config, settings, store, deadline=time.monotonic() + budget, progress=progress)
+    log.info("%s", report.line())
 
 
 def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str, Any]:

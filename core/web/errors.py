@@ -1,5 +1,7 @@
 """Errors mapped to HTTP in one place: always a short JSON body (core.web.openapi.ErrorBody:
 what was wrong, the stage that failed, how to fix it), never a stack trace, never cached.
+On a page (``/``, or a path with no route asked for by a browser) the same words come as an
+HTML page: a browser shows it, where it would show raw JSON.
 
 ``AppError`` and its subclasses (core.errors) carry their own status; a malformed parameter is
 a 422 naming it; routing errors (no such path, a method other than GET) and anything
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +24,7 @@ from core.web.http_cache import NO_STORE
 from core.web.openapi import error_body
 
 log = logging.getLogger(__name__)
+PAGES = frozenset({"/"})  # the routes that answer HTML
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -30,7 +34,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
-def app_error(request: Request, exc: AppError) -> JSONResponse:
+def app_error(request: Request, exc: AppError) -> Response:
     body = error_body(exc.message, exc.stage, exc.hint, **exc.extra)
     headers = {"Cache-Control": NO_STORE}
     if isinstance(exc, StoreError):
@@ -41,32 +45,48 @@ def app_error(request: Request, exc: AppError) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.http_status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(body, status_code=exc.http_status, headers=headers)
+    return _reply(request, body, exc.http_status, headers)
 
 
-def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+def validation_error(request: Request, exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
     name = str(first["loc"][-1]) if first.get("loc") else "request"
     message = f"parameter {name!r}: {first.get('msg', 'is invalid')}"
     body = error_body(message, "query", "see the parameters in README.md")
-    return JSONResponse(body, 422, headers={"Cache-Control": NO_STORE})
+    return _reply(request, body, 422, {"Cache-Control": NO_STORE})
 
 
-def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """Routing errors (no such path, a method other than GET) in the same shape as every error."""
     if exc.status_code == 404:
         body = error_body(f"there is no page at {request.url.path!r}", "web", "the index page / lists every feed")
     else:
         body = error_body(f"{request.method} is not allowed here ({exc.detail})", "web", "every route answers GET")
     headers = {**(exc.headers or {}), "Cache-Control": NO_STORE}
-    return JSONResponse(body, exc.status_code, headers=headers)
+    # No route answered this path: a browser asked for a page that is not there.
+    browser = exc.status_code == 404 and "text/html" in request.headers.get("accept", "")
+    return _reply(request, body, exc.status_code, headers, page=browser)
 
 
-def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+def unexpected_error(request: Request, exc: Exception) -> Response:
     # The exception is passed, not taken from sys.exc_info(): a sync handler runs in the thread
     # pool, outside the except block, where log.exception logged "NoneType: None".
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body("internal error", "web"), 500, headers={"Cache-Control": NO_STORE})
+    return _reply(request, error_body("internal error", "web"), 500, {"Cache-Control": NO_STORE})
+
+
+def _reply(
+    request: Request, body: dict[str, Any], status: int, headers: dict[str, str], page: bool = False
+) -> Response:
+    """JSON, or the same words as an HTML page on a page's route (``PAGES``) or when ``page``."""
+    if not (page or request.url.path in PAGES):
+        return JSONResponse(body, status, headers=headers)
+    from core.render.pages import render_error_page
+
+    root = request.scope.get("root_path", "")
+    home, style = f"{root}/", f"{root}/static/app.css"  # relative to the host the browser used
+    text = render_error_page(status, body["error"], body.get("hint", ""), home, style)
+    return HTMLResponse(text, status, headers=headers)
 
 
 def unavailable(request: Request, exc: AppError) -> Response:

@@ -48,7 +48,8 @@ class Health(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded", "error"]  # 200, 200, 503 (draft-inadarei-api-health-check)
+    problem: str  # what is wrong, in words; "" when the status is "ok"
     store: StoreStatus
     papers: int
     refresh: RefreshState
@@ -56,6 +57,8 @@ class Health(BaseModel):
 
 
 class HealthDown(BaseModel):
+    """/health when the store cannot be reached (503)."""
+
     status: Literal["unavailable"]
     store: StoreStatus
 
@@ -98,11 +101,14 @@ JSON_FEED = {
 }
 
 
-def responses(media_type: str | None, *errors: int, description: str = "") -> dict[Any, Any]:
+def responses(media_type: str | None, *errors: int, description: str = "", page: bool = False) -> dict[Any, Any]:
     """The ``responses`` of a route: 200 in ``media_type`` (None: JSON, from the route's
-    models), 304 for a current copy when the route is cacheable, and the errors as ErrorBody."""
+    models), 304 for a current copy when the route is cacheable, and the errors as ErrorBody,
+    or on a ``page`` as an HTML page saying the same (core.web.errors)."""
     codes = (*errors, 414)  # any URL can be too long
     documented: dict[Any, Any] = {code: {"model": ErrorBody, "description": ERRORS[code]} for code in codes}
+    for code in errors if page else ():
+        documented[code] = {"description": ERRORS[code], "content": {"text/html": {"schema": {"type": "string"}}}}
     if media_type is not None:
         media_type = media_type.split(";")[0]
         schema = JSON_FEED if media_type.endswith("json") else {"type": "string"}

@@ -119,7 +119,7 @@ class Snapshot:
         model, whatever ranks the rest."""
         feedback, ids = self.feedback, self.liked_ids
         if not feedback.opinions:
-            return self.liked(ids)
+            return self.liked(ids) if ids else Liked([], lambda paper: None)
         configured = self.liked(ids) if ids else Liked([], lambda paper: None)
         papers = liked_papers(configured.papers, feedback)
         index = self._similarity.get()

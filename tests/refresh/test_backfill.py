@@ -290,6 +290,16 @@ def test_first_visit_refresh_is_on_for_vercel_and_can_be_set() -> None:
         Settings.from_env({"FIRST_VISIT_REFRESH": "maybe"})
 
 
+def test_a_backfill_that_finds_nothing_says_so(api: FakeArxiv, settings: Settings, store: Store) -> None:
+    api.api_corpus = []  # the API lists nothing in the window
+    lines: list[str] = []
+    report = refresh(CONFIG, settings, store, now=NOW, sleep=no_wait, backfill_days=3, progress=lines.append)
+    assert report.backfilled == 0
+    assert lines == ["backfill: page 1: the arXiv API lists no papers submitted since 2024-11-27"]
+    message = store.load_state().backfill.message
+    assert message == "nothing to fill: the arXiv API lists no cs.AI, cs.LG, cs.CL papers submitted since 2024-11-27"
+
+
 def test_a_failed_backfill_is_said_in_the_refresh_state(api: FakeArxiv, settings: Settings, store: Store) -> None:
     """A request that fails reads no page; the refresh still says why nothing was filled."""
     api.api_errors["search"] = Reply(400, b"<html>bad request</html>", {"Content-Type": "text/html"})

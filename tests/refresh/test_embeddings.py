@@ -198,11 +198,11 @@ def test_the_for_you_feed_ranks_by_embeddings_and_falls_back_to_the_lexical_mode
     stored = {p.id: p for p in store.load_papers()}
     with TestClient(create_app(keyed, store)) as client:
         body = client.get("/json/for-you?limit=5").json()
-    first = stored[body["items"][0]["id"].rsplit("/", 1)[1]]
+    first = stored[body["items"][0]["url"].rsplit("/", 1)[1]]
     assert first.for_you is not None
     assert f"similar to {first.for_you.id}" in body["items"][0]["content_html"]
     ranked = sorted((p for p in stored.values() if p.for_you and p.id not in SPEECH), key=lambda p: -p.for_you.points)  # type: ignore[union-attr]
-    assert body["items"][0]["id"].endswith(ranked[0].id)
+    assert body["items"][0]["url"].endswith(ranked[0].id)
     # The endpoint fails: the lexical model serves, and the state says why.
     dashscope.embedding_error = "InternalError"
     revised = dataclasses.replace(keyed, api_keys={"DASHSCOPE_API_KEY": "sk-test"})

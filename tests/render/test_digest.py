@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 
 from core.config import Config, parse_config
 from core.models import RefreshState, Summary
-from core.render.digest import escape_markdown, render_digest
+from core.render.digest import Section, escape_markdown, render_digest
 from core.settings import Settings
 from core.store import Store
 from tests.arxiv_fake import FakeArxiv
@@ -23,6 +23,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_digest_has_one_section_per_paper(served: TestClient, store: Store, config: Config) -> None:
+    assert served.get("/digest").text == served.get("/digest.md").text  # /digest serves it too
     response = served.get("/digest.md")
     assert response.headers["content-type"] == "text/markdown; charset=utf-8"
     text = response.text
@@ -50,7 +51,7 @@ def test_digest_escapes_titles_and_folds_summaries() -> None:
     text = render_digest([paper], parse_config({"keywords": ["claim"]}), RefreshState())
     assert r"A \*bold\* \[claim\] about #hashtags\_and\_more" in text
     assert escape_markdown("a|b") == r"a\|b"
-    assert "<details>\n<summary>🤖 AI summary (qwen-long)</summary>" in text
+    assert "<details>\n<summary>🤖 AI Summary (by qwen-long) - Click to expand</summary>" in text
     assert "&lt;script&gt;x&lt;/script&gt;" in text
     assert "- **Last updated**: never" in text
 
@@ -70,6 +71,40 @@ def test_digest_command_writes_a_file(
     )
     assert result.returncode == 0, result.stderr
     assert out.read_text().count("\n### ") == 50
+
+
+def test_digest_follows_the_original_layout() -> None:
+    """The original bot's README: one title, the whole abstract under "#### Abstract", the
+    summary folded with "AI Summary (by <model>) - Click to expand", its headings one level
+    under the paper's, and a section per topic and for the liked papers."""
+    abstract = "We study " + "a long abstract sentence that goes on. " * 30 + "The end."
+    summary = Summary(
+        markdown="### Main contributions\nText.\n#### Detail\nMore.",  # deeper than the prompt asks
+        model="qwen-long",
+        provider="dashscope",
+        language="en",
+        created=make_paper().announced,
+    )
+    paper = make_paper("Attention", abstract, summary=summary)
+    topic = Section("🏷️ Topic: Agents", [make_paper("Agents at work", "2. Agents.", id="2411.00002")], "none")
+    empty = Section("✨ For you", [], "No stored paper is like the papers you like yet.")
+    config = parse_config({"keywords": ["attention"], "min_score": 0})
+    text = render_digest([paper], config, RefreshState(), [topic, empty])
+    tokens = MarkdownIt("commonmark").parse(text)
+    heads = [(t.tag, tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert heads[0] == ("h1", "arXiv radar")  # not "arXiv radar: arXiv digest"
+    assert [h for h in heads if h[0] == "h1"] == [heads[0]]
+    assert ("h4", "Abstract") in heads
+    assert ("h4", "Main contributions") in heads  # not demoted to h6
+    assert ("h5", "Detail") in heads
+    assert ("h2", "🏷️ Topic: Agents") in heads
+    assert ("h2", "✨ For you") in heads
+    assert heads.index(("h2", "🏷️ Topic: Agents")) < heads.index(("h2", "🔍 Keywords"))
+    assert "The end." in text  # whole, not cut at 500 characters
+    assert "…" not in text
+    assert "\n2\\. Agents.\n" in text  # an abstract starting "2." stays a paragraph, not a list
+    assert "<summary>🤖 AI Summary (by qwen-long) - Click to expand</summary>" in text
+    assert "No stored paper is like the papers you like yet." in text
 
 
 def test_only_what_markdown_needs_is_escaped() -> None:

@@ -1,14 +1,17 @@
-"""Upstash faults, against the real client, the REST shim and a real redis-server.
+"""Upstash faults and limits, against the real client, the REST shim and a real redis-server.
 
 Wrong token, a slow store past the timeout, and Redis stopped in the middle of a refresh:
-each gives a clear error (503 on the wire) and loses nothing.
+each gives a clear error (503 on the wire) and loses nothing. Upstash's documented limits (10 MB
+a request or answer, 100 MB a record) never fail a save or a read, and a store of the old
+layout is moved to the new one without losing anything, wherever the move is cut short.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,10 +20,11 @@ from fastapi.testclient import TestClient
 
 from core.config import Config
 from core.errors import StoreError
-from core.models import Paper, Summary
+from core.models import Entry, Paper, Summary
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import open_store
+from core.store.records import encode_entry, encode_paper, stored_name
 from core.store.upstash import UpstashStore
 from core.web.app import create_app
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
@@ -228,7 +232,7 @@ def test_a_save_writes_only_new_or_changed_papers(shim: UpstashShim) -> None:
     store.save_papers(changed[500:])  # 500 papers leave the window
     assert stored(store, papers[0].id) is None
     store.save_papers(changed[500:])  # versions no generation uses go one save later
-    assert store.redis.call("HLEN", "arb:paper") == len(changed) - 500
+    assert len(store.redis.call("KEYS", "arb:paper:*")) == len(store.redis.call("KEYS", "arb:entry:*")) == 510
 
 
 def test_big_vectors_and_summaries_go_and_come_in_requests_under_10_mb(shim: UpstashShim) -> None:
@@ -245,3 +249,150 @@ def test_big_vectors_and_summaries_go_and_come_in_requests_under_10_mb(shim: Ups
     store.save_summaries(summaries)
     assert store.load_summaries(list(summaries)) == summaries
     assert shim.max_request_bytes == 10_000_000  # every request and answer above passed the limit
+
+
+# --- the layout that lasts: no key grows with the store -----------------------------------
+
+
+def test_a_store_many_times_the_record_limit_still_saves(shim: UpstashShim) -> None:
+    """Upstash refuses any key over 100 MB; here 100 KB, and 2,000 papers (3.4 MB) still save,
+    change and read back: no key holds more than a paper, an entry or a list of names."""
+    shim.max_record_bytes = 100_000
+    store = UpstashStore(shim.url, shim.token)
+    papers = synthetic_papers(2_000, datetime(2024, 11, 28, tzinfo=UTC))
+    assert sum(len(p.model_dump_json()) for p in papers) > 30 * shim.max_record_bytes
+    store.save_papers(papers)
+    revised = [papers[0].model_copy(update={"title": "Revised"}), *papers[1:]]
+    store.save_papers(revised)
+    store.save_papers(revised)
+    assert store.load_papers() == revised
+    assert [p.id for p in store.load_papers("cs.AI", limit=5)] == [p.id for p in revised if p.id[-1] in "13579"][:5]
+
+
+def test_papers_near_the_record_cap_are_stored_and_read_back(shim: UpstashShim) -> None:
+    """Eight papers of 1.4 MB: a read of them all would pass Upstash's 10 MB answer limit, so a
+    chunk whose answer is refused is read in halves."""
+    store = UpstashStore(shim.url, shim.token)
+    big = [make_paper(f"Big {n}", "word " * 280_000, id=f"2412.{n:05d}", listed_in=["cs.AI"]) for n in range(8)]
+    papers = big + synthetic_papers(20, datetime(2024, 11, 28, tzinfo=UTC))
+    store.save_papers(papers)
+    assert store.load_papers() == papers
+    assert store.load_whole(store.load_index()) == papers
+    assert [p.id for p in store.load_papers("cs.AI", limit=9)] == [p.id for p in papers if "cs.AI" in p.listed_in][:9]
+
+
+def test_a_paper_too_big_for_one_request_is_left_out_and_the_rest_saved(shim: UpstashShim) -> None:
+    """An 11 MB abstract cannot go in any request (Upstash refuses requests over 10 MB): that
+    paper is not written, every other one is, and a stored version of it stays."""
+    store = UpstashStore(shim.url, shim.token)
+    small = [make_paper(f"Paper {n}", id=f"2411.{n:05d}", listed_in=["cs.AI"]) for n in range(3)]
+    store.save_papers(small)
+    huge = small[1].model_copy(update={"abstract": "word " * 2_200_000, "version": 2})
+    new_huge = make_paper("Huge", "word " * 2_200_000, id="2411.99999", listed_in=["cs.AI"])
+    saved = store.save_papers([small[0], huge, new_huge, small[2]])
+    assert [e.id for e in saved] == [p.id for p in small]
+    assert store.load_papers("cs.AI") == small  # the stored version of the revised one stays
+    assert shim.max_request_bytes == 10_000_000
+
+
+def old_layout(store: UpstashStore, papers: list[Paper], retired: list[Paper]) -> None:
+    """Write a store as the layout before this one did: every paper in the hash ``arb:paper``,
+    every entry in ``arb:entry`` (each one Upstash record), lists of names per generation, and
+    versions the last save retired named in the manifest."""
+    redis, gen, lists = store.redis, "18f00000aabbcc", dict[str, list[str]]()
+    papers_fields, entries_fields = [], []
+    for n, paper in enumerate([*papers, *retired]):
+        text, entry = encode_paper(paper)
+        papers_fields += [stored_name(entry), text]
+        entries_fields += [stored_name(entry), encode_entry(entry)]
+        if n < len(papers):
+            for feed in ["*", *paper.listed_in]:
+                lists.setdefault(f"arb:{gen}:ids:{feed}", []).append(stored_name(entry))
+    writes = [["HSET", "arb:paper", *papers_fields], ["HSET", "arb:entry", *entries_fields]]
+    redis.pipeline([*writes, *[["RPUSH", key, *names] for key, names in lists.items()]])
+    retired_names = [stored_name(encode_paper(p)[1]) for p in retired]
+    manifest = {"gen": gen, "keys": sorted(lists), "count": len(papers), "retired": retired_names}
+    redis.call("SET", "arb:manifest", json.dumps(manifest))
+
+
+def test_a_store_of_the_old_layout_is_served_and_then_moved_by_saves(shim: UpstashShim) -> None:
+    store = UpstashStore(shim.url, shim.token)
+    day = datetime(2024, 11, 28, tzinfo=UTC)
+    papers = synthetic_papers(30, day)
+    old_layout(store, papers, retired=[papers[0].model_copy(update={"title": "Older"})])
+    assert store.load_papers() == papers  # served as it is, before any save
+    assert store.load_feed("cs.AI", 3)[1] == [p for p in papers if "cs.AI" in p.listed_in][:3]
+    index = store.load_index()
+    assert store.load_whole(index) == papers
+    shown = synthetic_papers(32, day)[30:]
+    store.save_catalog([*index, *map(Entry.of, shown)], {p.id: p for p in shown})  # the first save moves them
+    assert store.load_papers() == [*papers, *shown]
+    assert store.redis.call("EXISTS", "arb:paper", "arb:entry") == 2  # readers of the old generation
+    store.save_papers([*papers, *shown])
+    assert store.redis.call("EXISTS", "arb:paper", "arb:entry") == 0
+    assert store.load_papers() == [*papers, *shown]
+    assert len(store.redis.call("KEYS", "arb:paper:*")) == 32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("saves_before", "stop_at", "failure"),
+    [
+        pytest.param(0, lambda body, seen: b'"MSET"' in body and seen == 2, "write", id="while-copying"),
+        pytest.param(0, lambda body, _: b'["SET","arb:manifest"' in body, "switch", id="at-the-switch"),
+        pytest.param(1, lambda body, _: b'"DEL","arb:paper","arb:entry"' in body, "switch", id="dropping-the-hashes"),
+    ],
+)
+def test_a_move_killed_between_steps_loses_nothing(
+    persistent: tuple[RedisServer, UpstashShim], saves_before: int, stop_at: Callable[[bytes, int], bool], failure: str
+) -> None:
+    """Redis goes away in the middle of the move: the old layout (or the new one, once switched
+    to) stays live and whole, and the next save finishes the move."""
+    server, shim = persistent
+    store = UpstashStore(shim.url, shim.token)
+    papers = synthetic_papers(2_500, datetime(2024, 11, 28, tzinfo=UTC))  # three chunks to copy
+    old_layout(store, papers, retired=[])
+    seen = 0
+
+    def fault(request: Request) -> None:
+        nonlocal seen
+        seen += bool(request.body.count(b'"MSET"'))
+        if stop_at(request.body, seen):
+            server.stop()
+
+    for _ in range(saves_before):  # the move done, for the save after it, which drops the old hashes
+        store.save_papers(papers)
+    shim.fault = fault
+    with pytest.raises(StoreError, match=failure):
+        store.save_papers(papers)
+    shim.fault = None
+    server.start()  # same port, same append-only file
+    assert UpstashStore(shim.url, shim.token).load_papers() == papers  # nothing lost, still served
+    store.save_papers(papers)
+    store.save_papers(papers)
+    assert store.redis.call("EXISTS", "arb:paper", "arb:entry") == 0
+    assert UpstashStore(shim.url, shim.token).load_papers() == papers
+    assert len(store.redis.call("KEYS", "arb:paper:*")) == len(papers)
+
+
+@pytest.mark.slow
+def test_an_11_mb_abstract_from_arxiv_does_not_fail_the_refresh(
+    shim: UpstashShim, settings: Settings, config: Config, arxiv_server: FakeArxiv
+) -> None:
+    """A hostile or broken upstream entry, larger than any Upstash request: the refresh stores
+    every other paper and says what it left out (or, where parsing caps text, stores it cut)."""
+    feed = read(COMBINED).decode()
+    items = feed.split("<item>")
+    followed = (i for i, item in enumerate(items) if i and "<category>cs.AI</category>" in item)
+    at = next(i for i in followed if "$" not in items[i] and "\\" not in items[i])  # no LaTeX to convert
+    items[at] = items[at].replace("Abstract: ", "Abstract: " + "word " * 2_200_000, 1)
+    big_id = items[at].split("<guid", 1)[1].split("oai:arXiv.org:", 1)[1].split("v", 1)[0]
+    arxiv_server.serve("<item>".join(items).encode())
+    store = UpstashStore(shim.url, shim.token)
+    report = refresh(config, settings, store)
+    stored_ids = {e.id for e in store.load_index()}
+    assert report.stored == len(stored_ids) >= 366
+    if big_id not in stored_ids:
+        assert report.refused == 1
+        assert big_id in store.load_state().message
+    assert all(len(p.model_dump_json()) < 1_500_000 for p in store.load_papers())

@@ -101,3 +101,46 @@ def test_requests_and_answers_over_10_mb_are_refused_as_upstash_does(shim: Upsta
     assert too_big.json() == {"error": "ERR max request size exceeded"}
     answer = client.post(shim.url, json=["MGET", "a", "b"])
     assert answer.json() == {"error": "ERR max request size exceeded"}
+
+
+def test_a_write_past_the_record_limit_is_refused_and_reads_and_deletes_are_not(shim: UpstashShim) -> None:
+    """Upstash refuses a write that takes one key (string, hash, list...) past 100 MB."""
+    assert shim.max_record_bytes == 100_000_000  # the documented limit, unless a test lowers it
+    shim.max_record_bytes = 10_000
+    refused = {"error": "ERR max single record size exceeded"}
+    assert post(shim, "/", ["SET", "s", "x" * 9_000]).json() == {"result": "OK"}
+    assert post(shim, "/", ["SET", "s", "x" * 11_000]).status_code == 400
+    assert post(shim, "/", ["SET", "s", "x" * 11_000]).json() == refused
+    assert post(shim, "/", ["MSET", "a", "x", "b", "x" * 11_000]).json() == refused
+    for n in range(8):  # a hash grows past the limit a field at a time
+        assert post(shim, "/", ["HSET", "h", f"f{n}", "x" * 1_000]).json() == {"result": 1}
+    assert post(shim, "/", ["HSET", "h", "f9", "x" * 3_000]).json() == refused
+    assert post(shim, "/", ["RPUSH", "l", *["x" * 1_000] * 12]).json() == refused
+    pipeline = post(shim, "/pipeline", [["RPUSH", "l", "small"], ["SET", "t", "x" * 20_000], ["GET", "s"]]).json()
+    assert pipeline == [{"result": 1}, refused, {"result": "x" * 9_000}]
+    transaction = post(shim, "/multi-exec", [["SET", "u", "1"], ["APPEND", "s", "x" * 2_000]])
+    assert transaction.status_code == 400
+    assert post(shim, "/", ["GET", "u"]).json() == {"result": None}  # nothing of it applied
+    assert post(shim, "/", ["HMGET", "h", "f0"]).json() == {"result": ["x" * 1_000]}
+    assert post(shim, "/", ["HDEL", "h", "f0"]).json() == {"result": 1}
+    assert post(shim, "/", ["DEL", "h", "s"]).json() == {"result": 2}
+
+
+def test_every_answer_carries_a_sync_token_that_changes_with_writes(shim: UpstashShim) -> None:
+    first = post(shim, "/", ["SET", "k", "1"]).headers["upstash-sync-token"]
+    after_read = post(shim, "/", ["GET", "k"]).headers["upstash-sync-token"]
+    after_write = post(shim, "/pipeline", [["INCR", "k"]]).headers["upstash-sync-token"]
+    assert first == after_read != after_write
+
+
+def test_the_real_client_sends_back_the_shim_s_sync_token(shim: UpstashShim) -> None:
+    """upstash-redis reads the token the shim answers and sends it with its next request: the
+    shim speaks read-your-writes as Upstash does."""
+    from upstash_redis import Redis
+
+    redis = Redis(url=shim.url, token=shim.token, allow_telemetry=False)
+    redis.set("key", "1")
+    redis.incr("key")
+    assert redis.get("key") == "2"
+    assert shim.sync_tokens_sent[1:] == shim.sync_tokens_answered[:-1]
+    assert len(set(shim.sync_tokens_answered)) == 2

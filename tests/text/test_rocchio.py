@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.text.rocchio import ALIKE, DISLIKE_SHARE, similar_despite
-from core.text.similarity import LIKE_POINTS, Index
+from core.text.rocchio import DISLIKE_SHARE, similar_despite
+from core.text.similarity import FLOOR, LIKE_POINTS, Index
 from tests.papers import make_paper
 
 LIKED = make_paper("Speech recognition with transformers", "We transcribe speech audio with a transformer.", id="1")
@@ -29,7 +29,7 @@ def test_likeness_to_a_disliked_paper_takes_a_share_off_and_names_it() -> None:
     assert pulled.pulled_down.title == "Speech synthesis voices"
     assert pulled.points < plain.points
     assert abs(pulled.points - (plain.points - pulled.pulled_down.points)) <= 0.011  # each rounded to 0.01
-    assert pulled.pulled_down.points == round(LIKE_POINTS * DISLIKE_SHARE * (pulled.pulled_down.similarity - ALIKE), 2)
+    assert pulled.pulled_down.points == round(LIKE_POINTS * DISLIKE_SHARE * (pulled.pulled_down.similarity - FLOOR), 2)
     far_plain, far = index.similar(FAR, liked), similar_despite(index, FAR, liked, disliked)
     assert far_plain is not None
     assert far is not None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from core.arxiv.rss import parse_feed
 from core.models import Paper
 from core.text.latex import readable
-from core.text.similarity import LIKE_POINTS, Index, Model, terms
+from core.text.similarity import FLOOR, LIKE_POINTS, Index, Model, terms
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper
 
@@ -46,6 +48,43 @@ def test_the_papers_most_like_three_speech_papers_are_about_speech(papers: list[
     assert best.id in SPEECH
     assert best.points == pytest.approx(LIKE_POINTS * best.similarity, abs=0.01)
     assert 0 < best.similarity <= 1
+
+
+def test_a_paper_under_the_floor_is_not_like_the_liked_one(papers: list[Paper]) -> None:
+    """The issue's example: "Detecting Dark Patterns in Mobile Apps" was listed as like a paper
+    on dark matter in galaxies (cosine 0.06, one shared word)."""
+    index = Index.build(papers)
+    dark_matter = index.liked([p for p in papers if p.id == "2411.17775"])
+    dark_patterns = next(p for p in papers if p.id == "2411.18084")
+    assert index.similar(dark_patterns, dark_matter) is None
+    alike = [s for p in papers if p.id != "2411.17775" and (s := index.similar(p, dark_matter)) is not None]
+    assert all(s.similarity >= FLOOR for s in alike)
+    assert 0 < len(alike) < 30  # a few papers on galaxies and dark matter, not the 1,503 others
+
+
+def test_the_floor_parts_papers_on_the_liked_subject_from_the_others(papers: list[Paper]) -> None:
+    """On the recorded day, a paper at or over the floor shares an arXiv category with the liked
+    paper it is most like more often than not; just under it, less often (bench/similarity.py
+    measures the whole curve)."""
+    index = Index.build(papers)
+    rng = random.Random(7)
+    over, under = [0, 0], [0, 0]
+    for _ in range(20):
+        liked = rng.sample(papers, 3)
+        chosen, by_id = index.liked(liked), {p.id: p for p in liked}
+        for paper in papers:
+            best = chosen.best(index.vectors[paper.id])
+            if paper.id in by_id or best is None:
+                continue
+            other, cosine = best
+            shared = bool(set(paper.categories) & set(other.categories))
+            if cosine >= FLOOR:
+                over = [over[0] + shared, over[1] + 1]
+            elif cosine >= FLOOR - 0.03:
+                under = [under[0] + shared, under[1] + 1]
+    assert over[1] > 50
+    assert under[1] > 50
+    assert over[0] / over[1] > 0.5 > under[0] / under[1]
 
 
 def test_a_paper_sharing_no_word_is_like_nothing() -> None:

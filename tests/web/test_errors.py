@@ -100,3 +100,22 @@ def test_store_down_gives_503_with_retry_after(tmp_path: Path, settings: Setting
             assert response.headers["retry-after"] == "60"
             assert "Traceback" not in response.text
         assert client.get("/health").json()["store"]["ok"] is False
+
+
+def test_pages_answer_errors_as_html_and_feeds_as_json(served: TestClient) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = served.get("/?like=not-an-id", headers=browser)
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store"
+    assert "parameter &#39;like&#39;: &#39;not-an-id&#39; is not an arXiv id" in page.text
+    assert '<a href="/">the index page</a>' in page.text
+    missing = served.get("/no-such-page", headers=browser)
+    assert missing.status_code == 404
+    assert "there is no page at &#39;/no-such-page&#39;" in missing.text
+    assert missing.headers["content-type"].startswith("text/html")
+    # A feed, a JSON route, and a client that does not ask for HTML keep the JSON body.
+    for path, headers in (("/rss?like=not-an-id", browser), ("/json/cs.XX", browser), ("/no-such-page", {})):
+        answer = served.get(path, headers=headers)
+        assert answer.headers["content-type"] == "application/json", path
+        assert answer.json()["error"]

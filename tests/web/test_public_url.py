@@ -28,7 +28,7 @@ def test_public_url_fixes_every_self_link(arxiv_server: FakeArxiv, settings: Set
     client = TestClient(create_app(public, refreshed(settings, config)))
     opml = client.get("/opml", headers=FORGED)
     assert "evil.example" not in opml.text
-    assert 'xmlUrl="https://radar.example.org/rss/cs.AI"' in opml.text
+    assert 'xmlUrl="https://radar.example.org/rss"' in opml.text
     rss = client.get("/rss?limit=3", headers=FORGED)
     feed = feedparser.parse(rss.content).feed
     assert feed.link == "https://radar.example.org/"

@@ -120,4 +120,4 @@ def test_concurrent_misses_of_one_url_render_once(
         upstash.delay_s = 0.0
     assert {a.status_code for a in answers} == {200}
     assert len({a.content for a in answers}) == 1
-    assert upstash.commands["EVAL"] == 1  # the feed was read (and rendered) once
+    assert upstash.commands["LRANGE"] == 1  # the feed was read (and rendered) once

@@ -7,7 +7,9 @@ goes out on the event loop; the renders below run in the thread pool.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -106,7 +108,7 @@ def category_feed(request: Request, ctx: Context, fmt: Format, category: str | N
             )
         chosen = as_seen_in(stored, category) if category else stored
         papers = select_papers(chosen, ctx.config, query, likeness, index)
-        return _document(request, ctx, fmt, papers, state, scope, version, notes)
+        return _document(request, ctx, fmt, papers, state, scope, version, category or "", notes)
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=not query.only_limits)
 
@@ -122,7 +124,9 @@ def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: Fe
         likeness = liked.likeness if liked else None
         papers = topic_papers(snapshot.papers, ctx.config, topic, query, likeness, snapshot.text_index)
         scope, notes = topic.title or topic.name, liked.notes if liked else []
-        return _document(request, ctx, fmt, papers, snapshot.state, scope, snapshot.version, notes)
+        return _document(
+            request, ctx, fmt, papers, snapshot.state, scope, snapshot.version, f"topic-{topic.name}", notes
+        )
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 
@@ -144,7 +148,7 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
                 " or ask with ?like=2411.17775",
             )
         papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
-        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, liked.notes)
+        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you", liked.notes)
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 
@@ -161,6 +165,7 @@ def _document(
     state: RefreshState,
     scope: str,
     version: str,
+    feed_key: str,
     notes: list[str] | None = None,
 ) -> Rendered:
     """The feed document; ``notes`` (liked ids left out, and why) end its description."""
@@ -173,9 +178,21 @@ def _document(
         self_url=str(request.url),
         updated=state.feeds_updated_at,
         icon_url=str(request.url_for("static", path="icon.png")),
+        scope=_guid_scope(feed_key, request),
         links=item_links(request, ctx),
     )
     return Rendered.of(render_feed(feed, fmt), state.feeds_updated_at, version)
+
+
+def _guid_scope(feed_key: str, request: Request) -> str:
+    """What tells this feed's guids from another's (core.render.feeds.guid): the feed, and its
+    filters (a built feed beside the plain one must not lose its items to it); a limit only
+    shortens a feed, so it does not count."""
+    filters = sorted((k, v) for k, v in request.query_params.multi_items() if k != "limit")
+    if not filters:
+        return feed_key
+    digest = hashlib.sha256(urlencode(filters).encode()).hexdigest()[:8]
+    return f"{feed_key or 'all'}-{digest}"
 
 
 def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
@@ -183,7 +200,6 @@ def _unknown_category(category: str, followed: list[str]) -> NotFoundError:
         message = f"category {category!r} is not followed by this service"
         hint = "add it to categories in config.json, or use one of the categories listed"
     else:
-        guess = taxonomy.suggest(category)
-        message = f"{category!r} is not an arXiv category" + (f" (did you mean {guess!r}?)" if guess else "")
+        message = f"{category!r} is not an arXiv category{taxonomy.did_you_mean(category)}"
         hint = "use one of the categories listed"
     return NotFoundError(message, hint, categories=followed)

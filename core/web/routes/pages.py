@@ -11,13 +11,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from core import schedule
+from core.config import Config
 from core.models import Opinion, Paper
 from core.render import pages
-from core.render.digest import DIGEST_TYPE, render_digest
+from core.render.digest import DIGEST_TYPE, Section, render_digest
 from core.render.feedback import Learned, build_learned
 from core.render.opml import OPML_TYPE, render_opml
 from core.selection.query import FeedQuery, parse_likes
 from core.selection.select import select_for_you, select_papers
+from core.selection.topics import topic_papers
 from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
@@ -34,7 +36,11 @@ FOR_YOU_ON_PAGE = 10  # papers in the page's "For you" (or "More like") section
 router = APIRouter()
 
 
-@router.get("/", response_class=Response, responses=responses(pages.HTML_TYPE, 503, description="The index page"))
+@router.get(
+    "/",
+    response_class=Response,
+    responses=responses(pages.HTML_TYPE, 422, 503, description="The index page", page=True),
+)
 def index(
     request: Request,
     ctx: ContextDep,
@@ -59,8 +65,8 @@ def index(
     responses=responses(OPML_TYPE, description="OPML 2.0 of every RSS feed"),
 )
 def opml(request: Request, ctx: ContextDep) -> Response:
-    """OPML 2.0 listing every RSS feed, to import them all into a reader at once."""
-    links = pages.feed_links(request, ctx.config)
+    """OPML 2.0 of the RSS feeds to import at once: all categories, for you, the topics."""
+    links = pages.opml_links(pages.feed_links(request, ctx.config))
     body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links])
     return conditional_response(request, body, OPML_TYPE, None)
 
@@ -72,14 +78,40 @@ def opml(request: Request, ctx: ContextDep) -> Response:
     responses=responses(DIGEST_TYPE, 503, description="Markdown digest"),
 )
 def digest(request: Request, ctx: ContextDep) -> Response:
-    """The daily Markdown digest of the ranked papers."""
+    """The daily Markdown digest: the ranked papers, each topic's, and those like the liked ones."""
 
-    def render(_: str) -> Rendered:
-        state, stored, version = ctx.store.load_feed(None, ctx.config.max_papers)
-        body = render_digest(select_papers(stored, ctx.config), ctx.config, state).encode()
-        return Rendered.of(body, state.feeds_updated_at, version)
+    def render(current: str) -> Rendered:
+        snapshot = ctx.papers.load(ctx.store, current)
+        body = digest_of(snapshot, ctx.config).encode()
+        return Rendered.of(body, snapshot.state.feeds_updated_at, snapshot.version)
 
-    return cached(request, ctx, DIGEST_TYPE, render)
+    return cached(request, ctx, DIGEST_TYPE, render, costly=True)
+
+
+router.add_api_route(
+    "/digest",
+    digest,
+    name="digest_page",
+    response_class=Response,
+    responses=responses(DIGEST_TYPE, 503, description="Markdown digest"),
+    summary="Digest",
+)
+
+
+def digest_of(snapshot: Snapshot, config: Config) -> str:
+    """The digest of one store version (also ``python -m core digest``)."""
+    papers = select_papers(snapshot.papers, config, index=snapshot.text_index)
+    sections = []
+    for topic in config.topics:
+        likeness = snapshot.liked(topic.like).likeness if topic.like else None
+        chosen = topic_papers(snapshot.papers, config, topic, likeness=likeness, index=snapshot.text_index)
+        sections.append(Section(f"🏷️ Topic: {topic.title or topic.name}", chosen, "No papers in this topic yet."))
+    liked = snapshot.for_you()  # the liked set and the feeds' feedback, as the for-you feed
+    if snapshot.liked_ids or liked.papers:
+        shown = FeedQuery(limit=FOR_YOU_ON_PAGE)
+        found = select_for_you(snapshot.papers, config, shown, liked.likeness, snapshot.left_out(liked))
+        sections.append(Section("✨ For you", found, "No stored paper is like the papers you like yet."))
+    return render_digest(papers, config, snapshot.state, sections)
 
 
 def _render_index(

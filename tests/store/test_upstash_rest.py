@@ -1,0 +1,33 @@
+"""core.store.upstash_rest: the REST client, against the shim over a real redis-server."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.store.upstash_rest import MAX_REQUEST_BYTES, UpstashError, UpstashREST
+from tests.upstash_shim import UpstashShim
+
+
+def test_the_client_sends_back_the_newest_sync_token(shim: UpstashShim) -> None:
+    """Read-your-writes: each request carries the token of the answer before it, so a read
+    after a write sees the write even on a read replica."""
+    client = UpstashREST(shim.url, shim.token, 5)
+    client.call("SET", "k", "1")
+    client.pipeline([["INCR", "k"], ["INCR", "k"]])
+    client.multi([["INCR", "k"]])
+    assert client.call("GET", "k") == "4"
+    assert shim.sync_tokens_sent[0] == ""  # nothing to send before the first answer
+    assert shim.sync_tokens_sent[1:] == shim.sync_tokens_answered[:-1]
+    assert len(set(shim.sync_tokens_answered)) == 3  # three writes: three tokens, each sent back
+    other = UpstashREST(shim.url, shim.token, 5)
+    other.call("GET", "k")
+    assert shim.sync_tokens_sent[-1] == ""  # the token is the client's own
+
+
+def test_a_request_over_10_mb_is_refused_before_it_is_sent(shim: UpstashShim) -> None:
+    client = UpstashREST(shim.url, shim.token, 5)
+    with pytest.raises(UpstashError, match="10 MB"):
+        client.call("SET", "k", "é" * (MAX_REQUEST_BYTES // 2))  # 5M characters, 10 MB in UTF-8
+    assert shim.round_trips == 0
+    client.call("SET", "k", "x" * (MAX_REQUEST_BYTES - 100))
+    assert shim.round_trips == 1

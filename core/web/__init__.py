@@ -4,9 +4,10 @@ headers, HEAD, public URLs, the OpenAPI contract); and the cron endpoints that r
 ``core.refresh`` (``cron``, which also streams a deployment's first refresh to its first
 visitor). A reader's request calls no LLM and never asks arXiv: it reads the store, and
 writes only the ids a ``?like=`` names that are not stored (bounded), which the next refresh
-fetches.
+fetches, and the opinions a feed item's signed "Like" / "Not for me" form POSTs
+(``routes/feedback``, signed by ``signing``).
 
-``app`` wires; ``routes/`` answers (feeds, pages, status, cron), each route reading the
+``app`` wires; ``routes/`` answers (feeds, pages, status, cron, feedback), each route reading the
 ``context`` and its query ``params``; ``snapshot`` is the store's papers at one version;
 ``caching`` decides between a kept answer and a render (``response_cache`` keeps them,
 ``costly`` caps the renders that match every paper); ``errors`` maps every error to HTTP

@@ -14,6 +14,10 @@ Read-your-writes: every answer may carry an ``Upstash-Sync-Token`` header; the c
 the last one and sends it with its next request, as Upstash's own SDKs do, so a read after a
 write sees that write even when a read replica answers it.
 
+Time: every request waits at most ``timeout_s``, and never past the end a job set with
+``core.store.deadline.finishing_by``: a request started near the end gets what is left, and
+one with nothing left is not sent.
+
 Upstash refuses a request over 10 MB (free and pay-as-you-go): a body past ``MAX_REQUEST_BYTES``
 is refused here, before it is sent, with the size in the message. Callers size their batches
 with ``request_bytes``, which measures what is sent.
@@ -26,6 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+
+from core.store.deadline import time_left
 
 Command = Sequence[str | int | float]
 MAX_REQUEST_BYTES = 10_000_000  # Upstash's max request size on free and pay-as-you-go
@@ -49,6 +55,7 @@ def request_bytes(command: Command) -> int:
 class UpstashREST:
     def __init__(self, url: str, token: str, timeout_s: float) -> None:
         self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
         self._client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(timeout_s))
         self.sync_token = ""  # the newest Upstash-Sync-Token answered to this client
 
@@ -79,7 +86,7 @@ class UpstashREST:
         headers = {"Content-Type": "application/json"}
         if self.sync_token:
             headers[SYNC_TOKEN] = self.sync_token
-        response = self._client.post(self.url + endpoint, content=content, headers=headers)
+        response = self._client.post(self.url + endpoint, content=content, headers=headers, timeout=self._timeout())
         if token := response.headers.get(SYNC_TOKEN):
             self.sync_token = token
         try:
@@ -89,6 +96,14 @@ class UpstashREST:
         if response.status_code != 200 and not (isinstance(answer, dict) and "error" in answer):
             raise UpstashError(f"HTTP {response.status_code}")
         return answer
+
+    def _timeout(self) -> float:
+        left = time_left()
+        if left is None:
+            return self.timeout_s
+        if left <= 0:
+            raise UpstashError("not sent: the job's time ran out (the function is about to be stopped)")
+        return min(self.timeout_s, left)
 
     def close(self) -> None:
         self._client.close()

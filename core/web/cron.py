@@ -22,6 +22,7 @@ from core.config import Config
 from core.errors import AppError, NotConfiguredError, UnauthorizedError
 from core.settings import Settings
 from core.store import Store
+from core.store.deadline import finishing_by
 from core.web.response_cache import VersionCheck
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 FIRST_VISIT_BUDGET_S = 100.0  # the first visit's refresh runs this long at most (the backfill keeps 60 s)
 PROGRESS_EVERY_S = 5.0  # the first visit's page shows a line at least this often
 MARGIN_S = 20.0  # time left for saving and answering before the platform kills the function
+ANSWER_S = 2.0  # of it, kept for answering: no store request runs into it (core.store.deadline)
 
 
 def authorize(header: str | None, secret: str | None) -> None:
@@ -49,7 +51,9 @@ def refresh_job(settings: Settings, config: Config, store: Store) -> dict[str, A
 
     started = time.monotonic()
     deadline = started + settings.function_max_s - MARGIN_S
-    report = refresh(config, settings, store, summarizer=open_summarizer(config.summary, settings), deadline=deadline)
+    with finishing_by(started + settings.function_max_s - ANSWER_S):
+        summarizer = open_summarizer(config.summary, settings)
+        report = refresh(config, settings, store, summarizer=summarizer, deadline=deadline)
     log.info("%s", report.line())
     body = asdict(report)
     body["queued_summaries"] = report.summaries.queued if report.summaries else 0
@@ -131,8 +135,10 @@ def first_refresh(settings: Settings, config: Config, store: Store, progress: Ca
     summaries, which the summarize cron makes later. Someone is waiting for the page."""
     from core.refresh import refresh
 
+    started = time.monotonic()
     budget = min(FIRST_VISIT_BUDGET_S, settings.function_max_s - MARGIN_S)
-    report = refresh(config, settings, store, deadline=time.monotonic() + budget, progress=progress)
+    with finishing_by(started + settings.function_max_s - ANSWER_S):
+        report = refresh(config, settings, store, deadline=started + budget, progress=progress)
     log.info("%s", report.line())
 
 
@@ -142,5 +148,7 @@ def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str,
 
     started = time.monotonic()
     deadline = started + settings.function_max_s - MARGIN_S
-    report = summarize_stored(config, settings, store, open_summarizer(config.summary, settings), deadline=deadline)
+    with finishing_by(started + settings.function_max_s - ANSWER_S):
+        summarizer = open_summarizer(config.summary, settings)
+        report = summarize_stored(config, settings, store, summarizer, deadline=deadline)
     return {"job": "summarize", **asdict(report), "seconds": round(time.monotonic() - started, 2)}

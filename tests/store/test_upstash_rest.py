@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import httpx
 import pytest
 
+from core.store.deadline import finishing_by
 from core.store.upstash_rest import MAX_REQUEST_BYTES, UpstashError, UpstashREST
 from tests.upstash_shim import UpstashShim
 
@@ -31,3 +36,27 @@ def test_a_request_over_10_mb_is_refused_before_it_is_sent(shim: UpstashShim) ->
     assert shim.round_trips == 0
     client.call("SET", "k", "x" * (MAX_REQUEST_BYTES - 100))
     assert shim.round_trips == 1
+
+
+def test_no_request_runs_past_the_end_a_job_set(shim: UpstashShim) -> None:
+    """A cron job's function is killed at its limit: within ``finishing_by`` a request gets the
+    time left, not its whole timeout, and one with nothing left is not sent. Another thread
+    (a feed request the instance serves meanwhile) keeps its own timeout."""
+    client = UpstashREST(shim.url, shim.token, 30)
+    shim.delay_s = 4.0
+    started = time.monotonic()
+    with finishing_by(started + 0.5), pytest.raises(httpx.TimeoutException):
+        client.call("SET", "k", "1")
+    assert time.monotonic() - started < 3.0  # cut at the end, not at the answer's 4 s or the 30 s timeout
+    sent = shim.round_trips
+    with finishing_by(time.monotonic() - 1), pytest.raises(UpstashError, match="time ran out"):
+        client.call("GET", "k")
+    assert shim.round_trips == sent  # not sent at all
+
+    shim.delay_s = 1.0
+    answers: list[object] = []
+    with finishing_by(time.monotonic() + 0.2):
+        reader = threading.Thread(target=lambda: answers.append(client.call("PING")))
+        reader.start()
+        reader.join()
+    assert answers == ["PONG"]  # the other thread waited its 1 s: the end is the job's alone

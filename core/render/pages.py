@@ -78,8 +78,9 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def feed_links(request: Request, config: Config) -> list[FeedLink]:
-    """Every feed: all followed categories, each category, each topic."""
+def feed_links(request: Request, config: Config, liking: bool = False) -> list[FeedLink]:
+    """Every feed: all followed categories, for you (when anything is liked, or ``liking``
+    from the feeds is on), each category, each topic."""
     home = str(request.url_for("index"))
 
     def link(label: str, kind: str, route: str, **params: str) -> FeedLink:
@@ -88,7 +89,7 @@ def feed_links(request: Request, config: Config) -> list[FeedLink]:
         return FeedLink(label, rss, atom, json, home, kind, path)
 
     links = [link("All followed categories", "all", "")]
-    if config.liked_ids or config.like_bibtex:
+    if config.liked_ids or config.like_bibtex or config.zotero or liking:
         links.append(link("For you (like the papers you like)", "for-you", "_for_you"))
     links += [link(category, "category", "_category", category=category) for category in config.categories]
     links += [
@@ -126,7 +127,9 @@ def render_index(
     next_refresh: datetime,
     similar: Similar | None = None,
     learned: Learned | None = None,
+    liking: bool = False,
 ) -> str:
+    """``liking``: the feeds carry Like links (the for-you feed is listed before anything is liked)."""
     template = _environment().get_template("index.html")
     return template.render(
         config=config,
@@ -135,7 +138,7 @@ def render_index(
         similar=similar,
         learned=learned,
         floor=FLOOR,
-        links=feed_links(request, config),
+        links=feed_links(request, config, liking),
         summaries=summaries,
         failure=explain_failure(state, bool(papers)) if state.outcome == "error" else "",
         next_refresh=next_refresh,

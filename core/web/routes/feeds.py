@@ -26,6 +26,7 @@ from core.web.openapi import responses
 from core.web.params import FeedQueryDep
 from core.web.response_cache import Rendered
 from core.web.routes.feedback import item_links
+from core.web.signing import feedback_key
 from core.web.snapshot import Liked, Snapshot
 
 FORMATS: tuple[tuple[Format, str], ...] = (("rss", "RSS 2.0"), ("atom", "Atom 1.0"), ("json", "JSON Feed 1.1"))
@@ -141,14 +142,18 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
         else:  # the liked set and the feeds' feedback; neither liked nor disliked papers are listed
             liked = snapshot.for_you()
             ids = snapshot.left_out(liked)
+        notes = liked.notes
         if not (query.like or snapshot.liked_ids or liked.papers):
-            raise NotFoundError(
-                "no liked papers yet",
-                'add "like": ["2411.17775", ...] to config.json, press "Like" on a feed item,'
-                " or ask with ?like=2411.17775",
-            )
+            if feedback_key(ctx.settings) is not None:  # subscribed to before the first Like: it fills as you like
+                notes = [*notes, 'nothing liked yet: press "Like" on an item of any feed']
+            else:
+                raise NotFoundError(
+                    "no liked papers yet",
+                    'add "like": ["2411.17775", ...] to config.json, press "Like" on a feed item,'
+                    " or ask with ?like=2411.17775",
+                )
         papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
-        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you", liked.notes)
+        return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you", notes)
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
 

@@ -66,7 +66,7 @@ def index(
 )
 def opml(request: Request, ctx: ContextDep) -> Response:
     """OPML 2.0 of the RSS feeds to import at once: all categories, for you, the topics."""
-    links = pages.opml_links(pages.feed_links(request, ctx.config))
+    links = pages.opml_links(pages.feed_links(request, ctx.config, feedback_key(ctx.settings) is not None))
     body = render_opml(ctx.config.title, [(f"{ctx.config.title}: {x.name}", x.rss, x.page) for x in links])
     return conditional_response(request, body, OPML_TYPE, None)
 
@@ -138,7 +138,8 @@ def _render_index(
             similar = pages.Similar([], found, [*problems, *liked.notes])
         learned = _learned(request, ctx, snapshot, liked.papers)
     summaries = summary_status(ctx.config.summary, ctx.settings).message
-    page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar, learned)
+    liking = feedback_key(ctx.settings) is not None
+    page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar, learned, liking)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)
 
 

@@ -139,7 +139,11 @@ def test_a_forged_or_missing_signature_is_403_and_changes_nothing(app: TestClien
 
 
 def test_for_you_follows_three_likes_given_from_the_feed(app: TestClient, store: Store) -> None:
-    assert app.get("/rss/for-you").status_code == 404  # nothing liked yet
+    before = app.get("/json/for-you")  # subscribed to before the first Like: a valid feed, empty
+    assert before.status_code == 200
+    assert before.json()["items"] == []
+    assert 'press "Like" on an item' in before.json()["description"]
+    assert "/rss/for-you" in app.get("/opml").text
     seen = []
     for paper_id in LIKED:
         assert app.post(path_of(links_of(app, paper_id)["like"])).status_code == 303

@@ -65,9 +65,11 @@ async def save(request: Request, ctx: ContextDep, paper_id: str, action: str, si
     refused = _refusal(ctx, paper_id, action, sig)
     if refused is not None:
         return _page(request, refused)
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return _page(request, refused_page(413, "Too much sent", "the form sends one field at most"))
+    body = b""
+    async for chunk in request.stream():  # read no more than a form can hold
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return _page(request, refused_page(413, "Too much sent", "the form sends one field at most"))
     undo = parse_qs(body.decode("latin-1")).get("undo") == ["1"]
     page = await run_in_threadpool(_save, ctx, paper_id, _action(action), undo)
     if page is not None:

@@ -118,6 +118,8 @@ def test_a_post_records_answers_303_and_the_page_offers_undo(app: TestClient, st
     assert undone.status_code == 303
     assert store.load_feedback().opinions == []
     assert "to what you like?" in app.get(url).text
+    assert app.post(url, content=b"undo=1&" + b"x" * 5000).status_code == 413  # no form is that long
+    assert store.load_feedback().opinions == []
 
 
 @pytest.mark.parametrize("forge", ["missing", "garbled", "another action", "another paper"])

@@ -23,7 +23,7 @@ from core.web.caching import cached
 from core.web.context import Context, ContextDep
 from core.web.http_cache import NO_STORE, conditional_response
 from core.web.openapi import responses
-from core.web.params import likes
+from core.web.params import like_param
 from core.web.response_cache import Rendered
 from core.web.snapshot import Snapshot
 
@@ -40,7 +40,7 @@ router = APIRouter()
 def index(
     request: Request,
     ctx: ContextDep,
-    like: Annotated[str | None, likes("arXiv ids: show the stored papers most like these")] = None,
+    like: Annotated[str | None, like_param("arXiv ids: show the stored papers most like these")] = None,
 ) -> Response:
     """The index page: the papers of the last refresh (and those most like the liked ones),
     subscribe links and a feed builder."""

@@ -20,12 +20,17 @@ from core.models import RefreshState
 from core.summarize import status as summary_status
 from core.web.context import ContextDep
 from core.web.http_cache import NO_STORE
-from core.web.openapi import EffectiveConfig, Health, HealthDown, responses
+from core.web.openapi import EffectiveConfig, Health, HealthDown, answer, ref, responses
 
 router = APIRouter()
 
 
-@router.get("/health", responses={200: {"model": Health}, 503: {"model": Health | HealthDown}, **responses(None)})
+HEALTH_DOWN = {"anyOf": [ref(Health), ref(HealthDown)]}
+
+
+@router.get(
+    "/health", responses={200: answer(ref(Health)), 503: answer(HEALTH_DOWN, "Service Unavailable"), **responses(None)}
+)
 def health(ctx: ContextDep) -> JSONResponse:
     """Store reachability, the last refresh and the paper count; 503 when nothing can be served."""
     try:
@@ -58,7 +63,7 @@ def judge(state: RefreshState, papers: int) -> tuple[str, str]:
     return "error", f"the last refresh failed and there are no papers to serve: {state.message}"
 
 
-@router.get("/config", responses={200: {"model": EffectiveConfig}, **responses(None)})
+@router.get("/config", responses={200: answer(ref(EffectiveConfig)), **responses(None)})
 def show_config(ctx: ContextDep) -> JSONResponse:
     """The effective configuration; secrets only say whether they are set."""
     body = {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}

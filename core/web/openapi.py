@@ -39,13 +39,22 @@ def error_body(error: str, stage: str, hint: str = "", **extra: Any) -> dict[str
     return ErrorBody(error=error, stage=stage, hint=hint or None, **extra).model_dump(exclude_none=True)
 
 
+# The models below only document answers (/openapi.json builds them when first asked for);
+# ErrorBody above builds every error answer, so it is built at import.
+DOCS_ONLY = ConfigDict(defer_build=True)
+
+
 class StoreStatus(BaseModel):
+    model_config = DOCS_ONLY
+
     backend: Literal["sqlite", "upstash"]
     ok: bool
     error: str | None = None
 
 
 class SummaryStatus(BaseModel):
+    model_config = DOCS_ONLY
+
     enabled: bool
     status: str
     last_run: str
@@ -54,7 +63,7 @@ class SummaryStatus(BaseModel):
 class Health(BaseModel):
     """/health: the store, the last refresh and the summaries."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Literal["ok", "degraded", "error"]  # 200, 200, 503 (draft-inadarei-api-health-check)
     problem: str  # what is wrong, in words; "" when the status is "ok"
@@ -67,12 +76,16 @@ class Health(BaseModel):
 class HealthDown(BaseModel):
     """/health when the store cannot be reached (503)."""
 
+    model_config = DOCS_ONLY
+
     status: Literal["unavailable"]
     store: StoreStatus
 
 
 class EffectiveConfig(BaseModel):
     """/config: config.json as loaded, and the settings with secrets reduced to set / not set."""
+
+    model_config = DOCS_ONLY
 
     config: dict[str, Any]
     settings: dict[str, Any]
@@ -81,7 +94,7 @@ class EffectiveConfig(BaseModel):
 class CronReport(BaseModel):
     """What a cron run did (core.refresh.RefreshReport or SummaryReport, flattened)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     job: Literal["refresh", "summarize"]
     seconds: float

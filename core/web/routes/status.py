@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 
 from core.errors import StoreError
 from core.models import RefreshState
-from core.summarize import status as summary_status
 from core.web.context import ContextDep
 from core.web.http_cache import NO_STORE
 from core.web.openapi import EffectiveConfig, Health, HealthDown, answer, ref, responses
@@ -38,6 +37,8 @@ def health(ctx: ContextDep) -> JSONResponse:
     except StoreError as exc:
         down = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
         return JSONResponse(down, status_code=503, headers={"Retry-After": "60", "Cache-Control": NO_STORE})
+    from core.summarize import status as summary_status  # here: not on a feed's path (bench/coldstart.py)
+
     refresh = state.model_dump(mode="json", exclude={"etag", "last_modified", "last_request_at"})
     store = {"backend": ctx.store.name, "ok": True}
     status = summary_status(ctx.config.summary, ctx.settings)

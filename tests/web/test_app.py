@@ -145,3 +145,16 @@ def test_a_cold_import_builds_only_what_a_feed_needs(settings: Settings) -> None
     assert {"ErrorBody", "Health", "HealthDown", "CronReport", "EffectiveConfig", "RefreshState"} <= set(
         cold["documented"]
     )
+
+
+def test_a_cold_import_on_upstash_loads_no_command_line_client(settings: Settings) -> None:
+    """On Upstash (as on Vercel) the store's HTTP client is httpx, without the command-line
+    client httpx imports when rich and click are installed (they are: dashscope needs them)."""
+    env = {**process_env(settings), "UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "t"}
+    code = (
+        "import sys, api.index as i; print(i.app.state.ctx.store.name, 'httpx' in sys.modules, 'rich' in sys.modules)"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).parents[2], env=env, capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.split() == ["upstash", "True", "False"]

@@ -43,6 +43,10 @@ def verdict(ratio: float) -> str:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    # Left by a run without PYTHONDONTWRITEBYTECODE (a test's subprocess), it would be read.
+    stray = [str(p.relative_to(ROOT)) for package in ("api", "core") for p in (ROOT / package).rglob("__pycache__")]
+    if stray:
+        sys.exit(f"bytecode found in {stray[0]}: remove it (find api core -name __pycache__ | xargs rm -r)")
     with tempfile.TemporaryDirectory() as tmp:
         env = {"PATH": os.environ.get("PATH", ""), "DATA_DIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         prefix = str(Path(tmp) / "pycache")

@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,9 +54,9 @@ def share_embedded(papers: list[Paper], vectors: dict, liked: list[Paper]) -> fl
     return sum(archive(p) == archive(liked[0]) for p in top) / 10
 
 
-def calibrate(papers: list[Paper], index: Index, rng: random.Random, trials: int = 300) -> None:
-    """The share of papers sharing a category with their liked paper, by band of cosine."""
-    bands: dict[int, list[int]] = {}
+def cosine_pairs(papers: list[Paper], index: Index, rng: random.Random, trials: int) -> Iterator[tuple[float, bool]]:
+    """For ``trials`` random liked sets of three: each other paper's best cosine, and whether it
+    shares an arXiv category with the liked paper it is most like."""
     for _ in range(trials):
         liked = rng.sample(papers, 3)
         chosen, by_id = index.liked(liked), {p.id: p for p in liked}
@@ -64,9 +65,16 @@ def calibrate(papers: list[Paper], index: Index, rng: random.Random, trials: int
             if paper.id in by_id or best is None:
                 continue
             other, cosine = best
-            band = bands.setdefault(min(int(cosine * 50), 15), [0, 0])
-            band[0] += bool(set(paper.categories) & set(other.categories))
-            band[1] += 1
+            yield cosine, bool(set(paper.categories) & set(other.categories))
+
+
+def calibrate(papers: list[Paper], index: Index, rng: random.Random, trials: int = 300) -> None:
+    """The share of papers sharing a category with their liked paper, by band of cosine."""
+    bands: dict[int, list[int]] = {}
+    for cosine, shared in cosine_pairs(papers, index, rng, trials):
+        band = bands.setdefault(min(int(cosine * 50), 15), [0, 0])
+        band[0] += shared
+        band[1] += 1
     print("| cosine | pairs | share in a common category |")
     print("|---|---|---|")
     for band, (shared, count) in sorted(bands.items()):

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from bench.similarity import cosine_pairs
 from core.arxiv.rss import parse_feed
 from core.models import Paper
 from core.text.latex import readable
@@ -69,19 +70,11 @@ def test_the_floor_parts_papers_on_the_liked_subject_from_the_others(papers: lis
     index = Index.build(papers)
     rng = random.Random(7)
     over, under = [0, 0], [0, 0]
-    for _ in range(20):
-        liked = rng.sample(papers, 3)
-        chosen, by_id = index.liked(liked), {p.id: p for p in liked}
-        for paper in papers:
-            best = chosen.best(index.vectors[paper.id])
-            if paper.id in by_id or best is None:
-                continue
-            other, cosine = best
-            shared = bool(set(paper.categories) & set(other.categories))
-            if cosine >= FLOOR:
-                over = [over[0] + shared, over[1] + 1]
-            elif cosine >= FLOOR - 0.03:
-                under = [under[0] + shared, under[1] + 1]
+    for cosine, shared in cosine_pairs(papers, index, rng, trials=20):
+        if cosine >= FLOOR:
+            over = [over[0] + shared, over[1] + 1]
+        elif cosine >= FLOOR - 0.03:
+            under = [under[0] + shared, under[1] + 1]
     assert over[1] > 50
     assert under[1] > 50
     assert over[0] / over[1] > 0.5 > under[0] / under[1]

@@ -20,12 +20,11 @@ from core.render.opml import OPML_TYPE, render_opml
 from core.selection.query import FeedQuery, parse_likes
 from core.selection.select import select_for_you, select_papers
 from core.selection.topics import topic_papers
-from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
 from core.web.http_cache import NO_STORE, conditional_response
 from core.web.openapi import responses
-from core.web.params import likes
+from core.web.params import like_param
 from core.web.response_cache import Rendered
 from core.web.routes.feedback import item_links
 from core.web.signing import feedback_key
@@ -44,7 +43,7 @@ router = APIRouter()
 def index(
     request: Request,
     ctx: ContextDep,
-    like: Annotated[str | None, likes("arXiv ids: show the stored papers most like these")] = None,
+    like: Annotated[str | None, like_param("arXiv ids: show the stored papers most like these")] = None,
 ) -> Response:
     """The index page: the papers of the last refresh (and those most like the liked ones),
     subscribe links and a feed builder."""
@@ -137,6 +136,8 @@ def _render_index(
         if liked.papers or problems or liked.notes:
             similar = pages.Similar([], found, [*problems, *liked.notes])
         learned = _learned(request, ctx, snapshot, liked.papers)
+    from core.summarize import status as summary_status  # here: not on a feed's path (bench/coldstart.py)
+
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     liking = feedback_key(ctx.settings) is not None
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar, learned, liking)

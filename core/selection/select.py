@@ -4,6 +4,7 @@ request's ``FeedQuery`` (``core.selection.query``). Matching itself is ``core.te
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 
 from core import taxonomy
@@ -17,8 +18,9 @@ from core.text.matching import (
     TextIndex,
     Word,
     evaluate,
-    match_papers,
+    evaluate_found,
     query_candidates,
+    query_words,
 )
 from core.text.scoring import rank_papers
 
@@ -41,16 +43,22 @@ def select_papers(
         return _select_by_query(papers, config, query, query.q, likeness, index)
     keywords = query.keywords or tuple(config.keywords)
     min_score = config.min_score if query.min_score is None else query.min_score
-    if query.keywords or query.exclude:
-        if index is not None and keywords and min_score > 0:  # a paper without a hit cannot pass
-            possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
-            if all(ids is not None for ids in possible):
-                ids = frozenset().union(*(ids for ids in possible if ids is not None))
-                papers = [p for p in papers if p.id in ids]
-        papers = match_papers(papers, Matcher.build(keywords, [*config.exclude_keywords, *query.exclude]))
     types = query.types or tuple(config.announce_types)
-    kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
-    return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+    if not (query.keywords or query.exclude):  # as the refresh matched them
+        kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
+        return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+    matcher = Matcher.build(keywords, [*config.exclude_keywords, *query.exclude])
+    if index is not None and keywords and min_score > 0:  # a paper without a hit cannot pass
+        possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
+        if all(ids is not None for ids in possible):
+            ids = frozenset().union(*(ids for ids in possible if ids is not None))
+            papers = [p for p in papers if p.id in ids]
+    if index is None:
+        matched = [(p, matcher.match(p)) for p in papers]
+    else:
+        found_in = index.finder([*matcher.keywords, *matcher.exclusions])
+        matched = [(p, matcher.match_found(found_in(p))) for p in papers]
+    return _best(matched, query, types, min_score, bool(keywords), likeness, query.limit or config.max_papers)
 
 
 def _select_by_query(
@@ -64,18 +72,45 @@ def _select_by_query(
     """Papers the query matches, scored by its hits; the query is the filter, so a minimum
     score applies only when the request asks for one."""
     exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
-    possible = query_candidates(node, index) if index is not None else None
     matched = []
-    for paper in papers:
-        if possible is not None and paper.id not in possible:
-            continue
-        shown = Shown(paper)
-        hits = evaluate(node, shown)
-        if hits is not None:
-            matched.append(paper.model_copy(update={"match": exclusions.match(shown, hits)}))
+    if index is None:
+        for paper in papers:
+            shown = Shown(paper)
+            if (hits := evaluate(node, shown)) is not None:
+                matched.append((paper, exclusions.match(shown, hits)))
+    else:
+        possible = query_candidates(node, index)
+        found_in = index.finder([*query_words(node), *exclusions.exclusions])
+        for paper in papers if possible is None else [p for p in papers if p.id in possible]:
+            found = found_in(paper)
+            if (hits := evaluate_found(node, found)) is not None:
+                matched.append((paper, exclusions.match_found(found, hits)))
     types = query.types or tuple(config.announce_types)
-    kept = [p for p in matched if passes(p, types, query.min_score or 0.0, True)]
-    return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+    limit = query.limit or config.max_papers
+    return _best(matched, query, types, query.min_score or 0.0, True, likeness, limit)
+
+
+def _best(
+    matched: list[tuple[Paper, Match]],
+    query: FeedQuery,
+    types: Iterable[str],
+    min_score: float,
+    has_keywords: bool,
+    likeness: Likeness | None,
+    limit: int,
+) -> list[Paper]:
+    """The first ``limit`` papers ranked (``rank_papers``) of those kept, each with its match.
+    Only the papers shown are copied with their match (a filter may match thousands)."""
+    kept = [
+        (paper, match)
+        for paper, match in matched
+        if paper.announce_type in types and match.excluded_by is None and (not has_keywords or match.score >= min_score)
+    ]
+    if likeness is not None:  # the similarity's points change the order
+        with_match = [paper.model_copy(update={"match": match}) for paper, match in kept]
+        return rank_papers(_liked_more(with_match, likeness, query.like))[:limit]
+    best = heapq.nlargest(limit, kept, key=lambda pm: (pm[1].score, pm[0].announced, pm[0].id))
+    return [paper.model_copy(update={"match": match}) for paper, match in best]
 
 
 def _liked_more(papers: list[Paper], likeness: Likeness | None, liked: Iterable[str]) -> list[Paper]:

@@ -68,6 +68,11 @@ def decode_paper(raw: str | bytes, migrations: dict[int, Migration] = MIGRATIONS
     """The paper in ``raw``, migrated to the current schema; None (logged) if it is not a paper
     this service can read. Only a record's own faults are caught: a failing migration is a bug,
     and raises."""
+    if raw[: len(_CURRENT)] in (_CURRENT, _CURRENT_BYTES):  # as this version writes it: no migration
+        try:
+            return Paper.model_validate_json(raw)  # parsed and checked in one pass, twice as fast
+        except ValidationError as exc:
+            return _unreadable(str(exc))
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -95,7 +100,13 @@ def _unreadable(reason: str) -> Paper | None:
 
 
 def decode_papers(raws: Iterable[str | bytes | None]) -> list[Paper]:
-    return [paper for raw in raws if raw is not None and (paper := decode_paper(raw)) is not None]
+    with _collector_paused():
+        return [paper for raw in raws if raw is not None and (paper := decode_paper(raw)) is not None]
+
+
+# How every paper this version writes begins (``Paper.model_dump_json``: schema_version first).
+_CURRENT = f'{{"schema_version":{PAPER_SCHEMA},'
+_CURRENT_BYTES = _CURRENT.encode()
 
 
 def decode_state(raw: str | bytes | None) -> RefreshState:

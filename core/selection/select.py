@@ -48,17 +48,28 @@ def select_papers(
         kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
         return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
     matcher = Matcher.build(keywords, [*config.exclude_keywords, *query.exclude])
-    if index is not None and keywords and min_score > 0:  # a paper without a hit cannot pass
-        possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
-        if all(ids is not None for ids in possible):
-            ids = frozenset().union(*(ids for ids in possible if ids is not None))
-            papers = [p for p in papers if p.id in ids]
+    if index is not None and (possible := possible_ids(query, config, index)) is not None:
+        papers = [p for p in papers if p.id in possible]
     if index is None:
         matched = [(p, matcher.match(p)) for p in papers]
     else:
         found_in = index.finder([*matcher.keywords, *matcher.exclusions])
         matched = [(p, matcher.match_found(found_in(p))) for p in papers]
     return _best(matched, query, types, min_score, bool(keywords), likeness, query.limit or config.max_papers)
+
+
+def possible_ids(query: FeedQuery, config: Config, index: TextIndex) -> frozenset[str] | None:
+    """The ids of the only papers the request's filter may keep (None: any paper may): those
+    its query may match, or, when a paper needs a keyword's hit to pass, those a keyword may be
+    found in. A superset: what ``select_papers`` keeps is among them."""
+    if query.q is not None:
+        return query_candidates(query.q, index)
+    keywords = query.keywords or tuple(config.keywords)
+    min_score = config.min_score if query.min_score is None else query.min_score
+    if not (query.keywords or query.exclude) or not keywords or min_score <= 0:
+        return None
+    possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
+    return frozenset().union(*possible) if all(ids is not None for ids in possible) else None  # type: ignore[arg-type]
 
 
 def _select_by_query(
@@ -79,7 +90,7 @@ def _select_by_query(
             if (hits := evaluate(node, shown)) is not None:
                 matched.append((paper, exclusions.match(shown, hits)))
     else:
-        possible = query_candidates(node, index)
+        possible = possible_ids(query, config, index)
         found_in = index.finder([*query_words(node), *exclusions.exclusions])
         for paper in papers if possible is None else [p for p in papers if p.id in possible]:
             found = found_in(paper)

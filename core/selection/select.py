@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from core import taxonomy
 from core.config import Config
-from core.models import Match, Paper, Ranked, SimilarTo
+from core.models import KeywordHit, Match, Paper, Ranked, SimilarTo
 from core.selection.query import NO_FILTERS, FeedQuery
 from core.text.matching import (
     Matcher,
@@ -22,7 +23,7 @@ from core.text.matching import (
     query_candidates,
     query_words,
 )
-from core.text.scoring import rank_papers
+from core.text.scoring import rank_papers, score_hits
 
 # How like a paper is to the liked ones (core.text.similarity), or None; given to the selection.
 Likeness = Callable[[Paper], SimilarTo | None]
@@ -51,10 +52,10 @@ def select_papers(
     if index is not None and (possible := possible_ids(query, config, index)) is not None:
         papers = [p for p in papers if p.id in possible]
     if index is None:
-        matched = [(p, matcher.match(p)) for p in papers]
+        matched = [_Matched.of(p, matcher.match(p)) for p in papers]
     else:
         found_in = index.finder([*matcher.keywords, *matcher.exclusions])
-        matched = [(p, matcher.match_found(found_in(p))) for p in papers]
+        matched = [_Matched.judged(p, *matcher.judge(found_in(p))) for p in papers]
     return _best(matched, query, types, min_score, bool(keywords), likeness, query.limit or config.max_papers)
 
 
@@ -88,21 +89,42 @@ def _select_by_query(
         for paper in papers:
             shown = Shown(paper)
             if (hits := evaluate(node, shown)) is not None:
-                matched.append((paper, exclusions.match(shown, hits)))
+                matched.append(_Matched.of(paper, exclusions.match(shown, hits)))
     else:
         possible = possible_ids(query, config, index)
         found_in = index.finder([*query_words(node), *exclusions.exclusions])
         for paper in papers if possible is None else [p for p in papers if p.id in possible]:
             found = found_in(paper)
             if (hits := evaluate_found(node, found)) is not None:
-                matched.append((paper, exclusions.match_found(found, hits)))
+                matched.append(_Matched.judged(paper, *exclusions.judge(found, hits)))
     types = query.types or tuple(config.announce_types)
     limit = query.limit or config.max_papers
     return _best(matched, query, types, query.min_score or 0.0, True, likeness, limit)
 
 
+class _Matched(NamedTuple):
+    """A paper a filter matched, before it is copied with its ``Match`` (only those shown are)."""
+
+    paper: Paper
+    hits: list[KeywordHit]
+    excluded_by: str | None
+    score: float
+
+    @classmethod
+    def of(cls, paper: Paper, match: Match) -> _Matched:
+        return cls(paper, match.hits, match.excluded_by, match.score)
+
+    @classmethod
+    def judged(cls, paper: Paper, hits: list[KeywordHit], excluded_by: str | None) -> _Matched:
+        return cls(paper, hits, excluded_by, score_hits(hits))
+
+    def shown(self) -> Paper:
+        match = Match(hits=self.hits, excluded_by=self.excluded_by, score=self.score)
+        return self.paper.model_copy(update={"match": match})
+
+
 def _best(
-    matched: list[tuple[Paper, Match]],
+    matched: list[_Matched],
     query: FeedQuery,
     types: Iterable[str],
     min_score: float,
@@ -113,15 +135,13 @@ def _best(
     """The first ``limit`` papers ranked (``rank_papers``) of those kept, each with its match.
     Only the papers shown are copied with their match (a filter may match thousands)."""
     kept = [
-        (paper, match)
-        for paper, match in matched
-        if paper.announce_type in types and match.excluded_by is None and (not has_keywords or match.score >= min_score)
+        m
+        for m in matched
+        if m.paper.announce_type in types and m.excluded_by is None and (not has_keywords or m.score >= min_score)
     ]
     if likeness is not None:  # the similarity's points change the order
-        with_match = [paper.model_copy(update={"match": match}) for paper, match in kept]
-        return rank_papers(_liked_more(with_match, likeness, query.like))[:limit]
-    best = heapq.nlargest(limit, kept, key=lambda pm: (pm[1].score, pm[0].announced, pm[0].id))
-    return [paper.model_copy(update={"match": match}) for paper, match in best]
+        return rank_papers(_liked_more([m.shown() for m in kept], likeness, query.like))[:limit]
+    return [m.shown() for m in heapq.nlargest(limit, kept, key=lambda m: (m.score, m.paper.announced, m.paper.id))]
 
 
 def _liked_more(papers: list[Paper], likeness: Likeness | None, liked: Iterable[str]) -> list[Paper]:

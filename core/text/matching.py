@@ -220,10 +220,14 @@ class Matcher:
 
     def match_found(self, found: Found, hits: list[KeywordHit] | None = None) -> Match:
         """``match`` with each word's hits in the paper told by ``found``."""
+        hits, excluded = self.judge(found, hits)
+        return Match(hits=hits, excluded_by=excluded, score=score_hits(hits))
+
+    def judge(self, found: Found, hits: list[KeywordHit] | None = None) -> tuple[list[KeywordHit], str | None]:
+        """What ``match_found`` makes its match of: the hits, and the exclusion found, if any."""
         if hits is None:
             hits = [hit for word in self.keywords for hit in found(word) or ()]
-        excluded = next((word.text for word in self.exclusions if found(word)), None)
-        return Match(hits=hits, excluded_by=excluded, score=score_hits(hits))
+        return hits, next((word.text for word in self.exclusions if found(word)), None)
 
 
 def match_papers(papers: Iterable[Paper], matcher: Matcher) -> list[Paper]:

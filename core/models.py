@@ -325,7 +325,7 @@ class RefreshState(_State):
 class ZoteroText(BaseModel):
     """The title and abstract of a Zotero item that has no arXiv id."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # refresh only: a feed never reads it
 
     title: str
     abstract: str = ""
@@ -334,6 +334,8 @@ class ZoteroText(BaseModel):
 class ZoteroLibrary(_State):
     """What the refresh keeps of a Zotero library between syncs (core.zotero.sync): the
     library's version and its papers by item key, so the next sync asks only for what changed."""
+
+    model_config = ConfigDict(defer_build=True)  # refresh only: built when a sync first reads it
 
     library: str = ""  # users/<id> or groups/<id>, and /collections/<key>: another one starts afresh
     version: int = 0  # the library's version (Last-Modified-Version) the items are synced to

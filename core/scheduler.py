@@ -80,6 +80,4 @@ def run_job(settings: Settings, job: Job) -> dict[str, Any]:
 
     config = load_config(settings.config_path)
     work = cron.refresh_job if job.name == "refresh" else cron.summarize_job
-    report = work(settings, config, open_store(settings))
-    log.info("scheduled %s: %s", job.name, {k: v for k, v in report.items() if not isinstance(v, dict | list)})
-    return report
+    return work(settings, config, open_store(settings))  # each job logs its own report line

@@ -3,8 +3,11 @@ sleeping for hours: ``now`` and ``wait`` are the scheduler's parameters)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from core.errors import LockedError
 from core.schedule import Job
@@ -70,8 +73,10 @@ def test_a_machine_that_slept_through_a_run_runs_it_on_waking() -> None:
     assert ran == [(datetime(2026, 12, 4, 8, 59, tzinfo=UTC), "refresh")]
 
 
-def test_a_scheduled_refresh_stores_the_days_papers(settings: Settings) -> None:
-    """The real job, as the cron route runs it, against the loopback arXiv."""
+def test_a_scheduled_refresh_stores_the_days_papers(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """The real job, as the cron route runs it, against the loopback arXiv; its report line is
+    logged once (the job logs it; the scheduler used to log it again)."""
+    caplog.set_level(logging.INFO)
     clock = Clock(datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
     reports = []
 
@@ -85,6 +90,7 @@ def test_a_scheduled_refresh_stores_the_days_papers(settings: Settings) -> None:
     assert reports[0]["job"] == "refresh"
     assert reports[0]["outcome"] == "ok"
     assert open_store(settings).load_status()[1] > 0
+    assert sum("fetched" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_serve_schedules_unless_told_not_to() -> None:

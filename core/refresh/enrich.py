@@ -27,6 +27,7 @@ def enrich_papers(
     if not missing:
         return papers
     entries, _ = fetch_by_ids(client, api_base, missing)
-    found = {entry.id: entry.metadata for entry in entries}
+    asked = set(missing)
+    found = {entry.id: entry.metadata for entry in entries if entry.id in asked}  # never another paper's
     log.info("arXiv API: metadata for %d of %d papers", len(found), len(missing))
     return [p.model_copy(update={"metadata": found[p.id]}) if p.id in found else p for p in papers]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 OPML_TYPE = "text/x-opml; charset=utf-8"
 
 
 def render_opml(title: str, feeds: list[tuple[str, str, str]]) -> bytes:
     """``feeds`` holds (name, RSS URL, HTML page URL) triples."""
+    import xml.etree.ElementTree as ET  # here, not at import: a cold instance serving feeds never needs it
+
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title

@@ -29,6 +29,7 @@ from core.store import Store, open_store
 from core.web.context import Context
 from core.web.errors import add_error_handlers, unavailable
 from core.web.head import HeadMiddleware
+from core.web.openapi import document
 from core.web.public_url import PublicURLMiddleware
 from core.web.routes import cron, feeds, pages, status
 from core.web.security import SecurityMiddleware
@@ -54,6 +55,7 @@ def create_app(
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = FastAPI(title="arxiv-rss-bot", summary="Your arXiv categories, ranked by your keywords, as feeds.")
     app.state.ctx = Context.open(settings, config, store or open_store(settings), clock)
+    document(app)
     add_error_handlers(app)
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(PublicURLMiddleware, public_url=settings.public_url)

@@ -151,4 +151,5 @@ def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str,
     with finishing_by(started + settings.function_max_s - ANSWER_S):
         summarizer = open_summarizer(config.summary, settings)
         report = summarize_stored(config, settings, store, summarizer, deadline=deadline)
+    log.info("summaries: %s", ", ".join(f"{k} {v}" for k, v in asdict(report).items() if v))
     return {"job": "summarize", **asdict(report), "seconds": round(time.monotonic() - started, 2)}

@@ -3,13 +3,21 @@
 FastAPI builds /openapi.json from these. The documented responses are the contract the
 schemathesis tests (tests/web/test_openapi.py) hold every route to: each answer's status code,
 content type and JSON body must be the ones written here.
+
+Routes name the models below by reference (``answer``), not as FastAPI's ``"model"``: FastAPI
+builds a serializer for every such model of every route when the route is declared, which a
+cold instance paid before its first feed (bench/coldstart.py). ``document`` adds the models'
+schemas to /openapi.json when it is first asked for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
 
 from core.models import RefreshState
 
@@ -31,13 +39,22 @@ def error_body(error: str, stage: str, hint: str = "", **extra: Any) -> dict[str
     return ErrorBody(error=error, stage=stage, hint=hint or None, **extra).model_dump(exclude_none=True)
 
 
+# The models below only document answers (/openapi.json builds them when first asked for);
+# ErrorBody above builds every error answer, so it is built at import.
+DOCS_ONLY = ConfigDict(defer_build=True)
+
+
 class StoreStatus(BaseModel):
+    model_config = DOCS_ONLY
+
     backend: Literal["sqlite", "upstash"]
     ok: bool
     error: str | None = None
 
 
 class SummaryStatus(BaseModel):
+    model_config = DOCS_ONLY
+
     enabled: bool
     status: str
     last_run: str
@@ -46,7 +63,7 @@ class SummaryStatus(BaseModel):
 class Health(BaseModel):
     """/health: the store, the last refresh and the summaries."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Literal["ok", "degraded", "error"]  # 200, 200, 503 (draft-inadarei-api-health-check)
     problem: str  # what is wrong, in words; "" when the status is "ok"
@@ -59,12 +76,16 @@ class Health(BaseModel):
 class HealthDown(BaseModel):
     """/health when the store cannot be reached (503)."""
 
+    model_config = DOCS_ONLY
+
     status: Literal["unavailable"]
     store: StoreStatus
 
 
 class EffectiveConfig(BaseModel):
     """/config: config.json as loaded, and the settings with secrets reduced to set / not set."""
+
+    model_config = DOCS_ONLY
 
     config: dict[str, Any]
     settings: dict[str, Any]
@@ -73,7 +94,7 @@ class EffectiveConfig(BaseModel):
 class CronReport(BaseModel):
     """What a cron run did (core.refresh.RefreshReport or SummaryReport, flattened)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     job: Literal["refresh", "summarize"]
     seconds: float
@@ -106,7 +127,7 @@ def responses(media_type: str | None, *errors: int, description: str = "", page:
     models), 304 for a current copy when the route is cacheable, and the errors as ErrorBody,
     or on a ``page`` as an HTML page saying the same (core.web.errors)."""
     codes = (*errors, 414)  # any URL can be too long
-    documented: dict[Any, Any] = {code: {"model": ErrorBody, "description": ERRORS[code]} for code in codes}
+    documented: dict[Any, Any] = {code: answer(ref(ErrorBody), ERRORS[code]) for code in codes}
     for code in errors if page else ():
         documented[code] = {"description": ERRORS[code], "content": {"text/html": {"schema": {"type": "string"}}}}
     if media_type is not None:
@@ -117,3 +138,34 @@ def responses(media_type: str | None, *errors: int, description: str = "", page:
             "description": "Not modified: the client's copy (If-None-Match / If-Modified-Since) is current"
         }
     return documented
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    """The JSON schema naming ``model`` (its schema is among /openapi.json's components)."""
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def answer(schema: dict[str, Any], description: str = "Successful Response") -> dict[str, Any]:
+    """A documented JSON answer of this ``schema`` (``ref(Model)``, or several in ``anyOf``)."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# Every model a route names with ``ref``; the models they contain are added with them.
+MODELS: tuple[type[BaseModel], ...] = (ErrorBody, Health, HealthDown, EffectiveConfig, CronReport)
+
+
+def document(app: FastAPI) -> None:
+    """Make ``app``'s /openapi.json carry the schemas of ``MODELS``, built on its first request
+    (FastAPI keeps the document once built)."""
+    build: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if ErrorBody.__name__ not in components:
+            models = [(model, "serialization") for model in MODELS]
+            _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+            components.update(defs["$defs"])
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it

@@ -60,3 +60,13 @@ def test_a_refresh_asks_the_api_only_for_shown_papers(arxiv_server: FakeArxiv, s
     arxiv_server.serve(read(API_ZERO))  # any change: a new refresh
     refresh(off, settings, SqliteStore(settings.data_dir / "off.sqlite3"))
     assert arxiv_server.api_requests == []
+
+
+def test_an_answer_about_papers_not_asked_for_changes_none_of_them(arxiv_server: FakeArxiv) -> None:
+    """The API answers for 1707.08567 when asked about 0808.05394 alone (its recorded answer
+    holds both): the paper not asked about (already enriched, or not shown) keeps what it had."""
+    asked, other = make_paper("Asked", id="0808.05394"), make_paper("AEW10", id="1707.08567")
+    arxiv_server.api_answers["0808.05394"] = API_TWO
+    with ArxivClient(api_settings(arxiv_server)) as client:
+        enriched = enrich_papers([asked, other], [asked], client, arxiv_server.server.url + "/api/query", limit=10)
+    assert enriched[1] == other

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -103,3 +104,57 @@ def test_bad_settings_at_import_answer_503_under_uvicorn(settings: Settings, tmp
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# Run in a fresh interpreter, as Vercel imports api/index.py: what the built app holds, and
+# what importing it loaded, before any request (bench/coldstart.py times the same import).
+COLD_IMPORT = """
+import json, sys
+import api.index
+from core.web.openapi import Health
+from core.web.routes import cron, feeds, pages, status
+routes = {r.path: r for module in (cron, feeds, pages, status) for r in module.router.routes}
+feed = routes["/rss"].dependant
+cold = {
+    "modules": sorted(m for m in ("core.summarize", "xml.etree.ElementTree") if m in sys.modules),
+    "response_models": sorted(path for path, route in routes.items() if route.response_fields),
+    "feed_query_fields": sum(len(d.query_params) for d in (feed, *feed.dependencies)),
+    "docs_built": Health.__pydantic_complete__,
+}
+cold["documented"] = sorted(api.index.app.openapi()["components"]["schemas"])
+print(json.dumps(cold))
+"""
+
+
+def test_a_cold_import_builds_only_what_a_feed_needs(settings: Settings) -> None:
+    """No serializer for the documented answers, one field for a feed's seven parameters, no
+    OPML or summaries code; /openapi.json still documents every model when first asked for."""
+    ran = subprocess.run(
+        [sys.executable, "-c", COLD_IMPORT],
+        cwd=Path(__file__).parents[2],
+        env=process_env(settings),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cold = json.loads(ran.stdout)
+    assert cold["modules"] == []
+    assert cold["response_models"] == []
+    assert cold["feed_query_fields"] == 1
+    assert cold["docs_built"] is False
+    assert {"ErrorBody", "Health", "HealthDown", "CronReport", "EffectiveConfig", "RefreshState"} <= set(
+        cold["documented"]
+    )
+
+
+def test_a_cold_import_on_upstash_loads_no_command_line_client(settings: Settings) -> None:
+    """On Upstash (as on Vercel) the store's HTTP client is httpx, without the command-line
+    client httpx imports when rich and click are installed (they are: dashscope needs them)."""
+    env = {**process_env(settings), "UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "t"}
+    code = (
+        "import sys, api.index as i; print(i.app.state.ctx.store.name, 'httpx' in sys.modules, 'rich' in sys.modules)"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).parents[2], env=env, capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.split() == ["upstash", "True", "False"]

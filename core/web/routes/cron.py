@@ -15,10 +15,10 @@ from core.store import Store
 from core.web import cron
 from core.web.context import Context, ContextDep
 from core.web.http_cache import NO_STORE
-from core.web.openapi import CronReport, responses
+from core.web.openapi import CronReport, answer, ref, responses
 
 router = APIRouter()
-DOCUMENTED = {200: {"model": CronReport}, **responses(None, 401, 409, 422, 503)}
+DOCUMENTED = {200: answer(ref(CronReport)), **responses(None, 401, 409, 422, 503)}
 
 
 @router.get("/api/cron/refresh", responses=DOCUMENTED)

@@ -18,12 +18,11 @@ from core.render.opml import OPML_TYPE, render_opml
 from core.selection.query import FeedQuery, parse_likes
 from core.selection.select import select_for_you, select_papers
 from core.selection.topics import topic_papers
-from core.summarize import status as summary_status
 from core.web.caching import cached
 from core.web.context import Context, ContextDep
 from core.web.http_cache import NO_STORE, conditional_response
 from core.web.openapi import responses
-from core.web.params import likes
+from core.web.params import like_param
 from core.web.response_cache import Rendered
 from core.web.snapshot import Snapshot
 
@@ -40,7 +39,7 @@ router = APIRouter()
 def index(
     request: Request,
     ctx: ContextDep,
-    like: Annotated[str | None, likes("arXiv ids: show the stored papers most like these")] = None,
+    like: Annotated[str | None, like_param("arXiv ids: show the stored papers most like these")] = None,
 ) -> Response:
     """The index page: the papers of the last refresh (and those most like the liked ones),
     subscribe links and a feed builder."""
@@ -125,6 +124,8 @@ def _render_index(
         found = select_for_you(snapshot.papers, ctx.config, shown, liked.likeness, liked_ids)
         problems = [state.likes.problem] if state.likes.problem and not wanted else []
         similar = pages.Similar(liked.papers if wanted else [], found, [*problems, *liked.notes])
+    from core.summarize import status as summary_status  # here: not on a feed's path (bench/coldstart.py)
+
     summaries = summary_status(ctx.config.summary, ctx.settings).message
     page = pages.render_index(request, ctx.config, state, papers, summaries, upcoming, similar)
     return Rendered.of(page.encode(), state.feeds_updated_at, version)

@@ -17,15 +17,19 @@ from fastapi.responses import JSONResponse
 
 from core.errors import StoreError
 from core.models import RefreshState
-from core.summarize import status as summary_status
 from core.web.context import ContextDep
 from core.web.http_cache import NO_STORE
-from core.web.openapi import EffectiveConfig, Health, HealthDown, responses
+from core.web.openapi import EffectiveConfig, Health, HealthDown, answer, ref, responses
 
 router = APIRouter()
 
 
-@router.get("/health", responses={200: {"model": Health}, 503: {"model": Health | HealthDown}, **responses(None)})
+HEALTH_DOWN = {"anyOf": [ref(Health), ref(HealthDown)]}
+
+
+@router.get(
+    "/health", responses={200: answer(ref(Health)), 503: answer(HEALTH_DOWN, "Service Unavailable"), **responses(None)}
+)
 def health(ctx: ContextDep) -> JSONResponse:
     """Store reachability, the last refresh and the paper count; 503 when nothing can be served."""
     try:
@@ -33,6 +37,8 @@ def health(ctx: ContextDep) -> JSONResponse:
     except StoreError as exc:
         down = {"status": "unavailable", "store": {"backend": ctx.store.name, "ok": False, "error": exc.message}}
         return JSONResponse(down, status_code=503, headers={"Retry-After": "60", "Cache-Control": NO_STORE})
+    from core.summarize import status as summary_status  # here: not on a feed's path (bench/coldstart.py)
+
     refresh = state.model_dump(mode="json", exclude={"etag", "last_modified", "last_request_at"})
     store = {"backend": ctx.store.name, "ok": True}
     status = summary_status(ctx.config.summary, ctx.settings)
@@ -58,7 +64,7 @@ def judge(state: RefreshState, papers: int) -> tuple[str, str]:
     return "error", f"the last refresh failed and there are no papers to serve: {state.message}"
 
 
-@router.get("/config", responses={200: {"model": EffectiveConfig}, **responses(None)})
+@router.get("/config", responses={200: answer(ref(EffectiveConfig)), **responses(None)})
 def show_config(ctx: ContextDep) -> JSONResponse:
     """The effective configuration; secrets only say whether they are set."""
     body = {"config": ctx.config.model_dump(mode="json"), "settings": ctx.settings.describe()}

@@ -50,7 +50,7 @@ def select_papers(
         return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
     matcher = Matcher.build(keywords, [*config.exclude_keywords, *query.exclude])
     if index is not None and (possible := possible_ids(query, config, index)) is not None:
-        papers = [p for p in papers if p.id in possible]
+        papers = index.among(papers, possible)
     if index is None:
         matched = [_Matched.of(p, matcher.match(p)) for p in papers]
     else:
@@ -93,7 +93,7 @@ def _select_by_query(
     else:
         possible = possible_ids(query, config, index)
         found_in = index.finder([*query_words(node), *exclusions.exclusions])
-        for paper in papers if possible is None else [p for p in papers if p.id in possible]:
+        for paper in papers if possible is None else index.among(papers, possible):
             found = found_in(paper)
             if (hits := evaluate_found(node, found)) is not None:
                 matched.append(_Matched.judged(paper, *exclusions.judge(found, hits)))

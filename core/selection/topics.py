@@ -52,7 +52,7 @@ def topic_papers(
     followed = topic.categories or config.categories
     query = topic_query(topic, request)
     if index is not None and (possible := possible_ids(query, config, index)) is not None:
-        papers = [p for p in papers if p.id in possible]  # the categories of these alone are looked at
+        papers = index.among(papers, possible)  # the categories of these alone are looked at
     inside = [p for p in papers if taxonomy.listed(p.categories, followed)]
     return select_papers(inside, config, query, likeness, index)
 

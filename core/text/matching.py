@@ -15,7 +15,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -248,7 +248,8 @@ class TextIndex:
     (another format, limit or combination) runs none. A term without an ASCII needle gives
     None: test every paper."""
 
-    def __init__(self, papers: Iterable[Paper], remember: int = REMEMBERED_HITS) -> None:
+    def __init__(self, papers: Sequence[Paper], remember: int = REMEMBERED_HITS) -> None:
+        self._source = papers
         self.papers = {p.id: p for p in papers}
         self.remember = remember
         self.texts = {i: fold(f"{p.display_title} {p.display_abstract}").lower() for i, p in self.papers.items()}
@@ -259,8 +260,15 @@ class TextIndex:
         self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, papers: Iterable[Paper]) -> TextIndex:
+    def build(cls, papers: Sequence[Paper]) -> TextIndex:
         return cls(papers)
+
+    def among(self, papers: Sequence[Paper], ids: frozenset[str]) -> list[Paper]:
+        """The papers of ``papers`` whose id is in ``ids`` (in no particular order): looked up
+        by id when they are the index's own papers (every stored one), else picked out."""
+        if papers is self._source:
+            return [self.papers[i] for i in ids]
+        return [p for p in papers if p.id in ids]
 
     def candidates(self, word: Word) -> frozenset[str] | None:
         """Ids of the papers ``word`` may match; None when any paper may (not indexed)."""
@@ -294,13 +302,14 @@ class TextIndex:
         """For a stored paper, where each of ``words`` is found in it: from ``hits`` for an
         indexed word (looked up once), tested on the paper for any other (``cat:``, non-ASCII),
         which would otherwise be tested on every stored paper."""
-        known = {_key(word): self.hits(word) for word in words if self.candidates(word) is not None}
+        # By the words' identity: ``found`` is asked about these very words, thousands of times.
+        known = {id(word): self.hits(word) for word in words if self.candidates(word) is not None}
 
         def found_in(paper: Paper) -> Found:
             shown: list[Shown] = []
 
             def found(word: Word) -> list[KeywordHit] | None:
-                if (hits := known.get(_key(word))) is not None:
+                if (hits := known.get(id(word))) is not None:
                     hit = hits.get(paper.id)
                     return None if hit is None else [hit]
                 if not shown:

@@ -16,7 +16,6 @@ found nowhere is left out with a note, and written down for the next refresh to 
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from core.errors import StoreError
 from core.models import Paper, RefreshState
 from core.selection.select import Likeness
 from core.store import Store
+from core.store.records import unscanned
 from core.text.matching import TextIndex
 from core.text.similarity import Index
 
@@ -125,26 +125,9 @@ class PaperCache:
         with self._lock:
             if self._snapshot is None or self._snapshot.version != version:
                 self._snapshot = None  # the old version's papers go first
-                self._snapshot = _unscanned(lambda: Snapshot(store, *store.load_feed(None, None)))
+                self._snapshot = unscanned(lambda: Snapshot(store, *store.load_feed(None, None)))
                 self.reads += 1
             return self._snapshot
-
-
-def _unscanned(build: Callable[[], T]) -> T:
-    """``build()``, its objects kept out of the cycle collector's sight (``gc.freeze``, which
-    Python documents as a way "to speed up collection"). A stored paper is about fifteen
-    containers, none in a cycle: they are freed by their reference count when the version goes.
-    Scanned, the collector went over them a few times while they were young: 0.5 of the 1.2 s
-    a 30,000-paper store's first filtered request took."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        built = build()
-        gc.freeze()
-        return built
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Once(Generic[T]):

@@ -14,6 +14,8 @@ accumulate (prefix ``arb:``):
     arb:summary:<key>         a cached summary (JSON), kept SUMMARY_TTL_S
     arb:liked:<id>            a liked paper (JSON) fetched from the arXiv API, kept LIKED_TTL_S
     arb:likes                 LikedSet JSON: the ids of the liked papers kept (the others are deleted)
+    arb:liked-ids             set: the ids of the arb:liked:<id> records written, so pruning them needs no SCAN
+    arb:liked-swept           set once the liked records of older versions (not in liked-ids) were swept
     arb:pending               sorted set: ids readers' ?like= named, not stored yet (score: when)
     arb:zotero                the Zotero sync record (core.models.ZoteroLibrary JSON, at most ~3 MB)
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
@@ -80,6 +82,8 @@ LIKED = PREFIX + "liked:"
 LIKED_TTL_S = 400 * 86400  # renewed whenever a refresh finds the paper still liked
 LIKED_SET, PENDING = PREFIX + "likes", PREFIX + "pending"
 SCAN_COUNT = 1_000  # keys a SCAN step looks at
+LIKED_IDS = PREFIX + "liked-ids"
+LIKED_SWEPT = PREFIX + "liked-swept"
 VECTOR = PREFIX + "vec:"
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
@@ -377,25 +381,38 @@ class UpstashStore:
         return {i: p for i, v in found.items() if (p := decode_paper(v)) is not None}
 
     def save_liked(self, papers: Sequence[Paper]) -> None:
+        if not papers:
+            return
         self._set_keyed(LIKED, {p.id: p.model_dump_json() for p in papers}, LIKED_TTL_S, "liked")
+        self._call("SADD liked", self.redis.call, "SADD", LIKED_IDS, *(p.id for p in papers))
 
     def load_liked_set(self) -> LikedSet:
         return decode_liked_set(self._call("GET likes", self.redis.call, "GET", LIKED_SET))
 
     def save_liked_set(self, liked: LikedSet) -> None:
         self._call("SET likes", self.redis.call, "SET", LIKED_SET, liked.model_dump_json())
-        kept = {LIKED + i for i in [*liked.ids, *liked.requested]}
-        # Every kept liked paper, named or not (ids readers' requests once stored too): a few
-        # thousand keys at most, since the liked set is capped.
-        cursor, gone = "0", list[str]()
+        kept = {*liked.ids, *liked.requested}
+        stored = set(self._call("SMEMBERS liked", self.redis.call, "SMEMBERS", LIKED_IDS))
+        swept = self._call("GET liked-swept", self.redis.call, "GET", LIKED_SWEPT)
+        if swept is None:  # once: the records older versions wrote (readers' ?like= too), listed nowhere
+            stored |= self._scan_ids(LIKED)
+        gone = sorted(stored - kept)
+        self._pipelined("DEL liked", [["DEL", LIKED + i] for i in gone])
+        if gone:
+            self._call("SREM liked", self.redis.call, "SREM", LIKED_IDS, *gone)
+        if swept is None:
+            self._call("SET liked-swept", self.redis.call, "SET", LIKED_SWEPT, "1")
+
+    def _scan_ids(self, prefix: str) -> set[str]:
+        """The ids of every ``prefix + id`` key: a walk over the whole keyspace, so rarely."""
+        cursor, ids = "0", set[str]()
         while True:
             cursor, keys = self._call(
-                "SCAN liked", self.redis.call, "SCAN", cursor, "MATCH", LIKED + "*", "COUNT", SCAN_COUNT
+                "SCAN", self.redis.call, "SCAN", cursor, "MATCH", prefix + "*", "COUNT", SCAN_COUNT
             )
-            gone += [k for k in keys if k not in kept]
+            ids |= {k[len(prefix) :] for k in keys}
             if str(cursor) == "0":
-                break
-        self._pipelined("DEL liked", [["DEL", key] for key in gone])
+                return ids
 
     def add_pending_likes(self, ids: Sequence[str], cap: int) -> None:
         if not ids:

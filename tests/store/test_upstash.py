@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from core.config import Config
 from core.errors import StoreError
-from core.models import Entry, Paper, Summary
+from core.models import Entry, LikedSet, Paper, Summary
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import open_store
@@ -396,3 +396,22 @@ def test_an_11_mb_abstract_from_arxiv_does_not_fail_the_refresh(
         assert report.refused == 1
         assert big_id in store.load_state().message
     assert all(len(p.model_dump_json()) < 1_500_000 for p in store.load_papers())
+
+
+def test_pruning_liked_papers_walks_the_keyspace_once(shim: UpstashShim, redis_server: RedisServer) -> None:
+    """The liked records are listed in a set, so saving the liked set needs no SCAN over every
+    paper's key (a key per paper version: 170,000 keys on a full free database). The records
+    older versions wrote, listed nowhere, are swept by one SCAN, the first time."""
+    store = UpstashStore(shim.url, shim.token)
+    store.redis.call(
+        "SET", "arb:liked:2411.00009", make_paper("Left by an older version", id="2411.00009").model_dump_json()
+    )
+    store.save_liked([make_paper("A", id="2411.00001"), make_paper("B", id="2411.00002")])
+    store.save_liked_set(LikedSet(ids=["2411.00001"]))
+    assert shim.commands["SCAN"] >= 1
+    assert set(store.load_liked(["2411.00001", "2411.00002", "2411.00009"])) == {"2411.00001"}
+    shim.reset_counts()
+    store.save_liked([make_paper("C", id="2411.00003")])
+    store.save_liked_set(LikedSet(ids=["2411.00003"]))
+    assert shim.commands["SCAN"] == 0
+    assert set(store.load_liked(["2411.00001", "2411.00003"])) == {"2411.00003"}

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from core.models import Entry, Paper, Ranked, RefreshState
 from core.store import Store
+from core.store.records import unscanned
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Catalog:
     @classmethod
     def load(cls, store: Store) -> Catalog:
         """The catalog of the stored papers, by their entries (nothing read whole)."""
-        return cls(store, store.load_index())
+        return cls(store, unscanned(store.load_index))
 
     def whole(self, ids: Iterable[str]) -> list[Paper]:
         """The papers of these ids (those in the catalog), read whole once, in catalog order."""

@@ -4,11 +4,13 @@ request's ``FeedQuery`` (``core.selection.query``). Matching itself is ``core.te
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from core import taxonomy
 from core.config import Config
-from core.models import Match, Paper, Ranked, SimilarTo
+from core.models import KeywordHit, Match, Paper, Ranked, SimilarTo
 from core.selection.query import NO_FILTERS, FeedQuery
 from core.text.matching import (
     Matcher,
@@ -17,10 +19,11 @@ from core.text.matching import (
     TextIndex,
     Word,
     evaluate,
-    match_papers,
+    evaluate_found,
     query_candidates,
+    query_words,
 )
-from core.text.scoring import rank_papers
+from core.text.scoring import rank_papers, score_hits
 
 # How like a paper is to the liked ones (core.text.similarity), or None; given to the selection.
 Likeness = Callable[[Paper], SimilarTo | None]
@@ -41,16 +44,33 @@ def select_papers(
         return _select_by_query(papers, config, query, query.q, likeness, index)
     keywords = query.keywords or tuple(config.keywords)
     min_score = config.min_score if query.min_score is None else query.min_score
-    if query.keywords or query.exclude:
-        if index is not None and keywords and min_score > 0:  # a paper without a hit cannot pass
-            possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
-            if all(ids is not None for ids in possible):
-                ids = frozenset().union(*(ids for ids in possible if ids is not None))
-                papers = [p for p in papers if p.id in ids]
-        papers = match_papers(papers, Matcher.build(keywords, [*config.exclude_keywords, *query.exclude]))
     types = query.types or tuple(config.announce_types)
-    kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
-    return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+    if not (query.keywords or query.exclude):  # as the refresh matched them
+        kept = [p for p in papers if passes(p, types, min_score, bool(keywords))]
+        return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+    matcher = Matcher.build(keywords, [*config.exclude_keywords, *query.exclude])
+    if index is not None and (possible := possible_ids(query, config, index)) is not None:
+        papers = index.among(papers, possible)
+    if index is None:
+        matched = [_Matched.of(p, matcher.match(p)) for p in papers]
+    else:
+        found_in = index.finder([*matcher.keywords, *matcher.exclusions])
+        matched = [_Matched.judged(p, *matcher.judge(found_in(p))) for p in papers]
+    return _best(matched, query, types, min_score, bool(keywords), likeness, query.limit or config.max_papers)
+
+
+def possible_ids(query: FeedQuery, config: Config, index: TextIndex) -> frozenset[str] | None:
+    """The ids of the only papers the request's filter may keep (None: any paper may): those
+    its query may match, or, when a paper needs a keyword's hit to pass, those a keyword may be
+    found in. A superset: what ``select_papers`` keeps is among them."""
+    if query.q is not None:
+        return query_candidates(query.q, index)
+    keywords = query.keywords or tuple(config.keywords)
+    min_score = config.min_score if query.min_score is None else query.min_score
+    if not (query.keywords or query.exclude) or not keywords or min_score <= 0:
+        return None
+    possible = [index.candidates(Word("all", keyword)) for keyword in keywords]
+    return frozenset().union(*possible) if all(ids is not None for ids in possible) else None  # type: ignore[arg-type]
 
 
 def _select_by_query(
@@ -64,18 +84,64 @@ def _select_by_query(
     """Papers the query matches, scored by its hits; the query is the filter, so a minimum
     score applies only when the request asks for one."""
     exclusions = Matcher.build([], [*config.exclude_keywords, *query.exclude])
-    possible = query_candidates(node, index) if index is not None else None
     matched = []
-    for paper in papers:
-        if possible is not None and paper.id not in possible:
-            continue
-        shown = Shown(paper)
-        hits = evaluate(node, shown)
-        if hits is not None:
-            matched.append(paper.model_copy(update={"match": exclusions.match(shown, hits)}))
+    if index is None:
+        for paper in papers:
+            shown = Shown(paper)
+            if (hits := evaluate(node, shown)) is not None:
+                matched.append(_Matched.of(paper, exclusions.match(shown, hits)))
+    else:
+        possible = possible_ids(query, config, index)
+        found_in = index.finder([*query_words(node), *exclusions.exclusions])
+        for paper in papers if possible is None else index.among(papers, possible):
+            found = found_in(paper)
+            if (hits := evaluate_found(node, found)) is not None:
+                matched.append(_Matched.judged(paper, *exclusions.judge(found, hits)))
     types = query.types or tuple(config.announce_types)
-    kept = [p for p in matched if passes(p, types, query.min_score or 0.0, True)]
-    return rank_papers(_liked_more(kept, likeness, query.like))[: query.limit or config.max_papers]
+    limit = query.limit or config.max_papers
+    return _best(matched, query, types, query.min_score or 0.0, True, likeness, limit)
+
+
+class _Matched(NamedTuple):
+    """A paper a filter matched, before it is copied with its ``Match`` (only those shown are)."""
+
+    paper: Paper
+    hits: list[KeywordHit]
+    excluded_by: str | None
+    score: float
+
+    @classmethod
+    def of(cls, paper: Paper, match: Match) -> _Matched:
+        return cls(paper, match.hits, match.excluded_by, match.score)
+
+    @classmethod
+    def judged(cls, paper: Paper, hits: list[KeywordHit], excluded_by: str | None) -> _Matched:
+        return cls(paper, hits, excluded_by, score_hits(hits))
+
+    def shown(self) -> Paper:
+        match = Match(hits=self.hits, excluded_by=self.excluded_by, score=self.score)
+        return self.paper.model_copy(update={"match": match})
+
+
+def _best(
+    matched: list[_Matched],
+    query: FeedQuery,
+    types: Iterable[str],
+    min_score: float,
+    has_keywords: bool,
+    likeness: Likeness | None,
+    limit: int,
+) -> list[Paper]:
+    """The first ``limit`` papers ranked (``rank_papers``) of those kept, each with its match.
+    Only the papers shown are copied with their match (a filter may match thousands)."""
+    kept = [
+        m
+        for m in matched
+        if m.paper.announce_type in types and m.excluded_by is None and (not has_keywords or m.score >= min_score)
+    ]
+    if likeness is not None:  # the similarity's points change the order
+        return rank_papers(_liked_more([m.shown() for m in kept], likeness, query.like))[:limit]
+    return [m.shown() for m in heapq.nlargest(limit, kept, key=lambda m: (m.score, m.paper.announced, m.paper.id))]
 
 
 def _liked_more(papers: list[Paper], likeness: Likeness | None, liked: Iterable[str]) -> list[Paper]:

@@ -13,7 +13,7 @@ from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper, Ranked
 from core.selection.query import NO_FILTERS, FeedQuery
-from core.selection.select import Likeness, kept_by_config, select_papers
+from core.selection.select import Likeness, kept_by_config, possible_ids, select_papers
 from core.text.matching import TextIndex
 
 
@@ -50,8 +50,11 @@ def topic_papers(
     """The topic's papers; ranked with their similarity too when ``likeness`` is given (the
     topic's ``like`` list, or the request's ``?like=``)."""
     followed = topic.categories or config.categories
+    query = topic_query(topic, request)
+    if index is not None and (possible := possible_ids(query, config, index)) is not None:
+        papers = index.among(papers, possible)  # the categories of these alone are looked at
     inside = [p for p in papers if taxonomy.listed(p.categories, followed)]
-    return select_papers(inside, config, topic_query(topic, request), likeness, index)
+    return select_papers(inside, config, query, likeness, index)
 
 
 def with_topic_scores(papers: Sequence[Paper], config: Config) -> list[Paper]:

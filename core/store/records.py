@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -23,6 +23,7 @@ from core.models import PAPER_SCHEMA, Entry, Feedback, LikedSet, Paper, RefreshS
 from core.text.latex import strip_illegal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # from-version -> a function turning a record of that version into one of the next version.
@@ -68,6 +69,11 @@ def decode_paper(raw: str | bytes, migrations: dict[int, Migration] = MIGRATIONS
     """The paper in ``raw``, migrated to the current schema; None (logged) if it is not a paper
     this service can read. Only a record's own faults are caught: a failing migration is a bug,
     and raises."""
+    if raw[: len(_CURRENT)] in (_CURRENT, _CURRENT_BYTES):  # as this version writes it: no migration
+        try:
+            return Paper.model_validate_json(raw)  # parsed and checked in one pass, twice as fast
+        except ValidationError as exc:
+            return _unreadable(str(exc))
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -95,7 +101,13 @@ def _unreadable(reason: str) -> Paper | None:
 
 
 def decode_papers(raws: Iterable[str | bytes | None]) -> list[Paper]:
-    return [paper for raw in raws if raw is not None and (paper := decode_paper(raw)) is not None]
+    with _collector_paused():
+        return [paper for raw in raws if raw is not None and (paper := decode_paper(raw)) is not None]
+
+
+# How every paper this version writes begins (``Paper.model_dump_json``: schema_version first).
+_CURRENT = f'{{"schema_version":{PAPER_SCHEMA},'
+_CURRENT_BYTES = _CURRENT.encode()
 
 
 def decode_state(raw: str | bytes | None) -> RefreshState:
@@ -172,6 +184,25 @@ def decode_entries(raws: Sequence[str | bytes | None]) -> list[Entry | None]:
         except ValueError:
             rows = [_parsed(t) for t in texts]
         return [None if r is None else _entry(r) for r in rows]
+
+
+def unscanned(read: Callable[[], T]) -> T:
+    """``read()``, a read of every stored paper or entry, its objects then kept out of the
+    cycle collector's sight (``gc.freeze``, which Python documents as a way "to speed up
+    collection"). A stored paper is about fifteen containers and an entry about four, none in
+    a cycle: they are freed by their reference count when they go. Scanned, the collector went
+    over them again and again: at 30,000 stored papers 0.5 of the 1.2 s of an instance's first
+    filtered feed, at 60,000 a quarter of what a refresh's time grows by.
+
+    What is frozen is never collected as a cycle: the young garbage cycles are collected first
+    (generations 0 and 1: quick, bounded by the collector's thresholds), so at most the old
+    ones waiting for a full collection, if any, stay; a full collection here would scan the
+    whole heap for each read (0.3 s in a benchmark's process)."""
+    gc.collect(1)
+    with _collector_paused():
+        found = read()
+        gc.freeze()
+        return found
 
 
 @contextmanager

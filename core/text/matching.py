@@ -12,9 +12,11 @@ not match "world" or "URL"; a phrase matches across spaces and hyphens ("kv cach
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from core import taxonomy
@@ -146,18 +148,27 @@ class Shown:
         return self._authors
 
 
+# Where a word is found in one paper: its hits, or None (``word_hits`` or a TextIndex's memory).
+Found = Callable[["Word"], "list[KeywordHit] | None"]
+
+
 def evaluate(node: Node, paper: Paper | Shown) -> list[KeywordHit] | None:
     """The hits that make ``paper`` match a query, or None when it does not match."""
     shown = paper if isinstance(paper, Shown) else Shown(paper)
+    return evaluate_found(node, lambda word: word_hits(word, shown))
+
+
+def evaluate_found(node: Node, found: Found) -> list[KeywordHit] | None:
+    """``evaluate`` with each word's hits in the paper told by ``found``."""
     if isinstance(node, Word):
-        return word_hits(node, shown)
-    left = evaluate(node.left, shown)
+        return found(node)
+    left = evaluate_found(node.left, found)
     if node.op == "OR":
-        right = evaluate(node.right, shown)
+        right = evaluate_found(node.right, found)
         return None if left is None and right is None else [*(left or []), *(right or [])]
     if left is None:
         return None
-    right = evaluate(node.right, shown)
+    right = evaluate_found(node.right, found)
     if node.op == "ANDNOT":
         return left if right is None else None
     return None if right is None else [*left, *right]
@@ -169,16 +180,25 @@ def word_hits(word: Word, shown: Shown) -> list[KeywordHit] | None:
     if word.field == "cat":
         wanted = word.text.lower()
         found = any(taxonomy.covers(word.text, c) or c.lower() == wanted for c in shown.paper.categories)
-        return [KeywordHit(keyword=label, field="cat", weight=word.weight)] if found else None
+        return [_hit(label, False, False, False, "cat", word.weight)] if found else None
     term = compiled(word.text)
     if word.field == "au":
         found = any(term.found_in(name) for name in shown.authors)
-        return [KeywordHit(keyword=label, in_authors=True, field="au", weight=word.weight)] if found else None
+        return [_hit(label, False, False, True, "au", word.weight)] if found else None
     in_title = word.field in ("ti", "all") and shown.found(term, "title")
     in_abstract = word.field in ("abs", "all") and shown.found(term, "abstract")
     if not (in_title or in_abstract):
         return None
-    return [KeywordHit(keyword=label, in_title=in_title, in_abstract=in_abstract, field=word.field, weight=word.weight)]
+    return [_hit(label, in_title, in_abstract, False, word.field, word.weight)]
+
+
+@lru_cache(maxsize=4096)
+def _hit(label: str, in_title: bool, in_abstract: bool, in_authors: bool, field: str, weight: float) -> KeywordHit:
+    """One hit, made once (it is frozen): a word has at most a few distinct hits, whichever
+    paper it is found in, so an index remembering thousands of them holds only references."""
+    return KeywordHit(
+        keyword=label, in_title=in_title, in_abstract=in_abstract, in_authors=in_authors, field=field, weight=weight
+    )
 
 
 @dataclass(frozen=True)
@@ -196,33 +216,59 @@ class Matcher:
     def match(self, paper: Paper | Shown, hits: list[KeywordHit] | None = None) -> Match:
         """The paper's match: the keywords' hits (or ``hits`` a query found) and any exclusion."""
         shown = paper if isinstance(paper, Shown) else Shown(paper)
-        if hits is None:
-            hits = [hit for word in self.keywords for hit in word_hits(word, shown) or ()]
-        excluded = next((word.text for word in self.exclusions if word_hits(word, shown)), None)
+        return self.match_found(lambda word: word_hits(word, shown), hits)
+
+    def match_found(self, found: Found, hits: list[KeywordHit] | None = None) -> Match:
+        """``match`` with each word's hits in the paper told by ``found``."""
+        hits, excluded = self.judge(found, hits)
         return Match(hits=hits, excluded_by=excluded, score=score_hits(hits))
+
+    def judge(self, found: Found, hits: list[KeywordHit] | None = None) -> tuple[list[KeywordHit], str | None]:
+        """What ``match_found`` makes its match of: the hits, and the exclusion found, if any."""
+        if hits is None:
+            hits = [hit for word in self.keywords for hit in found(word) or ()]
+        return hits, next((word.text for word in self.exclusions if found(word)), None)
 
 
 def match_papers(papers: Iterable[Paper], matcher: Matcher) -> list[Paper]:
     return [paper.model_copy(update={"match": matcher.match(paper)}) for paper in papers]
 
 
-@dataclass(frozen=True)
-class TextIndex:
-    """Which papers could hold a word: every stored paper's title and abstract (and, apart, its
-    author names) folded and lower-cased once per store version, and, per needle (a term's
-    longest word), the ids of the papers whose text contains it, found once and remembered. A
-    filtered feed then runs the patterns only on those papers instead of every stored one. A
-    term without an ASCII needle gives None: test every paper."""
+# Words whose hits a TextIndex remembers (as references to shared hits), counted in papers:
+# about 60 bytes each, so at most ~30 MB an index, whatever readers ask.
+REMEMBERED_HITS = 500_000
 
-    texts: dict[str, str]
-    authors: dict[str, str]
-    _found: dict[tuple[bool, str], frozenset[str]] = field(default_factory=dict)
+
+class TextIndex:
+    """Which papers could hold a word, and which do: every stored paper's title and abstract
+    (and, apart, its author names) folded and lower-cased once per store version; per needle (a
+    term's longest word), the ids of the papers whose text contains it; and per word, the
+    papers it is found in with their hit (``hits``). Both are found once and remembered, so a
+    filtered feed runs the patterns only on the papers that may match, and a word asked again
+    (another format, limit or combination) runs none. A term without an ASCII needle gives
+    None: test every paper."""
+
+    def __init__(self, papers: Sequence[Paper], remember: int = REMEMBERED_HITS) -> None:
+        self._source = papers
+        self.papers = {p.id: p for p in papers}
+        self.remember = remember
+        self.texts = {i: fold(f"{p.display_title} {p.display_abstract}").lower() for i, p in self.papers.items()}
+        self.authors = {i: fold(" ".join(p.display_authors)).lower() for i, p in self.papers.items()}
+        self._found: dict[tuple[bool, str], frozenset[str]] = {}
+        self._hits: OrderedDict[tuple[str, str, float], dict[str, KeywordHit]] = OrderedDict()
+        self._remembered = 0
+        self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, papers: Iterable[Paper]) -> TextIndex:
-        papers = list(papers)
-        texts = {p.id: fold(f"{p.display_title} {p.display_abstract}").lower() for p in papers}
-        return cls(texts, {p.id: fold(" ".join(p.display_authors)).lower() for p in papers})
+    def build(cls, papers: Sequence[Paper]) -> TextIndex:
+        return cls(papers)
+
+    def among(self, papers: Sequence[Paper], ids: frozenset[str]) -> list[Paper]:
+        """The papers of ``papers`` whose id is in ``ids`` (in no particular order): looked up
+        by id when they are the index's own papers (every stored one), else picked out."""
+        if papers is self._source:
+            return [self.papers[i] for i in ids]
+        return [p for p in papers if p.id in ids]
 
     def candidates(self, word: Word) -> frozenset[str] | None:
         """Ids of the papers ``word`` may match; None when any paper may (not indexed)."""
@@ -234,6 +280,55 @@ class TextIndex:
             texts = self.authors if key[0] else self.texts
             found = self._found[key] = frozenset(i for i, text in texts.items() if needle in text)
         return found
+
+    def hits(self, word: Word) -> dict[str, KeywordHit]:
+        """The papers ``word`` is found in, by id, with its hit in each (``word_hits``)."""
+        key = _key(word)
+        with self._lock:
+            if (known := self._hits.get(key)) is not None:
+                self._hits.move_to_end(key)
+                return known
+        possible = self.candidates(word)
+        ids = self.papers.keys() if possible is None else possible
+        found = {i: hits[0] for i in ids if (hits := word_hits(word, Shown(self.papers[i])))}
+        with self._lock:  # the least recently asked words go first
+            self._hits[key] = found
+            self._remembered += len(found)
+            while self._remembered > self.remember and len(self._hits) > 1:
+                self._remembered -= len(self._hits.popitem(last=False)[1])
+        return found
+
+    def finder(self, words: Iterable[Word]) -> Callable[[Paper], Found]:
+        """For a stored paper, where each of ``words`` is found in it: from ``hits`` for an
+        indexed word (looked up once), tested on the paper for any other (``cat:``, non-ASCII),
+        which would otherwise be tested on every stored paper."""
+        # By the words' identity: ``found`` is asked about these very words, thousands of times.
+        known = {id(word): self.hits(word) for word in words if self.candidates(word) is not None}
+
+        def found_in(paper: Paper) -> Found:
+            shown: list[Shown] = []
+
+            def found(word: Word) -> list[KeywordHit] | None:
+                if (hits := known.get(id(word))) is not None:
+                    hit = hits.get(paper.id)
+                    return None if hit is None else [hit]
+                if not shown:
+                    shown.append(Shown(paper))
+                return word_hits(word, shown[0])
+
+            return found
+
+        return found_in
+
+
+def _key(word: Word) -> tuple[str, str, float]:
+    """What a word's hits depend on (not where it was written in a query)."""
+    return (word.field, word.text, word.weight)
+
+
+def query_words(node: Node) -> list[Word]:
+    """Every word of a query."""
+    return [node] if isinstance(node, Word) else [*query_words(node.left), *query_words(node.right)]
 
 
 def query_candidates(node: Node, index: TextIndex) -> frozenset[str] | None:

@@ -27,6 +27,7 @@ from core.models import Feedback, Paper, RefreshState
 from core.selection.feedback import disliked_papers, liked_papers
 from core.selection.select import Likeness
 from core.store import Store
+from core.store.records import unscanned
 from core.text.matching import TextIndex
 from core.text.rocchio import similar_despite
 from core.text.similarity import Index
@@ -149,7 +150,8 @@ class PaperCache:
         (``Store.load_version``): read from the store only when that version is new here."""
         with self._lock:
             if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = Snapshot(store, *store.load_feed(None, None))
+                self._snapshot = None  # the old version's papers go first
+                self._snapshot = unscanned(lambda: Snapshot(store, *store.load_feed(None, None)))
                 self.reads += 1
             return self._snapshot
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.arxiv.rss import parse_feed
-from core.text.matching import Matcher, Term, fold, match_papers
+from core.text.matching import Matcher, Term, TextIndex, Word, evaluate, fold, match_papers
 from tests.arxiv_fake import COMBINED, read
 from tests.papers import make_paper
 
@@ -129,3 +129,21 @@ def test_keywords_and_queries_give_the_same_hits() -> None:
         assert Matcher.build([keyword]).match(paper).hits == evaluate(Word("all", keyword), paper)
     assert evaluate(Word("au", "hajdusek"), paper) is not None
     assert Matcher.build(["hajdusek"]).match(paper).hits == []  # keywords read title and abstract
+
+
+def test_an_index_finds_a_words_papers_once_and_remembers_a_bounded_number() -> None:
+    """A filtered feed asked again (another format, limit, combination) runs no pattern: the
+    version's index remembers each word's hits, up to a bound counted in papers."""
+    papers = parse_feed(read(COMBINED)).papers
+    model, graph = Word("all", "model"), Word("ti", "graph")
+    index = TextIndex(papers, remember=1_050)
+    hits = index.hits(model)
+    assert hits == {p.id: found[0] for p in papers if (found := evaluate(model, p))}
+    assert len(hits) == 749
+    assert index.hits(Word("all", "model", position=7)) is hits  # where it was written does not matter
+    titled = index.hits(graph)
+    assert len(titled) == 36
+    assert index.hits(model) is hits  # 785 remembered; "model" asked last
+    index.hits(Word("all", "learning"))  # 272 more: past 1,050, the least recently asked goes
+    assert index.hits(model) is hits
+    assert index.hits(graph) is not titled

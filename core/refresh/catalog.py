@@ -42,7 +42,7 @@ class Catalog:
     @classmethod
     def load(cls, store: Store) -> Catalog:
         """The catalog of the stored papers, by their entries (nothing read whole)."""
-        return cls(store, unscanned(store.load_index))
+        return cls(store, unscanned(store.load_index, sweep=True))
 
     def whole(self, ids: Iterable[str]) -> list[Paper]:
         """The papers of these ids (those in the catalog), read whole once, in catalog order."""

@@ -186,7 +186,7 @@ def decode_entries(raws: Sequence[str | bytes | None]) -> list[Entry | None]:
         return [None if r is None else _entry(r) for r in rows]
 
 
-def unscanned(read: Callable[[], T]) -> T:
+def unscanned(read: Callable[[], T], sweep: bool = False) -> T:
     """``read()``, a read of every stored paper or entry, its objects then kept out of the
     cycle collector's sight (``gc.freeze``, which Python documents as a way "to speed up
     collection"). A stored paper is about fifteen containers and an entry about four, none in
@@ -197,8 +197,15 @@ def unscanned(read: Callable[[], T]) -> T:
     What is frozen is never collected as a cycle: the young garbage cycles are collected first
     (generations 0 and 1: quick, bounded by the collector's thresholds), so at most the old
     ones waiting for a full collection, if any, stay; a full collection here would scan the
-    whole heap for each read (0.3 s in a benchmark's process)."""
-    gc.collect(1)
+    whole heap for each read (0.3 s in a benchmark's process). So that they do not pile up in
+    a process that lives for months (``serve``, a busy instance), the refresh (``sweep``, once
+    or twice a day, where 0.3 s is nothing) first thaws what earlier reads froze and collects
+    in full."""
+    if sweep:
+        gc.unfreeze()
+        gc.collect()
+    else:
+        gc.collect(1)
     with _collector_paused():
         found = read()
         gc.freeze()

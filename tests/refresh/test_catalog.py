@@ -4,6 +4,7 @@ changed, entries that follow the papers, and the merge, window and change rules.
 from __future__ import annotations
 
 import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from core.models import Entry, Metadata, Paper, RefreshState
 from core.refresh.catalog import Catalog, merge_backfilled, papers_changed, window_start
+from core.store.records import unscanned
 from core.store.sqlite import SqliteStore
 from tests.papers import make_paper
 
@@ -52,6 +54,27 @@ def test_the_entries_of_a_large_store_are_kept_out_of_the_cycle_collectors_scans
     assert len(catalog.order) == 500
     assert gc.get_freeze_count() - frozen > 2 * 500
     assert gc.isenabled()
+
+
+def test_a_refresh_frees_the_cycles_that_reads_before_it_froze(tmp_path: Path) -> None:
+    """A read on a feed request freezes what lives (gc.freeze); a cycle alive then and dropped
+    later is out of the collector's sight. The refresh thaws and collects in full, so in a
+    process that lives for months (serve) they do not pile up."""
+    store = SqliteStore(tmp_path / "small.sqlite3")
+    store.save_papers([paper(str(n)) for n in range(3)])
+
+    class Node:
+        loop: object = None
+
+    cycle = Node()
+    cycle.loop = cycle
+    alive = weakref.ref(cycle)
+    unscanned(lambda: None)  # as a feed request's read of a version's papers
+    del cycle
+    gc.collect()
+    assert alive() is not None  # frozen: a full collection does not see it
+    Catalog.load(store)
+    assert alive() is None
 
 
 def test_an_update_marks_only_what_differs_and_its_entry_follows(store: SqliteStore) -> None:

@@ -7,16 +7,9 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.models import Action, Feedback, Opinion, Paper
 
-if TYPE_CHECKING:
-    import jinja2
-
-TEMPLATES = Path(__file__).parent / "templates"
 LABELS: dict[Action, str] = {"like": "Like", "dislike": "Not for me"}
 
 
@@ -118,18 +111,6 @@ def done_page(paper_id: str, title: str, action: Action, url: str, for_you_url: 
 
 def refused_page(status: int, heading: str, message: str) -> FeedbackPage:
     return FeedbackPage(status, heading, message=message)
-
-
-def render_feedback_page(page: FeedbackPage, home_url: str, icon_url: str, style_url: str) -> str:
-    return _template().render(page=page, home_url=home_url, icon_url=icon_url, style_url=style_url)
-
-
-@cache
-def _template() -> jinja2.Template:
-    import jinja2  # at the first such page, not at a cold start
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True)
-    return env.get_template("feedback.html")
 
 
 Links = Callable[[Paper], ItemLinks]

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from core.config import Config
 from core.models import Paper, RefreshState
-from core.render.feedback import Learned
+from core.render.feedback import FeedbackPage, Learned
 from core.render.feeds import alike, explain
 from core.text.matching import compiled
 from core.text.similarity import FLOOR
@@ -155,3 +155,9 @@ def render_error_page(status: int, error: str, hint: str, home_url: str, style_u
     title = "Not found" if status == 404 else "Something is wrong" if status >= 500 else "That did not work"
     template = _environment().get_template("error.html")
     return template.render(status=status, title=title, error=error, hint=hint, home_url=home_url, style_url=style_url)
+
+
+def render_feedback_page(page: FeedbackPage, home_url: str, icon_url: str, style_url: str) -> str:
+    """The page a feed's Like or Not-for-me link opens (a form to confirm), and its answer."""
+    template = _environment().get_template("feedback.html")
+    return template.render(page=page, home_url=home_url, icon_url=icon_url, style_url=style_url)

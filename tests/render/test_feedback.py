@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.render.feedback import ItemLinks, ask_page, done_page, render_feedback_page
+from core.render.feedback import ItemLinks, ask_page, done_page
 from core.render.feeds import build_feed
+from core.render.pages import render_feedback_page
 from tests.papers import HOSTILE_TITLE, make_paper
 
 

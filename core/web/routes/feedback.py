@@ -26,8 +26,8 @@ from core.render.feedback import (
     ask_page,
     done_page,
     refused_page,
-    render_feedback_page,
 )
+from core.render.pages import render_feedback_page
 from core.selection.feedback import forget_opinion, record_opinion
 from core.web.context import Context, ContextDep
 from core.web.http_cache import NO_STORE

@@ -82,5 +82,4 @@ def parse_next(link: str | None) -> str | None:
 def _text(value: object, limit: int) -> str:
     if not isinstance(value, str):
         return ""
-    text = clean_text(_RICH_TEXT.sub("", value))
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return limits.cut(clean_text(_RICH_TEXT.sub("", value[: 2 * limit + 64])), limit)

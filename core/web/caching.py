@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.errors import StoreError
 from core.web.context import Context
-from core.web.http_cache import STALE_IF_ERROR, conditional_response
+from core.web.http_cache import PUBLIC, STALE_IF_ERROR, conditional_response
 from core.web.response_cache import Rendered
 
 log = logging.getLogger(__name__)
@@ -28,19 +28,28 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[str], Rendered]
 
 
-async def answer(request: Request, ctx: Context, media_type: str, respond: Callable[[], Response]) -> Response:
+async def answer(
+    request: Request, ctx: Context, media_type: str, respond: Callable[[], Response], cache_control: str = PUBLIC
+) -> Response:
     """The answer already rendered for this URL, on the event loop, if the version checked
     within the last second still holds; otherwise ``respond()``, in the thread pool (it may
     read the store and render)."""
     version = ctx.versions.fresh()
     kept = ctx.cache.get(_key(request), version) if version is not None else None
     if kept is not None:
-        return _reply(request, kept, media_type)
+        return _reply(request, kept, media_type, cache_control)
     return await run_in_threadpool(respond)
 
 
 def cached(
-    request: Request, ctx: Context, media_type: str, render: Renderer, *, costly: bool = False, vary: Hashable = None
+    request: Request,
+    ctx: Context,
+    media_type: str,
+    render: Renderer,
+    *,
+    costly: bool = False,
+    vary: Hashable = None,
+    cache_control: str = PUBLIC,
 ) -> Response:
     """``render(version)``'s answer, from the response cache while the store's version is
     unchanged. A ``costly`` render (it matches every stored paper) takes one of the instance's
@@ -68,7 +77,7 @@ def cached(
         response.headers["Cache-Control"] = STALE_IF_ERROR
         response.headers["X-Stale"] = "the store is unavailable; this is the last answer rendered"
         return response
-    return _reply(request, rendered, media_type)
+    return _reply(request, rendered, media_type, cache_control)
 
 
 def _key(request: Request, vary: Hashable = None) -> Hashable:
@@ -76,5 +85,6 @@ def _key(request: Request, vary: Hashable = None) -> Hashable:
     return (str(request.url), vary)
 
 
-def _reply(request: Request, rendered: Rendered, media_type: str) -> Response:
-    return conditional_response(request, rendered.body, media_type, rendered.last_modified, rendered.etag)
+def _reply(request: Request, rendered: Rendered, media_type: str, cache_control: str = PUBLIC) -> Response:
+    last_modified, etag = rendered.last_modified, rendered.etag
+    return conditional_response(request, rendered.body, media_type, last_modified, etag, cache_control=cache_control)

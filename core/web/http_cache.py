@@ -19,6 +19,9 @@ PUBLIC = "public, max-age=300, s-maxage=900, stale-while-revalidate=86400"
 NO_STORE = "no-store"
 # A last-good answer served while the store fails: short-lived, so the fresh one follows soon.
 STALE_IF_ERROR = "public, max-age=60, s-maxage=60"
+# A feed a reader's Like changes (the for-you feed with feedback links on): a CDN keeps it a
+# minute, not fifteen, so the reader's next poll sees what they liked.
+LEARNING = "public, max-age=60, s-maxage=60, stale-while-revalidate=60"
 
 
 def etag_of(body: bytes) -> str:
@@ -33,11 +36,12 @@ def conditional_response(
     last_modified: datetime | None,
     etag: str | None = None,
     now: datetime | None = None,
+    cache_control: str = PUBLIC,
 ) -> Response:
     """``body`` with validators; 304 with no body when the client's copy is current (as of
     ``now``, the server's clock unless given)."""
     etag = etag or etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": PUBLIC}
+    headers = {"ETag": etag, "Cache-Control": cache_control}
     if last_modified is not None:
         headers["Last-Modified"] = email.utils.format_datetime(last_modified.replace(microsecond=0), usegmt=True)
     if _not_modified(request, etag, last_modified, now or datetime.now(UTC)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -22,6 +23,7 @@ from core.selection.select import as_seen_in, select_for_you, select_papers
 from core.selection.topics import find_topic, topic_papers
 from core.web.caching import answer, cached
 from core.web.context import Context, ContextDep
+from core.web.http_cache import LEARNING, PUBLIC
 from core.web.openapi import responses
 from core.web.params import FeedQueryDep
 from core.web.response_cache import Rendered
@@ -56,7 +58,8 @@ def _topic_route(fmt: Format) -> Route:
 
 def _for_you_route(fmt: Format) -> Route:
     async def route(request: Request, ctx: ContextDep, query: FeedQueryDep) -> Response:
-        return await answer(request, ctx, MEDIA_TYPES[fmt], lambda: for_you_feed(request, ctx, fmt, query))
+        respond = partial(for_you_feed, request, ctx, fmt, query)
+        return await answer(request, ctx, MEDIA_TYPES[fmt], respond, _for_you_caching(ctx))
 
     return route
 
@@ -155,7 +158,12 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
         papers = select_for_you(snapshot.papers, ctx.config, query, liked.likeness, ids)
         return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you", notes)
 
-    return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True)
+    return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True, cache_control=_for_you_caching(ctx))
+
+
+def _for_you_caching(ctx: Context) -> str:
+    """A reader's Like changes the for-you feed: with feedback links on, a CDN keeps it briefly."""
+    return LEARNING if feedback_key(ctx.settings) is not None else PUBLIC
 
 
 def _liked(snapshot: Snapshot, ids: tuple[str, ...]) -> Liked | None:

@@ -158,6 +158,8 @@ def test_for_you_follows_three_likes_given_from_the_feed(app: TestClient, store:
             )
         )
     assert seen[0][0] != seen[1][0]
+    assert "s-maxage=60," in response.headers["cache-control"]  # a CDN keeps it a minute, not fifteen
+    assert "s-maxage=900" in app.get("/json").headers["cache-control"]  # feeds a Like does not change
     assert set(seen[0][1]) == {LIKED[0]}
     assert LIKED[1] in seen[1][1]  # the second like brought papers like it at once
     # (the third brings none over the similarity floor on the recorded day)

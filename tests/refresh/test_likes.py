@@ -227,6 +227,9 @@ def test_a_followed_zotero_library_joins_the_liked_papers_and_a_refusal_never_fa
         assert set(store.load_liked(kept.ids)) == set(kept.ids)  # the book's record is kept, not pruned
         assert store.load_state().likes.problem == ""
         assert "by title and abstract" in store.load_state().likes.message
+        page = TestClient(create_app(following, store)).get("/").text
+        assert f"zotero:{book}" in page  # what the for-you feed learned, from where
+        assert "arxiv.org/abs/zotero:" not in page  # a paper known by its text alone links nowhere
         synced = len(zotero.requests)
         refresh(config, following, store, now=now.replace(hour=15, minute=30), sleep=no_wait)
         assert len(zotero.requests) == synced + 1  # the next refresh asks only what changed: nothing, a 304

@@ -3,5 +3,6 @@ size caps), the RSS announcements (``rss``), the API's Atom answers (``api``) an
 (``ids``). Raw feedparser entries never leave this package: everything here returns
 ``core.models`` types.
 
-May import: ``core.models``, ``core.text``, ``core.settings``, ``core.errors``, ``core.taxonomy``.
+May import: ``core.models``, ``core.text``, ``core.settings``, ``core.errors``, ``core.taxonomy``,
+``core.download``.
 """

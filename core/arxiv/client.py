@@ -20,7 +20,6 @@ import email.utils
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from core.download import ACCEPT_ENCODING, BodyRefused, read_capped
 from core.errors import FetchError
 from core.settings import Settings
 
@@ -42,11 +42,7 @@ MAX_REDIRECTS = 3
 # page of 500 entries about 1.5 MB; a PDF's cap comes from summary.pdf_max_bytes.
 RSS_MAX_BYTES = 40_000_000
 API_MAX_BYTES = 20_000_000
-# Bodies are asked for gzip-compressed (arXiv serves gzip) and inflated here, in steps.
-ACCEPT_ENCODING = "gzip"
-INFLATE = {"identity": 0, "gzip": 47, "x-gzip": 47, "deflate": 15}  # zlib wbits (0: not compressed)
-INFLATE_STEP = 1 << 20
-
+# Bodies are asked for gzip-compressed (arXiv serves gzip) and inflated in steps (core.download).
 
 UNREACHABLE_HINT = "check this machine's connection, then run `make refresh` (or python -m core refresh) once online"
 
@@ -204,7 +200,10 @@ class ArxivClient:
                         raise FetchError(f"{url} redirects to {target}, outside arXiv's configured hosts")
                     url, params = target, None
                     continue
-                body = _read(response, max_bytes, end, self.clock)
+                try:
+                    body = read_capped(response, max_bytes, end, self.clock)
+                except BodyRefused as exc:
+                    raise FetchError(str(exc)) from None
                 return Response(str(response.url), response.status_code, response.headers, body)
         raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
@@ -216,40 +215,6 @@ class ArxivClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _read(response: httpx.Response, max_bytes: int, end: float, clock: Callable[[], float]) -> bytes:
-    """The body, refusing more than ``max_bytes`` (sent or inflated) or a read past ``end``.
-
-    Inflated here a megabyte at a time (httpx would inflate each network read whole, and a
-    64 KB read of a gzip bomb is 64 MB), so a refused body costs at most the cap in memory."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"{response.url} is {int(declared):,} bytes, over the {max_bytes:,}-byte cap")
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in INFLATE:
-        raise FetchError(f"{response.url} is sent with Content-Encoding {encoding!r}, which is not asked for")
-    inflater = zlib.decompressobj(INFLATE[encoding]) if INFLATE[encoding] else None
-    body, sent = bytearray(), 0
-    for raw in response.iter_raw():
-        sent += len(raw)
-        pending = raw
-        while pending:
-            if inflater is None:
-                piece, pending = pending, b""
-            else:
-                piece = inflater.decompress(pending, INFLATE_STEP)
-                pending = inflater.unconsumed_tail
-            if sent > max_bytes or len(body) + len(piece) > max_bytes:
-                raise FetchError(f"{response.url} is over the {max_bytes:,}-byte cap (sent or inflated)")
-            body += piece
-            if clock() > end:
-                raise httpx.ReadTimeout("the whole response took longer than the timeout")
-    if inflater is not None:
-        body += inflater.flush()
-    if clock() > end:
-        raise httpx.ReadTimeout("the whole response took longer than the timeout")
-    return bytes(body)
 
 
 def _retry_after(value: str | None) -> float | None:

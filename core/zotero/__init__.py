@@ -5,7 +5,7 @@
 abstract, and is pure; ``sync`` keeps the store's record of the library up to date, asking
 only for what changed since the version it holds, and is what the refresh's likes stage calls.
 
-May import: ``core.arxiv.ids``, ``core.text``, ``core.models``, ``core.config``,
+May import: ``core.arxiv.ids``, ``core.download``, ``core.text``, ``core.models``, ``core.config``,
 ``core.settings``, ``core.store``, ``core.errors``.
 """
 

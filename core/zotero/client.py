@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from core.download import ACCEPT_ENCODING, BodyRefused, read_capped
 from core.errors import ZoteroError
 from core.zotero.items import parse_next
 
@@ -81,7 +82,7 @@ class ZoteroClient:
         self.sleep = sleep
         self.backoff_until = 0.0  # a clock() value: Zotero's last Backoff asks for no request before it
         self.requests = 0
-        headers = {"User-Agent": USER_AGENT, "Zotero-API-Version": "3"}
+        headers = {"User-Agent": USER_AGENT, "Zotero-API-Version": "3", "Accept-Encoding": ACCEPT_ENCODING}
         if api_key:
             headers["Zotero-API-Key"] = api_key
         self._http = httpx.Client(headers=headers, follow_redirects=False, transport=transport)
@@ -130,16 +131,13 @@ class ZoteroClient:
         limit = self.timeout_s
         if self.deadline is not None:
             limit = max(min(limit, self.deadline - self.clock()), 0.1)
+        end = self.clock() + limit
         with self._http.stream("GET", url, params=params, headers=headers, timeout=limit) as response:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > MAX_BYTES:
-                raise ZoteroError(f"Zotero's answer for {_path(url)} is over {MAX_BYTES:,} bytes")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise ZoteroError(f"Zotero's answer for {_path(url)} is over {MAX_BYTES:,} bytes")
-            return _Raw(str(response.url), response.status_code, response.headers, bytes(body))
+            try:
+                body = read_capped(response, MAX_BYTES, end, self.clock)
+            except BodyRefused as exc:
+                raise ZoteroError(f"Zotero's answer for {_path(url)} was refused: {exc}") from None
+            return _Raw(str(response.url), response.status_code, response.headers, body)
 
     def close(self) -> None:
         self._http.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from core.errors import ZoteroError
 from core.zotero.client import ZoteroClient
+from tests.arxiv.test_client import gzip_bomb
 from tests.loopback import LoopbackServer, Reply
 from tests.zotero.conftest import KEY, USER, Clock
 from tests.zotero_fake import FakeZotero
@@ -142,3 +145,17 @@ def test_an_answer_that_is_not_json_is_an_error(clock: Clock) -> None:
         pytest.raises(ZoteroError, match="not JSON"),
     ):
         client.get(f"{USER}/items")
+
+
+def test_answers_are_read_gzip_within_the_cap_and_a_bomb_is_refused(clock: Clock) -> None:
+    """The client asks for gzip and reads it as the arXiv client does (core.download): a page
+    inflates, and an answer that inflates past the cap is refused without being inflated whole."""
+    page = gzip.compress(b"[]")
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", "Last-Modified-Version": "3"}
+    bomb = gzip_bomb(60_000_000)
+    answers = iter([Reply(200, page, headers), Reply(200, bomb, headers)])
+    with LoopbackServer(lambda r: next(answers)) as server, ZoteroClient(server.url, KEY, clock=clock) as client:
+        assert client.get(f"{USER}/items").body == []
+        assert server.requests[0].headers["accept-encoding"] == "gzip"
+        with pytest.raises(ZoteroError, match="over the 20,000,000-byte cap"):
+            client.get(f"{USER}/items")

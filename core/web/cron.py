@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -45,13 +46,23 @@ def authorize(header: str | None, secret: str | None) -> None:
         raise UnauthorizedError("missing or wrong bearer token", "send Authorization: Bearer $CRON_SECRET")
 
 
+@contextmanager
+def job_time(settings: Settings, budget_s: float | None = None) -> Iterator[float]:
+    """A cron job's deadline for its work (a ``time.monotonic()`` value): the function's limit
+    less MARGIN_S, or ``budget_s`` from now when sooner. Within the block no store request runs
+    past the limit less ANSWER_S (core.store.deadline)."""
+    started = time.monotonic()
+    limit = started + settings.function_max_s
+    deadline = limit - MARGIN_S if budget_s is None else min(started + budget_s, limit - MARGIN_S)
+    with finishing_by(limit - ANSWER_S):
+        yield deadline
+
+
 def refresh_job(settings: Settings, config: Config, store: Store) -> dict[str, Any]:
     from core.refresh import refresh  # feedparser and the LLM SDKs load only for the cron job
     from core.summarize import open_summarizer
 
-    started = time.monotonic()
-    deadline = started + settings.function_max_s - MARGIN_S
-    with finishing_by(started + settings.function_max_s - ANSWER_S):
+    with job_time(settings) as deadline:
         summarizer = open_summarizer(config.summary, settings)
         report = refresh(config, settings, store, summarizer=summarizer, deadline=deadline)
     log.info("%s", report.line())
@@ -135,10 +146,8 @@ def first_refresh(settings: Settings, config: Config, store: Store, progress: Ca
     summaries, which the summarize cron makes later. Someone is waiting for the page."""
     from core.refresh import refresh
 
-    started = time.monotonic()
-    budget = min(FIRST_VISIT_BUDGET_S, settings.function_max_s - MARGIN_S)
-    with finishing_by(started + settings.function_max_s - ANSWER_S):
-        report = refresh(config, settings, store, deadline=started + budget, progress=progress)
+    with job_time(settings, FIRST_VISIT_BUDGET_S) as deadline:
+        report = refresh(config, settings, store, deadline=deadline, progress=progress)
     log.info("%s", report.line())
 
 
@@ -147,8 +156,7 @@ def summarize_job(settings: Settings, config: Config, store: Store) -> dict[str,
     from core.summarize import open_summarizer
 
     started = time.monotonic()
-    deadline = started + settings.function_max_s - MARGIN_S
-    with finishing_by(started + settings.function_max_s - ANSWER_S):
+    with job_time(settings) as deadline:
         summarizer = open_summarizer(config.summary, settings)
         report = summarize_stored(config, settings, store, summarizer, deadline=deadline)
     log.info("summaries: %s", ", ".join(f"{k} {v}" for k, v in asdict(report).items() if v))

@@ -30,6 +30,7 @@ class WordsHead:
     shards: dict[str, int] = field(default_factory=dict)  # hashes a segment's postings span (Upstash)
     # Per segment, the ordinals (encoded) of members no longer stored (a paper changed or gone).
     dead: dict[str, str] = field(default_factory=dict)
+    newest: dict[str, str] = field(default_factory=dict)  # per segment, its first member's announcement
 
     def shard_count(self, segment: str) -> int:
         return self.shards.get(segment, 1)
@@ -40,7 +41,7 @@ class WordsHead:
 
     def dumps(self) -> str:
         fields = {"covers": self.covers, "segments": self.segments, "count": self.count}
-        return json.dumps({**fields, "shards": self.shards, "dead": self.dead})
+        return json.dumps({**fields, "shards": self.shards, "dead": self.dead, "newest": self.newest})
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> WordsHead:
@@ -50,7 +51,8 @@ class WordsHead:
             segments = {str(k): list(v) for k, v in data["segments"].items()}
             shards = {str(k): int(v) for k, v in data.get("shards", {}).items()}
             dead = {str(k): str(v) for k, v in data.get("dead", {}).items()}
-            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead)
+            newest = {str(k): str(v) for k, v in data.get("newest", {}).items()}
+            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
 
@@ -94,12 +96,13 @@ def plan_words(
     segment = build_segment(generation, chosen) if chosen else None
     segments = {s: head.segments[s] for s in kept}
     shards = {s: head.shards[s] for s in kept if s in head.shards}
+    newest = {s: head.newest.get(s, "") for s in kept}
     dead = {s: encode(gone) for s in kept if (gone := [o for o, n in enumerate(members[s]) if n not in stored])}
     if segment is not None:
         segments[segment.name] = sorted(segment.categories)
+        newest[segment.name] = segment.newest
     # Whole when every stored version was indexed (one that cannot be read is never shown).
     whole = len(lacking) <= cap
     dropped = [s for s in head.segments if s not in segments]
-    return WordsPlan(
-        segment, kept, dropped, WordsHead(generation if whole else "", segments, len(live), shards, dead), head
-    )
+    after = WordsHead(generation if whole else "", segments, len(live), shards, dead, newest)
+    return WordsPlan(segment, kept, dropped, after, head)

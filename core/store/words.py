@@ -4,7 +4,8 @@ stored versions it indexes anew, and the record (``WordsHead``) that names the l
 Each save (``Store.save_catalog``) writes one segment (core.text.words) of the versions it
 wrote, plus any stored version no kept segment holds (a store from before the index, or one
 whose save was killed between its papers and its index), at most ``MAX_SEGMENT`` of those a
-save; a segment goes when none of its members is stored any more. The head says which
+save; a segment goes when none of its members is stored any more, and a small one is merged
+into the next save's (``SMALL_SEGMENT``). The head says which
 generation of the papers the segments cover whole; a reader uses the index only when that is
 the generation it reads, and otherwise reads every paper as before.
 """
@@ -17,6 +18,11 @@ from dataclasses import dataclass, field
 
 from core.models import Paper
 from core.text.words import MAX_SEGMENT, Segment, build_segment, encode
+
+# A segment holding fewer stored papers than this (a save of a few summaries, of a day's late
+# papers) is merged into the next save's: a reader asks each segment for its words, so the
+# segments stay about one a day.
+SMALL_SEGMENT = 200
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,11 @@ def plan_words(
     stored (a segment missing there is dropped), and ``read`` the stored papers of names no
     segment holds, at most ``cap`` of them."""
     stored = set(live)
-    kept = [s for s in head.segments if s in members and not stored.isdisjoint(members[s])]
+    alive = {s: sum(n in stored for n in members[s]) for s in head.segments if s in members}
+    kept = [s for s, count in alive.items() if count]
+    small = [s for s in kept if alive[s] < SMALL_SEGMENT]
+    if len(small) > 1 or (small and written):  # merged into this save's segment
+        kept = [s for s in kept if s not in small]
     covered = {n for s in kept for n in members[s]}
     wanted = [n for n in live if n not in covered]
     lacking = [n for n in wanted if n not in written]

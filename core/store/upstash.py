@@ -211,7 +211,10 @@ class UpstashStore:
         key outgrows a list of names (Upstash refuses any over 100 MB)."""
         head = WordsHead.loads(self._call("GET words", self.redis.call, "GET", WORDS))
         members = self.load_members(list(head.segments))
-        plan = plan_words(gen, head, members, [stored_name(e) for e in entries], written, self._named_stored)
+        placed = {stored_name(e): (e.announced, e.id) for e in entries}
+        plan = plan_words(
+            gen, head, members, placed, written, self._named_stored, lambda segments: self._postings_of(head, segments)
+        )
         if (segment := plan.segment) is None:
             return plan
         listed = "\n".join(segment.members)
@@ -229,6 +232,17 @@ class UpstashStore:
             writes.append(["EXPIRE", key, PENDING_TTL_S])
         self._pipelined("write of the word index", writes)
         return replace(plan, head=replace(plan.head, shards={**plan.head.shards, segment.name: shards}))
+
+    def _postings_of(self, head: WordsHead, segments: list[str]) -> dict[str, dict[str, str]]:
+        """Every posting of these segments (to merge them): each hash whole, one by one (each
+        is about the size of the segment's list of names)."""
+        found: dict[str, dict[str, str]] = {}
+        for segment in segments:
+            found[segment] = {}
+            for key in _segment_keys(segment, head.shard_count(segment))[:-1]:
+                flat = self._call("HGETALL words", self.redis.call, "HGETALL", key)
+                found[segment].update(zip(flat[::2], flat[1::2], strict=True))
+        return found
 
     def load_words(self) -> WordsHead:
         raw, told = self._call("MGET manifest words", self.redis.call, "MGET", MANIFEST, WORDS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import feedparser
 import httpx
@@ -14,6 +16,9 @@ from core.config import load_config
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
+from core.store.sqlite import SqliteStore
+from core.store.upstash import UpstashStore
+from core.store.words import WordsHead
 from core.web.app import create_app
 from tests.arxiv_fake import API_TWO, FakeArxiv
 from tests.conftest import TEST_CONFIG
@@ -245,3 +250,61 @@ def test_control_characters_in_a_query_never_reach_the_feed(served: TestClient, 
     assert shown
     assert [e.link for e in shown] == [e.link for e in entries(served.get("/rss", params={"q": clean}))]
     assert rss_problems(served.get("/rss", params={"q": query}).content) == []
+
+
+class _SqliteSavedDuringRead(SqliteStore):
+    """The SQLite store as a feed request reads it while the refresh (another connection)
+    saves: ``save`` lands right after the request's first read of the word index's postings."""
+
+    save: Callable[[], object] | None = None
+
+    def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
+        found = super().load_postings(head, tokens)
+        _save_once(self)
+        return found
+
+
+class _UpstashSavedDuringRead(UpstashStore):
+    """The same for Upstash: another client's save lands after the first read of postings."""
+
+    save: Callable[[], object] | None = None
+
+    def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
+        found = super().load_postings(head, tokens)
+        _save_once(self)
+        return found
+
+
+def _save_once(store: _SqliteSavedDuringRead | _UpstashSavedDuringRead) -> None:
+    if store.save is not None:
+        save, store.save = store.save, None
+        save()
+
+
+def test_a_save_landing_while_a_filtered_feed_is_read_is_never_masked(
+    served: TestClient, settings: Settings, store: Store, request: pytest.FixtureRequest
+) -> None:
+    """A filtered feed read from the index of one save must not be kept as the answer of the
+    next save's data: the next request would be served the old feed until the save after."""
+    raced: _SqliteSavedDuringRead | _UpstashSavedDuringRead
+    if isinstance(store, SqliteStore):
+        raced = _SqliteSavedDuringRead(store.path)
+    else:
+        assert isinstance(store, UpstashStore)
+        raced = _UpstashSavedDuringRead(store.url, request.getfixturevalue("upstash").token)
+    path = "/rss?q=abs:agent&limit=5"
+    stored = store.load_papers()
+    first = entries(served.get(path))[0].link.rsplit("/", 1)[1]
+    agent = next(p for p in stored if p.id == first)  # a copy announced a day later comes first
+    newer = agent.model_copy(update={"id": "2412.00001", "announced": agent.announced + timedelta(days=1)})
+    raced.save = lambda: store.save_papers([newer, *stored])  # the refresh's save, from its own client
+    with TestClient(create_app(settings, raced)) as client:
+        client.get(path)  # read while the save lands
+        assert raced.save is None
+        client.app.state.ctx.versions.forget()  # type: ignore[attr-defined]
+        after = client.get(path)
+    with TestClient(create_app(settings, store)) as fresh:
+        expected = fresh.get(path)
+    assert entries(expected)[0].link.endswith("2412.00001")
+    assert entries(after)[0].link.endswith("2412.00001")
+    assert after.text == expected.text

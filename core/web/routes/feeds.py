@@ -106,7 +106,7 @@ def category_feed(request: Request, ctx: Context, fmt: Format, category: str | N
         if query.only_limits:  # a prefix of the stored, ranked list is all it shows
             state, stored, version = ctx.store.load_feed(category, query.limit or ctx.config.max_papers)
             likeness, index = None, None
-        elif (found := _searched(ctx, current, query, select, within, crossed=bool(category))) is not None:
+        elif (found := _searched(ctx, query, select, within, crossed=bool(category))) is not None:
             state, papers, version = found  # only the papers its words may match were read
             return _document(request, ctx, fmt, papers, state, scope, version, category or "", notes)
         else:  # a filter may keep any stored paper
@@ -137,7 +137,7 @@ def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: Fe
     def render(current: str) -> Rendered:
         scope = topic.title or topic.name
         followed = topic.categories or ctx.config.categories
-        if (found := _searched(ctx, current, topic_query(topic, query), select, followed=followed)) is not None:
+        if (found := _searched(ctx, topic_query(topic, query), select, followed=followed)) is not None:
             state, papers, version = found
             return _document(request, ctx, fmt, papers, state, scope, version, f"topic-{topic.name}")
         snapshot = ctx.papers.load(ctx.store, current)
@@ -181,7 +181,6 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
 
 def _searched(
     ctx: Context,
-    current: str,
     query: FeedQuery,
     select: Callable[[list[Paper]], list[Paper]],
     within: tuple[str, ...] = (),
@@ -194,14 +193,16 @@ def _searched(
     categories a topic lists."""
     if (search := search_of(query, ctx.config)) is None:
         return None
-    if (reader := ctx.words.reader(ctx.store, current)) is None:
+    # The version before the index: a save landing during the search then makes the answer
+    # one of an older version than its data, never the answer of data it may not show.
+    state, _, version = ctx.store.load_feed(None, 0)
+    if (reader := ctx.words.reader(ctx.store, version)) is None:
         return None
     query.check_cost(reader.count)
     within = within or followed_tokens(followed, reader.categories)
     papers = find(replace(search, within=within, crossed=crossed), reader, select)
     if papers is None:
         return None
-    state, _, version = ctx.store.load_feed(None, 0)
     return state, papers, version
 
 

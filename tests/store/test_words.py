@@ -3,18 +3,26 @@ of its members is stored, covering the stored papers whole."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from core.config import parse_config
 from core.models import Entry, Paper
+from core.selection.indexed import find, search_of
+from core.selection.query import FeedQuery
+from core.selection.select import select_papers
 from core.store import Store
 from core.store.records import encode_paper, stored_name
 from core.store.sqlite import SqliteStore
 from core.store.upstash import RETIRED_TTL_S, WORDS, UpstashStore
 from core.store.words import MERGE_FAN, SMALL_SEGMENT, WordsHead, plan_words
 from core.text.words import MAX_SEGMENT, build_segment, decode, paper_tokens
+from core.web.words import WordIndex
 from tests.papers import make_paper
 from tests.redis_server import RedisServer
 from tests.store.test_upstash import synthetic_papers
@@ -233,3 +241,76 @@ def test_upstash_spreads_a_large_segment_over_hashes_no_bigger_than_its_list_of_
     assert _holders(store, "w:learning") == {
         n for n, p in zip(_names(stored), stored, strict=True) if "w:learning" in paper_tokens(p)
     }
+
+
+def _holders_of(store: Store, tokens: list[str]) -> dict[str, set[str]]:
+    """``_holders`` of each token, in one read of the index."""
+    head = store.load_words()
+    members = store.load_members(list(head.segments))
+    found = store.load_postings(head, tokens)
+    dead = {(s, o) for s, gone in head.dead.items() for o in decode(gone)}
+    held: dict[str, set[str]] = {t: set() for t in tokens}
+    for (segment, token), ordinals in found.items():
+        held[token] |= {members[segment][o] for o in decode(ordinals) if (segment, o) not in dead}
+    return held
+
+
+# What a refresh's save may do to the stored papers: a new day, titles revised, a revision
+# taken back, the oldest day aging out, a few summaries, nothing at all.
+SAVES = st.lists(st.sampled_from(["day", "revise", "back", "age", "summaries", "same"]), min_size=2, max_size=6)
+QUERIES = ["abs:agent OR ti:zymurgy", "learning ANDNOT cat:cs.CL", 'ti:"language model"^2 OR au:wang']
+WORD_CONFIG = parse_config({"categories": ["cs.AI", "cs.LG", "cs.CL"], "keywords": ["LLM"], "max_papers": 20})
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(saves=SAVES, seed=st.integers(0, 1_000))
+def test_any_run_of_saves_indexes_every_stored_version_by_its_words_and_no_other(
+    store: Store, stored: list[Paper], saves: list[str], seed: int
+) -> None:
+    """Whatever a run of saves does (and whatever an earlier run left in the store), every
+    stored version is found by each of its tokens, no other version is, and a feed read
+    through the index is the feed of every stored paper."""
+    rng = random.Random(seed)
+    days = [
+        [
+            p.model_copy(update={"id": f"25{k + 1:02d}.{i:05d}", "announced": p.announced + timedelta(k)})
+            for i, p in enumerate(rng.sample(stored, min(len(stored), rng.choice([20, 150, 400]))))
+        ]
+        for k in range(len(saves))
+    ]
+    current: list[Paper] = []
+    earlier: dict[str, Paper] = {}  # a revised paper's version before
+    for n, save in enumerate(saves):
+        if save == "day" or not current:
+            current, save = days[n] + current, "day"
+        elif save == "revise":
+            for i in rng.sample(range(len(current)), min(len(current), 12)):
+                title = f"Zymurgy {current[i].display_title}"
+                earlier[current[i].id] = current[i]
+                current[i] = current[i].model_copy(update={"title": title, "title_text": title})
+        elif save == "back":
+            current = [earlier.pop(p.id, p) for p in current]
+        elif save == "age":
+            oldest = min(p.announced for p in current)
+            current = [p for p in current if p.announced > oldest] or current[:1]
+        elif save == "summaries":
+            for i in rng.sample(range(len(current)), min(len(current), 3)):
+                current[i] = current[i].model_copy(update={"abstract_text": current[i].display_abstract + " Agent."})
+        if save == "same":
+            store.save_catalog(store.load_index(), {})
+        else:
+            store.save_papers(current)
+        assert store.load_words().covers, saves[: n + 1]
+        holding = {name: paper_tokens(p) for name, p in zip(_names(current), current, strict=True)}
+        sample = [t for name in rng.sample(sorted(holding), min(len(holding), 3)) for t in holding[name]]
+        tokens = sorted({*sample, "t:zymurgy", "w:agent", "c:cs.CL", "f:cs.LG", "u:wang"})
+        for token, held in _holders_of(store, tokens).items():
+            assert held == {name for name, has in holding.items() if token in has}, (saves[: n + 1], token)
+    reader = WordIndex().reader(store, store.load_version())
+    assert reader is not None
+    for q in QUERIES:
+        query = FeedQuery.from_params(q=q)
+        search = search_of(query, WORD_CONFIG)
+        assert search is not None
+        found = find(search, reader, lambda papers, query=query: select_papers(papers, WORD_CONFIG, query))
+        assert found == select_papers(current, WORD_CONFIG, query), (saves, q)

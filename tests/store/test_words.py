@@ -3,6 +3,7 @@ of its members is stored, covering the stored papers whole."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -157,6 +158,42 @@ def test_a_merged_segment_is_the_segment_of_its_papers_and_none_is_read_whole() 
     assert plan.dropped == [s.name for s in parts]
     expected = build_segment("g1", [(n, p) for n, p in named if n != gone])
     assert plan.segment == expected
+
+
+def test_an_index_made_by_other_rules_covers_nothing_and_the_next_save_indexes_every_paper_again(
+    store: Store, stored: list[Paper]
+) -> None:
+    """Folding or tokens changed (a new MATCHING_VERSION, say): a paper's words are not what its
+    segment says, and a paper whose stored version did not change is not written again. Until
+    the next save indexes them all anew, readers read every paper, as before the index."""
+    papers = stored[:300]
+    store.save_papers(papers)
+    before = store.load_words()
+    _set_rules(store, "1.0")  # what an earlier version of the rules wrote
+    assert store.load_words() == WordsHead()
+    store.save_catalog(store.load_index(), {})  # a next-day refresh that changed nothing
+    head = store.load_words()
+    assert head.covers
+    assert not set(head.segments) & set(before.segments)
+    assert sorted(n for m in store.load_members(list(head.segments)).values() for n in m) == sorted(_names(papers))
+    if isinstance(store, UpstashStore):  # the old segments' keys go, as any dropped segment's
+        old = [k for k in store.redis.call("KEYS", f"{WORDS}:*") if k.split(":")[2] in before.segments]
+        assert old
+        assert all(0 < store.redis.call("TTL", k) <= RETIRED_TTL_S for k in old)
+
+
+def _set_rules(store: Store, rules: str) -> None:
+    """Rewrite the stored head as if the word index had been made by these rules."""
+    if isinstance(store, SqliteStore):
+        with store._connect() as conn:
+            raw = conn.execute("SELECT value FROM state WHERE key = 'words'").fetchone()[0]
+            conn.execute(
+                "UPDATE state SET value = ? WHERE key = 'words'", (json.dumps({**json.loads(raw), "rules": rules}),)
+            )
+    else:
+        assert isinstance(store, UpstashStore)
+        raw = store.redis.call("GET", WORDS)
+        store.redis.call("SET", WORDS, json.dumps({**json.loads(raw), "rules": rules}))
 
 
 def _forget_the_index(store: Store) -> None:

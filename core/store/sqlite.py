@@ -171,7 +171,7 @@ class SqliteStore:
     def load_words(self) -> WordsHead:
         with self._connect() as conn:
             head = WordsHead.loads(self._state_value(conn, "words"))
-            return head if head.covers and head.covers == self._state_value(conn, "generation") else WordsHead()
+            return head if head.covering(self._state_value(conn, "generation")) else WordsHead()
 
     def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
         with self._connect() as conn:

@@ -247,7 +247,7 @@ class UpstashStore:
     def load_words(self) -> WordsHead:
         raw, told = self._call("MGET manifest words", self.redis.call, "MGET", MANIFEST, WORDS)
         head, manifest = WordsHead.loads(told), self._read_manifest(raw)
-        return head if head.covers and head.covers == manifest.get("gen") else WordsHead()
+        return head if head.covering(manifest.get("gen")) else WordsHead()
 
     def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
         asks: list[tuple[str, list[str]]] = []

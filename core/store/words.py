@@ -6,8 +6,10 @@ wrote, plus any stored version no kept segment holds (a store from before the in
 whose save was killed between its papers and its index), at most ``MAX_SEGMENT`` of those a
 save; a segment goes when none of its members is stored any more, and a small one is merged
 into the next save's (``SMALL_SEGMENT``). The head says which
-generation of the papers the segments cover whole; a reader uses the index only when that is
-the generation it reads, and otherwise reads every paper as before.
+generation of the papers the segments cover whole, and by which rules their tokens were made
+(``core.text.words.RULES``); a reader uses the index only when that is the generation it reads
+and the rules are today's, and otherwise reads every paper as before. A save finding a head of
+other rules drops its segments and indexes every stored version again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.models import Paper
-from core.text.words import MAX_SEGMENT, Placing, Segment, build_segment, encode
+from core.text.words import MAX_SEGMENT, RULES, Placing, Segment, build_segment, encode
 
 # A segment holding fewer stored papers than this (a save of a few summaries, of a day's late
 # papers) is merged into the next save's: a reader asks each segment for its words, so the
@@ -39,6 +41,11 @@ class WordsHead:
     # Per segment, the ordinals (encoded) of members no longer stored (a paper changed or gone).
     dead: dict[str, str] = field(default_factory=dict)
     newest: dict[str, str] = field(default_factory=dict)  # per segment, its first member's announcement
+    rules: str = RULES  # what made its tokens (core.text.words.RULES); a head of others covers nothing
+
+    def covering(self, generation: str | None) -> bool:
+        """Whether this head covers the papers of ``generation`` whole, by today's rules."""
+        return bool(self.covers) and self.covers == generation and self.rules == RULES
 
     def shard_count(self, segment: str) -> int:
         return self.shards.get(segment, 1)
@@ -49,7 +56,8 @@ class WordsHead:
 
     def dumps(self) -> str:
         fields = {"covers": self.covers, "segments": self.segments, "count": self.count}
-        return json.dumps({**fields, "shards": self.shards, "dead": self.dead, "newest": self.newest})
+        more = {"shards": self.shards, "dead": self.dead, "newest": self.newest, "rules": self.rules}
+        return json.dumps({**fields, **more})
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> WordsHead:
@@ -60,7 +68,8 @@ class WordsHead:
             shards = {str(k): int(v) for k, v in data.get("shards", {}).items()}
             dead = {str(k): str(v) for k, v in data.get("dead", {}).items()}
             newest = {str(k): str(v) for k, v in data.get("newest", {}).items()}
-            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest)
+            rules = str(data.get("rules", ""))  # none: written before the rules were
+            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest, rules)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
 
@@ -97,7 +106,8 @@ def plan_words(
     ``read`` the stored papers of names no segment holds (at most ``cap`` of them), and
     ``postings`` every posting of segments to merge."""
     stored = placed.keys()
-    alive = {s: sum(n in stored for n in members[s]) for s in head.segments if s in members}
+    # Segments of other rules are dropped: every stored version is indexed again.
+    alive = {s: sum(n in stored for n in members[s]) for s in head.segments if s in members and head.rules == RULES}
     kept = [s for s, count in alive.items() if count]
     merging = _to_merge(kept, alive, bool(written))
     kept = [s for s in kept if s not in merging]

@@ -28,13 +28,17 @@ from itertools import accumulate
 
 from core import taxonomy
 from core.models import Paper
-from core.text.matching import Word, compiled, fold
+from core.text.matching import MATCHING_VERSION, Word, compiled, fold
 
 _RUN = re.compile(r"\w+")
 # Where a query field looks, as tokens: (anywhere it looks, in the title).
 _FIELDS = {"ti": ("t:", "t:"), "abs": ("w:", ""), "all": ("w:", "t:"), "au": ("u:", "")}
 # A segment's members may not outgrow this (a store of any size is indexed in several).
 MAX_SEGMENT = 50_000
+# The rules a segment's tokens were made by: folding (MATCHING_VERSION) and ``paper_tokens``
+# (raise TOKENS when it changes what a text holds). An index of other rules covers nothing.
+TOKENS = 1
+RULES = f"{MATCHING_VERSION}.{TOKENS}"
 
 
 def paper_tokens(paper: Paper) -> set[str]:

@@ -334,3 +334,50 @@ def test_any_hard_query_on_any_day_finds_what_the_whole_store_gives(
         assert [(p.id, p.announce_type, p.match) for p in found] == [
             (p.id, p.announce_type, p.match) for p in _select(listed, query, category)
         ]
+
+
+@st.composite
+def topics(draw: st.DrawFn) -> dict[str, Any]:
+    """A topic of config.json: categories (or archives, or none: config.json's), a query or
+    keywords, exclusions and a minimum score."""
+    topic: dict[str, Any] = {
+        "name": "t",
+        "categories": draw(st.sampled_from([[], ["cs.CL"], ["math"], ["cs.LG", "cs.CV"], ["cs.AI", "stat"]])),
+    }
+    if draw(st.booleans()):
+        topic["query"] = draw(hard_queries())
+    else:
+        topic["keywords"] = draw(st.lists(TRICKY, min_size=1, max_size=3))
+    topic["exclude_keywords"] = draw(st.sampled_from([[], ["survey"], ["agents", "graph"]]))
+    topic["min_score"] = draw(st.sampled_from([None, 0.5, 1.5]))
+    return topic
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    topic=topics(),
+    q=st.none() | hard_queries(),
+    limit=st.sampled_from([None, 1, 9, 200]),
+    types=st.sampled_from([None, None, "new,cross,replace"]),
+    size=st.sampled_from([90, 2_000]),
+)
+def test_any_topic_found_through_the_index_is_the_topic(
+    days: list[Paper],
+    segmented: dict[int, MemoryReader],
+    topic: dict[str, Any],
+    q: str | None,
+    limit: int | None,
+    types: str | None,
+    size: int,
+) -> None:
+    config = parse_config({**CONFIG.model_dump(mode="json", exclude_defaults=True), "topics": [topic]})
+    (chosen,) = config.topics
+    request = FeedQuery.from_params(q=q, limit=limit, type=types)
+    search = search_of(topic_query(chosen, request), config)
+    if search is None:
+        return
+    reader = segmented[size]
+    within = followed_tokens(chosen.categories or config.categories, reader.categories)
+    found = find(replace(search, within=within), reader, lambda papers: topic_papers(papers, config, chosen, request))
+    if found is not None:
+        assert found == topic_papers(days, config, chosen, request)

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import feedparser
 import httpx
@@ -308,3 +309,29 @@ def test_a_save_landing_while_a_filtered_feed_is_read_is_never_masked(
     assert entries(expected)[0].link.endswith("2412.00001")
     assert entries(after)[0].link.endswith("2412.00001")
     assert after.text == expected.text
+
+
+def test_a_topic_of_many_words_over_a_large_store_is_served_as_without_the_index(
+    settings: Settings, refreshed_sqlite: Path
+) -> None:
+    """A topic's own words are config.json's, not the request's: the index must not refuse a
+    plain topic feed that reading every paper serves (the request's terms are what it may cost)."""
+    day = SqliteStore(refreshed_sqlite).load_papers()
+    store = SqliteStore(settings.data_dir / "large.sqlite3")
+    copies = -(-5_001 // len(day))  # 400 terms x 5,001 papers is over MAX_MATCH_WORK
+    store.save_papers(
+        [p.model_copy(update={"id": f"25{k:02d}.{i:05d}"}) for k in range(copies) for i, p in enumerate(day)]
+    )
+    keywords = ["agent", "language model", *(f"unusedword{n}" for n in range(198))]
+    topic = {"name": "many", "keywords": keywords, "exclude_keywords": [f"unusedexclusion{n}" for n in range(200)]}
+    settings.config_path.write_text(json.dumps({**TEST_CONFIG, "topics": [topic]}))
+    with TestClient(create_app(settings, store)) as client:
+        indexed = client.get("/rss/topic/many")
+    with store._connect() as conn:  # the same store without its index: every paper is read
+        conn.execute("DELETE FROM state WHERE key = 'words'")
+    with TestClient(create_app(settings, store)) as client:
+        whole = client.get("/rss/topic/many")
+    assert whole.status_code == 200
+    assert entries(whole)
+    assert indexed.status_code == 200, indexed.text
+    assert indexed.text == whole.text

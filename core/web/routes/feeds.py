@@ -137,7 +137,7 @@ def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: Fe
     def render(current: str) -> Rendered:
         scope = topic.title or topic.name
         followed = topic.categories or ctx.config.categories
-        if (found := _searched(ctx, topic_query(topic, query), select, followed=followed)) is not None:
+        if (found := _searched(ctx, topic_query(topic, query), select, followed=followed, asked=query)) is not None:
             state, papers, version = found
             return _document(request, ctx, fmt, papers, state, scope, version, f"topic-{topic.name}")
         snapshot = ctx.papers.load(ctx.store, current)
@@ -186,11 +186,13 @@ def _searched(
     within: tuple[str, ...] = (),
     crossed: bool = False,
     followed: Iterable[str] = (),
+    asked: FeedQuery | None = None,
 ) -> tuple[RefreshState, list[Paper], str] | None:
     """A filtered feed's papers found through the store's word index (core.selection.indexed),
     with the refresh state and version; None when the index cannot answer (then every stored
     paper is read). ``within``: the tokens of the papers the feed lists; ``followed``: the
-    categories a topic lists."""
+    categories a topic lists; ``asked``: the request's own query, when ``query`` adds a
+    topic's (what a request may cost is its own terms')."""
     if (search := search_of(query, ctx.config)) is None:
         return None
     # The version before the index: a save landing during the search then makes the answer
@@ -198,7 +200,8 @@ def _searched(
     state, _, version = ctx.store.load_feed(None, 0)
     if (reader := ctx.words.reader(ctx.store, version)) is None:
         return None
-    query.check_cost(reader.count)
+    # The cost reading every paper would check: the request's terms, the papers the feed lists.
+    (asked or query).check_cost(len(reader.holding_any(within)) if within else reader.count)
     within = within or followed_tokens(followed, reader.categories)
     papers = find(replace(search, within=within, crossed=crossed), reader, select)
     if papers is None:

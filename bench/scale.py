@@ -1,17 +1,23 @@
 """Scale: what a next-day refresh and the feeds cost as the store grows (issue 28).
 
-``python bench/scale.py [SIZES...]`` (default 10000 30000 60000). For each size the store is
-filled with synthesised announcement days: the real 1,504-paper feed, renumbered and dated one
-day apart, already matched. Then, on SQLite and on Upstash (the tests' shim over a real
-redis-server, enforcing the 10 MB limit):
+``python bench/scale.py [--refresh-only] [SIZES...]`` (default 10000 30000 60000). For each size
+the store is filled with synthesised announcement days: the real 1,504-paper feed, renumbered
+and dated one day apart, already matched. Then, on SQLite and on Upstash (the tests' shim over
+a real redis-server, enforcing the 10 MB limit):
 
 - a next-day refresh: the recorded feed from a loopback arXiv (1,504 new papers), every
   archive followed, a window long enough to keep everything: seconds (median of 3, the store
-  filled again before each), peak Python memory (tracemalloc), and on Upstash the bytes sent
-  and received;
+  filled again before each), and on Upstash the bytes sent and received; then one more, under
+  tracemalloc, for its peak Python memory alone (tracemalloc slows allocation-heavy code,
+  arXiv's XML parsing most of all, so timed under it an empty store's refresh grew fivefold
+  and the ratio shrank);
 - on a fresh app (a new instance): a default feed, then the first filtered feed (it reads the
   store version's papers), then a default, a filtered and a topic feed, each rendered (a new
-  URL every time): median of 5.
+  URL every time): median of 5 (``--refresh-only`` skips them).
+
+The synthesised papers are made again for each fill and dropped before the refresh: held, they
+would be 60,000 papers (about 900,000 objects) in this process that a refresh's full cycle
+collection (``records.unscanned``) scans, which no refresh outside a benchmark has to.
 
 Baseline in the same run: the same refresh on an empty store. Every time is given as wall
 time and CPU time of this process (``time.process_time``: the machine is shared, so CPU time
@@ -76,14 +82,20 @@ def synthesise(size: int, real: list[Paper]) -> list[Paper]:
 Times = tuple[float, float]  # wall and CPU seconds
 
 
-def timed_refresh(store: Store, settings: Settings) -> tuple[Times, float]:
-    tracemalloc.start()
+def timed_refresh(store: Store, settings: Settings) -> Times:
     started, cpu = time.perf_counter(), time.process_time()
     refresh(WINDOW, settings, store)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return (seconds, cpu), peak
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def peak_of_refresh(store: Store, settings: Settings) -> float:
+    """The refresh's peak Python memory (MiB), under tracemalloc: apart from the timed runs."""
+    tracemalloc.start()
+    try:
+        refresh(WINDOW, settings, store)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
 
 
 def timed_get(client: TestClient, path: str) -> Times:
@@ -115,28 +127,40 @@ def ratio(part: Times, whole: Times, target: str) -> str:
 REPEAT = 3  # refreshes per row, each on the store as it was filled: the median is reported
 
 
+def fill(store: Store, size: int, real: list[Paper]) -> None:
+    """The store as earlier refreshes left it: ``size`` papers matched against this same
+    config.json, the window filled long ago (so no backfill), no ETag (so the next day's feed
+    is fetched). The papers are made here and dropped on return (see the module's docstring)."""
+    store.save_papers(synthesise(size, real) if size else [])
+    filled = BackfillState(filled=sorted(WINDOW.categories))
+    store.save_state(RefreshState(config_hash=config_hash(WINDOW), backfill=filled))
+
+
 def measure(
     label: str,
     store: Store,
     settings: tuple[Settings, Settings],
-    stored: list[Paper],
+    size: int,
+    real: list[Paper],
     shim: UpstashShim | None,
     empty: Times | None,
+    feeds: bool,
 ) -> tuple[Times, list[str]]:
     """The refresh (``settings[0]``), then the feeds of a fresh app (``settings[1]``: config.json
     with a topic)."""
     runs = []
     for _ in range(REPEAT):
-        # As earlier refreshes left it: matched against this same config.json, the window filled
-        # long ago (so no backfill), no ETag (so the next day's feed is fetched).
-        store.save_papers(stored)
-        filled = BackfillState(filled=sorted(WINDOW.categories))
-        store.save_state(RefreshState(config_hash=config_hash(WINDOW), backfill=filled))
+        fill(store, size, real)
         if shim is not None:
             shim.reset_counts()
         runs.append(timed_refresh(store, settings[0]))
-    refreshed, peak = medians([t for t, _ in runs]), max(p for _, p in runs)
     traffic = f"{(shim.bytes_in + shim.bytes_out) / 2**20:.1f} MiB" if shim is not None else "—"
+    fill(store, size, real)
+    refreshed, peak = medians(runs), peak_of_refresh(store, settings[0])
+    against = ratio(refreshed, empty, "refresh") if empty else "1.0x (baseline)"
+    refresh_row = f"| {label} | {ms(refreshed)} | {against} | {peak:.0f} MiB | {traffic} |"
+    if not feeds:
+        return refreshed, [refresh_row]
     client = TestClient(create_app(settings[1], store))  # a fresh instance
     timed_get(client, "/rss?limit=50&n=warm")  # the version check, the store's connection
     first_default = timed_get(client, "/rss?limit=50&n=first")
@@ -144,8 +168,6 @@ def measure(
     default = feed_times(client, "/rss?limit=50")
     filtered = feed_times(client, FILTERED)
     topic = feed_times(client, "/rss/topic/vision")
-    against = ratio(refreshed, empty, "refresh") if empty else "1.0x (baseline)"
-    refresh_row = f"| {label} | {ms(refreshed)} | {against} | {peak:.0f} MiB | {traffic} |"
     feed_row = (
         f"| {label} | {ms(default)} | {ms(filtered)} | {ratio(filtered, default, 'filtered')} | {ms(topic)}"
         f" | {ratio(topic, default, 'topic')} | {ms(first)} | {ratio(first, first_default, 'first')} |"
@@ -153,9 +175,10 @@ def measure(
     return refreshed, [refresh_row, feed_row]
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], feeds: bool = True) -> None:
     real = rank_for_config(merge_papers([], parse_feed(FEED.read_bytes()).papers)[0], WINDOW)
-    refreshes, feeds = [], []
+    refreshes: list[str] = []
+    feed_rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, FakeArxiv().server as arxiv:
         config_path = Path(tmp) / "config.json"
         config_path.write_text(WINDOW.model_dump_json())
@@ -179,7 +202,6 @@ def main(sizes: list[int]) -> None:
                 # baseline is not charged for them.
                 timed_refresh(SqliteStore(Path(tmp) / "warm-up.sqlite3"), settings)
                 for size in [0, *sizes]:
-                    stored = synthesise(size, real) if size else []
                     label = f"{size:,} stored" if size else "empty store (baseline)"
                     for name in ("SQLite", "Upstash"):
                         if name == "SQLite":
@@ -189,25 +211,28 @@ def main(sizes: list[int]) -> None:
                             store = UpstashStore(shim.url, shim.token, timeout_s=60)
                         counted = shim if name == "Upstash" else None
                         both = (settings, serving)
-                        refreshed, (refresh_row, feed_row) = measure(
-                            f"{name}, {label}", store, both, stored, counted, empty.get(name)
+                        refreshed, rows = measure(
+                            f"{name}, {label}", store, both, size, real, counted, empty.get(name), feeds
                         )
                         empty.setdefault(name, refreshed)
-                        refreshes.append(refresh_row)
-                        feeds.append(feed_row)
-                        print(refresh_row, feed_row, sep="\n", flush=True)
+                        refreshes.append(rows[0])
+                        feed_rows += rows[1:]
+                        print(*rows, sep="\n", flush=True)
         finally:
             redis.stop()
     print("\n| store | next-day refresh (wall / CPU) | ratio to empty (wall / CPU) | peak memory | Upstash traffic |")
     print("|---|---|---|---|---|")
     print("\n".join(refreshes))
+    if not feed_rows:
+        return
     print(
         "\n| store | default feed (wall / CPU) | filtered feed | filtered / default | topic feed | topic / default"
         " | first filtered on a fresh instance | first / default |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    print("\n".join(feeds))
+    print("\n".join(feed_rows))
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10_000, 30_000, 60_000])
+    args = sys.argv[1:]
+    main([int(a) for a in args if a != "--refresh-only"] or [10_000, 30_000, 60_000], "--refresh-only" not in args)

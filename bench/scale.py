@@ -46,7 +46,7 @@ from core.config import Topic  # noqa: E402
 from core.models import BackfillState, Paper, RefreshState  # noqa: E402
 from core.refresh import refresh  # noqa: E402
 from core.refresh.catalog import merge_papers  # noqa: E402
-from core.refresh.rank import config_hash, rank_for_config  # noqa: E402
+from core.refresh.rank import config_hash, rank_for_config, store_order  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.store.sqlite import SqliteStore  # noqa: E402
@@ -129,9 +129,10 @@ REPEAT = 3  # refreshes per row, each on the store as it was filled: the median 
 
 def fill(store: Store, size: int, real: list[Paper]) -> None:
     """The store as earlier refreshes left it: ``size`` papers matched against this same
-    config.json, the window filled long ago (so no backfill), no ETag (so the next day's feed
-    is fetched). The papers are made here and dropped on return (see the module's docstring)."""
-    store.save_papers(synthesise(size, real) if size else [])
+    config.json, in the stored order, the window filled long ago (so no backfill), no ETag (so
+    the next day's feed is fetched). The papers are made here and dropped on return (see the
+    module's docstring)."""
+    store.save_papers(store_order(synthesise(size, real), WINDOW) if size else [])
     filled = BackfillState(filled=sorted(WINDOW.categories))
     store.save_state(RefreshState(config_hash=config_hash(WINDOW), backfill=filled))
 

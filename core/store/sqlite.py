@@ -3,8 +3,12 @@
 Papers are stored whole as JSON, each once (``paper``); ``entries`` holds the ranked set in
 order, each paper's entry (``core.models.Entry``) in a row of its own, so a refresh reads
 those and not the papers; ``paper_feeds`` lists the followed categories each paper appears
-under. A save writes only new or changed papers and rewrites the two narrow tables. WAL mode
-lets feed requests read while the refresh writes, and every write happens in one transaction.
+under, at its entry's position. Positions are sparse (``core.store.positions``): a save
+writes only new or changed papers, and only the rows of entries new, changed or moved; the
+rest of the ranked set stays as it is. That needs the positions stored, which a store knows
+from its last read or write of them in the same generation; otherwise (another process saved
+since) it writes the set whole. WAL mode lets feed requests read while the refresh writes,
+and every write happens in one transaction.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import StoreError
 from core.models import Entry, Feedback, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import version_of
+from core.store.positions import place
 from core.store.records import (
     decode_entries,
     decode_feedback,
@@ -32,7 +38,6 @@ from core.store.records import (
     decode_zotero,
     encode_entry,
     encode_paper,
-    stored_name,
 )
 
 _SCHEMA = """
@@ -54,6 +59,16 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, ex
 """
 
 
+@dataclass
+class _Placed:
+    """The ranked set as this store last read or wrote it: the generation, and each entry's
+    position and stored form by name (``records.stored_name``)."""
+
+    generation: str | None = None
+    positions: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+
 class SqliteStore:
     name = "sqlite"
 
@@ -64,7 +79,7 @@ class SqliteStore:
         # feed's time. (sqlite3 connections must stay on the thread that made them.)
         self._local = threading.local()
         self._setup = threading.Lock()  # the first connection creates the tables, once
-        self._stored_entries: dict[str, str] = {}  # name -> stored form, as last read or written
+        self._placed = _Placed()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -108,7 +123,10 @@ class SqliteStore:
 
     def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         with self._connect() as conn:
-            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
+            generation = secrets.token_hex(8)
+            # The positions this store knows are the stored ones only if no other save came since.
+            whole = self._generation(conn) != self._placed.generation
+            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (generation,))
             entries, written = [], []
             for entry in order:
                 paper = changed.get(entry.id)
@@ -117,25 +135,31 @@ class SqliteStore:
                     written.append((paper.id, text))
                 entries.append(entry)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
-            self._stored_entries = _write_entries(conn, entries, self._stored_entries)
-            conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
-            conn.execute("DELETE FROM paper_feeds")
-            conn.executemany(
-                "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
-                [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
-            )
+            placed = _write_entries(conn, entries, self._placed, whole)
+            self._placed = _Placed(generation, placed.positions, placed.raw)
         return entries
 
     def load_index(self) -> list[Entry]:
         with self._connect() as conn:
-            rows = conn.execute("SELECT id, entry FROM entries ORDER BY position").fetchall()
-            entries = list(zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True))
-            self._stored_entries = {stored_name(e): raw for (_, e), (_, raw) in zip(entries, rows, strict=True) if e}
+            # The generation first: a save between the two reads leaves it older than the rows,
+            # and the next save then writes the set whole rather than trust these positions.
+            generation = self._generation(conn)
+            rows = conn.execute("SELECT position, id, entry FROM entries ORDER BY position").fetchall()
+            decoded = decode_entries([raw for _, _, raw in rows])
+            entries = [(i, e) for (_, i, _), e in zip(rows, decoded, strict=True)]
+            named = [(f"{e.id}@{e.digest}", at, raw) for (at, _, raw), e in zip(rows, decoded, strict=True) if e]
+            positions = {name: at for name, at, _ in named}  # (records.stored_name, inline: 60,000 calls)
+            self._placed = _Placed(generation, positions, {name: raw for name, _, raw in named})
             if all(e is not None for _, e in entries):
                 return [e for _, e in entries if e is not None]
             # An entry that cannot be read is made again from its paper.
             whole = {p.id: encode_paper(p)[1] for p in self._whole(conn, [i for i, e in entries if e is None])}
             return [e or whole[i] for i, e in entries if e is not None or i in whole]
+
+    @staticmethod
+    def _generation(conn: sqlite3.Connection) -> str | None:
+        row = conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
+        return str(row[0]) if row else None
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
         with self._connect() as conn:
@@ -312,16 +336,42 @@ class SqliteStore:
             return True
 
 
-def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, str]) -> dict[str, str]:
-    """The ranked set, in this order, in place of the one stored; returns each entry's stored
-    form by name. An entry already ``stored`` is written back as it was read: encoding 60,000
-    unchanged entries again would cost a next-day refresh a third of a second."""
-    conn.execute("DELETE FROM entries")
-    names = [stored_name(e) for e in entries]
-    encoded = {name: stored.get(name) or encode_entry(e) for name, e in zip(names, entries, strict=True)}
-    rows = [(i, e.id, encoded[name]) for i, (name, e) in enumerate(zip(names, entries, strict=True))]
-    conn.executemany("INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)", rows)
-    return encoded
+def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], known: _Placed, whole: bool) -> _Placed:
+    """The ranked set, in this order, in place of the one stored; returns where each entry now
+    is. Unless ``whole``, ``known`` holds the stored positions: only the rows of entries placed
+    anew are written, and the papers gone deleted. An entry ``known`` already is written in
+    the form it was read: encoding 60,000 unchanged entries again cost a third of a second."""
+    names = [f"{e.id}@{e.digest}" for e in entries]  # records.stored_name, without 60,000 calls
+    stored = {} if whole else known.positions
+    positions = place(names, stored)
+    placed = [i for i, name in enumerate(names) if stored.get(name) != positions[i]]
+    raw = known.raw
+    for i in placed:
+        raw[names[i]] = raw.get(names[i]) or encode_entry(entries[i])
+    if whole:
+        conn.execute("DELETE FROM entries")
+        conn.execute("DELETE FROM paper_feeds")
+    else:  # the rows of entries gone or placed anew (a position may pass to another entry)
+        gone = json.dumps(sorted(set(stored.values()) - (set(positions) - {positions[i] for i in placed})))
+        conn.execute("DELETE FROM entries WHERE position IN (SELECT value FROM json_each(?))", (gone,))
+        conn.execute("DELETE FROM paper_feeds WHERE position IN (SELECT value FROM json_each(?))", (gone,))
+    conn.executemany(
+        "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
+        [(positions[i], entries[i].id, raw[names[i]]) for i in placed],
+    )
+    conn.executemany(
+        "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
+        [(feed, positions[i], entries[i].id) for i in placed for feed in entries[i].listed_in],
+    )
+    now = dict(zip(names, positions, strict=True))
+    if whole:
+        conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
+    else:
+        dropped = {name.rpartition("@")[0] for name in stored.keys() - now.keys()} - {e.id for e in entries}
+        conn.executemany("DELETE FROM paper WHERE id = ?", [(i,) for i in dropped])
+    for name in raw.keys() - now.keys():  # the forms of versions no longer stored
+        del raw[name]
+    return _Placed(None, now, raw)
 
 
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:
@@ -343,5 +393,5 @@ def _migrate_positions(conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT id, data FROM papers ORDER BY position").fetchall()
         papers = decode_papers(data for _, data in rows)
         conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", rows)
-        _write_entries(conn, [encode_paper(p)[1] for p in papers], {})
+        _write_entries(conn, [encode_paper(p)[1] for p in papers], _Placed(), whole=True)
         conn.execute("DROP TABLE papers")

@@ -62,11 +62,10 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, ex
 @dataclass
 class _Placed:
     """The ranked set as this store last read or wrote it: the generation, and each entry's
-    position and stored form by name (``records.stored_name``)."""
+    position by name (``records.stored_name``)."""
 
     generation: str | None = None
     positions: dict[str, int] = field(default_factory=dict)
-    raw: dict[str, str] = field(default_factory=dict)
 
 
 class SqliteStore:
@@ -125,7 +124,7 @@ class SqliteStore:
         with self._connect() as conn:
             generation = secrets.token_hex(8)
             # The positions this store knows are the stored ones only if no other save came since.
-            whole = self._generation(conn) != self._placed.generation
+            whole = self._generation(conn) != self._placed.generation or not self._placed.positions
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (generation,))
             entries, written = [], []
             for entry in order:
@@ -135,8 +134,7 @@ class SqliteStore:
                     written.append((paper.id, text))
                 entries.append(entry)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
-            placed = _write_entries(conn, entries, self._placed, whole)
-            self._placed = _Placed(generation, placed.positions, placed.raw)
+            self._placed = _Placed(generation, _write_entries(conn, entries, {} if whole else self._placed.positions))
         return entries
 
     def load_index(self) -> list[Entry]:
@@ -147,9 +145,12 @@ class SqliteStore:
             rows = conn.execute("SELECT position, id, entry FROM entries ORDER BY position").fetchall()
             decoded = decode_entries([raw for _, _, raw in rows])
             entries = [(i, e) for (_, i, _), e in zip(rows, decoded, strict=True)]
-            named = [(f"{e.id}@{e.digest}", at, raw) for (at, _, raw), e in zip(rows, decoded, strict=True) if e]
-            positions = {name: at for name, at, _ in named}  # (records.stored_name, inline: 60,000 calls)
-            self._placed = _Placed(generation, positions, {name: raw for name, _, raw in named})
+            # records.stored_name, without 60,000 calls; an unreadable entry's row is known by a
+            # name no entry has, so that the next save replaces it
+            positions = {
+                f"{e.id}@{e.digest}" if e else f"{i}@?": at for (at, i, _), e in zip(rows, decoded, strict=True)
+            }
+            self._placed = _Placed(generation, positions)
             if all(e is not None for _, e in entries):
                 return [e for _, e in entries if e is not None]
             # An entry that cannot be read is made again from its paper.
@@ -336,19 +337,14 @@ class SqliteStore:
             return True
 
 
-def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], known: _Placed, whole: bool) -> _Placed:
-    """The ranked set, in this order, in place of the one stored; returns where each entry now
-    is. Unless ``whole``, ``known`` holds the stored positions: only the rows of entries placed
-    anew are written, and the papers gone deleted. An entry ``known`` already is written in
-    the form it was read: encoding 60,000 unchanged entries again cost a third of a second."""
+def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, int]) -> dict[str, int]:
+    """The ranked set, in this order, in place of the one ``stored`` (each entry's position by
+    name; empty: unknown); returns each entry's position now. Only the rows of the entries
+    placed anew are written, and only the papers gone deleted; with nothing ``stored``, all."""
     names = [f"{e.id}@{e.digest}" for e in entries]  # records.stored_name, without 60,000 calls
-    stored = {} if whole else known.positions
     positions = place(names, stored)
     placed = [i for i, name in enumerate(names) if stored.get(name) != positions[i]]
-    raw = known.raw
-    for i in placed:
-        raw[names[i]] = raw.get(names[i]) or encode_entry(entries[i])
-    if whole:
+    if not stored:
         conn.execute("DELETE FROM entries")
         conn.execute("DELETE FROM paper_feeds")
     else:  # the rows of entries gone or placed anew (a position may pass to another entry)
@@ -357,21 +353,19 @@ def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], known: _P
         conn.execute("DELETE FROM paper_feeds WHERE position IN (SELECT value FROM json_each(?))", (gone,))
     conn.executemany(
         "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
-        [(positions[i], entries[i].id, raw[names[i]]) for i in placed],
+        [(positions[i], entries[i].id, encode_entry(entries[i])) for i in placed],
     )
     conn.executemany(
         "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
         [(feed, positions[i], entries[i].id) for i in placed for feed in entries[i].listed_in],
     )
     now = dict(zip(names, positions, strict=True))
-    if whole:
+    if not stored:
         conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
     else:
         dropped = {name.rpartition("@")[0] for name in stored.keys() - now.keys()} - {e.id for e in entries}
         conn.executemany("DELETE FROM paper WHERE id = ?", [(i,) for i in dropped])
-    for name in raw.keys() - now.keys():  # the forms of versions no longer stored
-        del raw[name]
-    return _Placed(None, now, raw)
+    return now
 
 
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:
@@ -393,5 +387,5 @@ def _migrate_positions(conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT id, data FROM papers ORDER BY position").fetchall()
         papers = decode_papers(data for _, data in rows)
         conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", rows)
-        _write_entries(conn, [encode_paper(p)[1] for p in papers], _Placed(), whole=True)
+        _write_entries(conn, [encode_paper(p)[1] for p in papers], {})
         conn.execute("DROP TABLE papers")

@@ -356,6 +356,20 @@ def test_sqlite_writes_the_set_whole_when_another_store_saved_since_it_read(tmp_
         assert {i for (i,) in conn.execute("SELECT id FROM paper")} == {"5", "1"}
 
 
+def test_sqlite_replaces_the_row_of_an_entry_that_could_not_be_read(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    papers = [paper("2", 2.0), paper("1", 1.0)]
+    store.save_papers(papers)
+    with closing(sqlite3.connect(store.path)) as conn, conn:
+        conn.execute("UPDATE entries SET entry = '[1, \"broken' WHERE id = '2'")
+    index = store.load_index()  # the entry of "2" made again from its paper
+    store.save_catalog(index, {})
+    with closing(sqlite3.connect(store.path)) as conn:
+        assert sorted(i for (i,) in conn.execute("SELECT id FROM entries")) == ["1", "2"]
+    assert store.load_papers() == papers
+    assert store.load_index() == index
+
+
 def test_upstash_papers_saved_before_entries_get_theirs_at_the_first_index_read(shim, redis_server) -> None:  # type: ignore[no-untyped-def]
     store = UpstashStore(shim.url, shim.token)
     papers = [paper("2", 2.0), paper("1", 1.0)]

@@ -51,8 +51,9 @@ import json
 import logging
 import secrets
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from core.errors import StoreError
 from core.models import Entry, Feedback, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
@@ -96,7 +97,7 @@ BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 
 # escaped in six bytes (JSON's \u003c), and well inside one write request.
 MAX_RECORD_BYTES = 1_500_000
 READ_CHUNK = 1_000  # papers per read: about 3 MB, under Upstash's 10 MB answer limit
-ID_CHUNK = 20_000  # list entries ("<id>@<digest>") per LRANGE: about 600 KB
+ID_CHUNK = 20_000  # list entries ("<id>@<digest>", at most ~40 bytes) per LRANGE or RPUSH: under 1 MB
 ENTRY_CHUNK = 10_000  # entries per MGET: about 1.5 MB
 SUMMARY_CHUNK = 100  # summaries per MGET: a summary may reach about 70 KB (Markdown and HTML)
 VECTOR_CHUNK = 200  # vectors per MGET: 4,096 dimensions (the most config.json allows) are 22 KB in base64
@@ -157,20 +158,22 @@ class UpstashStore:
                 entry = kept[entry.id]  # its stored version stays
             elif entry.id in changed:
                 entry = records[entry.id][0]
-            elif stored_name(entry) not in live:
+            elif f"{entry.id}@{entry.digest}" not in live:  # stored_name, inline: 60,000 calls
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
         self._write_versions({stored_name(e): (text, encode_entry(e)) for e, text in records.values() if text})
-        lists: dict[str, list[str]] = {_key(gen, ALL): [stored_name(e) for e in entries]}
-        for entry in entries:
+        names = [f"{e.id}@{e.digest}" for e in entries]
+        by_feed: dict[str, list[str]] = defaultdict(list)
+        for name, entry in zip(names, entries, strict=True):
             for feed in entry.listed_in:
-                lists.setdefault(_key(gen, feed), []).append(stored_name(entry))
+                by_feed[feed].append(name)
+        lists = {_key(gen, ALL): names} | {_key(gen, feed): listed for feed, listed in by_feed.items()}
         # Versions the new generation no longer uses stay one more generation for readers of the
         # old one, then go at the next save.
-        lists[_retired_key(gen)] = sorted(live - set(lists[_key(gen, ALL)]))
+        lists[_retired_key(gen)] = sorted(live.difference(names))
         writes: list[Command] = []
-        for key, names in lists.items():
-            writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
+        for key, listed in lists.items():
+            writes += [["RPUSH", key, *batch] for batch in _chunks(listed, ID_CHUNK)]
             writes.append(["EXPIRE", key, PENDING_TTL_S])
         self._pipelined("write of the new lists", writes)
         manifest = {"gen": gen, "keys": sorted(lists), "count": len(entries), "layout": LAYOUT}
@@ -181,9 +184,9 @@ class UpstashStore:
         if old.get("moved"):  # the papers left the old hashes a save ago: no reader needs them now
             switch.append(["DEL", LEGACY_PAPERS, LEGACY_ENTRIES])
         self._call("switch to the new papers", self.redis.multi, switch)
-        self._names, self._legacy = (gen, lists[_key(gen, ALL)]), False
+        self._names, self._legacy = (gen, names), False
         # Never delete a version the new generation lists: it came back since it was retired.
-        gone = sorted(doomed - set(lists[_key(gen, ALL)]))
+        gone = sorted(doomed.difference(names))
         removals: list[Command] = [
             ["DEL", *[PAPER + n for n in b], *[ENTRY + n for n in b]] for b in _chunks(gone, 500)
         ]
@@ -219,6 +222,8 @@ class UpstashStore:
 
     def _stored_instead(self, ids: set[str], live: set[str]) -> dict[str, Entry]:
         """The entries of the stored versions of these papers, where there is one."""
+        if not ids:  # as almost always: no look through every stored version
+            return {}
         names = [n for n in live if n.rpartition("@")[0] in ids]
         entries = decode_entries(self._values("MGET entries", [ENTRY + n for n in names], ENTRY_CHUNK)) if names else []
         return {e.id: e for e in entries if e is not None}
@@ -257,6 +262,8 @@ class UpstashStore:
         # A paper saved before entries were kept (or whose entry cannot be read) is read whole,
         # once: its entry is written for the next refresh.
         lacking = [name for name, entry in zip(names, entries, strict=True) if entry is None]
+        if not lacking:
+            return cast(list[Entry], entries)
         made: dict[str, Entry] = {}
         for name, raw in zip(lacking, self._raw(lacking, _legacy(manifest)), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from core.errors import StoreError
 from core.models import Entry, Feedback, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
@@ -144,18 +145,16 @@ class SqliteStore:
             generation = self._generation(conn)
             rows = conn.execute("SELECT position, id, entry FROM entries ORDER BY position").fetchall()
             decoded = decode_entries([raw for _, _, raw in rows])
-            entries = [(i, e) for (_, i, _), e in zip(rows, decoded, strict=True)]
             # records.stored_name, without 60,000 calls; an unreadable entry's row is known by a
             # name no entry has, so that the next save replaces it
-            positions = {
-                f"{e.id}@{e.digest}" if e else f"{i}@?": at for (at, i, _), e in zip(rows, decoded, strict=True)
-            }
-            self._placed = _Placed(generation, positions)
-            if all(e is not None for _, e in entries):
-                return [e for _, e in entries if e is not None]
+            named = zip(rows, decoded, strict=True)
+            self._placed = _Placed(generation, {f"{e.id}@{e.digest}" if e else f"{i}@?": at for (at, i, _), e in named})
+            unreadable = [i for (_, i, _), e in zip(rows, decoded, strict=True) if e is None]
+            if not unreadable:
+                return cast(list[Entry], decoded)
             # An entry that cannot be read is made again from its paper.
-            whole = {p.id: encode_paper(p)[1] for p in self._whole(conn, [i for i, e in entries if e is None])}
-            return [e or whole[i] for i, e in entries if e is not None or i in whole]
+            whole = {p.id: encode_paper(p)[1] for p in self._whole(conn, unreadable)}
+            return [e or whole[i] for (_, i, _), e in zip(rows, decoded, strict=True) if e is not None or i in whole]
 
     @staticmethod
     def _generation(conn: sqlite3.Connection) -> str | None:
@@ -363,7 +362,8 @@ def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: M
     if not stored:
         conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
     else:
-        dropped = {name.rpartition("@")[0] for name in stored.keys() - now.keys()} - {e.id for e in entries}
+        # A paper whose stored version is gone and still listed has a version placed anew.
+        dropped = {name.rpartition("@")[0] for name in stored.keys() - now.keys()} - {entries[i].id for i in placed}
         conn.executemany("DELETE FROM paper WHERE id = ?", [(i,) for i in dropped])
     return now
 

@@ -39,6 +39,9 @@ class WordsHead:
     # Per segment, the ordinals (encoded) of members no longer stored (a paper changed or gone).
     dead: dict[str, str] = field(default_factory=dict)
     newest: dict[str, str] = field(default_factory=dict)  # per segment, its first member's announcement
+    # Segments this head's save dropped, with their hashes, for the next save to delete (Upstash:
+    # a reader of the generation before may still read them meanwhile).
+    retired: dict[str, int] = field(default_factory=dict)
 
     def shard_count(self, segment: str) -> int:
         return self.shards.get(segment, 1)
@@ -49,7 +52,8 @@ class WordsHead:
 
     def dumps(self) -> str:
         fields = {"covers": self.covers, "segments": self.segments, "count": self.count}
-        return json.dumps({**fields, "shards": self.shards, "dead": self.dead, "newest": self.newest})
+        more = {"shards": self.shards, "dead": self.dead, "newest": self.newest, "retired": self.retired}
+        return json.dumps({**fields, **more})
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> WordsHead:
@@ -60,7 +64,8 @@ class WordsHead:
             shards = {str(k): int(v) for k, v in data.get("shards", {}).items()}
             dead = {str(k): str(v) for k, v in data.get("dead", {}).items()}
             newest = {str(k): str(v) for k, v in data.get("newest", {}).items()}
-            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest)
+            retired = {str(k): int(v) for k, v in data.get("retired", {}).items()}
+            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest, retired)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
 

@@ -12,8 +12,9 @@ a real redis-server, enforcing the 10 MB limit):
   arXiv's XML parsing most of all, so timed under it an empty store's refresh grew fivefold
   and the ratio shrank);
 - on a fresh app (a new instance): a default feed, then the first filtered feed (it reads the
-  store version's papers), then a default, a filtered and a topic feed, each rendered (a new
-  URL every time): median of 5 (``--refresh-only`` skips them).
+  word index's postings of its words and its best candidates), then a default, a filtered and
+  a topic feed, each rendered (a new URL every time): median of 5 (``--refresh-only`` skips
+  them).
 
 The synthesised papers are made again for each fill and dropped before the refresh: held, they
 would be 60,000 papers (about 900,000 objects) in this process that a refresh's full cycle

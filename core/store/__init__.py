@@ -17,6 +17,7 @@ from typing import Protocol
 
 from core.models import Entry, Feedback, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.settings import Settings
+from core.store.words import WordsHead
 
 ALL = "*"  # the feed of every followed category
 
@@ -44,6 +45,23 @@ class Store(Protocol):
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
         """The stored papers of these entries, read whole, in their order."""
+
+    def load_words(self) -> WordsHead:
+        """The word index's head (core.store.words) when it covers the stored papers' current
+        generation whole; an empty head (``covers`` "") otherwise."""
+
+    def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
+        """The encoded postings (core.text.words) of these tokens in the head's segments, by
+        (segment, token); absent where a segment has none."""
+
+    def load_members(self, segments: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Each segment's members (stored names ``<id>@<digest>``) by ordinal."""
+
+    def load_entries(self, names: Sequence[str]) -> dict[str, Entry]:
+        """The entries of these stored versions, by name; absent where that version is gone."""
+
+    def load_named(self, names: Sequence[str]) -> dict[str, Paper]:
+        """The stored papers of these versions, by name, read whole; absent where gone."""
 
     def load_papers(self, feed: str | None = None, limit: int | None = None) -> list[Paper]:
         """Papers listed under a followed category (every paper for None), in saved order."""

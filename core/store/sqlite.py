@@ -3,7 +3,8 @@
 Papers are stored whole as JSON, each once (``paper``); ``entries`` holds the ranked set in
 order, each paper's entry (``core.models.Entry``) in a row of its own, so a refresh reads
 those and not the papers; ``paper_feeds`` lists the followed categories each paper appears
-under. A save writes only new or changed papers and rewrites the two narrow tables. WAL mode
+under; ``word_segments`` and ``word_postings`` are the word index (core.store.words), its
+head in ``state``. A save writes only new or changed papers and rewrites the two narrow tables. WAL mode
 lets feed requests read while the refresh writes, and every write happens in one transaction.
 """
 
@@ -34,6 +35,7 @@ from core.store.records import (
     encode_paper,
     stored_name,
 )
+from core.store.words import WordsHead, plan_words
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS paper (id TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -51,6 +53,14 @@ CREATE TABLE IF NOT EXISTS pending_likes (id TEXT PRIMARY KEY, asked REAL NOT NU
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL, tokens INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS word_segments (segment TEXT PRIMARY KEY, members TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS word_postings (
+    segment TEXT NOT NULL,
+    token TEXT NOT NULL,
+    ordinals TEXT NOT NULL,
+    PRIMARY KEY (segment, token)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_id ON entries (id);
 """
 
 
@@ -108,13 +118,15 @@ class SqliteStore:
 
     def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         with self._connect() as conn:
-            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (secrets.token_hex(8),))
-            entries, written = [], []
+            generation = secrets.token_hex(8)
+            conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (generation,))
+            entries, written, indexed = [], [], {}
             for entry in order:
                 paper = changed.get(entry.id)
                 if paper is not None:
                     text, entry = encode_paper(paper)
                     written.append((paper.id, text))
+                    indexed[stored_name(entry)] = paper
                 entries.append(entry)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
             self._stored_entries = _write_entries(conn, entries, self._stored_entries)
@@ -124,7 +136,68 @@ class SqliteStore:
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
                 [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
             )
+            self._save_words(conn, generation, [stored_name(e) for e in entries], indexed)
         return entries
+
+    def _save_words(
+        self, conn: sqlite3.Connection, generation: str, live: list[str], written: dict[str, Paper]
+    ) -> None:
+        """The word index of this save (core.store.words), in its transaction."""
+        head = WordsHead.loads(self._state_value(conn, "words"))
+        members = {s: m.split("\n") for s, m in conn.execute("SELECT segment, members FROM word_segments")}
+        plan = plan_words(generation, head, members, live, written, lambda names: self._named(conn, names))
+        gone = [(s,) for s in members if s not in plan.head.segments]
+        conn.executemany("DELETE FROM word_postings WHERE segment = ?", gone)
+        conn.executemany("DELETE FROM word_segments WHERE segment = ?", gone)
+        if (segment := plan.segment) is not None:
+            conn.execute(
+                "INSERT INTO word_segments (segment, members) VALUES (?, ?)", (segment.name, "\n".join(segment.members))
+            )
+            conn.executemany(
+                "INSERT INTO word_postings (segment, token, ordinals) VALUES (?, ?, ?)",
+                [(segment.name, token, ordinals) for token, ordinals in segment.postings.items()],
+            )
+        conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('words', ?)", (plan.head.dumps(),))
+
+    def load_words(self) -> WordsHead:
+        with self._connect() as conn:
+            head = WordsHead.loads(self._state_value(conn, "words"))
+            return head if head.covers and head.covers == self._state_value(conn, "generation") else WordsHead()
+
+    def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT segment, token, ordinals FROM word_postings WHERE segment IN (SELECT value FROM json_each(?))"
+                " AND token IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(head.segments)), json.dumps(list(tokens))),
+            ).fetchall()
+        return {(segment, token): ordinals for segment, token, ordinals in rows}
+
+    def load_members(self, segments: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        rows = self._read_keyed("word_segments", "segment", segments, "members")
+        return {segment: tuple(members.split("\n")) for segment, members in rows}
+
+    def load_entries(self, names: Sequence[str]) -> dict[str, Entry]:
+        ids = {name.rpartition("@")[0]: name for name in names}
+        rows = self._read_keyed("entries", "id", list(ids), "entry")
+        found = zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True)
+        return {ids[i]: e for i, e in found if e is not None and stored_name(e) == ids[i]}
+
+    def load_named(self, names: Sequence[str]) -> dict[str, Paper]:
+        with self._connect() as conn:
+            return self._named(conn, names)
+
+    def _named(self, conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, Paper]:
+        """The stored papers of these names (the one version of each id SQLite keeps)."""
+        ids = {name.rpartition("@")[0]: name for name in names}
+        rows = _select_in(conn, "SELECT id, data FROM paper WHERE id IN ({})", list(ids))
+        papers = decode_papers(data for _, data in rows)
+        return {ids[p.id]: p for p in papers}
+
+    @staticmethod
+    def _state_value(conn: sqlite3.Connection, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
 
     def load_index(self) -> list[Entry]:
         with self._connect() as conn:
@@ -245,10 +318,10 @@ class SqliteStore:
     def save_vectors(self, vectors: Mapping[str, str]) -> None:
         self._write_keyed("vectors", "key", list(vectors.items()))
 
-    def _read_keyed(self, table: str, column: str, keys: Sequence[str]) -> list[tuple[str, str]]:
+    def _read_keyed(self, table: str, column: str, keys: Sequence[str], data: str = "data") -> list[tuple[str, str]]:
         """The (key, data) rows of a key-value table (summaries, liked, vectors) for ``keys``."""
         with self._connect() as conn:
-            return _select_in(conn, f"SELECT {column}, data FROM {table} WHERE {column} IN ({{}})", keys)
+            return _select_in(conn, f"SELECT {column}, {data} FROM {table} WHERE {column} IN ({{}})", keys)
 
     def _write_keyed(self, table: str, column: str, rows: Sequence[tuple[str, str]]) -> None:
         with self._connect() as conn:

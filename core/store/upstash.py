@@ -21,6 +21,9 @@ accumulate (prefix ``arb:``):
     arb:feedback              opinions given from the feeds (core.models.Feedback JSON, at most 3 MB)
     arb:feedback:version      its version token, read with the state by every version check
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
+    arb:words                 the word index's head (core.store.words.WordsHead JSON)
+    arb:words:<gen>:<n>       hashes: one segment of the word index, token -> ordinals (core.text.words)
+    arb:words:<gen>:members   that segment's members, "<id>@<digest>" by ordinal, one a line
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
 ``<feed>`` is a followed category or ``*`` for all of them. No key grows with the store but
@@ -51,7 +54,9 @@ import json
 import logging
 import secrets
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.errors import StoreError
@@ -71,6 +76,7 @@ from core.store.records import (
     stored_name,
 )
 from core.store.upstash_rest import Command, UpstashREST, request_bytes
+from core.store.words import WordsHead, WordsPlan, plan_words
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,9 @@ SCAN_COUNT = 1_000  # keys a SCAN step looks at
 LIKED_IDS = PREFIX + "liked-ids"
 LIKED_SWEPT = PREFIX + "liked-swept"
 VECTOR = PREFIX + "vec:"
+WORDS = PREFIX + "words"  # the word index's head; its segments under arb:words:<gen>
+SHARD_FLOOR = 64_000  # bytes: a segment smaller than this is one hash
+MEMBERS_CHUNK = 5  # segments' member lists per MGET (at most MAX_SEGMENT names each, ~1.6 MB)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB
@@ -161,6 +170,7 @@ class UpstashStore:
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
         self._write_versions({stored_name(e): (text, encode_entry(e)) for e, text in records.values() if text})
+        words = self._write_words(gen, entries, {stored_name(e): changed[e.id] for e, _ in records.values()})
         lists: dict[str, list[str]] = {_key(gen, ALL): [stored_name(e) for e in entries]}
         for entry in entries:
             for feed in entry.listed_in:
@@ -175,8 +185,12 @@ class UpstashStore:
         self._pipelined("write of the new lists", writes)
         manifest = {"gen": gen, "keys": sorted(lists), "count": len(entries), "layout": LAYOUT}
         manifest |= {"moved": True} if moved else {}
-        switch: list[Command] = [["SET", MANIFEST, json.dumps(manifest)]]
-        switch += [["PERSIST", key] for key in lists]
+        switch: list[Command] = [["SET", MANIFEST, json.dumps(manifest)], ["SET", WORDS, words.head.dumps()]]
+        made = _segment_keys(words.segment.name, words.head.shards[words.segment.name]) if words.segment else []
+        switch += [["PERSIST", key] for key in [*lists, *made]]
+        switch += [
+            ["EXPIRE", key, RETIRED_TTL_S] for seg in words.dropped for key in _segment_keys(seg, words.shards(seg))
+        ]
         switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
         if old.get("moved"):  # the papers left the old hashes a save ago: no reader needs them now
             switch.append(["DEL", LEGACY_PAPERS, LEGACY_ENTRIES])
@@ -189,6 +203,72 @@ class UpstashStore:
         ]
         self._pipelined("removal of old papers", removals)
         return entries
+
+    def _write_words(self, gen: str, entries: Sequence[Entry], written: dict[str, Paper]) -> WordsPlan:
+        """The word index of generation ``gen`` (core.store.words): its new segment written,
+        to expire unless the switch to ``gen`` makes it permanent. A segment's postings are
+        spread over hashes (shards) each about the size of its list of members at most, so no
+        key outgrows a list of names (Upstash refuses any over 100 MB)."""
+        head = WordsHead.loads(self._call("GET words", self.redis.call, "GET", WORDS))
+        members = self.load_members(list(head.segments))
+        plan = plan_words(gen, head, members, [stored_name(e) for e in entries], written, self._named_stored)
+        if (segment := plan.segment) is None:
+            return plan
+        listed = "\n".join(segment.members)
+        fields = list(segment.postings.items())
+        size = sum(len(token) + len(ordinals) + 8 for token, ordinals in fields)
+        shards = max(1, -(-2 * size // max(len(listed), SHARD_FLOOR)))
+        split: list[list[tuple[str, str]]] = [[] for _ in range(shards)]
+        for token, ordinals in fields:
+            split[_shard(token, shards)].append((token, ordinals))
+        keys = _segment_keys(segment.name, shards)
+        writes: list[Command] = [["SET", keys[-1], listed, "EX", PENDING_TTL_S]]
+        for key, pairs in zip(keys, split, strict=False):
+            for batch in _sized_batches(pairs, lambda pair: len(pair[0]) + len(pair[1]) + 8):
+                writes.append(["HSET", key, *(part for pair in batch for part in pair)])
+            writes.append(["EXPIRE", key, PENDING_TTL_S])
+        self._pipelined("write of the word index", writes)
+        return replace(plan, head=replace(plan.head, shards={**plan.head.shards, segment.name: shards}))
+
+    def load_words(self) -> WordsHead:
+        raw, told = self._call("MGET manifest words", self.redis.call, "MGET", MANIFEST, WORDS)
+        head, manifest = WordsHead.loads(told), self._read_manifest(raw)
+        return head if head.covers and head.covers == manifest.get("gen") else WordsHead()
+
+    def load_postings(self, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], str]:
+        asks: list[tuple[str, list[str]]] = []
+        for segment in head.segments:
+            shards = head.shard_count(segment)
+            keys = _segment_keys(segment, shards)
+            by_key: dict[str, list[str]] = {}
+            for token in tokens:
+                by_key.setdefault(keys[_shard(token, shards)], []).append(token)
+            asks += [(segment, [key, *wanted]) for key, wanted in by_key.items()]
+        if not asks:
+            return {}
+        answers = self._call("HMGET words", self.redis.pipeline, [["HMGET", *ask] for _, ask in asks])
+        return {
+            (segment, token): value
+            for (segment, ask), values in zip(asks, answers, strict=True)
+            for token, value in zip(ask[1:], values, strict=True)
+            if value is not None
+        }
+
+    def load_members(self, segments: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        values = self._values("MGET word members", [_segment_keys(s, 0)[-1] for s in segments], MEMBERS_CHUNK)
+        return {s: tuple(v.split("\n")) for s, v in zip(segments, values, strict=True) if v is not None}
+
+    def load_entries(self, names: Sequence[str]) -> dict[str, Entry]:
+        entries = decode_entries(self._entries(names, legacy=False))
+        return {n: e for n, e in zip(names, entries, strict=True) if e is not None}
+
+    def load_named(self, names: Sequence[str]) -> dict[str, Paper]:
+        return self._named_stored(list(names))
+
+    def _named_stored(self, names: list[str]) -> dict[str, Paper]:
+        """The stored papers of these versions, by name (absent where there is none)."""
+        raws = self._raw(names, legacy=False)
+        return {n: p for n, raw in zip(names, raws, strict=True) if raw and (p := decode_paper(raw)) is not None}
 
     def _encode_changed(
         self, order: Sequence[Entry], changed: Mapping[str, Paper], live: set[str]
@@ -497,6 +577,16 @@ _SAVE_FEEDBACK = (
     "if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[2]) redis.call('SET', KEYS[2], ARGV[3]) return 1"
 )
+
+
+def _segment_keys(segment: str, shards: int) -> list[str]:
+    """A word index segment's keys: its postings' hashes (``shards`` of them), then its members."""
+    return [f"{WORDS}:{segment}:{n}" for n in range(shards)] + [f"{WORDS}:{segment}:members"]
+
+
+def _shard(token: str, shards: int) -> int:
+    """Which of a segment's hashes holds ``token`` (the same in every process: not ``hash``)."""
+    return zlib.crc32(token.encode()) % shards
 
 
 def _state(raw: str | None) -> RefreshState:

@@ -17,6 +17,7 @@ from core.web.costly import CostlyRenders
 from core.web.cron import FirstVisit
 from core.web.response_cache import ResponseCache, VersionCheck
 from core.web.snapshot import PaperCache
+from core.web.words import WordIndex
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,15 @@ class Context:
     versions: VersionCheck  # the store's version, read at most once a second
     costly: CostlyRenders
     first_visit: FirstVisit
+    words: WordIndex  # what this instance read of the store's word index
 
     @classmethod
     def open(cls, settings: Settings, config: Config, store: Store, clock: Callable[[], float]) -> Context:
         """A context with empty caches; ``clock`` times the store's version checks."""
         versions = VersionCheck(clock=clock)
         first_visit = FirstVisit(settings, config, store, versions)
-        return cls(settings, config, store, ResponseCache(), PaperCache(), versions, CostlyRenders(), first_visit)
+        caches = ResponseCache(), PaperCache(), versions, CostlyRenders(), first_visit, WordIndex()
+        return cls(settings, config, store, *caches)
 
 
 async def get_context(request: Request) -> Context:  # async: no thread-pool hop before a cached feed

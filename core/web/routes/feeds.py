@@ -8,7 +8,8 @@ goes out on the event loop; the renders below run in the thread pool.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from urllib.parse import urlencode
 
@@ -18,9 +19,11 @@ from core import taxonomy
 from core.errors import NotFoundError
 from core.models import Paper, RefreshState
 from core.render.feeds import MEDIA_TYPES, Format, build_feed, render_feed
+from core.selection.indexed import find, search_of
 from core.selection.query import FeedQuery
 from core.selection.select import as_seen_in, select_for_you, select_papers
-from core.selection.topics import find_topic, topic_papers
+from core.selection.topics import find_topic, topic_papers, topic_query
+from core.text.words import followed_tokens
 from core.web.caching import answer, cached
 from core.web.context import Context, ContextDep
 from core.web.http_cache import LEARNING, PUBLIC
@@ -94,11 +97,18 @@ def category_feed(request: Request, ctx: Context, fmt: Format, category: str | N
         raise _unknown_category(category, ctx.config.categories)
     scope = category or ", ".join(ctx.config.categories)
 
+    def select(papers: list[Paper]) -> list[Paper]:
+        return select_papers(as_seen_in(papers, category) if category else papers, ctx.config, query)
+
     def render(current: str) -> Rendered:
         notes: list[str] = []
+        within = (f"f:{category}",) if category else ()
         if query.only_limits:  # a prefix of the stored, ranked list is all it shows
             state, stored, version = ctx.store.load_feed(category, query.limit or ctx.config.max_papers)
             likeness, index = None, None
+        elif (found := _searched(ctx, current, query, select, within, crossed=bool(category))) is not None:
+            state, papers, version = found  # only the papers its words may match were read
+            return _document(request, ctx, fmt, papers, state, scope, version, category or "", notes)
         else:  # a filter may keep any stored paper
             snapshot = ctx.papers.load(ctx.store, current)
             state, stored, version = snapshot.state, snapshot.papers, snapshot.version
@@ -121,13 +131,21 @@ def topic_feed(request: Request, ctx: Context, fmt: Format, name: str, query: Fe
     """The feed of one topic of config.json."""
     topic = find_topic(ctx.config, name)
 
+    def select(papers: list[Paper]) -> list[Paper]:
+        return topic_papers(papers, ctx.config, topic, query)
+
     def render(current: str) -> Rendered:
+        scope = topic.title or topic.name
+        followed = topic.categories or ctx.config.categories
+        if (found := _searched(ctx, current, topic_query(topic, query), select, followed=followed)) is not None:
+            state, papers, version = found
+            return _document(request, ctx, fmt, papers, state, scope, version, f"topic-{topic.name}")
         snapshot = ctx.papers.load(ctx.store, current)
         query.check_cost(len(snapshot.papers))
         liked = _liked(snapshot, query.like or tuple(topic.like))
         likeness = liked.likeness if liked else None
         papers = topic_papers(snapshot.papers, ctx.config, topic, query, likeness, snapshot.text_index)
-        scope, notes = topic.title or topic.name, liked.notes if liked else []
+        notes = liked.notes if liked else []
         return _document(
             request, ctx, fmt, papers, snapshot.state, scope, snapshot.version, f"topic-{topic.name}", notes
         )
@@ -159,6 +177,32 @@ def for_you_feed(request: Request, ctx: Context, fmt: Format, query: FeedQuery) 
         return _document(request, ctx, fmt, papers, snapshot.state, "for you", snapshot.version, "for-you", notes)
 
     return cached(request, ctx, MEDIA_TYPES[fmt], render, costly=True, cache_control=_for_you_caching(ctx))
+
+
+def _searched(
+    ctx: Context,
+    current: str,
+    query: FeedQuery,
+    select: Callable[[list[Paper]], list[Paper]],
+    within: tuple[str, ...] = (),
+    crossed: bool = False,
+    followed: Iterable[str] = (),
+) -> tuple[RefreshState, list[Paper], str] | None:
+    """A filtered feed's papers found through the store's word index (core.selection.indexed),
+    with the refresh state and version; None when the index cannot answer (then every stored
+    paper is read). ``within``: the tokens of the papers the feed lists; ``followed``: the
+    categories a topic lists."""
+    if (search := search_of(query, ctx.config)) is None:
+        return None
+    if (reader := ctx.words.reader(ctx.store, current)) is None:
+        return None
+    query.check_cost(reader.count)
+    within = within or followed_tokens(followed, reader.categories)
+    papers = find(replace(search, within=within, crossed=crossed), reader, select)
+    if papers is None:
+        return None
+    state, _, version = ctx.store.load_feed(None, 0)
+    return state, papers, version
 
 
 def _for_you_caching(ctx: Context) -> str:

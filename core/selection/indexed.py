@@ -1,0 +1,188 @@
+"""A filtered feed found through the store's word index (core.text.words): only the papers its
+query may match are looked at, and only the best of those are read whole.
+
+The index gives the candidates (the papers holding a needle of each word the query needs) and,
+per candidate, a bound on its score (the points of every word it may hold, with the title
+bonus where a title may hold it). Candidates are taken best bound first, and at equal bounds
+newest first (their entries say when each was announced); they are read whole in batches and
+selected exactly as any feed selects (``select``, e.g. ``select_papers``), and the search
+stops once the papers shown are certain to beat every candidate not read. So the feed is the
+one ``select`` gives over every stored paper, for a fraction of the reading.
+
+A query the index cannot narrow (a word with no ASCII needle where every paper may match, a
+filter on stored scores alone, a ranking by similarity) gives None: the caller selects over
+every stored paper. Pure: what it reads comes through a ``Reader``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.config import Config
+from core.models import Entry, Paper
+from core.selection.query import FeedQuery
+from core.text.matching import Node, Op, Word
+from core.text.scoring import KEYWORD_POINTS, TITLE_BONUS
+from core.text.words import Lookup, word_tokens
+
+MIN_BATCH = 10  # candidates read whole at a time, at least
+
+
+class Reader(Protocol):
+    """What a search reads of one version of the store (core.web.words reads it, and remembers)."""
+
+    @property
+    def categories(self) -> Sequence[str]:
+        """Every category a stored paper has."""
+
+    def postings(self, tokens: Sequence[str]) -> dict[str, set[int]]:
+        """The keys of the papers holding each token (a key names one stored paper version)."""
+
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        """The stored name (``<id>@<digest>``) of each key."""
+
+    def entries(self, names: Sequence[str]) -> dict[str, Entry]: ...
+
+    def papers(self, names: Sequence[str]) -> dict[str, Paper]: ...
+
+
+@dataclass(frozen=True)
+class Search:
+    """A feed's query as the index answers it: ``node`` finds the candidates, ``scored`` bounds
+    their scores, ``within`` (tokens) the papers the feed may show at all (empty: any)."""
+
+    node: Node
+    scored: tuple[Word, ...]
+    min_score: float
+    types: tuple[str, ...]
+    limit: int
+    within: tuple[str, ...] = ()
+    crossed: bool = False  # a category's feed: a "new" paper may show as a cross-list (as_seen_in)
+
+
+def search_of(query: FeedQuery, config: Config) -> Search | None:
+    """How the index answers ``query`` (a feed's, or a topic's with the request's on top);
+    None when it cannot narrow it (see the module's doc)."""
+    types = query.types or tuple(config.announce_types)
+    limit = query.limit or config.max_papers
+    if query.like:
+        return None
+    if query.q is not None:
+        return Search(query.q, tuple(_positive(query.q)), query.min_score or 0.0, types, limit)
+    keywords = query.keywords or tuple(config.keywords)
+    min_score = config.min_score if query.min_score is None else query.min_score
+    if not (query.keywords or query.exclude) or not keywords or min_score <= 0:
+        return None  # a paper without a keyword may show: every stored paper is a candidate
+    words = [Word("all", k) for k in keywords]
+    node: Node = words[0]
+    for word in words[1:]:
+        node = Op("OR", node, word)
+    return Search(node, tuple(words), min_score, types, limit)
+
+
+def _positive(node: Node) -> list[Word]:
+    """The words whose hits a match may count (not those after ANDNOT)."""
+    if isinstance(node, Word):
+        return [node]
+    return _positive(node.left) if node.op == "ANDNOT" else [*_positive(node.left), *_positive(node.right)]
+
+
+def find(search: Search, reader: Reader, select: Callable[[list[Paper]], list[Paper]]) -> list[Paper] | None:
+    """The papers ``select`` shows of every stored paper, reading only candidates; None when
+    the index cannot narrow the search."""
+    lookups = {id(w): word_tokens(w, reader.categories) for w in _words(search.node)}
+    tokens = {t for lookup in lookups.values() if lookup for t in (*lookup.anywhere, *lookup.in_title)}
+    found = reader.postings(sorted(tokens | set(search.within)))
+    candidates = _candidates(search.node, lookups, found)
+    if candidates is None:
+        return None
+    if search.within:
+        candidates &= set().union(*(found.get(t, set()) for t in search.within))
+    bounds = _bounds(search, candidates, lookups, found)
+    shown: list[Paper] = []
+    for bound in sorted(set(bounds.values()), reverse=True):
+        if _full(shown, search) and _points(shown[-1].match.score) > bound:
+            break  # no paper bounded this low can beat the ones shown
+        names = reader.names(k for k, b in bounds.items() if b == bound)
+        entries = reader.entries(list(names.values()))
+        order = sorted((e for e in entries.values() if _may_show(e, search)), key=_entry_key, reverse=True)
+        while order:
+            size = _batch(shown, search)
+            part, order = order[:size], order[size:]
+            shown = select([*shown, *reader.papers([f"{e.id}@{e.digest}" for e in part]).values()])
+            if order and _full(shown, search) and _key(shown[-1]) >= (bound, *_entry_key(order[0])):
+                return shown  # the rest of this group and every lower one rank below
+    return shown
+
+
+def _batch(shown: list[Paper], search: Search) -> int:
+    """How many candidates to read next: the places left and a quarter more (a few fail the
+    exact match), or a few when every place is taken by a paper a candidate might still beat."""
+    return max((search.limit - len(shown)) * 5 // 4, MIN_BATCH)
+
+
+def _full(shown: list[Paper], search: Search) -> bool:
+    return len(shown) >= search.limit
+
+
+def _points(score: float) -> float:
+    """A score as bounds are compared: sums of the same points, added in another order, agree."""
+    return round(score, 6)
+
+
+def _words(node: Node) -> list[Word]:
+    return [node] if isinstance(node, Word) else [*_words(node.left), *_words(node.right)]
+
+
+def _candidates(node: Node, lookups: dict[int, Lookup | None], found: dict[str, set[int]]) -> set[int] | None:
+    """The keys of the papers ``node`` may match (None: any paper may)."""
+    if isinstance(node, Word):
+        lookup = lookups[id(node)]
+        return None if lookup is None else set().union(*(found.get(t, set()) for t in lookup.anywhere))
+    left = _candidates(node.left, lookups, found)
+    if node.op == "ANDNOT":
+        return left
+    right = _candidates(node.right, lookups, found)
+    if node.op == "OR":
+        return None if left is None or right is None else left | right
+    if left is None or right is None:
+        return left if right is None else right
+    return left & right
+
+
+def _bounds(
+    search: Search, candidates: set[int], lookups: dict[int, Lookup | None], found: dict[str, set[int]]
+) -> dict[int, float]:
+    """Each candidate's highest possible score: the points of every scored word it may hold
+    (``core.text.scoring``), kept when that reaches the minimum score."""
+    bounds = dict.fromkeys(candidates, 0.0)
+    for word in search.scored:
+        points = word.weight * (KEYWORD_POINTS if word.field != "cat" else 0.0)
+        bonus = word.weight * TITLE_BONUS if word.field in ("ti", "all") else 0.0
+        lookup = lookups[id(word)]
+        if lookup is None:  # not indexed: it may be anywhere
+            bounds = {k: b + points + bonus for k, b in bounds.items()}
+            continue
+        for tokens, gain in ((lookup.anywhere, points), (lookup.in_title, bonus)):
+            if gain:
+                for key in set().union(*(found.get(t, set()) for t in tokens)) & candidates:
+                    bounds[key] += gain
+    return {k: _points(b) for k, b in bounds.items() if _points(b) >= _points(search.min_score)}
+
+
+def _may_show(entry: Entry, search: Search) -> bool:
+    """Whether the feed's announce types may keep this paper (a category's feed sees a "new"
+    paper of another primary category as a cross-list)."""
+    kind = entry.announce_type
+    return kind in search.types or (search.crossed and kind == "new" and "cross" in search.types)
+
+
+def _entry_key(entry: Entry) -> tuple[datetime, str]:
+    return entry.announced, entry.id
+
+
+def _key(paper: Paper) -> tuple[float, datetime, str]:
+    return _points(paper.match.score), paper.announced, paper.id

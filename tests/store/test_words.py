@@ -1,0 +1,155 @@
+"""core.store.words and the word index each backend keeps: a segment per save, kept while any
+of its members is stored, covering the stored papers whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.models import Paper
+from core.store import Store
+from core.store.records import encode_paper, stored_name
+from core.store.sqlite import SqliteStore
+from core.store.upstash import RETIRED_TTL_S, WORDS, UpstashStore
+from core.store.words import WordsHead, plan_words
+from core.text.words import MAX_SEGMENT, decode, paper_tokens
+from tests.papers import make_paper
+from tests.redis_server import RedisServer
+from tests.upstash_shim import UpstashShim
+
+
+@pytest.fixture(scope="module")
+def stored(refreshed_sqlite: Path) -> list[Paper]:
+    return SqliteStore(refreshed_sqlite).load_papers()
+
+
+def _names(papers: list[Paper]) -> list[str]:
+    return [stored_name(encode_paper(p)[1]) for p in papers]
+
+
+def _holders(store: Store, token: str) -> set[str]:
+    """The names of the stored versions the index says hold ``token`` (not those it says are dead)."""
+    head = store.load_words()
+    members = store.load_members(list(head.segments))
+    found = store.load_postings(head, [token])
+    dead = {(s, o) for s, gone in head.dead.items() for o in decode(gone)}
+    return {members[s][o] for (s, _), ordinals in found.items() for o in decode(ordinals) if (s, o) not in dead}
+
+
+def test_each_save_indexes_what_it_wrote_and_keeps_what_is_still_stored(store: Store, stored: list[Paper]) -> None:
+    first, second = stored[:150], stored[150:300]
+    store.save_papers(first)
+    head = store.load_words()
+    assert head.covers
+    assert len(head.segments) == 1
+    assert head.count == 150
+    store.save_papers([*first, *second])  # a second day: one segment more, the first kept
+    head = store.load_words()
+    assert len(head.segments) == 2
+    assert head.count == 300
+    assert set(store.load_members(list(head.segments)).values()) == {tuple(_names(first)), tuple(_names(second))}
+    store.save_papers(second)  # the first day's papers age out: their segment goes
+    head = store.load_words()
+    assert list(store.load_members(list(head.segments)).values()) == [tuple(_names(second))]
+    assert set(head.categories) == {c for p in second for c in p.categories}
+
+
+def test_a_changed_paper_is_found_by_its_new_words_only(store: Store, stored: list[Paper]) -> None:
+    papers = stored[:50]
+    store.save_papers(papers)
+    revised = papers[0].model_copy(update={"title": "Zymurgy of qubits", "title_text": "Zymurgy of qubits"})
+    store.save_papers([revised, *papers[1:]])
+    assert _holders(store, "t:zymurgy") == {_names([revised])[0]}
+    assert _names([papers[0]])[0] not in _holders(store, "w:" + sorted(paper_tokens(papers[0]))[-1][2:])
+
+
+def test_a_store_from_before_the_index_is_indexed_whole_by_its_next_save(store: Store, stored: list[Paper]) -> None:
+    """Until then, readers are told the index does not cover the papers (they read every one)."""
+    papers = stored[:300]
+    store.save_papers(papers)
+    _forget_the_index(store)
+    assert store.load_words() == WordsHead()
+    store.save_catalog(store.load_index(), {})  # a next-day refresh that changed nothing
+    head = store.load_words()
+    assert head.covers
+    assert head.count == 300
+    assert sorted(n for m in store.load_members(list(head.segments)).values() for n in m) == sorted(_names(papers))
+
+
+def _forget_the_index(store: Store) -> None:
+    """What a store written by a version before the word index holds: no index at all."""
+    if isinstance(store, SqliteStore):
+        with store._connect() as conn:
+            conn.execute("DELETE FROM word_postings")
+            conn.execute("DELETE FROM word_segments")
+            conn.execute("DELETE FROM state WHERE key = 'words'")
+    else:
+        assert isinstance(store, UpstashStore)
+        keys = store.redis.call("KEYS", f"{WORDS}*")
+        store.redis.call("DEL", *keys)
+
+
+def test_a_save_indexing_more_than_a_segment_of_old_papers_leaves_the_rest_to_the_next() -> None:
+    """A store of any size is indexed in steps of at most MAX_SEGMENT papers read whole; until
+    the last, the head covers no generation (readers read every paper)."""
+    papers = {f"2411.{n:05d}@d": make_paper(id=f"2411.{n:05d}") for n in range(3)}
+    asked: list[list[str]] = []
+
+    def read(names: list[str]) -> dict[str, Paper]:
+        asked.append(names)
+        return {n: papers[n] for n in names}
+
+    first = plan_words("g1", WordsHead(), {}, list(papers), {}, read, cap=2)
+    assert first.head.covers == ""
+    assert first.segment is not None
+    assert len(first.segment.members) == 2
+    members = {"g1": list(first.segment.members)}
+    second = plan_words("g2", first.head, members, list(papers), {}, read, cap=2)
+    assert second.head.covers == "g2"
+    assert second.segment is not None
+    assert len(second.segment.members) == 1
+    assert asked == [list(papers)[:2], list(papers)[2:]]
+    assert MAX_SEGMENT >= 10_000
+
+
+def test_a_segment_of_a_stored_head_missing_from_the_store_is_dropped_and_its_papers_indexed_again() -> None:
+    papers = {"a@1": make_paper(id="2411.00001"), "b@1": make_paper(id="2411.00002")}
+    head = WordsHead("g1", {"g1": ["cs.AI"], "g0": ["cs.AI"]}, 2)
+    plan = plan_words("g2", head, {"g1": ["a@1"]}, list(papers), {}, lambda names: {n: papers[n] for n in names})
+    assert plan.kept == ["g1"]
+    assert plan.dropped == ["g0"]
+    assert plan.segment is not None
+    assert plan.segment.members == ("b@1",)
+    assert plan.head.covers == "g2"
+    assert set(plan.head.segments) == {"g1", "g2"}
+
+
+def test_upstash_segments_become_permanent_with_their_generation_and_retire_with_their_papers(
+    shim: UpstashShim, redis_server: RedisServer, stored: list[Paper]
+) -> None:
+    store = UpstashStore(shim.url, shim.token)
+    store.save_papers(stored[:100])
+    store.save_papers(stored[:200])
+    keys = store.redis.call("KEYS", f"{WORDS}:*")
+    assert keys
+    assert all(store.redis.call("TTL", k) == -1 for k in keys)
+    store.save_papers(stored[150:200])  # the first segment's papers are all gone
+    head = store.load_words()
+    gone = [k for k in store.redis.call("KEYS", f"{WORDS}:*") if k.split(":")[2] not in head.segments]
+    assert gone
+    assert all(0 < store.redis.call("TTL", k) <= RETIRED_TTL_S for k in gone)
+
+
+def test_upstash_spreads_a_large_segment_over_hashes_no_bigger_than_its_list_of_names(
+    shim: UpstashShim, stored: list[Paper]
+) -> None:
+    shim.max_record_bytes = 60_000
+    store = UpstashStore(shim.url, shim.token)
+    store.save_papers(stored)
+    head = store.load_words()
+    (segment,) = head.segments
+    assert head.shard_count(segment) > 4
+    assert _holders(store, "w:learning") == {
+        n for n, p in zip(_names(stored), stored, strict=True) if "w:learning" in paper_tokens(p)
+    }

@@ -18,10 +18,10 @@ URL render it once: the others wait for that rendering (``ResponseCache.get_or_r
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ MAX_BYTES = 32 * 2**20
 # zlib's default: a 260 KB feed shrinks to about a fifth in a few milliseconds, once per store
 # version (9 saves little more and takes several times longer).
 GZIP_LEVEL = 6
+GZIP_WBITS = 31  # zlib's gzip container (RFC 1952)
 VERSION_MAX_AGE_S = 1.0
 RENDER_LOCKS = 64  # misses of one URL share a lock; different URLs rarely do
 # What an entry costs besides its body: the key's digest, the entry and its ETag, the ordered
@@ -53,12 +54,13 @@ class Rendered:
 
     @classmethod
     def of(cls, body: bytes, last_modified: datetime | None, version: str) -> Rendered:
-        # mtime=0: the same bytes give the same gzip bytes, on every instance.
-        return cls(gzip.compress(body, GZIP_LEVEL, mtime=0), etag_of(body), last_modified, version)
+        # zlib's gzip form (wbits 31) writes no timestamp: the same bytes, the same gzip bytes, on
+        # every instance (and the gzip module, a cold start's import, is not needed).
+        return cls(zlib.compress(body, GZIP_LEVEL, wbits=GZIP_WBITS), etag_of(body), last_modified, version)
 
     def body(self) -> bytes:
         """The answer's bytes, uncompressed (for the rare client that does not take gzip)."""
-        return gzip.decompress(self.gzipped)
+        return zlib.decompress(self.gzipped, wbits=GZIP_WBITS)
 
 
 class ResponseCache:

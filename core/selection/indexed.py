@@ -18,17 +18,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import NamedTuple, Protocol
 
 from core.config import Config
 from core.models import Entry, Paper
 from core.selection.query import FeedQuery
 from core.text.matching import Node, Op, Word
-from core.text.scoring import KEYWORD_POINTS, TITLE_BONUS
+from core.text.scoring import points
 from core.text.words import Lookup, word_tokens
 
 MIN_BATCH = 10  # candidates read whole at a time, at least
+ENTRY_BATCH = 200  # candidates' entries read at a time, at least
+_LAST = "\U0010ffff"  # after every id
+_UNKNOWN = datetime.max.replace(tzinfo=UTC)  # a segment whose newest announcement is not known
+
+
+class Placed(NamedTuple):
+    """A key with its segment (``segment``: its place) and the newest announcement there."""
+
+    key: int
+    segment: int
+    newest: datetime | None
 
 
 class Reader(Protocol):
@@ -41,8 +52,15 @@ class Reader(Protocol):
     def postings(self, tokens: Sequence[str]) -> dict[str, set[int]]:
         """The keys of the papers holding each token (a key names one stored paper version)."""
 
+    def holding_any(self, tokens: Sequence[str]) -> set[int]:
+        """The keys of the papers holding any of these tokens (what a feed lists)."""
+
     def names(self, keys: Iterable[int]) -> dict[int, str]:
         """The stored name (``<id>@<digest>``) of each key."""
+
+    def placed(self, keys: Iterable[int]) -> list[Placed]:
+        """The keys in the order to read them: segment by segment, the segment announced most
+        recently first, and in each segment newest first (``core.text.words.build_segment``)."""
 
     def entries(self, names: Sequence[str]) -> dict[str, Entry]: ...
 
@@ -95,27 +113,80 @@ def find(search: Search, reader: Reader, select: Callable[[list[Paper]], list[Pa
     the index cannot narrow the search."""
     lookups = {id(w): word_tokens(w, reader.categories) for w in _words(search.node)}
     tokens = {t for lookup in lookups.values() if lookup for t in (*lookup.anywhere, *lookup.in_title)}
-    found = reader.postings(sorted(tokens | set(search.within)))
+    found = reader.postings(sorted(tokens))
     candidates = _candidates(search.node, lookups, found)
     if candidates is None:
         return None
     if search.within:
-        candidates &= set().union(*(found.get(t, set()) for t in search.within))
-    bounds = _bounds(search, candidates, lookups, found)
+        candidates &= reader.holding_any(search.within)
+    groups = _bounded(search, candidates, lookups, found)
     shown: list[Paper] = []
-    for bound in sorted(set(bounds.values()), reverse=True):
-        if _full(shown, search) and _points(shown[-1].match.score) > bound:
+    for bound in sorted(groups, reverse=True):
+        if _full(shown, search) and shown[-1].match.score > bound:
             break  # no paper bounded this low can beat the ones shown
-        names = reader.names(k for k, b in bounds.items() if b == bound)
-        entries = reader.entries(list(names.values()))
-        order = sorted((e for e in entries.values() if _may_show(e, search)), key=_entry_key, reverse=True)
-        while order:
-            size = _batch(shown, search)
-            part, order = order[:size], order[size:]
-            shown = select([*shown, *reader.papers([f"{e.id}@{e.digest}" for e in part]).values()])
-            if order and _full(shown, search) and _key(shown[-1]) >= (bound, *_entry_key(order[0])):
-                return shown  # the rest of this group and every lower one rank below
+        shown, certain = _read_group(search, reader, select, shown, bound, reader.placed(groups[bound]))
+        if certain:
+            break
     return shown
+
+
+Key = tuple[datetime, str]
+
+
+def _read_group(
+    search: Search,
+    reader: Reader,
+    select: Callable[[list[Paper]], list[Paper]],
+    shown: list[Paper],
+    bound: float,
+    placed: list[Placed],
+) -> tuple[list[Paper], bool]:
+    """The papers shown once the candidates of one bound are read, newest first, until no
+    candidate left (of this bound or a lower one) can beat them (then True), or to the last.
+
+    Their entries are read a batch at a time in ``placed`` order; an entry read is certain to
+    come before every candidate not read when it is newer than the frontier: the last entry
+    read in a segment begun, or the newest announcement of the next segment."""
+    pool: list[Entry] = []  # entries read whose papers are not
+    last: dict[int, Key] = {}  # per segment begun, the key of its last entry read
+    done = 0
+    while True:
+        frontier = _frontier(placed, done, last)
+        certain = sorted((e for e in pool if frontier is None or _entry_key(e) > frontier), key=_entry_key)
+        if not certain and done < len(placed):
+            chunk = placed[done : done + max(ENTRY_BATCH, 2 * _batch(shown, search))]
+            done += len(chunk)
+            names = reader.names(p.key for p in chunk)
+            entries = reader.entries(list(names.values()))
+            for p in chunk:
+                if (entry := entries.get(names.get(p.key, ""))) is not None:
+                    last[p.segment] = _entry_key(entry)
+                    if _may_show(entry, search):
+                        pool.append(entry)
+            continue
+        if not certain:
+            return shown, False
+        part = certain[-_batch(shown, search) :]  # the newest
+        chosen = {id(e) for e in part}
+        pool = [e for e in pool if id(e) not in chosen]
+        shown = select([*shown, *reader.papers([f"{e.id}@{e.digest}" for e in part]).values()])
+        rest = max([_entry_key(e) for e in pool] + ([frontier] if frontier is not None else []), default=None)
+        if rest is not None and _full(shown, search) and _key(shown[-1]) >= (bound, *rest):
+            return shown, True  # it beats every candidate left, of this bound and all lower ones
+
+
+def _frontier(placed: list[Placed], done: int, last: dict[int, Key]) -> Key | None:
+    """The newest key a candidate not read yet may have (None: all read): in the segment being
+    read, no newer than its last entry read; in the next one, than its newest announcement."""
+    if done >= len(placed):
+        return None
+    current = placed[done]
+    newest = (current.newest or _UNKNOWN, _LAST)
+    frontier = last.get(current.segment, newest)
+    following = next((p for p in placed[done:] if p.segment != current.segment), None)
+    if following is not None:
+        frontier = max(frontier, (following.newest or _UNKNOWN, _LAST))
+    return frontier
 
 
 def _batch(shown: list[Paper], search: Search) -> int:
@@ -126,11 +197,6 @@ def _batch(shown: list[Paper], search: Search) -> int:
 
 def _full(shown: list[Paper], search: Search) -> bool:
     return len(shown) >= search.limit
-
-
-def _points(score: float) -> float:
-    """A score as bounds are compared: sums of the same points, added in another order, agree."""
-    return round(score, 6)
 
 
 def _words(node: Node) -> list[Word]:
@@ -153,24 +219,34 @@ def _candidates(node: Node, lookups: dict[int, Lookup | None], found: dict[str, 
     return left & right
 
 
-def _bounds(
+def _bounded(
     search: Search, candidates: set[int], lookups: dict[int, Lookup | None], found: dict[str, set[int]]
-) -> dict[int, float]:
-    """Each candidate's highest possible score: the points of every scored word it may hold
-    (``core.text.scoring``), kept when that reaches the minimum score."""
+) -> dict[float, list[int]]:
+    """The candidates by their highest possible score: the points of every scored word each
+    may hold (``core.text.scoring.points``), those under the minimum score left out.
+
+    The points are added word by word in the query's order, as a match's hits are (in the
+    query's order, a subset of these words), and float addition never decreases when a
+    non-negative term is added: so a paper's score is never above its bound, to the last bit."""
     bounds = dict.fromkeys(candidates, 0.0)
     for word in search.scored:
-        points = word.weight * (KEYWORD_POINTS if word.field != "cat" else 0.0)
-        bonus = word.weight * TITLE_BONUS if word.field in ("ti", "all") else 0.0
         lookup = lookups[id(word)]
         if lookup is None:  # not indexed: it may be anywhere
-            bounds = {k: b + points + bonus for k, b in bounds.items()}
+            bounds = {k: b + points(word.weight, word.field, word.field in ("ti", "all")) for k, b in bounds.items()}
             continue
-        for tokens, gain in ((lookup.anywhere, points), (lookup.in_title, bonus)):
-            if gain:
-                for key in set().union(*(found.get(t, set()) for t in tokens)) & candidates:
-                    bounds[key] += gain
-    return {k: _points(b) for k, b in bounds.items() if _points(b) >= _points(search.min_score)}
+        anywhere = set().union(*(found.get(t, set()) for t in lookup.anywhere)) & candidates
+        title = set().union(*(found.get(t, set()) for t in lookup.in_title)) & anywhere
+        for keys, gain in (
+            (anywhere - title, points(word.weight, word.field, False)),
+            (title, points(word.weight, word.field, True)),
+        ):
+            for key in keys:
+                bounds[key] += gain
+    groups: dict[float, list[int]] = {}
+    for key, bound in bounds.items():
+        if bound >= search.min_score:
+            groups.setdefault(bound, []).append(key)
+    return groups
 
 
 def _may_show(entry: Entry, search: Search) -> bool:
@@ -185,4 +261,4 @@ def _entry_key(entry: Entry) -> tuple[datetime, str]:
 
 
 def _key(paper: Paper) -> tuple[float, datetime, str]:
-    return _points(paper.match.score), paper.announced, paper.id
+    return paper.match.score, paper.announced, paper.id

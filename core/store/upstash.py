@@ -585,8 +585,11 @@ def _segment_keys(segment: str, shards: int) -> list[str]:
 
 
 def _shard(token: str, shards: int) -> int:
-    """Which of a segment's hashes holds ``token`` (the same in every process: not ``hash``)."""
-    return zlib.crc32(token.encode()) % shards
+    """Which of a segment's hashes holds ``token``: by the first two letters of its word,
+    whatever its field, so a word's forms (``t:agent``, ``w:agents``) and a topic's categories
+    (``c:cs.AI``, ``c:cs.LG``) are read from one hash of each segment. (``crc32``: the same in
+    every process, unlike ``hash``.)"""
+    return zlib.crc32(token[2:4].encode()) % shards
 
 
 def _state(raw: str | None) -> RefreshState:

@@ -16,7 +16,12 @@ TITLE_BONUS = 0.5
 
 def hit_points(hit: KeywordHit) -> float:
     """A matched term's weight times (1, plus 0.5 when in the title); category terms only filter."""
-    return hit.weight * ((KEYWORD_POINTS if hit.field != "cat" else 0.0) + (TITLE_BONUS if hit.in_title else 0.0))
+    return points(hit.weight, hit.field, hit.in_title)
+
+
+def points(weight: float, field: str, in_title: bool) -> float:
+    """What a term of this weight and field found (in the title or not) adds to a score."""
+    return weight * ((KEYWORD_POINTS if field != "cat" else 0.0) + (TITLE_BONUS if in_title else 0.0))
 
 
 def score_hits(hits: Iterable[KeywordHit]) -> float:

@@ -6,7 +6,8 @@ case, split into runs of word characters), each under a field prefix: ``t:`` wor
 title, ``w:`` words of the title and the abstract, ``u:`` words of the author names, and
 ``c:`` its categories and ``f:`` the followed categories it is listed under, as written. A
 ``Segment`` indexes the versions one save wrote: its ``members`` (names ``<id>@<digest>``, so a
-segment never changes) and, per token, the ordinals of the members that hold it. The store
+segment never changes; the most recently announced first) and, per token, the ordinals of the
+members that hold it. The store
 keeps the segments whose members are still stored (core.store.words).
 
 The tokens a query word is looked up by (``word_tokens``) find a superset of the papers the
@@ -91,6 +92,7 @@ class Segment:
     name: str
     members: tuple[str, ...]
     postings: dict[str, str]
+    newest: str = ""  # when its first member was announced (ISO 8601); the others no later
 
     @property
     def categories(self) -> set[str]:
@@ -98,12 +100,15 @@ class Segment:
 
 
 def build_segment(name: str, papers: Sequence[tuple[str, Paper]]) -> Segment:
-    """The segment of these paper versions (each with its stored name)."""
+    """The segment of these paper versions (each with its stored name), the most recently
+    announced first: a reader takes the newest candidates of a segment first, in ordinal order."""
+    ordered = sorted(papers, key=lambda named: (named[1].announced, named[1].id), reverse=True)
     found: dict[str, list[int]] = {}
-    for ordinal, (_, paper) in enumerate(papers):
+    for ordinal, (_, paper) in enumerate(ordered):
         for token in paper_tokens(paper):
             found.setdefault(token, []).append(ordinal)
-    return Segment(name, tuple(n for n, _ in papers), {t: encode(o) for t, o in found.items()})
+    newest = ordered[0][1].announced.isoformat() if ordered else ""
+    return Segment(name, tuple(n for n, _ in ordered), {t: encode(o) for t, o in found.items()}, newest)
 
 
 def encode(ordinals: Sequence[int]) -> str:

@@ -13,15 +13,19 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from core.models import Entry, Paper
+from core.selection.indexed import Placed
 from core.store import Store
 from core.store.words import WordsHead
 from core.text.words import decode
 
 # Postings kept, in ordinals (4 bytes each): the most used words of a large store.
 REMEMBERED_ORDINALS = 4_000_000
+REMEMBERED_KEYS = 1_000_000  # keys (about 60 bytes each in a set) of the head's tokens asked most recently
 _SHIFT = 32  # a key is the segment's place in the head, shifted, plus the ordinal
+_UNKNOWN = datetime.max.replace(tzinfo=UTC)
 
 
 class SegmentCache:
@@ -85,13 +89,40 @@ def _only(head: WordsHead, segments: Sequence[str]) -> WordsHead:
     return WordsHead(head.covers, {s: head.segments[s] for s in segments}, head.count, head.shards)
 
 
+class KeySets:
+    """Each token's keys at one head (its postings over every segment, the dead left out), the
+    most recently asked kept: a topic's categories are the same tokens request after request."""
+
+    def __init__(self, remember: int = REMEMBERED_KEYS) -> None:
+        self.remember = remember
+        self._sets: OrderedDict[str, set[int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def known(self, tokens: Sequence[str]) -> dict[str, set[int]]:
+        with self._lock:
+            found = {t: self._sets[t] for t in tokens if t in self._sets}
+            for token in found:
+                self._sets.move_to_end(token)
+            return found
+
+    def keep(self, sets: dict[str, set[int]]) -> None:
+        with self._lock:
+            for token, keys in sets.items():
+                if token not in self._sets:
+                    self._sets[token] = keys
+                    self._size += len(keys)
+            while self._size > self.remember and len(self._sets) > 1:
+                self._size -= len(self._sets.popitem(last=False)[1])
+
+
 class WordIndex:
-    """This instance's view of the word index: the head of the store version last read, and
-    the segments' cache."""
+    """This instance's view of the word index: the head of the store version last read, the
+    segments' cache, and the keys of that head's tokens."""
 
     def __init__(self) -> None:
         self.segments = SegmentCache()
-        self._head: tuple[str, WordsHead] | None = None
+        self._head: tuple[str, WordsHead, KeySets] | None = None
         self._lock = threading.Lock()
 
     def reader(self, store: Store, version: str) -> WordReader | None:
@@ -99,19 +130,24 @@ class WordIndex:
         the stored papers whole (a store from before it, not yet indexed by a refresh)."""
         with self._lock:
             if self._head is None or self._head[0] != version:
-                self._head = (version, store.load_words())
-                self.segments.forget_others(self._head[1])
-            head = self._head[1]
-        return WordReader(store, head, self.segments) if head.covers else None
+                head = store.load_words()
+                if self._head is None or self._head[1] != head:
+                    self._head = (version, head, KeySets())
+                    self.segments.forget_others(head)
+                else:  # another save of the state only: the same index
+                    self._head = (version, head, self._head[2])
+            _, head, keys = self._head
+        return WordReader(store, head, self.segments, keys) if head.covers else None
 
 
 class WordReader:
     """``core.selection.indexed.Reader`` over one head of the store's word index."""
 
-    def __init__(self, store: Store, head: WordsHead, cache: SegmentCache) -> None:
+    def __init__(self, store: Store, head: WordsHead, cache: SegmentCache, keys: KeySets) -> None:
         self.store = store
         self.head = head
         self.cache = cache
+        self.keys = keys
         self._order = list(head.segments)
         # Members no longer stored (an older version of a paper, or one gone): never candidates.
         self._dead = {p << _SHIFT | o for p, s in enumerate(self._order) for o in decode(head.dead.get(s, ""))}
@@ -126,6 +162,21 @@ class WordReader:
         return self.head.count
 
     def postings(self, tokens: Sequence[str]) -> dict[str, set[int]]:
+        known = self.keys.known(tokens)
+        if missing := [t for t in tokens if t not in known]:
+            made = self._keys(missing)
+            self.keys.keep(made)
+            known |= made
+        return known
+
+    def holding_any(self, tokens: Sequence[str]) -> set[int]:
+        name = "|".join(sorted(tokens))  # no token holds "|": remembered beside the tokens
+        if (known := self.keys.known([name]).get(name)) is None:
+            known = set().union(*self.postings(tokens).values())
+            self.keys.keep({name: known})
+        return known
+
+    def _keys(self, tokens: Sequence[str]) -> dict[str, set[int]]:
         found = self.cache.postings(self.store, self.head, tokens)
         keys: dict[str, set[int]] = {t: set() for t in tokens}
         for place, segment in enumerate(self._order):
@@ -149,6 +200,11 @@ class WordReader:
             if listed is not None and (key & mask) < len(listed):
                 named[key] = listed[key & mask]
         return named
+
+    def placed(self, keys: Iterable[int]) -> list[Placed]:
+        newest = [datetime.fromisoformat(self.head.newest[s]) if self.head.newest.get(s) else None for s in self._order]
+        ordered = sorted(keys, key=lambda k: (newest[k >> _SHIFT] or _UNKNOWN, -(k >> _SHIFT), -k), reverse=True)
+        return [Placed(k, k >> _SHIFT, newest[k >> _SHIFT]) for k in ordered]
 
     def entries(self, names: Sequence[str]) -> dict[str, Entry]:
         return self.store.load_entries(names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from core.config import parse_config
 from core.models import Entry, Paper
-from core.selection.indexed import find, search_of
+from core.selection.indexed import Placed, find, search_of
 from core.selection.query import FeedQuery
 from core.selection.select import as_seen_in, select_papers
 from core.selection.topics import topic_papers, topic_query
@@ -42,8 +43,16 @@ class MemoryReader:
             for t in tokens
         }
 
+    def holding_any(self, tokens: Sequence[str]) -> set[int]:
+        return set().union(*self.postings(tokens).values())
+
     def names(self, keys: Iterable[int]) -> dict[int, str]:
         return {k: self.segments[k >> 32].members[k & 0xFFFFFFFF] for k in keys}
+
+    def placed(self, keys: Iterable[int]) -> list[Placed]:
+        newest = [datetime.fromisoformat(s.newest) for s in self.segments]
+        ordered = sorted(keys, key=lambda k: (newest[k >> 32], -(k >> 32), -k), reverse=True)
+        return [Placed(k, k >> 32, newest[k >> 32]) for k in ordered]
 
     def entries(self, names: Sequence[str]) -> dict[str, Entry]:
         return {n: self.by_name[n][0] for n in names}

@@ -12,7 +12,7 @@ from core.store import Store
 from core.store.records import encode_paper, stored_name
 from core.store.sqlite import SqliteStore
 from core.store.upstash import RETIRED_TTL_S, WORDS, UpstashStore
-from core.store.words import WordsHead, plan_words
+from core.store.words import SMALL_SEGMENT, WordsHead, plan_words
 from core.text.words import MAX_SEGMENT, decode, paper_tokens
 from tests.papers import make_paper
 from tests.redis_server import RedisServer
@@ -38,20 +38,21 @@ def _holders(store: Store, token: str) -> set[str]:
 
 
 def test_each_save_indexes_what_it_wrote_and_keeps_what_is_still_stored(store: Store, stored: list[Paper]) -> None:
-    first, second = stored[:150], stored[150:300]
+    first, second = stored[:SMALL_SEGMENT], stored[SMALL_SEGMENT:]
     store.save_papers(first)
     head = store.load_words()
     assert head.covers
     assert len(head.segments) == 1
-    assert head.count == 150
+    assert head.count == SMALL_SEGMENT
     store.save_papers([*first, *second])  # a second day: one segment more, the first kept
     head = store.load_words()
     assert len(head.segments) == 2
-    assert head.count == 300
-    assert set(store.load_members(list(head.segments)).values()) == {tuple(_names(first)), tuple(_names(second))}
+    assert head.count == len(stored)
+    members = store.load_members(list(head.segments)).values()
+    assert {frozenset(m) for m in members} == {frozenset(_names(first)), frozenset(_names(second))}
     store.save_papers(second)  # the first day's papers age out: their segment goes
     head = store.load_words()
-    assert list(store.load_members(list(head.segments)).values()) == [tuple(_names(second))]
+    assert [set(m) for m in store.load_members(list(head.segments)).values()] == [set(_names(second))]
     assert set(head.categories) == {c for p in second for c in p.categories}
 
 
@@ -75,6 +76,26 @@ def test_a_store_from_before_the_index_is_indexed_whole_by_its_next_save(store: 
     assert head.covers
     assert head.count == 300
     assert sorted(n for m in store.load_members(list(head.segments)).values() for n in m) == sorted(_names(papers))
+
+
+def test_small_segments_are_merged_into_the_next(store: Store, stored: list[Paper]) -> None:
+    """A save of a few summaries makes a small segment: a reader asks every segment for its
+    words, so small ones are merged into the next save's, and the segments stay about one a day."""
+    for end in (50, 100, 150):
+        store.save_papers(stored[:end])
+        head = store.load_words()
+        assert len(head.segments) == 1, end
+        assert sorted(n for m in store.load_members(list(head.segments)).values() for n in m) == sorted(
+            _names(stored[:end])
+        )
+    store.save_papers(stored)  # a whole day: its segment is not small, and the small one goes into it
+    assert len(store.load_words().segments) == 1
+    store.save_papers([*stored, *_revised(stored[:3])])
+    assert len(store.load_words().segments) == 2  # the large one stays; the small new one too, for now
+
+
+def _revised(papers: list[Paper]) -> list[Paper]:
+    return [p.model_copy(update={"id": f"2412.{n:05d}"}) for n, p in enumerate(papers)]
 
 
 def _forget_the_index(store: Store) -> None:
@@ -129,12 +150,12 @@ def test_upstash_segments_become_permanent_with_their_generation_and_retire_with
     shim: UpstashShim, redis_server: RedisServer, stored: list[Paper]
 ) -> None:
     store = UpstashStore(shim.url, shim.token)
-    store.save_papers(stored[:100])
-    store.save_papers(stored[:200])
+    store.save_papers(stored[:SMALL_SEGMENT])
+    store.save_papers(stored)
     keys = store.redis.call("KEYS", f"{WORDS}:*")
     assert keys
     assert all(store.redis.call("TTL", k) == -1 for k in keys)
-    store.save_papers(stored[150:200])  # the first segment's papers are all gone
+    store.save_papers(stored[250:])  # the first segment's papers are gone, the second is small
     head = store.load_words()
     gone = [k for k in store.redis.call("KEYS", f"{WORDS}:*") if k.split(":")[2] not in head.segments]
     assert gone
@@ -150,6 +171,10 @@ def test_upstash_spreads_a_large_segment_over_hashes_no_bigger_than_its_list_of_
     head = store.load_words()
     (segment,) = head.segments
     assert head.shard_count(segment) > 4
+    shim.reset_counts()  # a word's forms in every field, and a topic's categories: one hash each
+    store.load_postings(head, ["w:agent", "w:agents", "w:agentes", "t:agent", "t:agents", "t:agentes"])
+    store.load_postings(head, ["c:cs.AI", "c:cs.CL", "c:cs.LG", "c:cs.CV"])
+    assert shim.commands["HMGET"] == 2
     assert _holders(store, "w:learning") == {
         n for n, p in zip(_names(stored), stored, strict=True) if "w:learning" in paper_tokens(p)
     }

@@ -10,8 +10,8 @@ redis-server, enforcing the 10 MB limit):
   filled again before each), peak Python memory (tracemalloc), and on Upstash the bytes sent
   and received;
 - on a fresh app (a new instance): a default feed, then the first filtered feed (it reads the
-  store version's papers), then a default, a filtered and a topic feed, each rendered (a new
-  URL every time): median of 5.
+  word index's postings of its words and its best candidates), then a default, a filtered and
+  a topic feed, each rendered (a new URL every time): median of 5.
 
 Baseline in the same run: the same refresh on an empty store. Every time is given as wall
 time and CPU time of this process (``time.process_time``: the machine is shared, so CPU time

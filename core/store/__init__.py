@@ -6,7 +6,9 @@ ranked set at once, writing only the papers that are new or changed; feed reques
 with one or two round trips each (a reader's "Like" writes only the feedback record, by
 compare-and-set). Next to each paper the store keeps its ``Entry`` (its place in the
 feeds, without its text): a refresh reads the entries of all stored papers and the papers
-themselves only where something changed.
+themselves only where something changed. Each save also indexes the words of the versions it
+wrote (``words``, core.text.words), so a filtered feed reads the postings of its words and
+then only its candidates.
 """
 
 from __future__ import annotations

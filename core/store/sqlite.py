@@ -136,16 +136,25 @@ class SqliteStore:
                 "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
                 [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
             )
-            self._save_words(conn, generation, [stored_name(e) for e in entries], indexed)
+            self._save_words(conn, generation, entries, indexed)
         return entries
 
     def _save_words(
-        self, conn: sqlite3.Connection, generation: str, live: list[str], written: dict[str, Paper]
+        self, conn: sqlite3.Connection, generation: str, entries: list[Entry], written: dict[str, Paper]
     ) -> None:
         """The word index of this save (core.store.words), in its transaction."""
         head = WordsHead.loads(self._state_value(conn, "words"))
         members = {s: m.split("\n") for s, m in conn.execute("SELECT segment, members FROM word_segments")}
-        plan = plan_words(generation, head, members, live, written, lambda names: self._named(conn, names))
+        placed = {stored_name(e): (e.announced, e.id) for e in entries}
+        plan = plan_words(
+            generation,
+            head,
+            members,
+            placed,
+            written,
+            lambda names: self._named(conn, names),
+            lambda segments: _segment_postings(conn, segments),
+        )
         gone = [(s,) for s in members if s not in plan.head.segments]
         conn.executemany("DELETE FROM word_postings WHERE segment = ?", gone)
         conn.executemany("DELETE FROM word_segments WHERE segment = ?", gone)
@@ -395,6 +404,15 @@ def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: M
     rows = [(i, e.id, encoded[name]) for i, (name, e) in enumerate(zip(names, entries, strict=True))]
     conn.executemany("INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)", rows)
     return encoded
+
+
+def _segment_postings(conn: sqlite3.Connection, segments: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Every posting of these word index segments, by segment and token."""
+    found: dict[str, dict[str, str]] = {s: {} for s in segments}
+    for segment in segments:  # the table's key begins with the segment: a range each
+        rows = conn.execute("SELECT token, ordinals FROM word_postings WHERE segment = ?", (segment,))
+        found[segment] = dict(rows.fetchall())
+    return found
 
 
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:

@@ -95,6 +95,7 @@ LIKED_IDS = PREFIX + "liked-ids"
 LIKED_SWEPT = PREFIX + "liked-swept"
 VECTOR = PREFIX + "vec:"
 WORDS = PREFIX + "words"  # the word index's head; its segments under arb:words:<gen>
+WORDS_PENDING = PREFIX + "words-pending"  # the segment a save wrote before its switch
 SHARD_FLOOR = 64_000  # bytes: a segment smaller than this is one hash
 MEMBERS_CHUNK = 5  # segments' member lists per MGET (at most MAX_SEGMENT names each, ~1.6 MB)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
@@ -130,6 +131,7 @@ class UpstashStore:
         # lists never change, so the save after load_index need not read the list again.
         self._names: tuple[str, list[str]] = ("", [])
         self._legacy = False  # the last manifest read names papers in the old layout's hashes
+        self._doomed_words: list[str] = []  # keys of word index segments the running save deletes
 
     def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
@@ -186,11 +188,7 @@ class UpstashStore:
         manifest = {"gen": gen, "keys": sorted(lists), "count": len(entries), "layout": LAYOUT}
         manifest |= {"moved": True} if moved else {}
         switch: list[Command] = [["SET", MANIFEST, json.dumps(manifest)], ["SET", WORDS, words.head.dumps()]]
-        made = _segment_keys(words.segment.name, words.head.shards[words.segment.name]) if words.segment else []
-        switch += [["PERSIST", key] for key in [*lists, *made]]
-        switch += [
-            ["EXPIRE", key, RETIRED_TTL_S] for seg in words.dropped for key in _segment_keys(seg, words.shards(seg))
-        ]
+        switch += [["DEL", WORDS_PENDING], *[["PERSIST", key] for key in lists]]
         switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
         if old.get("moved"):  # the papers left the old hashes a save ago: no reader needs them now
             switch.append(["DEL", LEGACY_PAPERS, LEGACY_ENTRIES])
@@ -201,17 +199,29 @@ class UpstashStore:
         removals: list[Command] = [
             ["DEL", *[PAPER + n for n in b], *[ENTRY + n for n in b]] for b in _chunks(gone, 500)
         ]
+        removals += [["DEL", *b] for b in _chunks(self._doomed_words, 500)]
         self._pipelined("removal of old papers", removals)
         return entries
 
     def _write_words(self, gen: str, entries: Sequence[Entry], written: dict[str, Paper]) -> WordsPlan:
-        """The word index of generation ``gen`` (core.store.words): its new segment written,
-        to expire unless the switch to ``gen`` makes it permanent. A segment's postings are
-        spread over hashes (shards) each about the size of its list of members at most, so no
-        key outgrows a list of names (Upstash refuses any over 100 MB)."""
-        head = WordsHead.loads(self._call("GET words", self.redis.call, "GET", WORDS))
+        """The word index of generation ``gen`` (core.store.words): its new segment written
+        and named in ``arb:words-pending`` until the switch to ``gen``, so that if this save
+        dies first the next one deletes it (the segments the last save retired go after the
+        switch, as retired paper versions do). A
+        segment's postings are spread over hashes (shards) each about the size of its list of
+        members at most, so no key outgrows a list of names (Upstash refuses any over 100 MB)."""
+        raw, pending = self._call("MGET words", self.redis.call, "MGET", WORDS, WORDS_PENDING)
+        head = WordsHead.loads(raw)
+        orphans = [(s, int(n)) for s, n in json.loads(pending or "{}").items() if s not in head.segments]
+        self._pipelined("removal of unused word index", [["DEL", *_segment_keys(s, n)] for s, n in orphans])
+        self._doomed_words = [key for segment, shards in head.retired.items() for key in _segment_keys(segment, shards)]
         members = self.load_members(list(head.segments))
-        plan = plan_words(gen, head, members, [stored_name(e) for e in entries], written, self._named_stored)
+        placed = {stored_name(e): (e.announced, e.id) for e in entries}
+        plan = plan_words(
+            gen, head, members, placed, written, self._named_stored, lambda segments: self._postings_of(head, segments)
+        )
+        retired = {s: head.shard_count(s) for s in plan.dropped}
+        plan = replace(plan, head=replace(plan.head, retired=retired))
         if (segment := plan.segment) is None:
             return plan
         listed = "\n".join(segment.members)
@@ -222,13 +232,24 @@ class UpstashStore:
         for token, ordinals in fields:
             split[_shard(token, shards)].append((token, ordinals))
         keys = _segment_keys(segment.name, shards)
-        writes: list[Command] = [["SET", keys[-1], listed, "EX", PENDING_TTL_S]]
+        self._call("SET words pending", self.redis.call, "SET", WORDS_PENDING, json.dumps({gen: shards}))
+        writes: list[Command] = [["SET", keys[-1], listed]]
         for key, pairs in zip(keys, split, strict=False):
             for batch in _sized_batches(pairs, lambda pair: len(pair[0]) + len(pair[1]) + 8):
                 writes.append(["HSET", key, *(part for pair in batch for part in pair)])
-            writes.append(["EXPIRE", key, PENDING_TTL_S])
         self._pipelined("write of the word index", writes)
         return replace(plan, head=replace(plan.head, shards={**plan.head.shards, segment.name: shards}))
+
+    def _postings_of(self, head: WordsHead, segments: list[str]) -> dict[str, dict[str, str]]:
+        """Every posting of these segments (to merge them): each hash whole, one by one (each
+        is about the size of the segment's list of names)."""
+        found: dict[str, dict[str, str]] = {}
+        for segment in segments:
+            found[segment] = {}
+            for key in _segment_keys(segment, head.shard_count(segment))[:-1]:
+                flat = self._call("HGETALL words", self.redis.call, "HGETALL", key)
+                found[segment].update(zip(flat[::2], flat[1::2], strict=True))
+        return found
 
     def load_words(self) -> WordsHead:
         raw, told = self._call("MGET manifest words", self.redis.call, "MGET", MANIFEST, WORDS)

@@ -13,16 +13,18 @@ the generation it reads, and otherwise reads every paper as before.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.models import Paper
-from core.text.words import MAX_SEGMENT, Segment, build_segment, encode
+from core.text.words import MAX_SEGMENT, Placing, Segment, build_segment, encode
 
 # A segment holding fewer stored papers than this (a save of a few summaries, of a day's late
 # papers) is merged into the next save's: a reader asks each segment for its words, so the
 # segments stay about one a day.
 SMALL_SEGMENT = 200
+MERGE_FAN = 4  # segments of about the same size merged into one
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class WordsHead:
     # Per segment, the ordinals (encoded) of members no longer stored (a paper changed or gone).
     dead: dict[str, str] = field(default_factory=dict)
     newest: dict[str, str] = field(default_factory=dict)  # per segment, its first member's announcement
+    # Segments this head's save dropped, with their hashes, for the next save to delete (Upstash:
+    # a reader of the generation before may still read them meanwhile).
+    retired: dict[str, int] = field(default_factory=dict)
 
     def shard_count(self, segment: str) -> int:
         return self.shards.get(segment, 1)
@@ -47,7 +52,8 @@ class WordsHead:
 
     def dumps(self) -> str:
         fields = {"covers": self.covers, "segments": self.segments, "count": self.count}
-        return json.dumps({**fields, "shards": self.shards, "dead": self.dead, "newest": self.newest})
+        more = {"shards": self.shards, "dead": self.dead, "newest": self.newest, "retired": self.retired}
+        return json.dumps({**fields, **more})
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> WordsHead:
@@ -58,7 +64,8 @@ class WordsHead:
             shards = {str(k): int(v) for k, v in data.get("shards", {}).items()}
             dead = {str(k): str(v) for k, v in data.get("dead", {}).items()}
             newest = {str(k): str(v) for k, v in data.get("newest", {}).items()}
-            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest)
+            retired = {str(k): int(v) for k, v in data.get("retired", {}).items()}
+            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest, retired)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
 
@@ -83,27 +90,32 @@ def plan_words(
     generation: str,
     head: WordsHead,
     members: Mapping[str, Sequence[str]],
-    live: Sequence[str],
+    placed: Mapping[str, Placing],
     written: Mapping[str, Paper],
     read: Callable[[list[str]], Mapping[str, Paper]],
+    postings: Callable[[list[str]], Mapping[str, Mapping[str, str]]],
     cap: int = MAX_SEGMENT,
 ) -> WordsPlan:
-    """The index after a save of generation ``generation`` whose stored versions are ``live``
-    (names), ``written`` (by name) the versions it wrote: ``members`` of the head's segments as
-    stored (a segment missing there is dropped), and ``read`` the stored papers of names no
-    segment holds, at most ``cap`` of them."""
-    stored = set(live)
+    """The index after a save of generation ``generation`` whose stored versions are ``placed``
+    (by name, best first, with when each was announced), ``written`` (by name) the versions it
+    wrote: ``members`` of the head's segments as stored (a segment missing there is dropped),
+    ``read`` the stored papers of names no segment holds (at most ``cap`` of them), and
+    ``postings`` every posting of segments to merge."""
+    stored = placed.keys()
     alive = {s: sum(n in stored for n in members[s]) for s in head.segments if s in members}
     kept = [s for s, count in alive.items() if count]
-    small = [s for s in kept if alive[s] < SMALL_SEGMENT]
-    if len(small) > 1 or (small and written):  # merged into this save's segment
-        kept = [s for s in kept if s not in small]
-    covered = {n for s in kept for n in members[s]}
-    wanted = [n for n in live if n not in covered]
+    merging = _to_merge(kept, alive, bool(written))
+    kept = [s for s in kept if s not in merging]
+    covered = {n for s in [*kept, *merging] for n in members[s]}
+    wanted = [n for n in placed if n not in covered]
     lacking = [n for n in wanted if n not in written]
     found = {**written, **read(lacking[:cap])} if lacking else written
     chosen = [(n, found[n]) for n in wanted if n in found]
-    segment = build_segment(generation, chosen) if chosen else None
+    segment = None
+    if chosen or merging:
+        parts = postings(merging)
+        merged = [(members[s], parts.get(s, {})) for s in merging]
+        segment = build_segment(generation, chosen, merged, placed)
     segments = {s: head.segments[s] for s in kept}
     shards = {s: head.shards[s] for s in kept if s in head.shards}
     newest = {s: head.newest.get(s, "") for s in kept}
@@ -114,5 +126,24 @@ def plan_words(
     # Whole when every stored version was indexed (one that cannot be read is never shown).
     whole = len(lacking) <= cap
     dropped = [s for s in head.segments if s not in segments]
-    after = WordsHead(generation if whole else "", segments, len(live), shards, dead, newest)
+    after = WordsHead(generation if whole else "", segments, len(placed), shards, dead, newest)
     return WordsPlan(segment, kept, dropped, after, head)
+
+
+def _to_merge(kept: list[str], alive: Mapping[str, int], writing: bool) -> list[str]:
+    """The segments to merge into this save's: the small ones (a save of a few summaries, of a
+    day's late papers), when there is more than one or this save writes papers anyway; else
+    ``MERGE_FAN`` or more of about the same size (their stored papers within a factor of
+    ``MERGE_FAN``), the smallest such, at most ``MAX_SEGMENT`` papers in all. So a store has
+    about ``MERGE_FAN`` segments of each size (a logarithm of the store's), and each paper's
+    postings are rewritten a few times in its life."""
+    small = [s for s in kept if alive[s] < SMALL_SEGMENT]
+    if len(small) > 1 or (small and writing):
+        return small
+    tiers: dict[int, list[str]] = {}
+    for s in kept:
+        tiers.setdefault(int(math.log(alive[s] / SMALL_SEGMENT, MERGE_FAN)), []).append(s)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= MERGE_FAN and sum(alive[s] for s in tiers[tier]) <= MAX_SEGMENT:
+            return tiers[tier]
+    return []

@@ -21,8 +21,9 @@ looked up: the index cannot narrow it. Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import accumulate
 
 from core import taxonomy
@@ -99,16 +100,47 @@ class Segment:
         return {token[2:] for token in self.postings if token.startswith("c:")}
 
 
-def build_segment(name: str, papers: Sequence[tuple[str, Paper]]) -> Segment:
-    """The segment of these paper versions (each with its stored name), the most recently
-    announced first: a reader takes the newest candidates of a segment first, in ordinal order."""
-    ordered = sorted(papers, key=lambda named: (named[1].announced, named[1].id), reverse=True)
+# When a paper version was announced, and its id: the order of a segment's members, newest first.
+Placing = tuple[datetime, str]
+# A segment's members (names by ordinal) and postings (token -> encoded ordinals), as stored.
+Part = tuple[Sequence[str], Mapping[str, str]]
+
+
+def build_segment(
+    name: str,
+    papers: Sequence[tuple[str, Paper]],
+    merged: Sequence[Part] = (),
+    placed: Mapping[str, Placing] | None = None,
+) -> Segment:
+    """The segment of these paper versions (each with its stored name) and of the members of
+    ``merged`` segments still stored (those ``placed`` names, with when each was announced),
+    the most recently announced first: a reader takes the newest candidates of a segment
+    first, in ordinal order. Merged members keep their postings (their text is not read)."""
+    placed = placed or {}
+    rows: list[tuple[Placing, str, Paper | None, int, int]] = [((p.announced, p.id), n, p, -1, -1) for n, p in papers]
+    seen = {n for n, _ in papers}
+    for part, (members, _) in enumerate(merged):
+        for o, n in enumerate(members):
+            if n in placed and n not in seen:
+                seen.add(n)
+                rows.append((placed[n], n, None, part, o))
+    rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
     found: dict[str, list[int]] = {}
-    for ordinal, (_, paper) in enumerate(ordered):
-        for token in paper_tokens(paper):
-            found.setdefault(token, []).append(ordinal)
-    newest = ordered[0][1].announced.isoformat() if ordered else ""
-    return Segment(name, tuple(n for n, _ in ordered), {t: encode(o) for t, o in found.items()}, newest)
+    moved = [[-1] * len(members) for members, _ in merged]  # a merged member's new ordinal
+    for ordinal, (_, _, paper, part, old) in enumerate(rows):
+        if paper is not None:
+            for token in paper_tokens(paper):
+                found.setdefault(token, []).append(ordinal)
+        else:
+            moved[part][old] = ordinal
+    for part, (_, postings) in enumerate(merged):
+        for token, encoded in postings.items():
+            ordinals = [new for o in decode(encoded) if (new := moved[part][o]) >= 0]
+            if ordinals:
+                found.setdefault(token, []).extend(ordinals)
+    newest = rows[0][0][0].isoformat() if rows else ""
+    members = tuple(row[1] for row in rows)
+    return Segment(name, members, {t: encode(sorted(o)) for t, o in found.items()}, newest)
 
 
 def encode(ordinals: Sequence[int]) -> str:

@@ -8,7 +8,9 @@ fetches, and the opinions a feed item's signed "Like" / "Not for me" form POSTs
 (``routes/feedback`` declares them, ``feedback`` answers, ``signing`` signs).
 
 ``app`` wires; ``routes/`` answers (feeds, pages, status, cron, feedback), each route reading the
-``context`` and its query ``params``; ``snapshot`` is the store's papers at one version;
+``context`` and its query ``params``; ``words`` reads the store's word index for a filtered or
+topic feed (and keeps what it read of it); ``snapshot`` is every stored paper at one version,
+for what the index cannot narrow (``?like=``, the for-you feeds, the index page);
 ``caching`` decides between a kept answer and a render (``response_cache`` keeps them,
 ``costly`` caps the renders that match every paper); ``errors`` maps every error to HTTP
 (settings or a config.json that do not load: 503 on every route, from ``app``).

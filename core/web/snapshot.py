@@ -1,11 +1,12 @@
 """One store version's papers, read once and shared by every render of that version.
 
-A filtered feed (``?q=``, ``?keywords=``, a topic) may keep any stored paper, so it must look
-at all of them; reading them all from the store on every such request would cost a whole
-list per render (1-3 MB on Upstash, whose free tier counts bandwidth). Instead each instance
-reads them once per store version (``PaperCache``) and reuses them until the refresh job saves
-again: a request then costs only the version check that every request makes. Concurrent
-misses wait for the one read in progress.
+A feed the store's word index cannot narrow (``core.web.words``: a filter on the stored scores
+alone, ``?like=``, the for-you feeds, the index page, a store not indexed yet) may keep any
+stored paper, so it must look at all of them; reading them all from the store on every such
+request would cost a whole list per render (1-3 MB on Upstash, whose free tier counts
+bandwidth). Instead each instance reads them once per store version (``PaperCache``) and
+reuses them until the refresh job saves again: a request then costs only the version check
+that every request makes. Concurrent misses wait for the one read in progress.
 
 A render takes one ``Snapshot`` and asks it for what it needs; the indexes over its papers
 (the words for matching, the liked papers for similarity) are built at first use, once per

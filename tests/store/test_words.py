@@ -3,19 +3,23 @@ of its members is stored, covering the stored papers whole."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from core.models import Paper
+from core.errors import StoreError
+from core.models import Entry, Paper
 from core.store import Store
 from core.store.records import encode_paper, stored_name
 from core.store.sqlite import SqliteStore
-from core.store.upstash import RETIRED_TTL_S, WORDS, UpstashStore
-from core.store.words import SMALL_SEGMENT, WordsHead, plan_words
-from core.text.words import MAX_SEGMENT, decode, paper_tokens
+from core.store.upstash import WORDS, WORDS_PENDING, UpstashStore
+from core.store.words import MERGE_FAN, SMALL_SEGMENT, WordsHead, plan_words
+from core.text.words import MAX_SEGMENT, build_segment, decode, paper_tokens
+from tests.loopback import Request
 from tests.papers import make_paper
-from tests.redis_server import RedisServer
+from tests.store.test_upstash import synthetic_papers
 from tests.upstash_shim import UpstashShim
 
 
@@ -98,6 +102,57 @@ def _revised(papers: list[Paper]) -> list[Paper]:
     return [p.model_copy(update={"id": f"2412.{n:05d}"}) for n, p in enumerate(papers)]
 
 
+def _no_merge(segments: list[str]) -> dict[str, dict[str, str]]:
+    assert not segments
+    return {}
+
+
+def test_segments_of_about_the_same_size_are_merged_by_their_postings(store: Store) -> None:
+    """MERGE_FAN segments of a size become one, their papers not read again: a store keeps a
+    few segments of each size, and a reader asks each of them for its words."""
+    papers = synthetic_papers(5 * SMALL_SEGMENT, datetime(2024, 11, 28, tzinfo=UTC))
+    days = [papers[i * SMALL_SEGMENT : (i + 1) * SMALL_SEGMENT] for i in range(5)]
+    for n in range(1, MERGE_FAN + 1):  # a day of new papers each save
+        store.save_papers([p for day in days[:n] for p in day])
+    assert len(store.load_words().segments) == MERGE_FAN
+    store.save_catalog(store.load_index() + [Entry.of(p) for p in days[MERGE_FAN]], {p.id: p for p in days[4]})
+    head = store.load_words()
+    assert len(head.segments) == 1
+    assert head.covers
+    names = _names(papers)
+    for token in ("w:agents", "t:paper", "c:cs.AI", "f:cs.LG", "w:benchmarks"):
+        assert _holders(store, token) == {n for n, p in zip(names, papers, strict=True) if token in paper_tokens(p)}
+    (members,) = store.load_members(list(head.segments)).values()
+    by_name = dict(zip(names, papers, strict=True))
+    keys = [(by_name[n].announced, by_name[n].id) for n in members]
+    assert keys == sorted(keys, reverse=True)  # newest first, as a reader takes them
+
+
+def test_a_merged_segment_is_the_segment_of_its_papers_and_none_is_read_whole() -> None:
+    size = SMALL_SEGMENT + 10
+    papers = synthetic_papers(4 * size + 30, datetime(2024, 11, 28, tzinfo=UTC))
+    named = [(f"{p.id}@d", p) for p in papers]
+    parts = [build_segment(f"s{i}", named[i * size : (i + 1) * size]) for i in range(4)]
+    head = WordsHead("g0", {s.name: sorted(s.categories) for s in parts}, len(papers) - 30)
+    gone = named[5][0]  # one member no longer stored
+    placed = {n: (p.announced, p.id) for n, p in named if n != gone}
+    asked: list[list[str]] = []
+
+    def read(names: list[str]) -> dict[str, Paper]:
+        asked.append(names)
+        return {}
+
+    def postings(segments: list[str]) -> dict[str, dict[str, str]]:
+        return {s.name: s.postings for s in parts if s.name in segments}
+
+    new = dict(named[-30:])
+    plan = plan_words("g1", head, {s.name: s.members for s in parts}, placed, new, read, postings)
+    assert asked == []
+    assert plan.dropped == [s.name for s in parts]
+    expected = build_segment("g1", [(n, p) for n, p in named if n != gone])
+    assert plan.segment == expected
+
+
 def _forget_the_index(store: Store) -> None:
     """What a store written by a version before the word index holds: no index at all."""
     if isinstance(store, SqliteStore):
@@ -121,12 +176,13 @@ def test_a_save_indexing_more_than_a_segment_of_old_papers_leaves_the_rest_to_th
         asked.append(names)
         return {n: papers[n] for n in names}
 
-    first = plan_words("g1", WordsHead(), {}, list(papers), {}, read, cap=2)
+    placed = {n: (p.announced, p.id) for n, p in papers.items()}
+    first = plan_words("g1", WordsHead(), {}, placed, {}, read, _no_merge, cap=2)
     assert first.head.covers == ""
     assert first.segment is not None
     assert len(first.segment.members) == 2
     members = {"g1": list(first.segment.members)}
-    second = plan_words("g2", first.head, members, list(papers), {}, read, cap=2)
+    second = plan_words("g2", first.head, members, placed, {}, read, _no_merge, cap=2)
     assert second.head.covers == "g2"
     assert second.segment is not None
     assert len(second.segment.members) == 1
@@ -137,7 +193,8 @@ def test_a_save_indexing_more_than_a_segment_of_old_papers_leaves_the_rest_to_th
 def test_a_segment_of_a_stored_head_missing_from_the_store_is_dropped_and_its_papers_indexed_again() -> None:
     papers = {"a@1": make_paper(id="2411.00001"), "b@1": make_paper(id="2411.00002")}
     head = WordsHead("g1", {"g1": ["cs.AI"], "g0": ["cs.AI"]}, 2)
-    plan = plan_words("g2", head, {"g1": ["a@1"]}, list(papers), {}, lambda names: {n: papers[n] for n in names})
+    placed = {n: (p.announced, p.id) for n, p in papers.items()}
+    plan = plan_words("g2", head, {"g1": ["a@1"]}, placed, {}, lambda names: {n: papers[n] for n in names}, _no_merge)
     assert plan.kept == ["g1"]
     assert plan.dropped == ["g0"]
     assert plan.segment is not None
@@ -146,20 +203,42 @@ def test_a_segment_of_a_stored_head_missing_from_the_store_is_dropped_and_its_pa
     assert set(plan.head.segments) == {"g1", "g2"}
 
 
-def test_upstash_segments_become_permanent_with_their_generation_and_retire_with_their_papers(
-    shim: UpstashShim, redis_server: RedisServer, stored: list[Paper]
+def test_upstash_retired_segments_go_at_the_next_save_and_so_does_a_dead_saves(
+    shim: UpstashShim, stored: list[Paper]
 ) -> None:
+    """A save's dropped segments stay for readers of the generation before it and go at the
+    next save (as retired paper versions do); a segment written by a save that died before its
+    switch is named in arb:words-pending, and the next save deletes it."""
     store = UpstashStore(shim.url, shim.token)
     store.save_papers(stored[:SMALL_SEGMENT])
     store.save_papers(stored)
-    keys = store.redis.call("KEYS", f"{WORDS}:*")
-    assert keys
-    assert all(store.redis.call("TTL", k) == -1 for k in keys)
+    first = set(store.load_words().segments)
+    assert len(first) == 2
     store.save_papers(stored[250:])  # the first segment's papers are gone, the second is small
     head = store.load_words()
-    gone = [k for k in store.redis.call("KEYS", f"{WORDS}:*") if k.split(":")[2] not in head.segments]
-    assert gone
-    assert all(0 < store.redis.call("TTL", k) <= RETIRED_TTL_S for k in gone)
+    assert set(head.retired) == first
+    assert all(_segment_key_count(store, s) > 1 for s in first)  # still there for readers
+
+    def die_at_the_switch(request: Request) -> None:
+        if request.path.startswith("/multi-exec"):
+            raise ConnectionError("the function was stopped")
+
+    shim.fault = die_at_the_switch
+    with pytest.raises(StoreError):
+        store.save_papers([*stored[250:], *_revised(stored[:SMALL_SEGMENT])])
+    shim.fault = None
+    (orphan,) = json.loads(store.redis.call("GET", WORDS_PENDING))
+    assert _segment_key_count(store, orphan) > 1
+    assert store.load_words() == head  # the old index still serves
+
+    store.save_papers(stored[250:])
+    head = store.load_words()
+    assert all(_segment_key_count(store, s) == 0 for s in first | {orphan})
+    assert {k.split(":")[2] for k in store.redis.call("KEYS", f"{WORDS}:*")} == {*head.segments, *head.retired}
+
+
+def _segment_key_count(store: UpstashStore, segment: str) -> int:
+    return len(store.redis.call("KEYS", f"{WORDS}:{segment}:*"))
 
 
 def test_upstash_spreads_a_large_segment_over_hashes_no_bigger_than_its_list_of_names(

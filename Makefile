@@ -52,7 +52,11 @@ test: lint redis clients  ## lint, type-check, every test, then the Vercel CLI's
 # deployment live. Needs Node.js with npm (installed from Debian's packages when missing) and
 # a Python 3.12 (Vercel's runtime) for uv to find; a bare one (pyenv's) comes first on the
 # PATH, as on Vercel's build image, so the check runs on what the builder installed.
+# vercel.json's build.env (VERCEL_PYTHON_COMPILEALL: the builder ships the bytecode of the app and
+# its packages) is set by Vercel's own build, from the deployment; a local `vercel build` reads
+# only .vercel/.env.*, so the check passes it the same way.
 VERCEL_PATH := $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin)):$(abspath $(VENV))/bin:$(PATH)
+BUILD_ENV = $(shell $(PY) -c 'import json; print(*(f"{k}={v}" for k, v in json.load(open("vercel.json"))["build"]["env"].items()))')
 BROKEN_CONFIG := {"categories": ["cs.XX"]}
 vercel-check: $(VENV)/.dev
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
@@ -65,14 +69,14 @@ vercel-check: $(VENV)/.dev
 		setting=$$framework; [ $$framework = null ] || setting="\"$$framework\""; \
 		echo "{\"projectId\": \"prj_offline_check\", \"orgId\": \"team_offline_check\", \"settings\": {\"framework\": $$setting}}" \
 			> $$app/.vercel/project.json; \
-		(cd $$app && VERCEL_TELEMETRY_DISABLED=1 PATH="$(VERCEL_PATH)" \
+		(cd $$app && env $(BUILD_ENV) VERCEL_TELEMETRY_DISABLED=1 PATH="$(VERCEL_PATH)" \
 			../cli/node_modules/.bin/vercel build --yes > ../build-$$framework.log 2>&1) \
 			|| { cat .vercel-check/build-$$framework.log; exit 1; }; \
 		$(PY) tests/vercel_output.py $$app/.vercel/output .vercel-check/build-$$framework.log || exit 1; \
 	done
 	app=.vercel-check/broken; mkdir -p $$app/.vercel && git ls-files -z | xargs -0 cp --parents -t $$app && \
 	echo '$(BROKEN_CONFIG)' > $$app/config.json && cp .vercel-check/fastapi/.vercel/project.json $$app/.vercel/ && \
-	if (cd $$app && VERCEL_TELEMETRY_DISABLED=1 PATH="$(VERCEL_PATH)" \
+	if (cd $$app && env $(BUILD_ENV) VERCEL_TELEMETRY_DISABLED=1 PATH="$(VERCEL_PATH)" \
 		../cli/node_modules/.bin/vercel build --yes > ../build-broken.log 2>&1); then \
 		echo "vercel-check: a config.json that does not load was built"; exit 1; fi; \
 	grep -q "error: config: config.json: key 'categories\[0\]': 'cs.XX' is not an arXiv category" .vercel-check/build-broken.log \

@@ -5,8 +5,9 @@ wall and CPU time (CPU time moves less on a shared machine) over many runs.
 Both run as Vercel runs them by default: PYTHONDONTWRITEBYTECODE=1 and no bytecode for the
 app, so every cold start compiles the app's sources (the installed packages here have theirs).
 A third row runs the app with its bytecode compiled beforehand, as Vercel's builder does for
-app and packages alike when the project sets VERCEL_PYTHON_COMPILEALL=1. A fourth opens the
-Upstash store instead of SQLite, as on Vercel (an address nothing answers: opening sends nothing).
+app and packages alike when the project sets VERCEL_PYTHON_COMPILEALL=1 (vercel.json's
+build.env does). A fourth opens the Upstash store instead of SQLite (an address nothing
+answers: opening sends nothing), and a fifth does both, as a Vercel deployment runs.
 
 Run: python bench/coldstart.py [RUNS]
 """
@@ -51,11 +52,13 @@ def main() -> None:
         env = {"PATH": os.environ.get("PATH", ""), "DATA_DIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         prefix = str(Path(tmp) / "pycache")
         compiled = {**env, "PYTHONPYCACHEPREFIX": prefix}
-        upstash = {**env, "UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "unused"}
-        # Written by one import into a tree of its own (as Vercel's _vc_pycache), so the other runs
-        # find none; under a prefix Python reads every module's bytecode there, so all of it.
+        upstash_vars = {"UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "unused"}
+        upstash, upstash_compiled = {**env, **upstash_vars}, {**compiled, **upstash_vars}
+        # Written by one import of each store into a tree of its own (as Vercel's _vc_pycache), so
+        # the other runs find none; under a prefix Python reads every module's bytecode there.
         writing = {k: v for k, v in compiled.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        subprocess.run([sys.executable, "-c", "import api.index"], cwd=ROOT, env=writing, check=True)
+        for store in ({}, upstash_vars):
+            subprocess.run([sys.executable, "-c", "import api.index"], cwd=ROOT, env={**writing, **store}, check=True)
         loaded = subprocess.run(
             [sys.executable, "-c", f"import sys, api.index; print([m for m in {HEAVY!r} if m in sys.modules])"],
             cwd=ROOT,
@@ -64,19 +67,20 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.strip()
-        baseline, app, app_compiled, app_upstash = [], [], [], []
+        baseline, app, app_compiled, app_upstash, vercel = [], [], [], [], []
         for _ in range(runs):
             baseline.append(timed("import fastapi", env))
             app.append(timed("import api.index", env))
             app_compiled.append(timed("import api.index", compiled))
             app_upstash.append(timed("import api.index", upstash))
+            vercel.append(timed("import api.index", upstash_compiled))
         empty = [timed("pass", env) for _ in range(10)]
 
     def median(samples: list[tuple[float, float]], i: int) -> float:
         return statistics.median(s[i] for s in samples)
 
-    b, a, c, u, e = (median(s, 0) for s in (baseline, app, app_compiled, app_upstash, empty))
-    bc, ac, cc, uc = (median(s, 1) for s in (baseline, app, app_compiled, app_upstash))
+    b, a, c, u, v, e = (median(s, 0) for s in (baseline, app, app_compiled, app_upstash, vercel, empty))
+    bc, ac, cc, uc, vc = (median(s, 1) for s in (baseline, app, app_compiled, app_upstash, vercel))
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {runs} runs each, alternated\n")
     print("| what | median wall time | minus interpreter start | median CPU time |")
     print("|---|---|---|---|")
@@ -94,9 +98,14 @@ def main() -> None:
         f"| the same, the Upstash store opened (as on Vercel) | {u * 1000:.0f} ms | {(u - e) * 1000:.0f} ms"
         f" | {uc * 1000:.0f} ms |"
     )
+    print(
+        f"| both: bytecode compiled, Upstash (as on Vercel) | {v * 1000:.0f} ms | {(v - e) * 1000:.0f} ms"
+        f" | {vc * 1000:.0f} ms |"
+    )
     print(f"| ratio app / baseline | {verdict(a / b)} | {(a - e) / (b - e):.2f}x | {verdict(ac / bc)} |")
     print(f"| ratio, bytecode compiled / baseline | {verdict(c / b)} | {(c - e) / (b - e):.2f}x | {verdict(cc / bc)} |")
     print(f"| ratio, Upstash / baseline | {verdict(u / b)} | {(u - e) / (b - e):.2f}x | {verdict(uc / bc)} |")
+    print(f"| ratio, both / baseline | {verdict(v / b)} | {(v - e) / (b - e):.2f}x | {verdict(vc / bc)} |")
     print(f"\nRefresh-only modules loaded by `import api.index`: {loaded}")
 
 

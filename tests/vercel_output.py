@@ -93,6 +93,13 @@ def check(output: Path, build_log: str) -> list[str]:
             problems.append(f"{package} is not installed in the function (requirements.txt not used?)")
     if "api/index.py" not in files or "config.json" not in files:
         problems.append("api/index.py or config.json is not in the function")
+    # A cold function that finds no bytecode compiles every module it imports, the packages' too
+    # (about 3x the CPU of a cold start with it, bench/README.md): vercel.json's build.env asks
+    # the builder to ship it (VERCEL_PYTHON_COMPILEALL, read in @vercel/python's compileall.ts).
+    for source in ("api/index.py", "core/web/app.py", "_vendor/fastapi/routing.py"):
+        folder, name = source.rsplit("/", 1)
+        if f"{folder}/__pycache__/{name.removesuffix('.py')}.cpython-312.pyc" not in files:
+            problems.append(f"{source} has no bytecode in the function (vercel.json's build.env not applied?)")
     if any(path.startswith(("tests/", "bench/", ".vercel_python_packages/")) for path in files):
         problems.append("tests, benchmarks or the build check's packages are bundled into the function")
     # Static files are answered before any rewrite: only public/ may be published, never the

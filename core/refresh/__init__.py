@@ -36,8 +36,7 @@ from core.refresh.backfill import MAX_PAGES_ON_DEMAND, clamp_days, run_backfill
 from core.refresh.catalog import FUTURE_TOLERANCE, Catalog, merge_backfilled, merge_papers, papers_changed, window_start
 from core.refresh.ingest import fetch_day
 from core.refresh.lock import refresh_lock
-from core.refresh.rank import config_hash, rank_for_config, store_order
-from core.selection.select import kept_by_config
+from core.refresh.rank import config_hash, count_kept, rank_for_config, store_order
 from core.settings import Settings
 from core.store import Store
 from core.summarize import Summarizer
@@ -183,13 +182,14 @@ def _refresh(
         keep_since = window_start(catalog.order, now, config.days_back)
         catalog.keep(lambda e: e.announced >= keep_since)
         ranked = rank_for_config(catalog.held(), config, rematch)
-        catalog.reorder(store_order([*map(Entry.of, ranked), *catalog.carried()], config), ranked)
+        # What is carried was stored in this order under these rules (else it is all matched again).
+        catalog.reorder(store_order([*map(Entry.of, ranked)], config, catalog.carried()), ranked)
         if config.enrich:
             stages.enrich(catalog, run)
         stages.attach_summaries(catalog, config, store)
         liking, liked = stages.resolve_likes(catalog, run)
         liking = stages.match_for_you(catalog, run, liking, liked, state.likes)
-        report.matched = sum(1 for e in catalog.order if kept_by_config(e, config))
+        report.matched = count_kept(catalog.order, config)  # the stages changed no entry's rank
         report.stored = len(catalog.order)
 
     if report.future_dated:
@@ -211,7 +211,8 @@ def _refresh(
     )
     if catalog.order:
         saved = catalog.save()
-        if refused := sorted({e.id for e in catalog.order} - {e.id for e in saved}):
+        gone = {e.id for e in catalog.order} - {e.id for e in saved} if len(saved) < len(catalog.order) else set()
+        if refused := sorted(gone):
             report.refused, report.stored = len(refused), len(saved)
             left_out = f"{len(refused)} paper(s) too big to store were left out: {', '.join(refused[:10])}."
             state = state.but(message=f"{state.message} {left_out}".strip(), counts=state.counts | _counts(report))

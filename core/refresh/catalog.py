@@ -38,6 +38,9 @@ class Catalog:
         self.order: list[Entry] = list(entries)
         self.changed: dict[str, Paper] = {}
         self.read: dict[str, Paper] = {}
+        # Where each id is in ``order``, made when first asked and again after the order changed:
+        # a stage asks for a few hundred papers of 60,000, and looks them up rather than scans.
+        self._places: dict[str, int] | None = None
 
     @classmethod
     def load(cls, store: Store) -> Catalog:
@@ -46,10 +49,12 @@ class Catalog:
 
     def whole(self, ids: Iterable[str]) -> list[Paper]:
         """The papers of these ids (those in the catalog), read whole once, in catalog order."""
-        wanted = set(ids)
-        unread = [e for e in self.order if e.id in wanted and e.id not in self.changed and e.id not in self.read]
-        self.read |= {p.id: p for p in self.store.load_whole(unread)}
-        return [p for e in self.order if e.id in wanted and (p := self._current(e.id)) is not None]
+        places = self._placed()
+        entries = [self.order[at] for at in sorted({places[i] for i in ids if i in places})]
+        unread = [e for e in entries if e.id not in self.changed and e.id not in self.read]
+        if unread:
+            self.read |= {p.id: p for p in self.store.load_whole(unread)}
+        return [p for e in entries if (p := self._current(e.id)) is not None]
 
     def redo(self, wanted: Callable[[Entry], bool]) -> list[Paper]:
         """The papers whose entry is ``wanted``, read whole to be merged and matched again; a
@@ -64,11 +69,15 @@ class Catalog:
 
     def update(self, papers: Iterable[Paper]) -> None:
         """Take these papers back; those that differ from what the catalog holds are saved,
-        and their entries follow them."""
+        and their entries follow them (in their places: the order stays)."""
         changed = {p.id: p for p in papers if p is not self._current(p.id)}
         if changed:
             self.changed |= changed
-            self.order = [Entry.of(changed[e.id]) if e.id in changed else e for e in self.order]
+            places, order = self._placed(), list(self.order)
+            for paper_id, paper in changed.items():
+                if (at := places.get(paper_id)) is not None:
+                    order[at] = Entry.of(paper)
+            self.order = order
 
     def add(self, papers: Iterable[Paper], now: datetime) -> int:
         """Papers from arXiv, new or in place of the catalog's own (by id), dated by
@@ -85,27 +94,28 @@ class Catalog:
             return
         self.changed |= fresh
         kept = [e for e in self.order if e.id not in fresh]
-        self.order = [*kept, *map(Entry.of, fresh.values())]
+        self._reordered([*kept, *map(Entry.of, fresh.values())])
 
     def keep(self, wanted: Callable[[Entry], bool]) -> None:
         """Only the papers whose entry is ``wanted``."""
-        self.order = [e for e in self.order if wanted(e)]
-        ids = {e.id for e in self.order}
+        self._reordered([e for e in self.order if wanted(e)])
+        ids = self._placed()
         self.changed = {i: p for i, p in self.changed.items() if i in ids}
         self.read = {i: p for i, p in self.read.items() if i in ids}
 
     def held(self) -> list[Paper]:
         """The papers held whole (read or changed), in catalog order."""
-        return [p for e in self.order if (p := self._current(e.id)) is not None]
+        return self.whole(self.changed.keys() | self.read.keys())
 
     def carried(self) -> list[Entry]:
         """The entries of the papers not held whole: stored, and staying as they are."""
-        return [e for e in self.order if self._current(e.id) is None]
+        held = self.changed.keys() | self.read.keys()
+        return [e for e in self.order if e.id not in held]
 
     def reorder(self, entries: Sequence[Entry], papers: Iterable[Paper]) -> None:
         """The catalog ranked: ``entries`` in their new order, and ``papers`` (matched again)
         as the ones to write; a paper held whole but left out of ``entries`` is dropped."""
-        self.order = list(entries)
+        self._reordered(list(entries))
         self.changed = {p.id: p for p in papers}
 
     def save(self) -> list[Entry]:
@@ -114,6 +124,14 @@ class Catalog:
 
     def _current(self, paper_id: str) -> Paper | None:
         return self.changed.get(paper_id) or self.read.get(paper_id)
+
+    def _reordered(self, order: list[Entry]) -> None:
+        self.order, self._places = order, None
+
+    def _placed(self) -> dict[str, int]:
+        if self._places is None:
+            self._places = {e.id: at for at, e in enumerate(self.order)}
+        return self._places
 
 
 def clamp_future(papers: Iterable[Paper], now: datetime) -> tuple[list[Paper], int]:

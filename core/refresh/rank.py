@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import TypeVar
 
 from core import taxonomy
@@ -55,9 +57,26 @@ def rank_for_config(papers: Iterable[Paper], config: Config, rematch: bool = Tru
     return store_order([*settled, *with_topic_scores(matched, config)], config)
 
 
-def store_order(items: Sequence[R], config: Config) -> list[R]:
+def store_order(items: Sequence[R], config: Config, stored: Sequence[R] = ()) -> list[R]:
     """The stored order: papers config.json keeps first, then the rest; each group best first
     (highest score, then most recently announced, then newest id), so that a default feed
-    request reads only a prefix of the stored list."""
-    best_first = sorted(items, key=lambda p: (p.score, p.announced, p.id), reverse=True)
-    return sorted(best_first, key=lambda p: not kept_by_config(p, config))  # stable
+    request reads only a prefix of the stored list.
+
+    ``stored``, more of them in stored order already under the same config.json (what a
+    refresh carries over unchanged): the ones it keeps are found by a binary search
+    (``count_kept``), not asked one by one, and sorting finds them in order."""
+    kept: list[R] = []
+    rest: list[R] = []
+    for item in items:
+        (kept if kept_by_config(item, config) else rest).append(item)
+    split = count_kept(stored, config)
+    kept += stored[:split]
+    rest += stored[split:]
+    best_first = attrgetter("score", "announced", "id")  # one call in C per item, not a lambda's
+    return [*sorted(kept, key=best_first, reverse=True), *sorted(rest, key=best_first, reverse=True)]
+
+
+def count_kept(ordered: Sequence[Ranked], config: Config) -> int:
+    """How many papers in stored order (``store_order``) config.json keeps: they come first,
+    so a binary search finds the first it does not."""
+    return bisect_left(ordered, True, key=lambda p: not kept_by_config(p, config))

@@ -15,11 +15,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.models import Paper
-from core.render.feedback import ItemLinks, Links
 from core.text.scoring import hit_points
+
+if TYPE_CHECKING:  # the links come made (core.web.feedback): a feed without them loads none of it
+    from core.render.feedback import ItemLinks, Links
 
 Format = Literal["rss", "atom", "json"]
 MEDIA_TYPES: dict[str, str] = {

@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup, escape
 from starlette.requests import Request
 
-if TYPE_CHECKING:
-    import jinja2
-
 from core.config import Config
 from core.models import Paper, RefreshState
-from core.render.feedback import FeedbackPage, Learned
 from core.render.feeds import alike, explain
 from core.text.matching import compiled
 from core.text.similarity import FLOOR
+
+if TYPE_CHECKING:  # Jinja2 loads at the first page, the feedback pages at the first link (a cold start: neither)
+    import jinja2
+
+    from core.render.feedback import FeedbackPage, Learned
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

@@ -3,9 +3,13 @@
 Papers are stored whole as JSON, each once (``paper``); ``entries`` holds the ranked set in
 order, each paper's entry (``core.models.Entry``) in a row of its own, so a refresh reads
 those and not the papers; ``paper_feeds`` lists the followed categories each paper appears
-under; ``word_segments`` and ``word_postings`` are the word index (core.store.words), its
-head in ``state``. A save writes only new or changed papers and rewrites the two narrow tables. WAL mode
-lets feed requests read while the refresh writes, and every write happens in one transaction.
+under, at its entry's position; ``word_segments`` and ``word_postings`` are the word index
+(core.store.words), its head in ``state``. Positions are sparse (``core.store.positions``): a
+save writes only new or changed papers, and only the rows of entries new, changed or moved;
+the rest of the ranked set stays as it is. That needs the positions stored, which a store
+knows from its last read or write of them in the same generation; otherwise (another process
+saved since) it writes the set whole. WAL mode lets feed requests read while the refresh
+writes, and every write happens in one transaction.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from core.errors import StoreError
 from core.models import Entry, Feedback, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
 from core.store import version_of
+from core.store.positions import place
 from core.store.records import (
     decode_entries,
     decode_feedback,
@@ -64,6 +71,15 @@ CREATE INDEX IF NOT EXISTS entries_by_id ON entries (id);
 """
 
 
+@dataclass
+class _Placed:
+    """The ranked set as this store last read or wrote it: the generation, and each entry's
+    position by name (``records.stored_name``)."""
+
+    generation: str | None = None
+    positions: dict[str, int] = field(default_factory=dict)
+
+
 class SqliteStore:
     name = "sqlite"
 
@@ -74,7 +90,7 @@ class SqliteStore:
         # feed's time. (sqlite3 connections must stay on the thread that made them.)
         self._local = threading.local()
         self._setup = threading.Lock()  # the first connection creates the tables, once
-        self._stored_entries: dict[str, str] = {}  # name -> stored form, as last read or written
+        self._placed = _Placed()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -119,6 +135,8 @@ class SqliteStore:
     def save_catalog(self, order: Sequence[Entry], changed: Mapping[str, Paper]) -> list[Entry]:
         with self._connect() as conn:
             generation = secrets.token_hex(8)
+            # The positions this store knows are the stored ones only if no other save came since.
+            stale = self._state_value(conn, "generation") != self._placed.generation
             conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (generation,))
             entries, written, indexed = [], [], {}
             for entry in order:
@@ -129,13 +147,8 @@ class SqliteStore:
                     indexed[stored_name(entry)] = paper
                 entries.append(entry)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
-            self._stored_entries = _write_entries(conn, entries, self._stored_entries)
-            conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
-            conn.execute("DELETE FROM paper_feeds")
-            conn.executemany(
-                "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
-                [(feed, i, e.id) for i, e in enumerate(entries) for feed in e.listed_in],
-            )
+            stored = {} if stale else self._placed.positions
+            self._placed = _Placed(generation, _write_entries(conn, entries, stored))
             self._save_words(conn, generation, entries, indexed)
         return entries
 
@@ -210,14 +223,21 @@ class SqliteStore:
 
     def load_index(self) -> list[Entry]:
         with self._connect() as conn:
-            rows = conn.execute("SELECT id, entry FROM entries ORDER BY position").fetchall()
-            entries = list(zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True))
-            self._stored_entries = {stored_name(e): raw for (_, e), (_, raw) in zip(entries, rows, strict=True) if e}
-            if all(e is not None for _, e in entries):
-                return [e for _, e in entries if e is not None]
+            # The generation first: a save between the two reads leaves it older than the rows,
+            # and the next save then writes the set whole rather than trust these positions.
+            generation = self._state_value(conn, "generation")
+            rows = conn.execute("SELECT position, id, entry FROM entries ORDER BY position").fetchall()
+            decoded = decode_entries([raw for _, _, raw in rows])
+            # records.stored_name, without 60,000 calls; an unreadable entry's row is known by a
+            # name no entry has, so that the next save replaces it
+            named = zip(rows, decoded, strict=True)
+            self._placed = _Placed(generation, {f"{e.id}@{e.digest}" if e else f"{i}@?": at for (at, i, _), e in named})
+            unreadable = [i for (_, i, _), e in zip(rows, decoded, strict=True) if e is None]
+            if not unreadable:
+                return cast(list[Entry], decoded)
             # An entry that cannot be read is made again from its paper.
-            whole = {p.id: encode_paper(p)[1] for p in self._whole(conn, [i for i, e in entries if e is None])}
-            return [e or whole[i] for i, e in entries if e is not None or i in whole]
+            whole = {p.id: encode_paper(p)[1] for p in self._whole(conn, unreadable)}
+            return [e or whole[i] for (_, i, _), e in zip(rows, decoded, strict=True) if e is not None or i in whole]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:
         with self._connect() as conn:
@@ -394,16 +414,36 @@ class SqliteStore:
             return True
 
 
-def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, str]) -> dict[str, str]:
-    """The ranked set, in this order, in place of the one stored; returns each entry's stored
-    form by name. An entry already ``stored`` is written back as it was read: encoding 60,000
-    unchanged entries again would cost a next-day refresh a third of a second."""
-    conn.execute("DELETE FROM entries")
-    names = [stored_name(e) for e in entries]
-    encoded = {name: stored.get(name) or encode_entry(e) for name, e in zip(names, entries, strict=True)}
-    rows = [(i, e.id, encoded[name]) for i, (name, e) in enumerate(zip(names, entries, strict=True))]
-    conn.executemany("INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)", rows)
-    return encoded
+def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, int]) -> dict[str, int]:
+    """The ranked set, in this order, in place of the one ``stored`` (each entry's position by
+    name; empty: unknown); returns each entry's position now. Only the rows of the entries
+    placed anew are written, and only the papers gone deleted; with nothing ``stored``, all."""
+    names = [f"{e.id}@{e.digest}" for e in entries]  # records.stored_name, without 60,000 calls
+    positions = place(names, stored)
+    placed = [i for i, name in enumerate(names) if stored.get(name) != positions[i]]
+    if not stored:
+        conn.execute("DELETE FROM entries")
+        conn.execute("DELETE FROM paper_feeds")
+    else:  # the rows of entries gone or placed anew (a position may pass to another entry)
+        gone = json.dumps(sorted(set(stored.values()) - (set(positions) - {positions[i] for i in placed})))
+        conn.execute("DELETE FROM entries WHERE position IN (SELECT value FROM json_each(?))", (gone,))
+        conn.execute("DELETE FROM paper_feeds WHERE position IN (SELECT value FROM json_each(?))", (gone,))
+    conn.executemany(
+        "INSERT INTO entries (position, id, entry) VALUES (?, ?, ?)",
+        [(positions[i], entries[i].id, encode_entry(entries[i])) for i in placed],
+    )
+    conn.executemany(
+        "INSERT INTO paper_feeds (feed, position, id) VALUES (?, ?, ?)",
+        [(feed, positions[i], entries[i].id) for i in placed for feed in entries[i].listed_in],
+    )
+    now = dict(zip(names, positions, strict=True))
+    if not stored:
+        conn.execute("DELETE FROM paper WHERE id NOT IN (SELECT id FROM entries)")
+    else:
+        # A paper whose stored version is gone and still listed has a version placed anew.
+        dropped = {name.rpartition("@")[0] for name in stored.keys() - now.keys()} - {entries[i].id for i in placed}
+        conn.executemany("DELETE FROM paper WHERE id = ?", [(i,) for i in dropped])
+    return now
 
 
 def _segment_postings(conn: sqlite3.Connection, segments: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -55,9 +55,10 @@ import logging
 import secrets
 import time
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from core.errors import StoreError
 from core.models import Entry, Feedback, LikedSet, Paper, RefreshState, Summary, ZoteroLibrary
@@ -95,6 +96,7 @@ LIKED_IDS = PREFIX + "liked-ids"
 LIKED_SWEPT = PREFIX + "liked-swept"
 VECTOR = PREFIX + "vec:"
 WORDS = PREFIX + "words"  # the word index's head; its segments under arb:words:<gen>
+WORDS_PENDING = PREFIX + "words-pending"  # the segment a save wrote before its switch
 SHARD_FLOOR = 64_000  # bytes: a segment smaller than this is one hash
 MEMBERS_CHUNK = 5  # segments' member lists per MGET (at most MAX_SEGMENT names each, ~1.6 MB)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
@@ -105,7 +107,7 @@ BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 
 # escaped in six bytes (JSON's \u003c), and well inside one write request.
 MAX_RECORD_BYTES = 1_500_000
 READ_CHUNK = 1_000  # papers per read: about 3 MB, under Upstash's 10 MB answer limit
-ID_CHUNK = 20_000  # list entries ("<id>@<digest>") per LRANGE: about 600 KB
+ID_CHUNK = 20_000  # list entries ("<id>@<digest>", at most ~40 bytes) per LRANGE or RPUSH: under 1 MB
 ENTRY_CHUNK = 10_000  # entries per MGET: about 1.5 MB
 SUMMARY_CHUNK = 100  # summaries per MGET: a summary may reach about 70 KB (Markdown and HTML)
 VECTOR_CHUNK = 200  # vectors per MGET: 4,096 dimensions (the most config.json allows) are 22 KB in base64
@@ -130,6 +132,7 @@ class UpstashStore:
         # lists never change, so the save after load_index need not read the list again.
         self._names: tuple[str, list[str]] = ("", [])
         self._legacy = False  # the last manifest read names papers in the old layout's hashes
+        self._doomed_words: list[str] = []  # keys of word index segments the running save deletes
 
     def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
@@ -166,55 +169,62 @@ class UpstashStore:
                 entry = kept[entry.id]  # its stored version stays
             elif entry.id in changed:
                 entry = records[entry.id][0]
-            elif stored_name(entry) not in live:
+            elif f"{entry.id}@{entry.digest}" not in live:  # stored_name, inline: 60,000 calls
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
         self._write_versions({stored_name(e): (text, encode_entry(e)) for e, text in records.values() if text})
         words = self._write_words(gen, entries, {stored_name(e): changed[e.id] for e, _ in records.values()})
-        lists: dict[str, list[str]] = {_key(gen, ALL): [stored_name(e) for e in entries]}
-        for entry in entries:
+        names = [f"{e.id}@{e.digest}" for e in entries]
+        by_feed: dict[str, list[str]] = defaultdict(list)
+        for name, entry in zip(names, entries, strict=True):
             for feed in entry.listed_in:
-                lists.setdefault(_key(gen, feed), []).append(stored_name(entry))
+                by_feed[feed].append(name)
+        lists = {_key(gen, ALL): names} | {_key(gen, feed): listed for feed, listed in by_feed.items()}
         # Versions the new generation no longer uses stay one more generation for readers of the
         # old one, then go at the next save.
-        lists[_retired_key(gen)] = sorted(live - set(lists[_key(gen, ALL)]))
+        lists[_retired_key(gen)] = sorted(live.difference(names))
         writes: list[Command] = []
-        for key, names in lists.items():
-            writes += [["RPUSH", key, *batch] for batch in _sized_batches(names, lambda i: len(i) + 4)]
+        for key, listed in lists.items():
+            writes += [["RPUSH", key, *batch] for batch in _chunks(listed, ID_CHUNK)]
             writes.append(["EXPIRE", key, PENDING_TTL_S])
         self._pipelined("write of the new lists", writes)
         manifest = {"gen": gen, "keys": sorted(lists), "count": len(entries), "layout": LAYOUT}
         manifest |= {"moved": True} if moved else {}
         switch: list[Command] = [["SET", MANIFEST, json.dumps(manifest)], ["SET", WORDS, words.head.dumps()]]
-        made = _segment_keys(words.segment.name, words.head.shards[words.segment.name]) if words.segment else []
-        switch += [["PERSIST", key] for key in [*lists, *made]]
-        switch += [
-            ["EXPIRE", key, RETIRED_TTL_S] for seg in words.dropped for key in _segment_keys(seg, words.shards(seg))
-        ]
+        switch += [["DEL", WORDS_PENDING], *[["PERSIST", key] for key in lists]]
         switch += [["EXPIRE", key, RETIRED_TTL_S] for key in old.get("keys", []) if key not in lists]
         if old.get("moved"):  # the papers left the old hashes a save ago: no reader needs them now
             switch.append(["DEL", LEGACY_PAPERS, LEGACY_ENTRIES])
         self._call("switch to the new papers", self.redis.multi, switch)
-        self._names, self._legacy = (gen, lists[_key(gen, ALL)]), False
+        self._names, self._legacy = (gen, names), False
         # Never delete a version the new generation lists: it came back since it was retired.
-        gone = sorted(doomed - set(lists[_key(gen, ALL)]))
+        gone = sorted(doomed.difference(names))
         removals: list[Command] = [
             ["DEL", *[PAPER + n for n in b], *[ENTRY + n for n in b]] for b in _chunks(gone, 500)
         ]
+        removals += [["DEL", *b] for b in _chunks(self._doomed_words, 500)]
         self._pipelined("removal of old papers", removals)
         return entries
 
     def _write_words(self, gen: str, entries: Sequence[Entry], written: dict[str, Paper]) -> WordsPlan:
-        """The word index of generation ``gen`` (core.store.words): its new segment written,
-        to expire unless the switch to ``gen`` makes it permanent. A segment's postings are
-        spread over hashes (shards) each about the size of its list of members at most, so no
-        key outgrows a list of names (Upstash refuses any over 100 MB)."""
-        head = WordsHead.loads(self._call("GET words", self.redis.call, "GET", WORDS))
+        """The word index of generation ``gen`` (core.store.words): its new segment written
+        and named in ``arb:words-pending`` until the switch to ``gen``, so that if this save
+        dies first the next one deletes it (the segments the last save retired go after the
+        switch, as retired paper versions do). A
+        segment's postings are spread over hashes (shards) each about the size of its list of
+        members at most, so no key outgrows a list of names (Upstash refuses any over 100 MB)."""
+        raw, pending = self._call("MGET words", self.redis.call, "MGET", WORDS, WORDS_PENDING)
+        head = WordsHead.loads(raw)
+        orphans = [(s, int(n)) for s, n in json.loads(pending or "{}").items() if s not in head.segments]
+        self._pipelined("removal of unused word index", [["DEL", *_segment_keys(s, n)] for s, n in orphans])
+        self._doomed_words = [key for segment, shards in head.retired.items() for key in _segment_keys(segment, shards)]
         members = self.load_members(list(head.segments))
         placed = {stored_name(e): (e.announced, e.id) for e in entries}
         plan = plan_words(
             gen, head, members, placed, written, self._named_stored, lambda segments: self._postings_of(head, segments)
         )
+        retired = {s: head.shard_count(s) for s in plan.dropped}
+        plan = replace(plan, head=replace(plan.head, retired=retired))
         if (segment := plan.segment) is None:
             return plan
         listed = "\n".join(segment.members)
@@ -225,11 +235,11 @@ class UpstashStore:
         for token, ordinals in fields:
             split[_shard(token, shards)].append((token, ordinals))
         keys = _segment_keys(segment.name, shards)
-        writes: list[Command] = [["SET", keys[-1], listed, "EX", PENDING_TTL_S]]
+        self._call("SET words pending", self.redis.call, "SET", WORDS_PENDING, json.dumps({gen: shards}))
+        writes: list[Command] = [["SET", keys[-1], listed]]
         for key, pairs in zip(keys, split, strict=False):
             for batch in _sized_batches(pairs, lambda pair: len(pair[0]) + len(pair[1]) + 8):
                 writes.append(["HSET", key, *(part for pair in batch for part in pair)])
-            writes.append(["EXPIRE", key, PENDING_TTL_S])
         self._pipelined("write of the word index", writes)
         return replace(plan, head=replace(plan.head, shards={**plan.head.shards, segment.name: shards}))
 
@@ -313,6 +323,8 @@ class UpstashStore:
 
     def _stored_instead(self, ids: set[str], live: set[str]) -> dict[str, Entry]:
         """The entries of the stored versions of these papers, where there is one."""
+        if not ids:  # as almost always: no look through every stored version
+            return {}
         names = [n for n in live if n.rpartition("@")[0] in ids]
         entries = decode_entries(self._values("MGET entries", [ENTRY + n for n in names], ENTRY_CHUNK)) if names else []
         return {e.id: e for e in entries if e is not None}
@@ -351,6 +363,8 @@ class UpstashStore:
         # A paper saved before entries were kept (or whose entry cannot be read) is read whole,
         # once: its entry is written for the next refresh.
         lacking = [name for name, entry in zip(names, entries, strict=True) if entry is None]
+        if not lacking:
+            return cast(list[Entry], entries)
         made: dict[str, Entry] = {}
         for name, raw in zip(lacking, self._raw(lacking, _legacy(manifest)), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:

@@ -41,6 +41,9 @@ class WordsHead:
     # Per segment, the ordinals (encoded) of members no longer stored (a paper changed or gone).
     dead: dict[str, str] = field(default_factory=dict)
     newest: dict[str, str] = field(default_factory=dict)  # per segment, its first member's announcement
+    # Segments this head's save dropped, with their hashes, for the next save to delete (Upstash:
+    # a reader of the generation before may still read them meanwhile).
+    retired: dict[str, int] = field(default_factory=dict)
     rules: str = RULES  # what made its tokens (core.text.words.RULES); a head of others covers nothing
 
     def covering(self, generation: str | None) -> bool:
@@ -56,7 +59,8 @@ class WordsHead:
 
     def dumps(self) -> str:
         fields = {"covers": self.covers, "segments": self.segments, "count": self.count}
-        more = {"shards": self.shards, "dead": self.dead, "newest": self.newest, "rules": self.rules}
+        more = {"shards": self.shards, "dead": self.dead, "newest": self.newest, "retired": self.retired}
+        more["rules"] = self.rules
         return json.dumps({**fields, **more})
 
     @classmethod
@@ -68,8 +72,9 @@ class WordsHead:
             shards = {str(k): int(v) for k, v in data.get("shards", {}).items()}
             dead = {str(k): str(v) for k, v in data.get("dead", {}).items()}
             newest = {str(k): str(v) for k, v in data.get("newest", {}).items()}
+            retired = {str(k): int(v) for k, v in data.get("retired", {}).items()}
             rules = str(data.get("rules", ""))  # none: written before the rules were
-            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest, rules)
+            return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest, retired, rules)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
 

@@ -5,7 +5,7 @@ headers, HEAD, public URLs, the OpenAPI contract); and the cron endpoints that r
 visitor). A reader's request calls no LLM and never asks arXiv: it reads the store, and
 writes only the ids a ``?like=`` names that are not stored (bounded), which the next refresh
 fetches, and the opinions a feed item's signed "Like" / "Not for me" form POSTs
-(``routes/feedback``, signed by ``signing``).
+(``routes/feedback`` declares them, ``feedback`` answers, ``signing`` signs).
 
 ``app`` wires; ``routes/`` answers (feeds, pages, status, cron, feedback), each route reading the
 ``context`` and its query ``params``; ``words`` reads the store's word index for a filtered or

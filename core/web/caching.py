@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.errors import StoreError
 from core.web.context import Context
-from core.web.http_cache import PUBLIC, STALE_IF_ERROR, conditional_response
+from core.web.http_cache import PUBLIC, STALE_IF_ERROR, negotiated_response
 from core.web.response_cache import Rendered
 
 log = logging.getLogger(__name__)
@@ -86,5 +86,5 @@ def _key(request: Request, vary: Hashable = None) -> Hashable:
 
 
 def _reply(request: Request, rendered: Rendered, media_type: str, cache_control: str = PUBLIC) -> Response:
-    last_modified, etag = rendered.last_modified, rendered.etag
-    return conditional_response(request, rendered.body, media_type, last_modified, etag, cache_control=cache_control)
+    gzipped, plain, last_modified, etag = rendered.gzipped, rendered.body, rendered.last_modified, rendered.etag
+    return negotiated_response(request, gzipped, plain, media_type, last_modified, etag, cache_control=cache_control)

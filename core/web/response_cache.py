@@ -3,9 +3,11 @@
 Feeds and pages change only when the refresh job saves papers or state, and each save
 changes the store's version token (``Store.load_version``, one cheap read). A request whose
 URL was answered under the current version gets the same bytes and ETag again without
-reading the papers or rendering anything; any save makes every entry stale at once. Entries
+reading the papers or rendering anything; any save makes every entry stale at once. An
+entry is kept gzip-compressed, as most readers take it (core.web.http_cache): a fifth of the
+memory, so eight filtered feeds kept cost about one (bench/concurrent_memory.py). Entries
 are dropped least recently used first beyond ``max_bytes``, which counts what an entry costs
-in all: its body, and a fixed share for its key and bookkeeping. An entry is kept under a
+in all: its compressed body, and a fixed share for its key and bookkeeping. An entry is kept under a
 digest of its key, not the key itself: a URL padded with kilobytes of junk parameters costs
 no more than a short one (8,000 such URLs once held 58 MB the byte bound never saw).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -27,6 +30,10 @@ from datetime import datetime
 from core.web.http_cache import etag_of
 
 MAX_BYTES = 32 * 2**20
+# zlib's default: a 260 KB feed shrinks to about a fifth in a few milliseconds, once per store
+# version (9 saves little more and takes several times longer).
+GZIP_LEVEL = 6
+GZIP_WBITS = 31  # zlib's gzip container (RFC 1952)
 VERSION_MAX_AGE_S = 1.0
 RENDER_LOCKS = 64  # misses of one URL share a lock; different URLs rarely do
 # What an entry costs besides its body: the key's digest, the entry and its ETag, the ordered
@@ -36,17 +43,24 @@ ENTRY_BYTES = 512
 
 @dataclass(frozen=True)
 class Rendered:
-    """An answer's bytes with their validators, and the store version of the data they were
-    made from (which an entry is kept under: a save racing the render is never masked)."""
+    """An answer's bytes, gzip-compressed, with their validators, and the store version of the
+    data they were made from (which an entry is kept under: a save racing the render is never
+    masked). ``etag`` is the uncompressed bytes' (core.web.http_cache: each form has its own)."""
 
-    body: bytes
+    gzipped: bytes
     etag: str
     last_modified: datetime | None
     version: str
 
     @classmethod
     def of(cls, body: bytes, last_modified: datetime | None, version: str) -> Rendered:
-        return cls(body, etag_of(body), last_modified, version)
+        # zlib's gzip form (wbits 31) writes no timestamp: the same bytes, the same gzip bytes, on
+        # every instance (and the gzip module, a cold start's import, is not needed).
+        return cls(zlib.compress(body, GZIP_LEVEL, wbits=GZIP_WBITS), etag_of(body), last_modified, version)
+
+    def body(self) -> bytes:
+        """The answer's bytes, uncompressed (for the rare client that does not take gzip)."""
+        return zlib.decompress(self.gzipped, wbits=GZIP_WBITS)
 
 
 class ResponseCache:
@@ -108,8 +122,8 @@ class ResponseCache:
 
 
 def cost(rendered: Rendered) -> int:
-    """The bytes an entry is counted for: its body and ``ENTRY_BYTES``."""
-    return len(rendered.body) + ENTRY_BYTES
+    """The bytes an entry is counted for: its compressed body and ``ENTRY_BYTES``."""
+    return len(rendered.gzipped) + ENTRY_BYTES
 
 
 def _digest(key: Hashable) -> bytes:

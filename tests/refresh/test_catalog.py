@@ -154,3 +154,19 @@ def test_papers_changed_records_a_date_only_when_the_papers_differ(store: Sqlite
 def test_a_state_change_naming_no_field_is_refused() -> None:
     with pytest.raises(TypeError, match="no field outcom"):
         RefreshState().but(outcom="ok")
+
+
+def test_papers_are_found_in_their_places_after_the_order_changed(store: SqliteStore) -> None:
+    """Stages look papers up by id; after a keep, a reorder and an update they are still found
+    where the order has them."""
+    catalog = Catalog.load(store)
+    catalog.keep(lambda e: e.id != "1")
+    three = paper("3", 5.0, title_text="Changed")
+    catalog.update([three])
+    assert [e.id for e in catalog.order] == ["2", "3"]
+    assert catalog.order[1] == Entry.of(three)
+    assert [p.id for p in catalog.whole(["3", "2", "1"])] == ["2", "3"]
+    catalog.reorder([catalog.order[1], catalog.order[0]], [three])
+    assert [p.id for p in catalog.whole(["2", "3"])] == ["3", "2"]
+    assert catalog.carried() == []  # both read whole by now
+    assert [p.id for p in catalog.held()] == ["3", "2"]

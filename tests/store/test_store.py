@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -309,6 +311,63 @@ def test_sqlite_stores_of_the_layout_before_entries_are_moved_once(tmp_path: Pat
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "papers" not in tables
     assert SqliteStore(path).load_papers() == papers  # opened again: nothing left to move
+
+
+def sqlite_rows(path: Path) -> dict[str, tuple[int, list[str]]]:
+    """Each stored paper's position and the feeds that list it there, read past the store."""
+    import sqlite3
+
+    with closing(sqlite3.connect(path)) as conn:
+        rows = {i: (at, []) for at, i in conn.execute("SELECT position, id FROM entries")}
+        for feed, at, i in conn.execute("SELECT feed, position, id FROM paper_feeds ORDER BY feed"):
+            assert rows[i][0] == at
+            rows[i][1].append(feed)
+    return {i: (at, feeds) for i, (at, feeds) in rows.items()}
+
+
+def test_sqlite_keeps_the_rows_of_papers_a_save_did_not_move(tmp_path: Path) -> None:
+    """A next day's papers ranked among the stored ones write their own rows, not the set's."""
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    store.save_papers([paper("3", 3.0), paper("2", 2.0, ("cs.AI", "cs.LG")), paper("1", 1.0)])
+    before = sqlite_rows(store.path)
+    index = {e.id: e for e in store.load_index()}
+    new = [paper("4", 4.0, ("cs.LG",)), paper("2b", 1.5)]
+    store.save_catalog([Entry.of(new[0]), index["3"], index["2"], Entry.of(new[1])], {p.id: p for p in new})
+    after = sqlite_rows(store.path)
+    assert {i: after[i] for i in ("3", "2")} == {i: before[i] for i in ("3", "2")}
+    assert ids(store.load_papers()) == ["4", "3", "2", "2b"]
+    assert ids(store.load_papers("cs.LG")) == ["4", "2"]
+    assert ids(store.load_papers("cs.AI")) == ["3", "2", "2b"]
+    assert store.load_status()[1] == 4
+    with closing(sqlite3.connect(store.path)) as conn:
+        assert {i for (i,) in conn.execute("SELECT id FROM paper")} == {"4", "3", "2", "2b"}
+
+
+def test_sqlite_writes_the_set_whole_when_another_store_saved_since_it_read(tmp_path: Path) -> None:
+    """Two processes on one file: positions known from before the other's save are not trusted."""
+    first, second = SqliteStore(tmp_path / "s.sqlite3"), SqliteStore(tmp_path / "s.sqlite3")
+    first.save_papers([paper("2", 2.0), paper("1", 1.0)])
+    second.save_papers([paper("9", 9.0, ("cs.LG",)), paper("2", 2.0), paper("1", 1.0), paper("0", 0.5)])
+    first.save_papers([paper("5", 5.0), paper("1", 1.0)])
+    assert ids(first.load_papers()) == ids(second.load_papers()) == ["5", "1"]
+    assert first.load_papers("cs.LG") == []
+    assert set(sqlite_rows(first.path)) == {"5", "1"}
+    with closing(sqlite3.connect(first.path)) as conn:
+        assert {i for (i,) in conn.execute("SELECT id FROM paper")} == {"5", "1"}
+
+
+def test_sqlite_replaces_the_row_of_an_entry_that_could_not_be_read(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    papers = [paper("2", 2.0), paper("1", 1.0)]
+    store.save_papers(papers)
+    with closing(sqlite3.connect(store.path)) as conn, conn:
+        conn.execute("UPDATE entries SET entry = '[1, \"broken' WHERE id = '2'")
+    index = store.load_index()  # the entry of "2" made again from its paper
+    store.save_catalog(index, {})
+    with closing(sqlite3.connect(store.path)) as conn:
+        assert sorted(i for (i,) in conn.execute("SELECT id FROM entries")) == ["1", "2"]
+    assert store.load_papers() == papers
+    assert store.load_index() == index
 
 
 def test_upstash_papers_saved_before_entries_get_theirs_at_the_first_index_read(shim, redis_server) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import parse_config
+from core.errors import StoreError
 from core.models import Entry, Paper
 from core.selection.indexed import find, search_of
 from core.selection.query import FeedQuery
@@ -20,12 +21,12 @@ from core.selection.select import select_papers
 from core.store import Store
 from core.store.records import encode_paper, stored_name
 from core.store.sqlite import SqliteStore
-from core.store.upstash import RETIRED_TTL_S, WORDS, UpstashStore
+from core.store.upstash import WORDS, WORDS_PENDING, UpstashStore
 from core.store.words import MERGE_FAN, SMALL_SEGMENT, WordsHead, plan_words
 from core.text.words import MAX_SEGMENT, build_segment, decode, paper_tokens
 from core.web.words import WordIndex
+from tests.loopback import Request
 from tests.papers import make_paper
-from tests.redis_server import RedisServer
 from tests.store.test_upstash import synthetic_papers
 from tests.upstash_shim import UpstashShim
 
@@ -176,10 +177,8 @@ def test_an_index_made_by_other_rules_covers_nothing_and_the_next_save_indexes_e
     assert head.covers
     assert not set(head.segments) & set(before.segments)
     assert sorted(n for m in store.load_members(list(head.segments)).values() for n in m) == sorted(_names(papers))
-    if isinstance(store, UpstashStore):  # the old segments' keys go, as any dropped segment's
-        old = [k for k in store.redis.call("KEYS", f"{WORDS}:*") if k.split(":")[2] in before.segments]
-        assert old
-        assert all(0 < store.redis.call("TTL", k) <= RETIRED_TTL_S for k in old)
+    if isinstance(store, UpstashStore):  # the old segments retire, as any dropped segment
+        assert set(head.retired) == set(before.segments)
 
 
 def _set_rules(store: Store, rules: str) -> None:
@@ -246,20 +245,42 @@ def test_a_segment_of_a_stored_head_missing_from_the_store_is_dropped_and_its_pa
     assert set(plan.head.segments) == {"g1", "g2"}
 
 
-def test_upstash_segments_become_permanent_with_their_generation_and_retire_with_their_papers(
-    shim: UpstashShim, redis_server: RedisServer, stored: list[Paper]
+def test_upstash_retired_segments_go_at_the_next_save_and_so_does_a_dead_saves(
+    shim: UpstashShim, stored: list[Paper]
 ) -> None:
+    """A save's dropped segments stay for readers of the generation before it and go at the
+    next save (as retired paper versions do); a segment written by a save that died before its
+    switch is named in arb:words-pending, and the next save deletes it."""
     store = UpstashStore(shim.url, shim.token)
     store.save_papers(stored[:SMALL_SEGMENT])
     store.save_papers(stored)
-    keys = store.redis.call("KEYS", f"{WORDS}:*")
-    assert keys
-    assert all(store.redis.call("TTL", k) == -1 for k in keys)
+    first = set(store.load_words().segments)
+    assert len(first) == 2
     store.save_papers(stored[250:])  # the first segment's papers are gone, the second is small
     head = store.load_words()
-    gone = [k for k in store.redis.call("KEYS", f"{WORDS}:*") if k.split(":")[2] not in head.segments]
-    assert gone
-    assert all(0 < store.redis.call("TTL", k) <= RETIRED_TTL_S for k in gone)
+    assert set(head.retired) == first
+    assert all(_segment_key_count(store, s) > 1 for s in first)  # still there for readers
+
+    def die_at_the_switch(request: Request) -> None:
+        if request.path.startswith("/multi-exec"):
+            raise ConnectionError("the function was stopped")
+
+    shim.fault = die_at_the_switch
+    with pytest.raises(StoreError):
+        store.save_papers([*stored[250:], *_revised(stored[:SMALL_SEGMENT])])
+    shim.fault = None
+    (orphan,) = json.loads(store.redis.call("GET", WORDS_PENDING))
+    assert _segment_key_count(store, orphan) > 1
+    assert store.load_words() == head  # the old index still serves
+
+    store.save_papers(stored[250:])
+    head = store.load_words()
+    assert all(_segment_key_count(store, s) == 0 for s in first | {orphan})
+    assert {k.split(":")[2] for k in store.redis.call("KEYS", f"{WORDS}:*")} == {*head.segments, *head.retired}
+
+
+def _segment_key_count(store: UpstashStore, segment: str) -> int:
+    return len(store.redis.call("KEYS", f"{WORDS}:{segment}:*"))
 
 
 def test_upstash_spreads_a_large_segment_over_hashes_no_bigger_than_its_list_of_names(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import email.utils
+import gzip
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
+from starlette.responses import Response
 
 from core.config import Config
 from core.refresh import refresh
 from core.settings import Settings
 from core.store import Store
 from core.web.app import create_app
-from core.web.http_cache import conditional_response, etag_of
+from core.web.http_cache import accepts_gzip, conditional_response, etag_of, gzip_etag, negotiated_response
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.conftest import cache_directives
 from tests.waiting import ManualClock
@@ -123,3 +125,65 @@ def test_a_refresh_that_finds_nothing_new_keeps_every_feeds_bytes(
     changed = client.get("/rss")
     assert changed.headers["etag"] != before["/rss"].headers["etag"]
     assert changed.headers["last-modified"] != before["/rss"].headers["last-modified"]
+
+
+def encoding_request(accept_encoding: str | None) -> Request:
+    headers = [] if accept_encoding is None else [(b"accept-encoding", accept_encoding.encode())]
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers})
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "takes"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8, *;q=0.1", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("GZIP;Q=0.5", True),
+        ("gzip;q=0", False),  # RFC 9110 12.5.3: q=0 is "not acceptable"
+        ("gzip;q=0, *", False),  # named beats the wildcard
+        ("*;q=0", False),
+        ("deflate, br", False),
+        ("identity", False),
+        ("gzip;q=x", False),
+        ("", False),
+        (None, False),  # no header: the plain form (curl, scripts), as servers answer
+    ],
+)
+def test_gzip_goes_only_to_a_client_whose_accept_encoding_takes_it(accept_encoding: str | None, takes: bool) -> None:
+    assert accepts_gzip(encoding_request(accept_encoding)) is takes
+
+
+def test_each_form_has_its_own_etag_and_either_one_gives_a_304() -> None:
+    plain, packed = b"<rss>" + b"paper " * 1000 + b"</rss>", gzip.compress(b"<rss>" + b"paper " * 1000 + b"</rss>")
+
+    def answer(accept_encoding: str | None, if_none_match: str | None = None) -> Response:
+        request = encoding_request(accept_encoding)
+        if if_none_match is not None:
+            headers = [*request.scope["headers"], (b"if-none-match", if_none_match.encode())]
+            request = Request({**request.scope, "headers": headers})
+        return negotiated_response(request, packed, lambda: plain, "application/rss+xml", MODIFIED, etag_of(plain))
+
+    zipped, unzipped = answer("gzip"), answer(None)
+    assert (zipped.body, zipped.headers["content-encoding"]) == (packed, "gzip")
+    assert unzipped.body == plain
+    assert "content-encoding" not in unzipped.headers
+    assert zipped.headers["vary"] == unzipped.headers["vary"] == "Accept-Encoding"
+    assert unzipped.headers["etag"] == etag_of(plain)
+    assert zipped.headers["etag"] == gzip_etag(etag_of(plain)) != etag_of(plain)  # RFC 9110 8.8.3: strong, per form
+    for held in (zipped, unzipped):
+        for accepts in ("gzip", None):
+            assert answer(accepts, held.headers["etag"]).status_code == 304
+    assert answer("gzip", '"other"').status_code == 200
+
+
+def test_feeds_go_gzip_compressed_to_readers_that_take_it_and_plain_to_others(served: TestClient) -> None:
+    for path in ("/rss", "/atom/cs.CL?keywords=speech", "/json", "/"):
+        zipped = served.get(path, headers={"Accept-Encoding": "gzip"})
+        plain = served.get(path, headers={"Accept-Encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip", path
+        assert int(zipped.headers["content-length"]) < len(plain.content) / 3, path
+        assert zipped.content == plain.content, path  # httpx inflates it: the same document
+        assert "content-encoding" not in plain.headers, path
+        for answer in (zipped, plain):  # a cache keeps the two apart
+            assert "Accept-Encoding" in [v.strip() for v in answer.headers["vary"].split(",")], path

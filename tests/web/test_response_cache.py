@@ -14,7 +14,7 @@ from core.settings import Settings
 from core.store import Store
 from core.store.upstash import UpstashStore
 from core.web.app import create_app
-from core.web.response_cache import ENTRY_BYTES, Rendered, ResponseCache
+from core.web.response_cache import ENTRY_BYTES, Rendered, ResponseCache, cost
 from tests.arxiv_fake import COMBINED, FakeArxiv, read
 from tests.papers import make_paper
 from tests.upstash_shim import UpstashShim
@@ -31,6 +31,16 @@ def test_an_entry_serves_only_its_version() -> None:
     assert cache.get("/rss", "v1") == rendered(10, "v1")
     assert cache.get("/rss", "v2") is None
     assert cache.get("/atom", "v1") is None
+
+
+def test_an_answer_is_kept_gzip_compressed_and_counted_at_that_size() -> None:
+    """What eight filtered feeds kept cost is what their compressed bytes cost (bench/concurrent_memory.py)."""
+    item = "<item><title>Paper {n} on speech</title><link>https://arxiv.org/abs/2411.{n:05d}</link></item>"
+    body = "".join(item.format(n=n) for n in range(3000)).encode()
+    kept = Rendered.of(body, None, "v")
+    assert kept.body() == body
+    assert cost(kept) < len(body) / 3
+    assert Rendered.of(body, None, "v") == kept  # the same bytes on every instance (no timestamp in the header)
 
 
 def test_the_least_recently_used_go_first_beyond_the_byte_limit() -> None:

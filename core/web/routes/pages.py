@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -15,7 +15,6 @@ from core.config import Config
 from core.models import Opinion, Paper
 from core.render import pages
 from core.render.digest import DIGEST_TYPE, Section, render_digest
-from core.render.feedback import Learned, build_learned
 from core.render.opml import OPML_TYPE, render_opml
 from core.selection.query import FeedQuery, parse_likes
 from core.selection.select import select_for_you, select_papers
@@ -29,6 +28,9 @@ from core.web.response_cache import Rendered
 from core.web.routes.feedback import item_links
 from core.web.signing import feedback_key
 from core.web.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from core.render.feedback import Learned
 
 FOR_YOU_ON_PAGE = 10  # papers in the page's "For you" (or "More like") section
 
@@ -158,6 +160,8 @@ def _learned(request: Request, ctx: Context, snapshot: Snapshot, liked: list[Pap
             return ""
         made = links(opinion.as_paper())
         return made.like if opinion.action == "like" else made.dislike
+
+    from core.render.feedback import build_learned  # here: a page with nothing liked needs none of it
 
     config_ids = set(ctx.config.liked_ids)
     configured = [p for p in liked if p.id in config_ids or feedback.opinion(p.id) is None]  # not the feeds' own

@@ -132,7 +132,6 @@ class UpstashStore:
         # lists never change, so the save after load_index need not read the list again.
         self._names: tuple[str, list[str]] = ("", [])
         self._legacy = False  # the last manifest read names papers in the old layout's hashes
-        self._doomed_words: list[str] = []  # keys of word index segments the running save deletes
 
     def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
@@ -202,22 +201,23 @@ class UpstashStore:
         removals: list[Command] = [
             ["DEL", *[PAPER + n for n in b], *[ENTRY + n for n in b]] for b in _chunks(gone, 500)
         ]
-        removals += [["DEL", *b] for b in _chunks(self._doomed_words, 500)]
         self._pipelined("removal of old papers", removals)
         return entries
 
     def _write_words(self, gen: str, entries: Sequence[Entry], written: dict[str, Paper]) -> WordsPlan:
         """The word index of generation ``gen`` (core.store.words): its new segment written
         and named in ``arb:words-pending`` until the switch to ``gen``, so that if this save
-        dies first the next one deletes it (the segments the last save retired go after the
-        switch, as retired paper versions do). A
+        dies first the next one deletes it (as it deletes the segments the last save retired). A
         segment's postings are spread over hashes (shards) each about the size of its list of
         members at most, so no key outgrows a list of names (Upstash refuses any over 100 MB)."""
         raw, pending = self._call("MGET words", self.redis.call, "MGET", WORDS, WORDS_PENDING)
         head = WordsHead.loads(raw)
+        # Segments no head uses: a dead save's, and those the last save retired (kept for the
+        # readers of the generation before it). Deleted first: if this fails, so does the save,
+        # and the next one tries again, so none is ever left behind.
         orphans = [(s, int(n)) for s, n in json.loads(pending or "{}").items() if s not in head.segments]
-        self._pipelined("removal of unused word index", [["DEL", *_segment_keys(s, n)] for s, n in orphans])
-        self._doomed_words = [key for segment, shards in head.retired.items() for key in _segment_keys(segment, shards)]
+        unused = [key for s, n in [*orphans, *head.retired.items()] for key in _segment_keys(s, n)]
+        self._pipelined("removal of unused word index", [["DEL", *keys] for keys in _chunks(unused, 500)])
         members = self.load_members(list(head.segments))
         placed = {stored_name(e): (e.announced, e.id) for e in entries}
         plan = plan_words(

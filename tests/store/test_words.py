@@ -279,6 +279,28 @@ def test_upstash_retired_segments_go_at_the_next_save_and_so_does_a_dead_saves(
     assert {k.split(":")[2] for k in store.redis.call("KEYS", f"{WORDS}:*")} == {*head.segments, *head.retired}
 
 
+def test_upstash_segments_whose_removal_failed_are_removed_by_the_next_save(
+    shim: UpstashShim, stored: list[Paper]
+) -> None:
+    store = UpstashStore(shim.url, shim.token)
+    later = _revised(stored[:SMALL_SEGMENT])
+    store.save_papers(stored)
+    store.save_papers(later)  # none of the first day's papers is left: its segment is retired
+    (retired,) = store.load_words().retired
+
+    def refuse_the_removal(request: Request) -> None:
+        if b'"DEL"' in request.body and retired.encode() in request.body:
+            raise ConnectionError("the function was stopped")
+
+    shim.fault = refuse_the_removal
+    with pytest.raises(StoreError):
+        store.save_papers(later)
+    shim.fault = None
+    assert _segment_key_count(store, retired) > 1
+    store.save_papers(later)
+    assert _segment_key_count(store, retired) == 0
+
+
 def _segment_key_count(store: UpstashStore, segment: str) -> int:
     return len(store.redis.call("KEYS", f"{WORDS}:{segment}:*"))
 

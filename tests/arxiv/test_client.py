@@ -129,6 +129,7 @@ def test_throttle_spaces_requests() -> None:
     assert 2.9 < clock.slept[0] <= 3.0
 
 
+@pytest.mark.slow  # over a second: real time
 def test_concurrent_pdf_downloads_never_overlap_and_keep_the_gap(arxiv_server: FakeArxiv) -> None:
     """The summary threads share one client: one request at a time, each starting the
     interval after the previous one ended (arXiv's terms; 0.3 s here, real time)."""

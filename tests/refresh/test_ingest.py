@@ -72,6 +72,7 @@ def test_an_archive_cut_too_is_read_per_category(arxiv_server: FakeArxiv, settin
     assert read.unread == []
 
 
+@pytest.mark.slow  # over a second: real time
 def test_a_day_not_read_whole_keeps_no_validators_and_says_what_is_missing(
     arxiv_server: FakeArxiv, settings: Settings
 ) -> None:

@@ -199,6 +199,7 @@ def queries(draw: st.DrawFn) -> str:
     return terms[0] + "".join(op + term for op, term in zip(ops, terms[1:], strict=True))
 
 
+@pytest.mark.slow  # Hypothesis over real data: seconds
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(q=queries(), limit=st.sampled_from([1, 5, 30]), min_score=st.sampled_from([None, 1.0, 2.0]))
 def test_any_query_finds_what_the_whole_store_gives(
@@ -295,6 +296,7 @@ def hard_queries(draw: st.DrawFn) -> str:
     return f"({query}){ops[-1]}{terms[0]}" if draw(st.booleans()) and ops[-1] != " " else query
 
 
+@pytest.mark.slow  # Hypothesis over real data: seconds
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     q=hard_queries(),
@@ -353,6 +355,7 @@ def topics(draw: st.DrawFn) -> dict[str, Any]:
     return topic
 
 
+@pytest.mark.slow  # Hypothesis over real data: seconds
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     topic=topics(),

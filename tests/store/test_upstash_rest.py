@@ -38,6 +38,7 @@ def test_a_request_over_10_mb_is_refused_before_it_is_sent(shim: UpstashShim) ->
     assert shim.round_trips == 1
 
 
+@pytest.mark.slow  # over a second: real time
 def test_no_request_runs_past_the_end_a_job_set(shim: UpstashShim) -> None:
     """A cron job's function is killed at its limit: within ``finishing_by`` a request gets the
     time left, not its whole timeout, and one with nothing left is not sent. Another thread

@@ -342,6 +342,7 @@ QUERIES = ["abs:agent OR ti:zymurgy", "learning ANDNOT cat:cs.CL", 'ti:"language
 WORD_CONFIG = parse_config({"categories": ["cs.AI", "cs.LG", "cs.CL"], "keywords": ["LLM"], "max_papers": 20})
 
 
+@pytest.mark.slow  # Hypothesis over real data: seconds
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(saves=SAVES, seed=st.integers(0, 1_000))
 def test_any_run_of_saves_indexes_every_stored_version_by_its_words_and_no_other(

@@ -45,21 +45,21 @@ def test_an_answer_is_kept_under_the_version_it_was_made_from(settings: Settings
 
 
 def test_a_repeated_request_costs_one_round_trip(
-    arxiv_server: FakeArxiv, settings: Settings, upstash: UpstashShim, config: Config
+    arxiv_server: FakeArxiv, settings: Settings, shim: UpstashShim, config: Config
 ) -> None:
-    store = UpstashStore(upstash.url, upstash.token)
+    store = UpstashStore(shim.url, shim.token)
     refresh(config, settings, store)
     clock = ManualClock()
     client = TestClient(create_app(settings, store, clock=clock))
     first = client.get("/rss?limit=100")
-    upstash.reset_counts()
+    shim.reset_counts()
     again = client.get("/rss?limit=100")
     assert again.content == first.content
     assert again.headers["etag"] == first.headers["etag"]
-    assert upstash.round_trips == 0  # within the second: no store read at all
+    assert shim.round_trips == 0  # within the second: no store read at all
     clock.advance(1.0)
     assert client.get("/rss?limit=100").content == first.content
-    assert (upstash.round_trips, dict(upstash.commands)) == (1, {"MGET": 1})  # the version, once
+    assert (shim.round_trips, dict(shim.commands)) == (1, {"MGET": 1})  # the version, once
     assert client.get("/rss?limit=100", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
 
 

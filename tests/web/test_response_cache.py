@@ -115,19 +115,19 @@ def test_every_save_is_seen_within_a_second(
 
 @pytest.mark.slow
 def test_concurrent_misses_of_one_url_render_once(
-    arxiv_server: FakeArxiv, settings: Settings, upstash: UpstashShim, config: Config
+    arxiv_server: FakeArxiv, settings: Settings, shim: UpstashShim, config: Config
 ) -> None:
-    store = UpstashStore(upstash.url, upstash.token)
+    store = UpstashStore(shim.url, shim.token)
     refresh(config, settings, store)
     client = TestClient(create_app(settings, store))
     client.get("/health")  # the app is up
-    upstash.reset_counts()
-    upstash.delay_s = 0.2  # every store read takes a while: the misses overlap
+    shim.reset_counts()
+    shim.delay_s = 0.2  # every store read takes a while: the misses overlap
     try:
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: client.get("/rss/cs.CL?limit=7"), range(8)))
     finally:
-        upstash.delay_s = 0.0
+        shim.delay_s = 0.0
     assert {a.status_code for a in answers} == {200}
     assert len({a.content for a in answers}) == 1
-    assert upstash.commands["LRANGE"] == 1  # the feed was read (and rendered) once
+    assert shim.commands["LRANGE"] == 1  # the feed was read (and rendered) once

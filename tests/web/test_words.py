@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.config import Config, load_config
+from core.config import Config
 from core.models import Paper
-from core.refresh import refresh
 from core.selection.indexed import find, search_of
 from core.selection.query import FeedQuery
 from core.selection.select import as_seen_in, select_papers
@@ -22,8 +21,7 @@ from core.store.sqlite import SqliteStore
 from core.store.upstash import WORDS, UpstashStore
 from core.web.app import create_app
 from core.web.words import SegmentCache, WordIndex
-from tests.arxiv_fake import FakeArxiv
-from tests.conftest import TEST_CONFIG
+from tests.conftest import TEST_CONFIG, restore_refreshed
 from tests.upstash_shim import UpstashShim
 from tests.web.conftest import entries
 
@@ -48,9 +46,9 @@ def _revise_some(store: Store) -> list[Paper]:
 
 @pytest.mark.parametrize("category", [None, "cs.CL"])
 def test_a_feed_read_through_the_stores_index_is_the_feed(
-    arxiv_server: FakeArxiv, settings: Settings, config: Config, store: Store, category: str | None
+    settings: Settings, config: Config, store: Store, category: str | None, request: pytest.FixtureRequest
 ) -> None:
-    refresh(config, settings, store)
+    restore_refreshed(store, request)
     stored = _revise_some(store)
     reader = WordIndex().reader(store, store.load_version())
     assert reader is not None
@@ -72,11 +70,11 @@ def test_a_feed_read_through_the_stores_index_is_the_feed(
 
 
 def test_what_an_instance_read_of_a_segment_it_reads_no_more(
-    arxiv_server: FakeArxiv, settings: Settings, config: Config, shim: UpstashShim
+    settings: Settings, shim: UpstashShim, request: pytest.FixtureRequest
 ) -> None:
     """A segment never changes: its postings are read once per word, across store versions."""
     store = UpstashStore(shim.url, shim.token)
-    refresh(config, settings, store)
+    restore_refreshed(store, request)
     with TestClient(create_app(settings, store)) as client:
         shim.reset_counts()
         assert client.get("/rss?q=abs:agent").status_code == 200
@@ -91,9 +89,9 @@ def test_what_an_instance_read_of_a_segment_it_reads_no_more(
         assert shim.commands["HMGET"] == 0
 
 
-def test_postings_kept_are_bounded(arxiv_server: FakeArxiv, settings: Settings, config: Config) -> None:
+def test_postings_kept_are_bounded(settings: Settings, request: pytest.FixtureRequest) -> None:
     store = SqliteStore(settings.data_dir / "bounded.sqlite3")
-    refresh(config, settings, store)
+    restore_refreshed(store, request)
     head = store.load_words()
     cache = SegmentCache(remember=200)
     for word in ("learning", "model", "language", "agent", "speech"):
@@ -102,14 +100,14 @@ def test_postings_kept_are_bounded(arxiv_server: FakeArxiv, settings: Settings, 
 
 
 def test_a_filtered_feed_reads_its_candidates_not_the_store(
-    arxiv_server: FakeArxiv, settings: Settings, config: Config, shim: UpstashShim
+    settings: Settings, shim: UpstashShim, request: pytest.FixtureRequest
 ) -> None:
     """Upstash counts bandwidth, and every cold instance makes a first filtered request: it
     reads the postings of its words and the papers it shows, not every stored paper."""
     store = UpstashStore(shim.url, shim.token)
     topics = {**TEST_CONFIG, "topics": [{"name": "rl", "query": 'ti:"reinforcement learning"'}]}
     settings.config_path.write_text(json.dumps(topics))
-    refresh(load_config(settings.config_path), settings, store)
+    restore_refreshed(store, request)
     shim.reset_counts()
     store.load_papers()
     whole = shim.bytes_out
@@ -124,11 +122,11 @@ def test_a_filtered_feed_reads_its_candidates_not_the_store(
 
 
 def test_a_store_the_index_does_not_cover_serves_the_same_feeds(
-    arxiv_server: FakeArxiv, settings: Settings, config: Config, store: Store
+    settings: Settings, store: Store, request: pytest.FixtureRequest
 ) -> None:
     """A store written before the index (or a save killed before it was written): every paper
     is read, as before, until the next save indexes them."""
-    refresh(config, settings, store)
+    restore_refreshed(store, request)
     paths = ("/rss?q=abs:agent%20OR%20ti:speech", "/atom/cs.CL?keywords=llm,kv%20cache&limit=5")
     with TestClient(create_app(settings, store)) as client:
         indexed = [client.get(p).text for p in paths]

@@ -311,6 +311,7 @@ def test_a_save_landing_while_a_filtered_feed_is_read_is_never_masked(
     assert after.text == expected.text
 
 
+@pytest.mark.slow  # a store of 5,000 papers, saved twice
 def test_a_topic_of_many_words_over_a_large_store_is_served_as_without_the_index(
     settings: Settings, refreshed_sqlite: Path
 ) -> None:

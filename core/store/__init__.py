@@ -3,7 +3,8 @@
 Only this package knows SQLite (local default) or Upstash Redis (on Vercel, chosen when its
 settings are present). The refresh job is the single writer of papers and saves the whole
 ranked set at once, writing only the papers that are new or changed; feed requests only read,
-with one or two round trips each (a reader's "Like" writes only the feedback record, by
+with one or two round trips each (a filtered feed through the word index about six: state,
+head, postings, members, entries, papers) (a reader's "Like" writes only the feedback record, by
 compare-and-set). Next to each paper the store keeps its ``Entry`` (its place in the
 feeds, without its text): a refresh reads the entries of all stored papers and the papers
 themselves only where something changed. Each save also indexes the words of the versions it

@@ -23,6 +23,7 @@ accumulate (prefix ``arb:``):
     arb:vec:<model>:<dims>:<id>v<n>  a paper's embedding (base64 float32), kept SUMMARY_TTL_S
     arb:words                 the word index's head (core.store.words.WordsHead JSON)
     arb:words:<gen>:<n>       hashes: one segment of the word index, token -> ordinals (core.text.words)
+    arb:words-pending         the segment a save wrote before its switch (deleted by the next if it died)
     arb:words:<gen>:members   that segment's members, "<id>@<digest>" by ordinal, one a line
     arb:usage:<day>           hash {calls, tokens}: the day's summary spending, kept 3 days
 
@@ -98,7 +99,7 @@ VECTOR = PREFIX + "vec:"
 WORDS = PREFIX + "words"  # the word index's head; its segments under arb:words:<gen>
 WORDS_PENDING = PREFIX + "words-pending"  # the segment a save wrote before its switch
 SHARD_FLOOR = 64_000  # bytes: a segment smaller than this is one hash
-MEMBERS_CHUNK = 5  # segments' member lists per MGET (at most MAX_SEGMENT names each, ~1.6 MB)
+MEMBERS_CHUNK = 4  # segments' member lists per MGET (~1.6 MB each at 50,000 names; halved if refused)
 PENDING_TTL_S = 6 * 3600  # a generation that never went live disappears on its own
 RETIRED_TTL_S = 600  # an old generation outlives the switch for readers still reading it
 BATCH_BYTES = 4_000_000  # per pipelined request; Upstash refuses requests over 10 MB

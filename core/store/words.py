@@ -23,8 +23,8 @@ from core.models import Paper
 from core.text.words import MAX_SEGMENT, RULES, Placing, Segment, build_segment, encode
 
 # A segment holding fewer stored papers than this (a save of a few summaries, of a day's late
-# papers) is merged into the next save's: a reader asks each segment for its words, so the
-# segments stay about one a day.
+# papers) is merged into the next save's: a reader asks each segment for its words, so small
+# ones are not kept (and segments of a size are merged MERGE_FAN at a time: ``_to_merge``).
 SMALL_SEGMENT = 200
 MERGE_FAN = 4  # segments of about the same size merged into one
 

@@ -14,8 +14,9 @@ The tokens a query word is looked up by (``word_tokens``) find a superset of the
 word matches: a term's longest word, lower case and ASCII (its needle, as in
 ``core.text.matching.Term``), is a whole word wherever the term matches, but for a plural's
 "s" or "es". So evaluating a query on the papers found here gives what evaluating it on every
-stored paper would. A word with no ASCII needle (a Greek term, a category pattern) is not
-looked up: the index cannot narrow it. Pure: no I/O.
+stored paper would. A ``cat:`` word is looked up by the ``c:`` tokens of the stored
+categories it names. A word with no ASCII needle (a Greek term) is not looked up: the index
+cannot narrow it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from core.text.matching import MATCHING_VERSION, Word, compiled, fold
 _RUN = re.compile(r"\w+")
 # Where a query field looks, as tokens: (anywhere it looks, in the title).
 _FIELDS = {"ti": ("t:", "t:"), "abs": ("w:", ""), "all": ("w:", "t:"), "au": ("u:", "")}
-# A segment's members may not outgrow this (a store of any size is indexed in several).
+# Stored versions not yet indexed that one save reads whole to index (a larger store from
+# before the index is indexed over several saves); merges stop at this many members too.
 MAX_SEGMENT = 50_000
 # The rules a segment's tokens were made by: folding (MATCHING_VERSION) and ``paper_tokens``
 # (raise TOKENS when it changes what a text holds). An index of other rules covers nothing.

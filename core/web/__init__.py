@@ -1,5 +1,6 @@
-"""The FastAPI app (``app.create_app``): thin routes that read one snapshot of the store per
-request and hand it to ``core.render``; the HTTP concerns around them (caching, security
+"""The FastAPI app (``app.create_app``): thin routes that read what a request needs of the
+store (a feed's first papers, the word index's candidates, or one snapshot of every paper)
+and hand it to ``core.render``; the HTTP concerns around them (caching, security
 headers, HEAD, public URLs, the OpenAPI contract); and the cron endpoints that run
 ``core.refresh`` (``cron``, which also streams a deployment's first refresh to its first
 visitor). A reader's request calls no LLM and never asks arXiv: it reads the store, and

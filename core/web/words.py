@@ -2,9 +2,10 @@
 what this instance remembers of it.
 
 A segment never changes once written (its name is the save that wrote it), so what is read of
-one is kept across store versions: each token's postings (decoded, as arrays of ordinals) and
-the members' names, both bounded. A refresh adds one segment; the next filtered request reads
-the new segment's postings of its words and nothing else again.
+one is kept across store versions: each token's postings (decoded, as arrays of ordinals,
+bounded) and the members' names (of the live segments only). A save adds a segment (or
+merges some into one): the next filtered request reads that segment's postings of its words
+and no other segment's again. The keys of a head's tokens (``KeySets``) are kept per head.
 """
 
 from __future__ import annotations

@@ -210,9 +210,12 @@ class SqliteStore:
             return self._named(conn, names)
 
     def _named(self, conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, Paper]:
-        """The stored papers of these names (the one version of each id SQLite keeps)."""
+        """The stored papers of these names: SQLite keeps one version of each id, so a name of
+        another version (a reader racing a save) finds nothing rather than the one stored."""
         ids = {name.rpartition("@")[0]: name for name in names}
-        rows = _select_in(conn, "SELECT id, data FROM paper WHERE id IN ({})", list(ids))
+        rows = _select_in(conn, "SELECT id, entry FROM entries WHERE id IN ({})", list(ids))
+        current = {e.id for e in decode_entries([raw for _, raw in rows]) if e and stored_name(e) == ids[e.id]}
+        rows = _select_in(conn, "SELECT id, data FROM paper WHERE id IN ({})", sorted(current))
         papers = decode_papers(data for _, data in rows)
         return {ids[p.id]: p for p in papers}
 

@@ -77,6 +77,20 @@ def test_a_changed_paper_is_found_by_its_new_words_only(store: Store, stored: li
     assert _names([papers[0]])[0] not in _holders(store, "w:" + sorted(paper_tokens(papers[0]))[-1][2:])
 
 
+def test_a_name_never_reads_another_version_of_its_paper(store: Store, stored: list[Paper]) -> None:
+    """A reader holding a name from before a save asks for that version: it gets it, or
+    nothing (SQLite keeps one version of an id), never the version the save wrote."""
+    papers = stored[:20]
+    store.save_papers(papers)
+    (old,) = _names(papers[:1])
+    revised = papers[0].model_copy(update={"title": "Zymurgy of qubits", "title_text": "Zymurgy of qubits"})
+    store.save_papers([revised, *papers[1:]])
+    found = store.load_named([old, *_names(papers[1:3])])
+    assert found.get(old) in (None, papers[0])
+    assert [found[n].id for n in _names(papers[1:3])] == [p.id for p in papers[1:3]]
+    assert store.load_named(_names([revised])) == {_names([revised])[0]: revised}
+
+
 def test_a_store_from_before_the_index_is_indexed_whole_by_its_next_save(store: Store, stored: list[Paper]) -> None:
     """Until then, readers are told the index does not cover the papers (they read every one)."""
     papers = stored[:300]

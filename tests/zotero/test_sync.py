@@ -34,6 +34,12 @@ def asked(fake: FakeZotero, since: int = 0) -> list[tuple[str, dict[str, str]]]:
     return [(urlsplit(r.path).path, dict(parse_qsl(urlsplit(r.path).query))) for r in fake.requests[since:]]
 
 
+def add_papers(fake: FakeZotero, count: int) -> None:
+    """``count`` items of the user's library, each an arXiv paper by its abstract's address."""
+    for n in range(count):
+        fake.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+
+
 def fill(fake: FakeZotero) -> dict[str, str]:
     """A library as researchers keep one: arXiv papers by URL, DOI, Archive ID and Extra, a
     journal paper with no arXiv id, a note and an attachment (child items)."""
@@ -108,8 +114,7 @@ def test_a_second_sync_asks_only_for_what_changed_and_drops_what_left(
 def test_a_large_library_is_read_page_by_page(
     zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
 ) -> None:
-    for n in range(250):
-        zotero.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+    add_papers(zotero, 250)
     result = run(zotero, settings, store, clock)
     assert len(result.ids) == 250
     assert len(zotero.requests) == 3
@@ -119,8 +124,7 @@ def test_a_large_library_is_read_page_by_page(
 def test_a_sync_cut_short_goes_on_where_it_stopped(
     zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
 ) -> None:
-    for n in range(250):
-        zotero.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+    add_papers(zotero, 250)
     first = run(zotero, settings, store, clock, max_pages=2)
     assert len(first.ids) == 200
     assert "the next refresh goes on" in first.note
@@ -135,8 +139,7 @@ def test_a_sync_cut_short_goes_on_where_it_stopped(
 def test_a_library_changed_between_two_parts_of_a_sync_is_read_again(
     zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
 ) -> None:
-    for n in range(150):
-        zotero.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+    add_papers(zotero, 150)
     run(zotero, settings, store, clock, max_pages=1)
     zotero.add(USER, url="https://arxiv.org/abs/2404.00001", title="Added meanwhile")
     result = run(zotero, settings, store, clock)
@@ -147,8 +150,7 @@ def test_a_library_changed_between_two_parts_of_a_sync_is_read_again(
 def test_a_library_changed_while_it_is_paged_is_read_again_from_the_start(
     zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
 ) -> None:
-    for n in range(250):
-        zotero.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+    add_papers(zotero, 250)
     newest = list(zotero.libraries[USER].items)[-1]  # on the first page, read before the change
     zotero.before[2] = lambda: (zotero.delete(USER, newest), zotero.add(USER, url="https://arxiv.org/abs/2404.00002"))
     result = run(zotero, settings, store, clock)
@@ -224,8 +226,7 @@ def test_a_library_that_does_not_exist_is_an_error_naming_the_keys_to_check(
 def test_a_long_backoff_keeps_the_progress_and_waits_for_the_next_refresh(
     zotero: FakeZotero, settings: Settings, store: Store, clock: Clock
 ) -> None:
-    for n in range(150):
-        zotero.add(USER, url=f"https://arxiv.org/abs/2403.{n:05d}", title=f"Paper {n}")
+    add_papers(zotero, 150)
     zotero.backoff = 600
     first = run(zotero, settings, store, clock)
     assert len(first.ids) == 100

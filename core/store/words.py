@@ -88,11 +88,6 @@ class WordsPlan:
     kept: list[str]
     dropped: list[str]
     head: WordsHead
-    before: WordsHead  # the head this save replaces
-
-    def shards(self, segment: str) -> int:
-        """How many hashes a segment of the head before spans."""
-        return self.before.shard_count(segment)
 
 
 def plan_words(
@@ -137,7 +132,7 @@ def plan_words(
     whole = len(lacking) <= cap
     dropped = [s for s in head.segments if s not in segments]
     after = WordsHead(generation if whole else "", segments, len(placed), shards, dead, newest)
-    return WordsPlan(segment, kept, dropped, after, head)
+    return WordsPlan(segment, kept, dropped, after)
 
 
 def _to_merge(kept: list[str], alive: Mapping[str, int], writing: bool) -> list[str]:

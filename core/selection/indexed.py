@@ -59,8 +59,8 @@ class Reader(Protocol):
         """The stored name (``<id>@<digest>``) of each key."""
 
     def placed(self, keys: Iterable[int]) -> list[Placed]:
-        """The keys in the order to read them: segment by segment, the segment announced most
-        recently first, and in each segment newest first (``core.text.words.build_segment``)."""
+        """Each key with its segment and that segment's newest announcement. In a segment, a
+        smaller key is a member announced no earlier (``core.text.words.build_segment``)."""
 
     def entries(self, names: Sequence[str]) -> dict[str, Entry]: ...
 
@@ -124,7 +124,8 @@ def find(search: Search, reader: Reader, select: Callable[[list[Paper]], list[Pa
     for bound in sorted(groups, reverse=True):
         if _full(shown, search) and shown[-1].match.score > bound:
             break  # no paper bounded this low can beat the ones shown
-        shown, certain = _read_group(search, reader, select, shown, bound, reader.placed(groups[bound]))
+        placed = _reading_order(reader.placed(groups[bound]))
+        shown, certain = _read_group(search, reader, select, shown, bound, placed)
         if certain:
             break
     return shown
@@ -173,6 +174,12 @@ def _read_group(
         rest = max([_entry_key(e) for e in pool] + ([frontier] if frontier is not None else []), default=None)
         if rest is not None and _full(shown, search) and _key(shown[-1]) >= (bound, *rest):
             return shown, True  # it beats every candidate left, of this bound and all lower ones
+
+
+def _reading_order(placed: list[Placed]) -> list[Placed]:
+    """Segment by segment, the one announced most recently first (one not known, first), and in
+    each segment newest first."""
+    return sorted(placed, key=lambda p: (p.newest or _UNKNOWN, -p.segment, -p.key), reverse=True)
 
 
 def _frontier(placed: list[Placed], done: int, last: dict[int, Key]) -> Key | None:

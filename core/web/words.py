@@ -14,7 +14,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from core.models import Entry, Paper
 from core.selection.indexed import Placed
@@ -26,7 +26,6 @@ from core.text.words import decode
 REMEMBERED_ORDINALS = 4_000_000
 REMEMBERED_KEYS = 1_000_000  # keys (about 60 bytes each in a set) of the head's tokens asked most recently
 _SHIFT = 32  # a key is the segment's place in the head, shifted, plus the ordinal
-_UNKNOWN = datetime.max.replace(tzinfo=UTC)
 
 
 class SegmentCache:
@@ -150,6 +149,7 @@ class WordReader:
         self.cache = cache
         self.keys = keys
         self._order = list(head.segments)
+        self._newest = [datetime.fromisoformat(n) if (n := head.newest.get(s)) else None for s in self._order]
         # Members no longer stored (an older version of a paper, or one gone): never candidates.
         self._dead = {p << _SHIFT | o for p, s in enumerate(self._order) for o in decode(head.dead.get(s, ""))}
 
@@ -203,9 +203,7 @@ class WordReader:
         return named
 
     def placed(self, keys: Iterable[int]) -> list[Placed]:
-        newest = [datetime.fromisoformat(self.head.newest[s]) if self.head.newest.get(s) else None for s in self._order]
-        ordered = sorted(keys, key=lambda k: (newest[k >> _SHIFT] or _UNKNOWN, -(k >> _SHIFT), -k), reverse=True)
-        return [Placed(k, k >> _SHIFT, newest[k >> _SHIFT]) for k in ordered]
+        return [Placed(k, k >> _SHIFT, self._newest[k >> _SHIFT]) for k in keys]
 
     def entries(self, names: Sequence[str]) -> dict[str, Entry]:
         return self.store.load_entries(names)

@@ -51,9 +51,7 @@ class MemoryReader:
         return {k: self.segments[k >> 32].members[k & 0xFFFFFFFF] for k in keys}
 
     def placed(self, keys: Iterable[int]) -> list[Placed]:
-        newest = [datetime.fromisoformat(s.newest) for s in self.segments]
-        ordered = sorted(keys, key=lambda k: (newest[k >> 32], -(k >> 32), -k), reverse=True)
-        return [Placed(k, k >> 32, newest[k >> 32]) for k in ordered]
+        return [Placed(k, k >> 32, datetime.fromisoformat(self.segments[k >> 32].newest)) for k in keys]
 
     def entries(self, names: Sequence[str]) -> dict[str, Entry]:
         return {n: self.by_name[n][0] for n in names}

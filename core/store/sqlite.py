@@ -200,10 +200,8 @@ class SqliteStore:
         return {segment: tuple(members.split("\n")) for segment, members in rows}
 
     def load_entries(self, names: Sequence[str]) -> dict[str, Entry]:
-        ids = {name.rpartition("@")[0]: name for name in names}
-        rows = self._read_keyed("entries", "id", list(ids), "entry")
-        found = zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True)
-        return {ids[i]: e for i, e in found if e is not None and stored_name(e) == ids[i]}
+        with self._connect() as conn:
+            return _entries_named(conn, names)
 
     def load_named(self, names: Sequence[str]) -> dict[str, Paper]:
         with self._connect() as conn:
@@ -212,12 +210,9 @@ class SqliteStore:
     def _named(self, conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, Paper]:
         """The stored papers of these names: SQLite keeps one version of each id, so a name of
         another version (a reader racing a save) finds nothing rather than the one stored."""
-        ids = {name.rpartition("@")[0]: name for name in names}
-        rows = _select_in(conn, "SELECT id, entry FROM entries WHERE id IN ({})", list(ids))
-        current = {e.id for e in decode_entries([raw for _, raw in rows]) if e and stored_name(e) == ids[e.id]}
+        current = {e.id: name for name, e in _entries_named(conn, names).items()}
         rows = _select_in(conn, "SELECT id, data FROM paper WHERE id IN ({})", sorted(current))
-        papers = decode_papers(data for _, data in rows)
-        return {ids[p.id]: p for p in papers}
+        return {current[p.id]: p for p in decode_papers(data for _, data in rows)}
 
     @staticmethod
     def _state_value(conn: sqlite3.Connection, key: str) -> str | None:
@@ -447,6 +442,15 @@ def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: M
         dropped = {name.rpartition("@")[0] for name in stored.keys() - now.keys()} - {entries[i].id for i in placed}
         conn.executemany("DELETE FROM paper WHERE id = ?", [(i,) for i in dropped])
     return now
+
+
+def _entries_named(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, Entry]:
+    """The entries of these stored versions by name; absent where the version stored is
+    another (SQLite keeps one version of an id: a reader racing a save asks for the older)."""
+    ids = {name.rpartition("@")[0]: name for name in names}
+    rows = _select_in(conn, "SELECT id, entry FROM entries WHERE id IN ({})", list(ids))
+    found = zip([i for i, _ in rows], decode_entries([raw for _, raw in rows]), strict=True)
+    return {ids[i]: e for i, e in found if e is not None and stored_name(e) == ids[i]}
 
 
 def _segment_postings(conn: sqlite3.Connection, segments: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -105,9 +105,11 @@ def plan_words(
     wrote: ``members`` of the head's segments as stored (a segment missing there is dropped),
     ``read`` the stored papers of names no segment holds (at most ``cap`` of them), and
     ``postings`` every posting of segments to merge."""
-    stored = placed.keys()
-    # Segments of other rules are dropped: every stored version is indexed again.
-    alive = {s: sum(n in stored for n in members[s]) for s in head.segments if s in members and head.rules == RULES}
+    # Each segment's members no longer stored, by ordinal. Segments of other rules are dropped:
+    # every stored version is indexed again.
+    ours = [s for s in head.segments if s in members and head.rules == RULES]
+    gone = {s: [o for o, n in enumerate(members[s]) if n not in placed] for s in ours}
+    alive = {s: len(members[s]) - len(gone[s]) for s in ours}
     kept = [s for s, count in alive.items() if count]
     merging = _to_merge(kept, alive, bool(written))
     kept = [s for s in kept if s not in merging]
@@ -124,7 +126,7 @@ def plan_words(
     segments = {s: head.segments[s] for s in kept}
     shards = {s: head.shards[s] for s in kept if s in head.shards}
     newest = {s: head.newest.get(s, "") for s in kept}
-    dead = {s: encode(gone) for s in kept if (gone := [o for o, n in enumerate(members[s]) if n not in stored])}
+    dead = {s: encode(gone[s]) for s in kept if gone[s]}
     if segment is not None:
         segments[segment.name] = sorted(segment.categories)
         newest[segment.name] = segment.newest

@@ -24,7 +24,7 @@ from typing import NamedTuple, Protocol
 from core.config import Config
 from core.models import Entry, Paper
 from core.selection.query import FeedQuery
-from core.text.matching import Node, Op, Word
+from core.text.matching import Node, Op, Word, query_words
 from core.text.scoring import points
 from core.text.words import Lookup, word_tokens
 
@@ -111,7 +111,7 @@ def _positive(node: Node) -> list[Word]:
 def find(search: Search, reader: Reader, select: Callable[[list[Paper]], list[Paper]]) -> list[Paper] | None:
     """The papers ``select`` shows of every stored paper, reading only candidates; None when
     the index cannot narrow the search."""
-    lookups = {id(w): word_tokens(w, reader.categories) for w in _words(search.node)}
+    lookups = {id(w): word_tokens(w, reader.categories) for w in query_words(search.node)}
     tokens = {t for lookup in lookups.values() if lookup for t in (*lookup.anywhere, *lookup.in_title)}
     found = reader.postings(sorted(tokens))
     candidates = _candidates(search.node, lookups, found)
@@ -204,10 +204,6 @@ def _batch(shown: list[Paper], search: Search) -> int:
 
 def _full(shown: list[Paper], search: Search) -> bool:
     return len(shown) >= search.limit
-
-
-def _words(node: Node) -> list[Word]:
-    return [node] if isinstance(node, Word) else [*_words(node.left), *_words(node.right)]
 
 
 def _candidates(node: Node, lookups: dict[int, Lookup | None], found: dict[str, set[int]]) -> set[int] | None:

@@ -5,7 +5,8 @@ A segment never changes once written (its name is the save that wrote it), so wh
 one is kept across store versions: each token's postings (decoded, as arrays of ordinals,
 bounded) and the members' names (of the live segments only). A save adds a segment (or
 merges some into one): the next filtered request reads that segment's postings of its words
-and no other segment's again. The keys of a head's tokens (``KeySets``) are kept per head.
+and no other segment's again. The keys of a head's tokens are kept per head (``Remembered``,
+like the postings).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from core.models import Entry, Paper
 from core.selection.indexed import Placed
@@ -28,29 +30,63 @@ REMEMBERED_KEYS = 1_000_000  # keys (about 60 bytes each in a set) of the head's
 _SHIFT = 32  # a key is the segment's place in the head, shifted, plus the ordinal
 
 
+K = TypeVar("K")
+V = TypeVar("V", bound=Sized)
+
+
+class Remembered(Generic[K, V]):
+    """Values kept by key, at most ``remember`` items in all (their lengths summed; one value
+    alone may pass it), the least recently asked dropped first. Thread-safe."""
+
+    def __init__(self, remember: int) -> None:
+        self.remember = remember
+        self.size = 0
+        self._kept: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def known(self, keys: Iterable[K]) -> dict[K, V]:
+        with self._lock:
+            found = {k: self._kept[k] for k in keys if k in self._kept}
+            for key in found:
+                self._kept.move_to_end(key)
+            return found
+
+    def keep(self, values: Mapping[K, V]) -> None:
+        with self._lock:
+            for key, value in values.items():
+                if key not in self._kept:
+                    self._kept[key] = value
+                    self.size += len(value)
+            while self.size > self.remember and len(self._kept) > 1:
+                self.size -= len(self._kept.popitem(last=False)[1])
+
+    def forget(self, gone: Callable[[K], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._kept if gone(k)]:
+                self.size -= len(self._kept.pop(key))
+
+
 class SegmentCache:
     """Postings and members of segments read so far, by segment (least recently used go first)."""
 
     def __init__(self, remember: int = REMEMBERED_ORDINALS) -> None:
-        self.remember = remember
-        self._postings: OrderedDict[tuple[str, str], array[int]] = OrderedDict()
+        self.kept: Remembered[tuple[str, str], array[int]] = Remembered(remember)
         self._members: dict[str, tuple[str, ...]] = {}
-        self._size = 0
         self._lock = threading.Lock()
 
     def postings(self, store: Store, head: WordsHead, tokens: Sequence[str]) -> dict[tuple[str, str], array[int]]:
         """The ordinals of each token in each of the head's segments (empty where none)."""
         wanted = [(s, t) for s in head.segments for t in tokens]
-        with self._lock:
-            known = {k: self._touch(k) for k in wanted if k in self._postings}
+        known = self.kept.known(wanted)
         if missing := [k for k in wanted if k not in known]:
             tokens_missing = sorted({t for _, t in missing})
             segments = sorted({s for s, _ in missing})
             read = store.load_postings(_only(head, segments), tokens_missing)
             made = {k: array("I", decode(read[k]) if k in read else ()) for k in missing}
-            with self._lock:
-                for key, ordinals in made.items():
-                    self._keep(key, ordinals)
+            self.kept.keep(made)
             known |= made
         return known
 
@@ -69,51 +105,17 @@ class SegmentCache:
         with self._lock:
             for segment in [s for s in self._members if s not in head.segments]:
                 del self._members[segment]
-            for key in [k for k in self._postings if k[0] not in head.segments]:
-                self._size -= len(self._postings.pop(key))
-
-    def _touch(self, key: tuple[str, str]) -> array[int]:
-        self._postings.move_to_end(key)
-        return self._postings[key]
-
-    def _keep(self, key: tuple[str, str], ordinals: array[int]) -> None:
-        if key in self._postings:
-            return
-        self._postings[key] = ordinals
-        self._size += len(ordinals)
-        while self._size > self.remember and len(self._postings) > 1:
-            self._size -= len(self._postings.popitem(last=False)[1])
+        self.kept.forget(lambda key: key[0] not in head.segments)
 
 
 def _only(head: WordsHead, segments: Sequence[str]) -> WordsHead:
     return WordsHead(head.covers, {s: head.segments[s] for s in segments}, head.count, head.shards)
 
 
-class KeySets:
+def _key_sets() -> Remembered[str, set[int]]:
     """Each token's keys at one head (its postings over every segment, the dead left out), the
     most recently asked kept: a topic's categories are the same tokens request after request."""
-
-    def __init__(self, remember: int = REMEMBERED_KEYS) -> None:
-        self.remember = remember
-        self._sets: OrderedDict[str, set[int]] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def known(self, tokens: Sequence[str]) -> dict[str, set[int]]:
-        with self._lock:
-            found = {t: self._sets[t] for t in tokens if t in self._sets}
-            for token in found:
-                self._sets.move_to_end(token)
-            return found
-
-    def keep(self, sets: dict[str, set[int]]) -> None:
-        with self._lock:
-            for token, keys in sets.items():
-                if token not in self._sets:
-                    self._sets[token] = keys
-                    self._size += len(keys)
-            while self._size > self.remember and len(self._sets) > 1:
-                self._size -= len(self._sets.popitem(last=False)[1])
+    return Remembered(REMEMBERED_KEYS)
 
 
 class WordIndex:
@@ -122,7 +124,7 @@ class WordIndex:
 
     def __init__(self) -> None:
         self.segments = SegmentCache()
-        self._head: tuple[str, WordsHead, KeySets] | None = None
+        self._head: tuple[str, WordsHead, Remembered[str, set[int]]] | None = None
         self._lock = threading.Lock()
 
     def reader(self, store: Store, version: str) -> WordReader | None:
@@ -132,7 +134,7 @@ class WordIndex:
             if self._head is None or self._head[0] != version:
                 head = store.load_words()
                 if self._head is None or self._head[1] != head:
-                    self._head = (version, head, KeySets())
+                    self._head = (version, head, _key_sets())
                     self.segments.forget_others(head)
                 else:  # another save of the state only: the same index
                     self._head = (version, head, self._head[2])
@@ -143,7 +145,7 @@ class WordIndex:
 class WordReader:
     """``core.selection.indexed.Reader`` over one head of the store's word index."""
 
-    def __init__(self, store: Store, head: WordsHead, cache: SegmentCache, keys: KeySets) -> None:
+    def __init__(self, store: Store, head: WordsHead, cache: SegmentCache, keys: Remembered[str, set[int]]) -> None:
         self.store = store
         self.head = head
         self.cache = cache

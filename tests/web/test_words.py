@@ -96,7 +96,7 @@ def test_postings_kept_are_bounded(settings: Settings, request: pytest.FixtureRe
     cache = SegmentCache(remember=200)
     for word in ("learning", "model", "language", "agent", "speech"):
         cache.postings(store, head, [f"w:{word}"])
-    assert 0 < cache._size <= 200 or len(cache._postings) == 1
+    assert 0 < cache.kept.size <= 200 or len(cache.kept) == 1
 
 
 def test_a_filtered_feed_reads_its_candidates_not_the_store(

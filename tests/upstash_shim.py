@@ -25,6 +25,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -184,7 +185,7 @@ def _size(arg: Any) -> int:
 
 def _valid(body: Any, batch: bool) -> bool:
     def command(c: Any) -> bool:
-        return isinstance(c, list) and bool(c) and all(isinstance(a, _ARGUMENT) for a in c)
+        return isinstance(c, list) and bool(c) and all(map(isinstance, c, repeat(_ARGUMENT)))
 
     if batch:
         return isinstance(body, list) and bool(body) and all(command(c) for c in body)

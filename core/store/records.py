@@ -178,12 +178,17 @@ def decode_entries(raws: Sequence[str | bytes | None]) -> list[Entry | None]:
     texts = [raw.decode() if isinstance(raw, bytes) else raw for raw in raws]
     with _collector_paused():
         try:
-            rows = json.loads(f"[{','.join('null' if t is None else t for t in texts)}]")
+            try:
+                joined = ",".join(texts)  # type: ignore[arg-type]  # every one there, as almost always
+            except TypeError:
+                joined = ",".join("null" if t is None else t for t in texts)
+            rows = json.loads(f"[{joined}]")
             if len(rows) != len(texts):
                 raise ValueError("an entry is not one JSON value")
         except ValueError:
             rows = [_parsed(t) for t in texts]
-        return [None if r is None else _entry(r) for r in rows]
+        dates: dict[str, datetime] = {}  # a store's 60,000 entries share a few hundred dates
+        return [None if r is None else _entry(r, dates) for r in rows]
 
 
 def unscanned(read: Callable[[], T], sweep: bool = False) -> T:
@@ -233,29 +238,32 @@ def _parsed(text: str | None) -> Any:
         return None
 
 
-def _entry(row: Any) -> Entry | None:
+def _entry(row: Any, dates: dict[str, datetime]) -> Entry | None:
+    """The entry in a parsed row; ``dates`` the announcement dates parsed so far, by their text."""
     try:
-        schema, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags = row
-        if schema != ENTRY_SCHEMA:
+        if row[0] != ENTRY_SCHEMA:
             return None
+        _, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags = row
         settled, enriched, for_you = flags
+        if (when := dates.get(announced)) is None:
+            when = dates[announced] = datetime.fromisoformat(announced)
         return Entry(
             str(id_),
             int(version),
             str(digest),
-            datetime.fromisoformat(announced),
+            when,
             str(kind),
             bool(backfilled),
             tuple(cats),
             tuple(listed),
             float(score),
             bool(excluded),
-            {str(name): float(points) for name, points in topics},
+            {str(name): float(points) for name, points in topics} if topics else {},
             bool(settled),
             bool(enriched),
             bool(for_you),
         )
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         log.warning("store: an entry cannot be read, the paper is read whole: %s", exc)
         return None
 

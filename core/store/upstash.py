@@ -79,6 +79,7 @@ from core.store.records import (
 )
 from core.store.upstash_rest import Command, UpstashREST, request_bytes
 from core.store.words import WordsHead, WordsPlan, plan_words
+from core.text.words import Placing
 
 log = logging.getLogger(__name__)
 
@@ -162,19 +163,23 @@ class UpstashStore:
         records, too_big = self._encode_changed(order, changed, live)
         kept = self._stored_instead(too_big, live)
         entries: list[Entry] = []
+        names: list[str] = []  # each entry's stored_name, made once (60,000 of them)
         for entry in order:
             if entry.id in too_big:
                 if entry.id not in kept:
                     continue
                 entry = kept[entry.id]  # its stored version stays
+                name = stored_name(entry)
             elif entry.id in changed:
                 entry = records[entry.id][0]
-            elif f"{entry.id}@{entry.digest}" not in live:  # stored_name, inline: 60,000 calls
+                name = stored_name(entry)
+            elif (name := f"{entry.id}@{entry.digest}") not in live:
                 raise StoreError(f"Upstash save: {entry.id} is not stored as {entry.digest}", "save the paper whole")
             entries.append(entry)
+            names.append(name)
         self._write_versions({stored_name(e): (text, encode_entry(e)) for e, text in records.values() if text})
-        words = self._write_words(gen, entries, {stored_name(e): changed[e.id] for e, _ in records.values()})
-        names = [f"{e.id}@{e.digest}" for e in entries]
+        placed = {name: (e.announced, e.id) for name, e in zip(names, entries, strict=True)}
+        words = self._write_words(gen, placed, {stored_name(e): changed[e.id] for e, _ in records.values()})
         by_feed: dict[str, list[str]] = defaultdict(list)
         for name, entry in zip(names, entries, strict=True):
             for feed in entry.listed_in:
@@ -205,7 +210,7 @@ class UpstashStore:
         self._pipelined("removal of old papers", removals)
         return entries
 
-    def _write_words(self, gen: str, entries: Sequence[Entry], written: dict[str, Paper]) -> WordsPlan:
+    def _write_words(self, gen: str, placed: dict[str, Placing], written: dict[str, Paper]) -> WordsPlan:
         """The word index of generation ``gen`` (core.store.words): its new segment written
         and named in ``arb:words-pending`` until the switch to ``gen``, so that if this save
         dies first the next one deletes it (as it deletes the segments the last save retired). A
@@ -220,7 +225,6 @@ class UpstashStore:
         unused = [key for s, n in [*orphans, *head.retired.items()] for key in _segment_keys(s, n)]
         self._pipelined("removal of unused word index", [["DEL", *keys] for keys in _chunks(unused, 500)])
         members = self.load_members(list(head.segments))
-        placed = {stored_name(e): (e.announced, e.id) for e in entries}
         plan = plan_words(
             gen, head, members, placed, written, self._named_stored, lambda segments: self._postings_of(head, segments)
         )

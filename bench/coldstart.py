@@ -52,7 +52,7 @@ def main() -> None:
         env = {"PATH": os.environ.get("PATH", ""), "DATA_DIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         prefix = str(Path(tmp) / "pycache")
         compiled = {**env, "PYTHONPYCACHEPREFIX": prefix}
-        upstash_vars = {"UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "unused"}
+        upstash_vars = {"UPSTASH_REDIS_REST_URL": "https://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "unused"}
         upstash, upstash_compiled = {**env, **upstash_vars}, {**compiled, **upstash_vars}
         # Written by one import of each store into a tree of its own (as Vercel's _vc_pycache), so
         # the other runs find none; under a prefix Python reads every module's bytecode there.

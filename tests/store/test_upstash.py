@@ -71,9 +71,9 @@ def test_a_slow_store_times_out_and_loses_nothing(shim: UpstashShim, settings: S
     before = good.load_papers()
     shim.delay_s = 1.0
     slow = UpstashStore(shim.url, shim.token, timeout_s=0.2)
-    with pytest.raises(StoreError, match="ReadTimeout"):
+    with pytest.raises(StoreError, match=r"no answer within 0.2 s \(timed out\)"):
         slow.load_papers("cs.AI")
-    with pytest.raises(StoreError, match="Timeout"):
+    with pytest.raises(StoreError, match="timed out"):
         refresh(config, settings, slow)
     assert_store_error_on_the_wire(settings, slow)
     shim.delay_s = 0.0

@@ -69,18 +69,20 @@ class Connections:
         """POST ``body`` to the origin's ``prefix + path``; the answer read whole."""
         if self.problem:
             raise HTTPFailure(f"the URL is {self.problem}")
-        conn = self._take(timeout_s)
         sent = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip", **headers}
+        conn: http.client.HTTPConnection | None = None
         try:
+            conn = self._take(timeout_s)
             conn.request("POST", self.prefix + path or "/", body=body, headers=sent)
             response = conn.getresponse()
-            raw = response.read()
-            answer = Answer(response.status, response.headers, _decoded(raw, response.headers, self.origin))
+            answer = Answer(response.status, response.headers, _decoded(response.read(), response.headers))
         except (OSError, http.client.HTTPException) as exc:
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise HTTPFailure(f"{self.origin}: {_what_failed(exc, timeout_s)}") from None
         except BaseException:
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise
         if response.will_close:
             conn.close()
@@ -135,7 +137,7 @@ def _readable(sock: socket.socket) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
-def _decoded(raw: bytes, headers: http.client.HTTPMessage, origin: str) -> bytes:
+def _decoded(raw: bytes, headers: http.client.HTTPMessage) -> bytes:
     encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding == "identity":
         return raw

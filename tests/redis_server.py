@@ -43,13 +43,18 @@ class Resp:
         self.file = self.sock.makefile("rb")
 
     def call(self, *args: Any) -> Any:
-        parts = [str(a).encode() if not isinstance(a, bytes) else a for a in args]
-        payload = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-        self.sock.sendall(payload)
+        payload = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            part = arg if type(arg) is bytes else str(arg).encode()
+            payload += (b"$%d\r\n" % len(part), part, b"\r\n")
+        self.sock.sendall(b"".join(payload))
         return self._reply()
 
     def _reply(self) -> Any:
-        line = self.file.readline()
+        return self._value(self.file.readline())
+
+    def _value(self, line: bytes) -> Any:
+        """The reply that starts with ``line``, read to its end."""
         if not line:
             raise ConnectionError("redis closed the connection")
         kind, rest = line[:1], line[1:-2]
@@ -61,14 +66,23 @@ class Resp:
             return int(rest)
         if kind == b"$":
             size = int(rest)
-            if size < 0:
-                return None
-            data = self.file.read(size + 2)
-            return data[:-2]
+            return None if size < 0 else self.file.read(size + 2)[:-2]
         if kind == b"*":
             count = int(rest)
-            return None if count < 0 else [self._reply() for _ in range(count)]
+            return None if count < 0 else self._array(count)
         raise ConnectionError(f"unexpected RESP line {line!r}")
+
+    def _array(self, count: int) -> list[Any]:
+        """An array's items, its bulk strings (an MGET of 10,000 keys) read in this loop."""
+        items: list[Any] = []
+        readline, read = self.file.readline, self.file.read
+        for _ in range(count):
+            line = readline()
+            if line[:1] == b"$" and (size := int(line[1:-2])) >= 0:
+                items.append(read(size + 2)[:-2])
+            else:
+                items.append(self._value(line))
+        return items
 
     def close(self) -> None:
         self.file.close()

@@ -36,7 +36,8 @@ from core.refresh.backfill import MAX_PAGES_ON_DEMAND, clamp_days, run_backfill
 from core.refresh.catalog import FUTURE_TOLERANCE, Catalog, merge_backfilled, merge_papers, papers_changed, window_start
 from core.refresh.ingest import fetch_day
 from core.refresh.lock import refresh_lock
-from core.refresh.rank import config_hash, count_kept, rank_for_config, store_order
+from core.refresh.rank import config_hash, rank_for_config, store_order
+from core.selection.select import count_kept
 from core.settings import Settings
 from core.store import Store
 from core.summarize import Summarizer

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import TypeVar
@@ -16,7 +15,7 @@ from typing import TypeVar
 from core import taxonomy
 from core.config import Config
 from core.models import Paper, Ranked
-from core.selection.select import kept_by_config
+from core.selection.select import count_kept, kept_by_config
 from core.selection.topics import with_topic_scores
 from core.text.latex import readable
 from core.text.matching import MATCHING_VERSION, Matcher
@@ -74,9 +73,3 @@ def store_order(items: Sequence[R], config: Config, stored: Sequence[R] = ()) ->
     rest += stored[split:]
     best_first = attrgetter("score", "announced", "id")  # one call in C per item, not a lambda's
     return [*sorted(kept, key=best_first, reverse=True), *sorted(rest, key=best_first, reverse=True)]
-
-
-def count_kept(ordered: Sequence[Ranked], config: Config) -> int:
-    """How many papers in stored order (``store_order``) config.json keeps: they come first,
-    so a binary search finds the first it does not."""
-    return bisect_left(ordered, True, key=lambda p: not kept_by_config(p, config))

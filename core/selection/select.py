@@ -5,6 +5,7 @@ request's ``FeedQuery`` (``core.selection.query``). Matching itself is ``core.te
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -198,6 +199,12 @@ def as_seen_in(papers: Sequence[Paper], category: str) -> list[Paper]:
 def kept_by_config(paper: Ranked, config: Config) -> bool:
     """Whether config.json's own filters keep this paper (what a default feed shows)."""
     return passes(paper, config.announce_types, config.min_score, bool(config.keywords))
+
+
+def count_kept(ordered: Sequence[Ranked], config: Config) -> int:
+    """How many papers in stored order (``core.refresh.rank.store_order``) config.json keeps:
+    they come first, so a binary search finds the first it does not."""
+    return bisect_left(ordered, True, key=lambda p: not kept_by_config(p, config))
 
 
 def passes(paper: Ranked, types: Iterable[str], min_score: float, has_keywords: bool) -> bool:

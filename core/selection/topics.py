@@ -13,7 +13,7 @@ from core.config import Config, Topic
 from core.errors import NotFoundError
 from core.models import Paper, Ranked
 from core.selection.query import NO_FILTERS, FeedQuery
-from core.selection.select import Likeness, kept_by_config, possible_ids, select_papers
+from core.selection.select import Likeness, count_kept, possible_ids, select_papers
 from core.text.matching import TextIndex
 
 
@@ -74,7 +74,7 @@ def shown_ids(
     """The papers some default feed shows, each once, best first: config.json's own, then each
     topic's (only the topics with ``summary: true`` when ``summarised_only``), the first
     ``per_feed`` of each. ``papers`` (or their entries) are in stored order, topic scores set."""
-    chosen = [p.id for p in papers if kept_by_config(p, config)][:per_feed]
+    chosen = [p.id for p in papers[: count_kept(papers, config)][:per_feed]]
     for topic in config.topics:
         if topic.summary or not summarised_only:
             scored = [(s, p.announced, p.id) for p in papers if (s := p.topics.get(topic.name)) is not None]

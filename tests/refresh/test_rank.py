@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.config import parse_config
 from core.models import Entry, Match, Paper
-from core.refresh.rank import count_kept, store_order
-from core.selection.select import kept_by_config
+from core.refresh.rank import store_order
+from core.selection.select import count_kept, kept_by_config
 from tests.papers import make_paper
 
 DAY = datetime(2024, 11, 28, 5, tzinfo=UTC)

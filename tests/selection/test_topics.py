@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -12,12 +13,16 @@ from lxml import etree
 
 from core.config import parse_config
 from core.errors import ConfigError
+from core.models import Entry, Match
+from core.refresh.rank import store_order
 from core.selection.query import FeedQuery
-from core.selection.topics import topic_query
+from core.selection.select import kept_by_config
+from core.selection.topics import shown_ids, topic_query
 from core.settings import Settings
 from core.store import Store
 from core.web.app import create_app
 from tests.conftest import TEST_CONFIG, restore_refreshed
+from tests.papers import make_paper
 
 TOPICS = [
     {"name": "kv", "title": "KV caches", "query": 'abs:"kv cache" OR ti:"kv cache"', "max_papers": 10},
@@ -122,3 +127,24 @@ def test_a_bad_q_is_a_422_with_the_position(topic_client: TestClient, q: str, po
 def test_topic_config_errors(topics: list[dict[str, object]], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config({**TEST_CONFIG, "topics": topics})
+
+
+def test_the_shown_ids_of_a_stored_order_are_the_papers_config_keeps_then_each_topics_best() -> None:
+    """``shown_ids`` finds config.json's own papers by a binary search of the stored order:
+    the same ones, in the same order, as asking each paper."""
+    config = parse_config({**TEST_CONFIG, "keywords": ["agent"], "min_score": 1.0, "topics": TOPICS[:1]})
+    day = datetime(2024, 11, 28, 5, tzinfo=UTC)
+    papers = [
+        make_paper(f"Paper {n}", id=f"2411.{n:05d}", announced=day - timedelta(days=n % 3)).model_copy(
+            update={"match": Match(score=(n * 7) % 5 * 0.5), "topics": {"kv": float(n % 4)} if n % 2 else {}}
+        )
+        for n in range(40)
+    ]
+    ordered = store_order([*map(Entry.of, papers)], config)
+    kept = [e.id for e in ordered if kept_by_config(e, config)]
+    assert 0 < len(kept) < len(ordered)
+    shown = shown_ids(ordered, config)
+    assert shown[: len(kept)] == kept
+    best_kv = sorted(((e.topics["kv"], e.announced, e.id) for e in ordered if "kv" in e.topics), reverse=True)
+    assert shown[len(kept) :] == [i for _, _, i in best_kv[:10] if i not in kept]
+    assert shown_ids(ordered, config, per_feed=3)[:3] == kept[:3]

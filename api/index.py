@@ -6,7 +6,9 @@ that this process never uses and that would otherwise load on every cold functio
 
 - ``httpx._main``: ``import httpx`` also imports httpx's command-line client whenever click,
   rich and pygments are installed, and on Vercel they are (dashscope and uvicorn require
-  them): 30-80 ms on Upstash. httpx falls back to a stub when it is absent.
+  them): 30-80 ms. Serving imports no httpx at all (the Upstash store speaks
+  ``http.client``); the cron jobs this same function runs do. httpx falls back to a stub
+  when it is absent.
 - ``pydantic.v1``: FastAPI asks of every parameter a route declares whether it is a
   pydantic.v1 model, to refuse it, and imports ``pydantic.v1`` to ask (about 11 ms; read in
   fastapi/_compat/shared.py and fastapi/utils.py). No v1 model can exist unless something

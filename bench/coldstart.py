@@ -6,8 +6,9 @@ Both run as Vercel runs them by default: PYTHONDONTWRITEBYTECODE=1 and no byteco
 app, so every cold start compiles the app's sources (the installed packages here have theirs).
 A third row runs the app with its bytecode compiled beforehand, as Vercel's builder does for
 app and packages alike when the project sets VERCEL_PYTHON_COMPILEALL=1 (vercel.json's
-build.env does). A fourth opens the Upstash store instead of SQLite (an address nothing
-answers: opening sends nothing), and a fifth does both, as a Vercel deployment runs.
+build.env does). A fourth opens the Upstash store instead of SQLite (an https address
+nothing answers: opening sends nothing, and TLS work done at import would be counted), and a
+fifth does both, as a Vercel deployment runs.
 
 Run: python bench/coldstart.py [RUNS]
 """
@@ -52,7 +53,7 @@ def main() -> None:
         env = {"PATH": os.environ.get("PATH", ""), "DATA_DIR": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         prefix = str(Path(tmp) / "pycache")
         compiled = {**env, "PYTHONPYCACHEPREFIX": prefix}
-        upstash_vars = {"UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "unused"}
+        upstash_vars = {"UPSTASH_REDIS_REST_URL": "https://127.0.0.1:9", "UPSTASH_REDIS_REST_TOKEN": "unused"}
         upstash, upstash_compiled = {**env, **upstash_vars}, {**compiled, **upstash_vars}
         # Written by one import of each store into a tree of its own (as Vercel's _vc_pycache), so
         # the other runs find none; under a prefix Python reads every module's bytecode there.

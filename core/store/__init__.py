@@ -10,6 +10,10 @@ feeds, without its text): a refresh reads the entries of all stored papers and t
 themselves only where something changed. Each save also indexes the words of the versions it
 wrote (``words``, core.text.words), so a filtered feed reads the postings of its words and
 then only its candidates.
+
+Upstash is reached through its REST API (``upstash_rest``) over the standard library's
+``http.client`` (``connections``: keep-alive, thread-safe), which FastAPI has loaded already:
+opening the store on a cold function imports no HTTP library.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ class UpstashStore:
     def _call(self, what: str, func: Callable[..., T], *args: Any) -> T:
         try:
             return func(*args)
-        except Exception as exc:  # UpstashError, httpx errors, and a reply our parsing chokes on
+        except Exception as exc:  # UpstashError (network failures too), and a reply our parsing chokes on
             raise StoreError(
                 f"Upstash {what} failed: {type(exc).__name__}: {exc}",
                 "check UPSTASH_REDIS_REST_URL/_TOKEN (or KV_REST_API_URL/_TOKEN) and Upstash's status",

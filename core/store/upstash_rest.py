@@ -1,22 +1,27 @@
-"""Upstash's REST API over httpx: one command, a pipeline, or a MULTI/EXEC transaction.
+"""Upstash's REST API: one command, a pipeline, or a MULTI/EXEC transaction.
 
 Upstash documents the protocol (a JSON array ``["SET", "k", "v"]`` POSTed to ``/``, a 2-D array
 to ``/pipeline`` or ``/multi-exec``, ``Authorization: Bearer <token>``, answers
 ``{"result": ...}`` or ``{"error": "..."}``). The ``upstash-redis`` package speaks it too, but
 it gives its HTTP client no timeout and no supported way to set one (upstash/redis-py#46), so
 a stalled Upstash would hold a feed request or the cron job until the platform kills it. Here
-every request has ``STORE_TIMEOUT_S`` through httpx's own ``timeout`` option.
+every request has ``STORE_TIMEOUT_S``. Requests go over the standard library's ``http.client``
+(core.store.connections: keep-alive, thread-safe, loaded by FastAPI already, so opening the
+store costs a cold function nothing); every network failure is an ``UpstashError`` saying what
+happened.
 
 Answers are asked for without ``Upstash-Encoding: base64``: everything stored here is JSON
 text, and base64 would add a third to every byte read (Upstash's free tier counts bandwidth).
+They are asked for gzipped (``Accept-Encoding: gzip``) and inflated when they come so;
+Upstash's REST API documentation says nothing of compression either way.
 
 Read-your-writes: every answer may carry an ``Upstash-Sync-Token`` header; the client keeps
 the last one and sends it with its next request, as Upstash's own SDKs do, so a read after a
 write sees that write even when a read replica answers it.
 
-Time: every request waits at most ``timeout_s``, and never past the end a job set with
-``core.store.deadline.finishing_by``: a request started near the end gets what is left, and
-one with nothing left is not sent.
+Time: every request waits at most ``timeout_s`` for each step (connect, send, each read), and
+never past the end a job set with ``core.store.deadline.finishing_by``: a request started near
+the end gets what is left, and one with nothing left is not sent.
 
 Upstash refuses a request over 10 MB (free and pay-as-you-go): a body past ``MAX_REQUEST_BYTES``
 is refused here, before it is sent, with the size in the message. Callers size their batches
@@ -29,17 +34,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
+from core.store.connections import Connections, HTTPFailure
 from core.store.deadline import time_left
 
 Command = Sequence[str | int | float]
 MAX_REQUEST_BYTES = 10_000_000  # Upstash's max request size on free and pay-as-you-go
 SYNC_TOKEN = "Upstash-Sync-Token"
+USER_AGENT = "arxiv-rss-bot/0.2 (Upstash REST; python http.client)"
 
 
 class UpstashError(Exception):
-    """Upstash answered with an error, or with something that is not its protocol."""
+    """Upstash answered with an error or with something that is not its protocol, or did not
+    answer (the network failure in words)."""
 
 
 def encode_body(body: Any) -> bytes:
@@ -54,9 +60,10 @@ def request_bytes(command: Command) -> int:
 
 class UpstashREST:
     def __init__(self, url: str, token: str, timeout_s: float) -> None:
+        self._connections = Connections(url, USER_AGENT)
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
-        self._client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(timeout_s))
+        self._authorization = f"Bearer {token}"
         self.sync_token = ""  # the newest Upstash-Sync-Token answered to this client
 
     def call(self, *command: str | int | float) -> Any:
@@ -83,18 +90,21 @@ class UpstashREST:
                 f"a request of {len(content) / 1e6:.1f} MB was not sent: Upstash refuses requests over "
                 f"{MAX_REQUEST_BYTES / 1e6:.0f} MB (ERR max request size exceeded)"
             )
-        headers = {"Content-Type": "application/json"}
+        headers = {"Authorization": self._authorization, "Content-Type": "application/json"}
         if self.sync_token:
             headers[SYNC_TOKEN] = self.sync_token
-        response = self._client.post(self.url + endpoint, content=content, headers=headers, timeout=self._timeout())
+        try:
+            response = self._connections.post(endpoint, content, headers, self._timeout())
+        except HTTPFailure as exc:
+            raise UpstashError(str(exc)) from None
         if token := response.headers.get(SYNC_TOKEN):
             self.sync_token = token
         try:
-            answer = response.json()
+            answer = json.loads(response.body)
         except ValueError:
-            raise UpstashError(f"HTTP {response.status_code} with a body that is not JSON") from None
-        if response.status_code != 200 and not (isinstance(answer, dict) and "error" in answer):
-            raise UpstashError(f"HTTP {response.status_code}")
+            raise UpstashError(f"HTTP {response.status} with a body that is not JSON") from None
+        if response.status != 200 and not (isinstance(answer, dict) and "error" in answer):
+            raise UpstashError(f"HTTP {response.status}")
         return answer
 
     def _timeout(self) -> float:
@@ -106,7 +116,7 @@ class UpstashREST:
         return min(self.timeout_s, left)
 
     def close(self) -> None:
-        self._client.close()
+        self._connections.close()
 
 
 def _result(entry: Any) -> Any:

@@ -71,9 +71,9 @@ def test_a_slow_store_times_out_and_loses_nothing(shim: UpstashShim, settings: S
     before = good.load_papers()
     shim.delay_s = 1.0
     slow = UpstashStore(shim.url, shim.token, timeout_s=0.2)
-    with pytest.raises(StoreError, match="ReadTimeout"):
+    with pytest.raises(StoreError, match=r"no answer within 0.2 s \(timed out\)"):
         slow.load_papers("cs.AI")
-    with pytest.raises(StoreError, match="Timeout"):
+    with pytest.raises(StoreError, match="timed out"):
         refresh(config, settings, slow)
     assert_store_error_on_the_wire(settings, slow)
     shim.delay_s = 0.0
@@ -91,7 +91,7 @@ def test_store_timeout_s_bounds_every_upstash_call(shim: UpstashShim, settings: 
         elapsed = time.monotonic() - started
     shim.delay_s = 0.0
     assert response.status_code == 503
-    assert "Timeout" in response.json()["error"]
+    assert "no answer within 0.3 s (timed out)" in response.json()["error"]
     assert elapsed < 5.0, f"the 0.3 s timeout did not apply: {elapsed:.1f} s"
 
 

@@ -77,7 +77,7 @@ from core.store.records import (
     encode_paper,
     stored_name,
 )
-from core.store.upstash_rest import Command, UpstashREST, request_bytes
+from core.store.upstash_rest import Command, UpstashREST, encode_command, request_bytes
 from core.store.words import WordsHead, WordsPlan, plan_words
 from core.text.words import Placing
 
@@ -415,9 +415,9 @@ class UpstashStore:
 
     def _pipelined(self, what: str, commands: list[Command]) -> None:
         """Send ``commands`` in pipelines of at most BATCH_BYTES each, in order."""
-        sizes = {id(c): request_bytes(c) for c in commands}
-        for batch in _sized_batches(commands, lambda c: sizes[id(c)]):
-            self._call(what, self.redis.pipeline, batch)
+        encoded = [encode_command(c) for c in commands]
+        for batch in _sized_batches(encoded, lambda command: len(command) + 1):
+            self._call(what, self.redis.pipeline_encoded, batch)
 
     def _manifest(self) -> dict[str, Any]:
         return self._read_manifest(self._call("GET manifest", self.redis.call, "GET", MANIFEST))

@@ -48,14 +48,14 @@ class UpstashError(Exception):
     answer (the network failure in words)."""
 
 
-def encode_body(body: Any) -> bytes:
-    """A request body as sent: compact JSON in UTF-8."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+def encode_command(command: Command) -> bytes:
+    """One command as a request body holds it: compact JSON in UTF-8."""
+    return json.dumps(list(command), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def request_bytes(command: Command) -> int:
     """The bytes one command adds to a request body (with the comma that separates it)."""
-    return len(encode_body(list(command))) + 1
+    return len(encode_command(command)) + 1
 
 
 class UpstashREST:
@@ -67,24 +67,28 @@ class UpstashREST:
         self.sync_token = ""  # the newest Upstash-Sync-Token answered to this client
 
     def call(self, *command: str | int | float) -> Any:
-        return _result(self._post("", list(command)))
+        return _result(self._post("", encode_command(command)))
 
     def pipeline(self, commands: Sequence[Command]) -> list[Any]:
         """Several commands in one round trip, not atomic; any failed command raises."""
+        return self.pipeline_encoded([encode_command(c) for c in commands])
+
+    def pipeline_encoded(self, commands: Sequence[bytes]) -> list[Any]:
+        """``pipeline`` of commands encoded already (``encode_command``: a caller that sized
+        its batches by their bytes does not encode them twice)."""
         return self._batch("/pipeline", commands)
 
     def multi(self, commands: Sequence[Command]) -> list[Any]:
         """Several commands in one round trip, as one MULTI/EXEC transaction."""
-        return self._batch("/multi-exec", commands)
+        return self._batch("/multi-exec", [encode_command(c) for c in commands])
 
-    def _batch(self, endpoint: str, commands: Sequence[Command]) -> list[Any]:
-        entries = self._post(endpoint, [list(c) for c in commands])
+    def _batch(self, endpoint: str, commands: Sequence[bytes]) -> list[Any]:
+        entries = self._post(endpoint, b"[" + b",".join(commands) + b"]")
         if not isinstance(entries, list) or len(entries) != len(commands):
             raise UpstashError(f"{endpoint} answered {str(entries)[:200]!r}, not one entry per command")
         return [_result(entry) for entry in entries]
 
-    def _post(self, endpoint: str, body: Any) -> Any:
-        content = encode_body(body)
+    def _post(self, endpoint: str, content: bytes) -> Any:
         if len(content) > MAX_REQUEST_BYTES:
             raise UpstashError(
                 f"a request of {len(content) / 1e6:.1f} MB was not sent: Upstash refuses requests over "

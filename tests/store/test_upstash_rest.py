@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.store.deadline import finishing_by
-from core.store.upstash_rest import MAX_REQUEST_BYTES, UpstashError, UpstashREST
+from core.store.upstash_rest import MAX_REQUEST_BYTES, UpstashError, UpstashREST, encode_command, request_bytes
 from tests.loopback import LoopbackServer, Reply, Request, free_port
 from tests.upstash_shim import UpstashShim
 from tests.waiting import wait_until
@@ -45,6 +45,18 @@ def test_a_request_over_10_mb_is_refused_before_it_is_sent(shim: UpstashShim) ->
     assert shim.round_trips == 0
     client.call("SET", "k", "x" * (MAX_REQUEST_BYTES - 100))
     assert shim.round_trips == 1
+
+
+def test_commands_encoded_once_are_sent_as_they_were_measured(shim: UpstashShim) -> None:
+    """A caller that sized its batches by ``request_bytes`` sends those very bytes: the body is
+    the encoded commands, a comma between each, in brackets."""
+    client = UpstashREST(shim.url, shim.token, 5)
+    commands = [["RPUSH", "names", "2411.00001@ab", 'é "quoted"'], ["LRANGE", "names", 0, -1], ["DEL", "names"]]
+    encoded = [encode_command(c) for c in commands]
+    assert [len(e) + 1 for e in encoded] == [request_bytes(c) for c in commands]
+    assert client.pipeline_encoded(encoded) == [2, ["2411.00001@ab", 'é "quoted"'], 1]
+    assert shim.bytes_in == sum(map(request_bytes, commands)) + 1  # the brackets, less the last comma
+    assert client.pipeline(commands) == [2, ["2411.00001@ab", 'é "quoted"'], 1]
 
 
 @pytest.mark.slow  # over a second: real time

@@ -56,6 +56,11 @@ class Catalog:
             self.read |= {p.id: p for p in self.store.load_whole(unread)}
         return [p for e in entries if (p := self._current(e.id)) is not None]
 
+    def entries(self, ids: Iterable[str]) -> list[Entry]:
+        """The entries of these ids (those in the catalog), in the order asked."""
+        places = self._placed()
+        return [self.order[places[i]] for i in ids if i in places]
+
     def redo(self, wanted: Callable[[Entry], bool]) -> list[Paper]:
         """The papers whose entry is ``wanted``, read whole to be merged and matched again; a
         stored paper that cannot be read leaves the catalog (arXiv's data writes it again, or

@@ -45,8 +45,8 @@ class Run:
 
 def enrich(catalog: Catalog, run: Run) -> None:
     """Metadata from the arXiv API for the papers some feed shows (config.json's or a topic's)."""
-    unenriched = {e.id for e in catalog.order if not e.enriched}
-    wanted = catalog.whole([i for i in shown_ids(catalog.order, run.config) if i in unenriched][:ENRICH_LIMIT])
+    shown = catalog.entries(shown_ids(catalog.order, run.config))
+    wanted = catalog.whole([e.id for e in shown if not e.enriched][:ENRICH_LIMIT])
     catalog.update(enrich_papers(wanted, wanted, run.client, run.settings.arxiv_api_base, ENRICH_LIMIT))
 
 

@@ -43,6 +43,7 @@ from core.store.records import (
     stored_name,
 )
 from core.store.words import WordsHead, plan_words
+from core.text.words import Placing
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS paper (id TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -148,17 +149,18 @@ class SqliteStore:
                 entries.append(entry)
             conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", written)
             stored = {} if stale else self._placed.positions
-            self._placed = _Placed(generation, _write_entries(conn, entries, stored))
-            self._save_words(conn, generation, entries, indexed)
+            names = [f"{e.id}@{e.digest}" for e in entries]  # records.stored_name, without 60,000 calls
+            self._placed = _Placed(generation, _write_entries(conn, entries, names, stored))
+            placed = {name: (e.announced, e.id) for name, e in zip(names, entries, strict=True)}
+            self._save_words(conn, generation, placed, indexed)
         return entries
 
     def _save_words(
-        self, conn: sqlite3.Connection, generation: str, entries: list[Entry], written: dict[str, Paper]
+        self, conn: sqlite3.Connection, generation: str, placed: dict[str, Placing], written: dict[str, Paper]
     ) -> None:
         """The word index of this save (core.store.words), in its transaction."""
         head = WordsHead.loads(self._state_value(conn, "words"))
         members = {s: m.split("\n") for s, m in conn.execute("SELECT segment, members FROM word_segments")}
-        placed = {stored_name(e): (e.announced, e.id) for e in entries}
         plan = plan_words(
             generation,
             head,
@@ -412,11 +414,13 @@ class SqliteStore:
             return True
 
 
-def _write_entries(conn: sqlite3.Connection, entries: Sequence[Entry], stored: Mapping[str, int]) -> dict[str, int]:
-    """The ranked set, in this order, in place of the one ``stored`` (each entry's position by
-    name; empty: unknown); returns each entry's position now. Only the rows of the entries
-    placed anew are written, and only the papers gone deleted; with nothing ``stored``, all."""
-    names = [f"{e.id}@{e.digest}" for e in entries]  # records.stored_name, without 60,000 calls
+def _write_entries(
+    conn: sqlite3.Connection, entries: Sequence[Entry], names: Sequence[str], stored: Mapping[str, int]
+) -> dict[str, int]:
+    """The ranked set, in this order, named ``names``, in place of the one ``stored`` (each
+    entry's position by name; empty: unknown); returns each entry's position now. Only the rows
+    of the entries placed anew are written, and only the papers gone deleted; with nothing
+    ``stored``, all."""
     positions = place(names, stored)
     placed = [i for i, name in enumerate(names) if stored.get(name) != positions[i]]
     if not stored:
@@ -481,5 +485,6 @@ def _migrate_positions(conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT id, data FROM papers ORDER BY position").fetchall()
         papers = decode_papers(data for _, data in rows)
         conn.executemany("INSERT OR REPLACE INTO paper (id, data) VALUES (?, ?)", rows)
-        _write_entries(conn, [encode_paper(p)[1] for p in papers], {})
+        entries = [encode_paper(p)[1] for p in papers]
+        _write_entries(conn, entries, [stored_name(e) for e in entries], {})
         conn.execute("DROP TABLE papers")

@@ -166,7 +166,9 @@ def test_papers_are_found_in_their_places_after_the_order_changed(store: SqliteS
     assert [e.id for e in catalog.order] == ["2", "3"]
     assert catalog.order[1] == Entry.of(three)
     assert [p.id for p in catalog.whole(["3", "2", "1"])] == ["2", "3"]
+    assert [e.id for e in catalog.entries(["3", "1", "2"])] == ["3", "2"]  # in the order asked, "1" gone
     catalog.reorder([catalog.order[1], catalog.order[0]], [three])
     assert [p.id for p in catalog.whole(["2", "3"])] == ["3", "2"]
+    assert catalog.entries(["3"]) == [Entry.of(three)]
     assert catalog.carried() == []  # both read whole by now
     assert [p.id for p in catalog.held()] == ["3", "2"]

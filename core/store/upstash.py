@@ -374,9 +374,10 @@ class UpstashStore:
         for name, raw in zip(lacking, self._raw(lacking, _legacy(manifest)), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:
                 made[name] = Entry.of(paper, digest=name.rpartition("@")[2])  # as stored
-        if made and not _legacy(manifest):
-            fields = [part for name, e in made.items() for part in (ENTRY + name, encode_entry(e))]
-            self._call("MSET entries", self.redis.call, "MSET", *fields)
+        if made and not _legacy(manifest):  # in requests under Upstash's 10 MB, however many
+            pairs = [(ENTRY + name, encode_entry(e)) for name, e in made.items()]
+            batches = _sized_batches(pairs, lambda pair: len(pair[0]) + len(pair[1]) + 8)
+            self._pipelined("write of entries", [["MSET", *[part for pair in b for part in pair]] for b in batches])
         return [e or made[n] for n, e in zip(names, entries, strict=True) if e is not None or n in made]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:

@@ -14,7 +14,7 @@ from core.errors import StoreError
 from core.models import Entry, KeywordHit, LikedSet, Match, Paper, RefreshState, ZoteroLibrary, ZoteroText
 from core.settings import Settings
 from core.store import Store, open_store
-from core.store.records import encode_paper
+from core.store.records import encode_entry, encode_paper
 from core.store.sqlite import SqliteStore
 from core.store.upstash import UpstashStore
 from tests.papers import make_paper, stored
@@ -385,6 +385,21 @@ def test_upstash_papers_saved_before_entries_get_theirs_at_the_first_index_read(
     shim.reset_counts()
     assert store.load_index() == expected
     assert shim.fields_read["arb:paper"] == 0
+
+
+def test_upstash_entries_written_back_go_in_requests_under_10_mb(shim, redis_server) -> None:  # type: ignore[no-untyped-def]
+    """A store of papers without entries (saved before entries were kept) whose entries come to
+    12 MB: written back in requests Upstash takes (it refuses any over 10 MB), not one MSET."""
+    store = UpstashStore(shim.url, shim.token)
+    topics = {f"topic {n:04d} " + "x" * 40: 1.0 for n in range(2_000)}  # about 100 KB an entry
+    papers = [paper(f"2411.{n:05d}", 1.0).model_copy(update={"topics": topics}) for n in range(120)]
+    store.save_papers(papers)
+    expected = store.load_index()
+    store.redis.call("DEL", *store.redis.call("KEYS", "arb:entry:*"))
+    assert sum(len(encode_entry(e)) for e in expected) > 12_000_000
+    assert store.load_index() == expected
+    assert len(store.redis.call("KEYS", "arb:entry:*")) == 120  # written back
+    assert shim.max_request_bytes == 10_000_000
 
 
 def test_feedback_is_kept_and_changes_the_version_readers_check(store: Store) -> None:

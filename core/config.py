@@ -7,7 +7,6 @@ come from the environment (``core.settings``).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from functools import lru_cache
@@ -420,6 +419,8 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
         elif first == "zotero" and len(loc) > 1:
             model = ZoteroConfig
         known = sorted(model.model_fields)
+        import difflib  # here, not at import: only a mistyped key needs it (a cold start never does)
+
         close = difflib.get_close_matches(loc[-1], known, n=1)
         fix = f"did you mean {close[0]!r}? " if close else ""
         return ConfigError(f"{source}: unknown key {where!r}", f"{fix}valid keys: {', '.join(known)}")

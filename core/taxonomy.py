@@ -6,7 +6,6 @@ arXiv's RSS endpoint accepts both.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 _SUBJECTS = {
@@ -83,6 +82,8 @@ def suggestions(name: str) -> list[str]:
         same_subject = [c for c in sorted(CATEGORIES) if c.partition(".")[2].lower() == subject.lower()]
         if same_subject:
             return same_subject[:3]
+    import difflib  # here, not at import: only an unknown name needs it (a cold start never does)
+
     return difflib.get_close_matches(name, names, n=1, cutoff=0.6)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import html
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -99,6 +98,8 @@ class FirstVisit:
     def stream(self) -> Iterator[str]:
         """The progress page, while the first refresh runs in a thread."""
         log.info("first visit of a deployment that never refreshed: refreshing now")
+        import queue  # here: only a deployment's first visit streams a refresh
+
         lines: queue.Queue[str] = queue.Queue()
         done = threading.Event()
 

@@ -110,7 +110,8 @@ def test_bad_settings_at_import_answer_503_under_uvicorn(settings: Settings, tmp
 # what importing it loaded, before any request (bench/coldstart.py times the same import).
 # Loaded on first use: the OPML, the summaries' status, the feedback links' pages, and
 # pydantic.v1 (FastAPI imports it to refuse v1 models, of which there are none here).
-# Never loaded by serving: httpx and httpcore (the refresh's clients use them).
+# Never loaded by serving: httpx and httpcore (the refresh's clients use them). Loaded only
+# by a mistyped config key or category name (difflib), or a first visit's refresh (queue).
 LAZY = (
     "core.summarize",
     "xml.etree.ElementTree",
@@ -119,6 +120,8 @@ LAZY = (
     "pydantic.v1",
     "httpx",
     "httpcore",
+    "difflib",
+    "queue",
 )
 COLD_IMPORT = """
 import json, sys

@@ -236,8 +236,12 @@ def summarize_stored(
     """``python -m core summarize``: continue the summary queue over the stored papers."""
     with refresh_lock(store):
         catalog = Catalog.load(store)
-        stages.attach_summaries(catalog, config, store)
         state = store.load_state()
+        if state.config_hash != config_hash(config):
+            # Stored in the order of the config.json before an edit (the next refresh matches
+            # them again): what the edited one keeps must come first, as its feeds will show.
+            catalog.reorder(store_order(catalog.order, config), [])
+        stages.attach_summaries(catalog, config, store)
         with ArxivClient(settings, state.last_request_at, deadline, sleep=sleep) as client:
             run = stages.Run(config, settings, store, client, now or datetime.now(UTC))
             return summarize(run, catalog, state, summarizer, deadline, sleep)

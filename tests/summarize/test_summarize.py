@@ -467,3 +467,21 @@ def test_control_characters_in_a_reply_never_reach_a_feed(
     assert "\x0c" not in summary.markdown
     assert "\x0c" not in summary.html
     assert illegal_in_feeds(summarised) == []
+
+
+def test_the_summarize_command_picks_the_papers_an_edited_config_keeps(
+    arxiv_server: FakeArxiv, dashscope: FakeDashScope, ds_settings: Settings, sqlite: SqliteStore
+) -> None:
+    """config.json edited between the refresh and the summaries' run (new submissions no
+    longer followed, only replacements): the run summarises the top papers the new config.json keeps, though the
+    store's order was made under the old one."""
+    config = make_config()
+    refresh(config, ds_settings, sqlite, now=NOW, sleep=no_wait)
+    edited = make_config().model_copy(update={"announce_types": ["replace"]})
+    stored = sqlite.load_index()
+    kept = [e.id for e in stored if kept_by_config(e, edited)][:5]
+    assert len(kept) == 5
+    assert any(e.announce_type == "new" and kept_by_config(e, config) for e in stored[:20])  # first until now
+    report = summarize_stored(edited, ds_settings, sqlite, open_summarizer(edited.summary, ds_settings), now=NOW)
+    assert report.made == 5
+    assert sorted(p.id for p in sqlite.load_papers() if p.summary is not None) == sorted(kept)

@@ -1,8 +1,9 @@
 """Scale: what a next-day refresh and the feeds cost as the store grows (issue 28).
 
 ``python bench/scale.py [--refresh-only] [SIZES...]`` (default 10000 30000 60000). For each size
-the store is filled with synthesised announcement days: the real 1,504-paper feed, renumbered
-and dated one day apart, already matched. Then, on SQLite and on Upstash (the tests' shim over
+the store is filled with synthesised announcement days (the real 1,504-paper feed, renumbered
+and dated one day apart, already matched) and the earlier versions of the papers that day's
+feed replaces (138; the refresh reads them whole and merges the new versions in). Then, on SQLite and on Upstash (the tests' shim over
 a real redis-server, enforcing the 10 MB limit):
 
 - a next-day refresh as the cron job runs one: in a fresh process, warmed by a refresh of
@@ -125,21 +126,36 @@ def ratio(part: Times, whole: Times, target: str) -> str:
 REPEAT = 3  # refreshes per row, each on the store as it was filled: the median is reported
 
 
+def earlier_versions(real: list[Paper]) -> list[Paper]:
+    """The papers the day's replacements revise, as they were first announced three days
+    before: a store that holds them (any store of days gone by) makes the refresh read them
+    whole and merge the new versions in, work that grows with the store until it holds them all."""
+    return [
+        p.model_copy(update={"version": p.version - 1, "announce_type": "new", "announced": p.announced - timedelta(3)})
+        for p in real
+        if p.announce_type.startswith("replace") and p.version > 1
+    ]
+
+
 def fill(store: Store, size: int, real: list[Paper]) -> None:
     """The store as earlier refreshes left it: ``size`` papers matched against this same
     config.json, in the stored order, the window filled long ago (so no backfill), no ETag (so
-    the next day's feed is fetched). The papers are made here and dropped on return (see the
-    module's docstring)."""
-    store.save_papers(store_order(synthesise(size, real), WINDOW) if size else [])
+    the next day's feed is fetched): synthesised days, and the earlier versions of the papers
+    the day's feed replaces. Filled by a process of its own (``child``)."""
+    revised = earlier_versions(real)[:size]
+    papers = [*revised, *synthesise(size - len(revised), real)]
+    store.save_papers(store_order(papers, WINDOW) if size else [])
     filled = BackfillState(filled=sorted(WINDOW.categories))
     store.save_state(RefreshState(config_hash=config_hash(WINDOW), backfill=filled))
 
 
 def child(action: list[str], env: dict[str, str]) -> dict[str, float]:
     """Run ``action`` (``run_child``) in a fresh process with these settings; its JSON answer."""
+    # Nothing of this shell's environment but PATH: an Upstash URL set there must never reach
+    # a SQLite row's process (its fill would overwrite that store).
     done = subprocess.run(
         [sys.executable, __file__, "--child", *action],
-        env={**os.environ, **env},
+        env={"PATH": os.environ.get("PATH", ""), **env},
         capture_output=True,
         text=True,
         check=False,
@@ -160,9 +176,10 @@ def run_child(action: list[str]) -> None:
         fill(store, int(action[1]), real)
         print("{}")
         return
-    # Warmed as an instance that refreshed yesterday: its imports made, its caches holding
-    # another day's texts (a first refresh of this day's feed would leave the very texts this
-    # one converts and matches in the LaTeX and matching caches: 0.6 s of its 1.5 s).
+    # Warmed by a refresh of another day's feed: its imports made (they cost the same at every
+    # size) and no text of this day in its LaTeX and matching caches, as in a cron's function,
+    # which starts cold. (A first refresh of this same feed would leave every text this one
+    # converts and matches in those caches: 0.6 s of its 1.5 s.)
     yesterday = Settings.from_env({**os.environ, "ARXIV_RSS_BASE": os.environ["WARM_RSS_BASE"]})
     with tempfile.TemporaryDirectory() as scratch:
         refresh(WINDOW, yesterday, SqliteStore(Path(scratch) / "warm-up.sqlite3"))
@@ -192,11 +209,14 @@ def measure(
             shim.reset_counts()
         took = child(["refresh"], env)
         runs.append((took["wall"], took["cpu"]))
-    traffic = f"{(shim.bytes_in + shim.bytes_out) / 2**20:.1f} MiB" if shim is not None else "—"
+    traffic = "—"
+    if shim is not None:
+        traffic = f"{(shim.bytes_in + shim.bytes_out) / 2**20:.1f} MiB in {shim.round_trips} requests"
     child(["fill", str(size)], env)
     refreshed, peak = medians(runs), child(["peak"], env)["peak"]
     against = ratio(refreshed, empty, "refresh") if empty else "1.0x (baseline)"
-    refresh_row = f"| {label} | {ms(refreshed)} | {against} | {peak:.0f} MiB | {traffic} |"
+    growth = f"{(refreshed[1] - empty[1]) * 1000:+.0f} ms" if empty else "—"
+    refresh_row = f"| {label} | {ms(refreshed)} | {against} | {growth} | {peak:.0f} MiB | {traffic} |"
     if not feeds:
         return refreshed, [refresh_row]
     client = TestClient(create_app(serving, open_store(Settings.from_env(env))))  # a fresh instance
@@ -257,8 +277,11 @@ def main(sizes: list[int], feeds: bool = True) -> None:
                         print(*rows, sep="\n", flush=True)
         finally:
             redis.stop()
-    print("\n| store | next-day refresh (wall / CPU) | ratio to empty (wall / CPU) | peak memory | Upstash traffic |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| store | next-day refresh (wall / CPU) | ratio to empty (wall / CPU) | CPU over empty | peak memory"
+        " | Upstash traffic |"
+    )
+    print("|---|---|---|---|---|---|")
     print("\n".join(refreshes))
     if not feed_rows:
         return

@@ -74,8 +74,9 @@ class Settings:
             function_max_s=_number(env, "FUNCTION_MAX_S", 300.0),
             first_visit_refresh=_flag(env, "FIRST_VISIT_REFRESH", default=bool(env.get("VERCEL"))),
             serve_schedule=_flag(env, "SERVE_SCHEDULE", default=True),
-            upstash_url=env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or None,
-            upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or None,
+            # Stripped: a value pasted with a line break (a common slip) would fail every request.
+            upstash_url=(env.get("UPSTASH_REDIS_REST_URL") or env.get("KV_REST_API_URL") or "").strip() or None,
+            upstash_token=(env.get("UPSTASH_REDIS_REST_TOKEN") or env.get("KV_REST_API_TOKEN") or "").strip() or None,
             store_timeout_s=_number(env, "STORE_TIMEOUT_S", 5.0),
             dashscope_api_key=env.get("DASHSCOPE_API_KEY") or None,
             dashscope_base_url=_url(env, "DASHSCOPE_BASE_URL", "") if env.get("DASHSCOPE_BASE_URL") else None,

@@ -93,3 +93,9 @@ def test_a_config_path_naming_no_file_is_an_error(tmp_path: Path) -> None:
 def test_bad_environment_values_are_named(env: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         Settings.from_env(env)
+
+
+def test_the_upstash_url_and_token_are_read_without_a_pasted_line_break() -> None:
+    settings = Settings.from_env({"UPSTASH_REDIS_REST_URL": " https://x.upstash.io\n", "KV_REST_API_TOKEN": "tok\r\n"})
+    assert (settings.upstash_url, settings.upstash_token) == ("https://x.upstash.io", "tok")
+    assert Settings.from_env({"UPSTASH_REDIS_REST_URL": "  \n"}).upstash_url is None

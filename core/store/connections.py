@@ -16,6 +16,10 @@ A request that fails once sent is not sent again (a write might have been applie
 Every wait (connect, TLS handshake, each send and each read) is bounded by the request's
 timeout, as ``httpx.Timeout(t)`` bounds each. Every network failure raises ``HTTPFailure``
 with what happened, in words, and the origin (never a header, so never a token).
+
+Unlike httpx, it reads no proxy (``HTTPS_PROXY``) or CA (``SSL_CERT_FILE``) settings from the
+environment: Upstash is reached directly, and its certificate checked against certifi's
+bundle. A failed request is not sent again on a fresh connection (httpx did not either).
 """
 
 from __future__ import annotations
@@ -73,7 +77,15 @@ class Connections:
         conn: http.client.HTTPConnection | None = None
         try:
             conn = self._take(timeout_s)
-            conn.request("POST", self.prefix + path or "/", body=body, headers=sent)
+            try:
+                conn.request("POST", self.prefix + path or "/", body=body, headers=sent)
+            except ValueError as exc:  # http.client's message would repeat the value: a token, maybe
+                if isinstance(exc, OSError):  # a TLS failure is a ValueError too: told below
+                    raise
+                raise HTTPFailure(
+                    f"{self.origin}: a header or the path holds a line break or another character HTTP"
+                    " forbids (pasted with the token?)"
+                ) from None
             response = conn.getresponse()
             answer = Answer(response.status, response.headers, _decoded(response.read(), response.headers))
         except (OSError, http.client.HTTPException) as exc:
@@ -113,12 +125,11 @@ class Connections:
         return http.client.HTTPSConnection(self.host, self.port, timeout=timeout_s, context=self._tls_context())
 
     def _tls_context(self) -> ssl.SSLContext:
-        with self._lock:
-            if self._tls is None:
-                import certifi  # only here: a cold start that makes no https request never loads it
+        if self._tls is None:  # two first requests at once may both build one: either serves
+            import certifi  # only here: a cold start that makes no https request never loads it
 
-                self._tls = ssl.create_default_context(cafile=certifi.where())
-            return self._tls
+            self._tls = ssl.create_default_context(cafile=certifi.where())
+        return self._tls
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -150,6 +161,8 @@ def _decoded(raw: bytes, headers: http.client.HTTPMessage) -> bytes:
         raise http.client.HTTPException(f"a gzip answer that does not inflate ({exc})") from None
     if not inflate.eof:
         raise http.client.HTTPException("a gzip answer cut short")
+    if inflate.unused_data:
+        raise http.client.HTTPException("a gzip answer of several members, or with bytes after it")
     return body
 
 

@@ -19,9 +19,10 @@ Read-your-writes: every answer may carry an ``Upstash-Sync-Token`` header; the c
 the last one and sends it with its next request, as Upstash's own SDKs do, so a read after a
 write sees that write even when a read replica answers it.
 
-Time: every request waits at most ``timeout_s`` for each step (connect, send, each read), and
-never past the end a job set with ``core.store.deadline.finishing_by``: a request started near
-the end gets what is left, and one with nothing left is not sent.
+Time: every step of a request (connect, send, each read) waits at most ``timeout_s``, or, within
+a job ``core.store.deadline.finishing_by`` bounds, at most the time the job had left when the
+request started; a request with nothing left is not sent. (A server trickling its answer could
+still take longer in all: the bound is per step, as httpx's timeouts were.)
 
 Upstash refuses a request over 10 MB (free and pay-as-you-go): a body past ``MAX_REQUEST_BYTES``
 is refused here, before it is sent, with the size in the message. Callers size their batches
@@ -61,7 +62,6 @@ def request_bytes(command: Command) -> int:
 class UpstashREST:
     def __init__(self, url: str, token: str, timeout_s: float) -> None:
         self._connections = Connections(url, USER_AGENT)
-        self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self._authorization = f"Bearer {token}"
         self.sync_token = ""  # the newest Upstash-Sync-Token answered to this client

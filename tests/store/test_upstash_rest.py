@@ -264,6 +264,23 @@ def test_an_answer_asked_for_in_gzip_is_inflated() -> None:
         assert UpstashREST(server.url, "t", 5).call("GET", "k") == value
         assert server.requests[0].headers["accept-encoding"] == "gzip"
 
+    def two_members(request: Request) -> Reply:  # a second answer glued on: not what was asked
+        half = gzip.compress(json.dumps({"result": value}).encode())
+        return Reply(200, half + half, {"Content-Encoding": "gzip"})
+
+    with LoopbackServer(two_members) as server, pytest.raises(UpstashError, match="several members"):
+        UpstashREST(server.url, "t", 5).call("GET", "k")
+
+
+def test_a_token_with_a_line_break_fails_with_a_message_that_does_not_repeat_it(shim: UpstashShim) -> None:
+    """http.client refuses a header holding a line break, naming its value: the error says what
+    is wrong, and the token appears nowhere in it."""
+    token = "AXsecret-token\nwith-a-break"
+    with pytest.raises(UpstashError, match="line break") as refused:
+        UpstashREST(shim.url, token, 5).call("GET", "k")
+    assert "secret" not in str(refused.value)
+    assert shim.round_trips == 0
+
 
 def test_the_urls_path_and_the_protocols_headers_are_sent(shim: UpstashShim) -> None:
     def echo(request: Request) -> Reply:

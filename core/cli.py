@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    # httpx logs every request at INFO (one URL of a split arXiv fetch is 1.5 KB): only with -v.
-    for noisy in ("httpx", "httpcore"):
+    # httpx and the Upstash store's connections log every request at INFO (one URL of a split
+    # arXiv fetch is 1.5 KB): only with -v.
+    for noisy in ("httpx", "httpcore", "core.store.connections"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = Settings.from_env()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from core.models import Entry, Paper, Ranked, RefreshState
 from core.store import Store
-from core.store.records import unscanned
+from core.store.records import stored_names, unscanned
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def merge_backfilled(known: Mapping[str, Ranked], backfilled: Iterable[Paper]) -
 def papers_changed(state: RefreshState, entries: Sequence[Entry], now: datetime) -> RefreshState:
     """The state, with its record of when the stored papers last changed: now, if they differ
     from the ones it knew (by digest), else as it was."""
-    digest = hashlib.sha256("\n".join(f"{e.id}@{e.digest}" for e in entries).encode()).hexdigest()[:24]
+    digest = hashlib.sha256("\n".join(stored_names(entries)).encode()).hexdigest()[:24]
     if digest == state.papers_digest:
         return state
     return state.but(papers_digest=digest, papers_changed_at=now)

@@ -74,7 +74,8 @@ def shown_ids(
     """The papers some default feed shows, each once, best first: config.json's own, then each
     topic's (only the topics with ``summary: true`` when ``summarised_only``), the first
     ``per_feed`` of each. ``papers`` (or their entries) are in stored order, topic scores set."""
-    chosen = [p.id for p in papers[: count_kept(papers, config)][:per_feed]]
+    kept = count_kept(papers, config)
+    chosen = [p.id for p in papers[: kept if per_feed is None else min(kept, per_feed)]]
     for topic in config.topics:
         if topic.summary or not summarised_only:
             scored = [(s, p.announced, p.id) for p in papers if (s := p.topics.get(topic.name)) is not None]

@@ -25,6 +25,7 @@ bundle. A failed request is not sent again on a fresh connection (httpx did not 
 from __future__ import annotations
 
 import http.client
+import logging
 import select
 import socket
 import ssl
@@ -33,6 +34,7 @@ import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+log = logging.getLogger(__name__)
 MAX_IDLE = 16  # connections kept open between requests (httpx keeps 20)
 
 
@@ -96,6 +98,8 @@ class Connections:
             if conn is not None:
                 conn.close()
             raise
+        # As httpx logs each request (the CLI's -v shows them; never a header, so never a token).
+        log.info('HTTP Request: POST %s%s "HTTP/1.1 %d"', self.origin, self.prefix + path, answer.status)
         if response.will_close:
             conn.close()
         else:

@@ -155,6 +155,11 @@ def stored_name(entry: Entry) -> str:
     return f"{entry.id}@{entry.digest}"
 
 
+def stored_names(entries: Iterable[Entry]) -> list[str]:
+    """``stored_name`` of each (in one comprehension: a refresh names 60,000)."""
+    return [f"{e.id}@{e.digest}" for e in entries]
+
+
 ENTRY_SCHEMA = 1
 
 
@@ -241,6 +246,8 @@ def _parsed(text: str | None) -> Any:
 def _entry(row: Any, dates: dict[str, datetime]) -> Entry | None:
     """The entry in a parsed row; ``dates`` the announcement dates parsed so far, by their text."""
     try:
+        if not isinstance(row, list) or not row:
+            raise ValueError(f"a {type(row).__name__}, not a row of fields")
         if row[0] != ENTRY_SCHEMA:
             return None
         _, id_, version, digest, announced, kind, backfilled, cats, listed, score, excluded, topics, *flags = row

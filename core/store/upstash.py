@@ -78,7 +78,7 @@ from core.store.records import (
     stored_name,
 )
 from core.store.upstash_rest import Command, UpstashREST, encode_command, request_bytes
-from core.store.words import WordsHead, WordsPlan, plan_words
+from core.store.words import WordsHead, WordsPlan, placing, plan_words
 from core.text.words import Placing
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,8 @@ class UpstashStore:
             entries.append(entry)
             names.append(name)
         self._write_versions({stored_name(e): (text, encode_entry(e)) for e, text in records.values() if text})
-        placed = {name: (e.announced, e.id) for name, e in zip(names, entries, strict=True)}
-        words = self._write_words(gen, placed, {stored_name(e): changed[e.id] for e, _ in records.values()})
+        written = {stored_name(e): changed[e.id] for e, _ in records.values()}
+        words = self._write_words(gen, placing(names, entries), written)
         by_feed: dict[str, list[str]] = defaultdict(list)
         for name, entry in zip(names, entries, strict=True):
             for feed in entry.listed_in:
@@ -374,10 +374,8 @@ class UpstashStore:
         for name, raw in zip(lacking, self._raw(lacking, _legacy(manifest)), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:
                 made[name] = Entry.of(paper, digest=name.rpartition("@")[2])  # as stored
-        if made and not _legacy(manifest):  # in requests under Upstash's 10 MB, however many
-            pairs = [(ENTRY + name, encode_entry(e)) for name, e in made.items()]
-            batches = _sized_batches(pairs, lambda pair: len(pair[0]) + len(pair[1]) + 8)
-            self._pipelined("write of entries", [["MSET", *[part for pair in b for part in pair]] for b in batches])
+        if made and not _legacy(manifest):  # pipelined: in requests under 10 MB, however many
+            self._pipelined("write of entries", [["SET", ENTRY + name, encode_entry(e)] for name, e in made.items()])
         return [e or made[n] for n, e in zip(names, entries, strict=True) if e is not None or n in made]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:

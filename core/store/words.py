@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from core.models import Paper
+from core.models import Entry, Paper
 from core.text.words import MAX_SEGMENT, RULES, Placing, Segment, build_segment, encode
 
 # A segment holding fewer stored papers than this (a save of a few summaries, of a day's late
@@ -77,6 +77,12 @@ class WordsHead:
             return cls(str(data["covers"]), segments, int(data["count"]), shards, dead, newest, retired, rules)
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
+
+
+def placing(names: Sequence[str], entries: Sequence[Entry]) -> dict[str, Placing]:
+    """Each stored version (``names[i]`` the name of ``entries[i]``) with when it was announced
+    and its id: what ``plan_words`` orders a segment's members by."""
+    return {name: (e.announced, e.id) for name, e in zip(names, entries, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 import socket
 import ssl
@@ -329,3 +330,13 @@ def test_an_https_server_whose_certificate_is_not_trusted_is_refused(
     url = server.url.replace("http://", "https://")
     with pytest.raises(UpstashError, match=f"^{url}: TLS certificate not trusted \\(self.signed certificate\\)"):
         UpstashREST(url, "t", 5).call("PING")
+
+
+def test_each_request_is_logged_as_httpx_logs_its_own_without_the_token(
+    shim: UpstashShim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The CLI's -v shows every HTTP request: the Upstash ones too, never their headers."""
+    with caplog.at_level(logging.INFO, logger="core.store.connections"):
+        UpstashREST(shim.url + "/", shim.token, 5).pipeline([["PING"]])
+    assert [r.getMessage() for r in caplog.records] == [f'HTTP Request: POST {shim.url}/pipeline "HTTP/1.1 200"']
+    assert shim.token not in caplog.text

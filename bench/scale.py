@@ -3,7 +3,7 @@
 ``python bench/scale.py [--refresh-only] [SIZES...]`` (default 10000 30000 60000). For each size
 the store is filled with synthesised announcement days (the real 1,504-paper feed, renumbered
 and dated one day apart, already matched) and the earlier versions of the papers that day's
-feed replaces (138; the refresh reads them whole and merges the new versions in). Then, on SQLite and on Upstash (the tests' shim over
+feed replaces (569 of them; the refresh reads them whole and merges the new versions in). Then, on SQLite and on Upstash (the tests' shim over
 a real redis-server, enforcing the 10 MB limit):
 
 - a next-day refresh as the cron job runs one: in a fresh process, warmed by a refresh of

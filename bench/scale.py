@@ -3,16 +3,19 @@
 ``python bench/scale.py [--refresh-only] [SIZES...]`` (default 10000 30000 60000). For each size
 the store is filled with synthesised announcement days (the real 1,504-paper feed, renumbered
 and dated one day apart, already matched) and the earlier versions of the papers that day's
-feed replaces (569 of them; the refresh reads them whole and merges the new versions in). Then, on SQLite and on Upstash (the tests' shim over
-a real redis-server, enforcing the 10 MB limit):
+feed replaces (569 of them; the refresh reads them whole and merges the new versions in).
+Then, on SQLite and on Upstash (the tests' shim over a real redis-server, enforcing the 10 MB
+limit):
 
-- a next-day refresh as the cron job runs one: in a fresh process, warmed by a refresh of
-  another day's feed on a scratch store (as an instance that refreshed yesterday: imports
-  made, caches holding other texts), on the store another process filled (so the refresh
-  inherits none of the filling's heap): the
-  recorded feed from a loopback arXiv (1,504 new papers), every archive followed, a window
-  long enough to keep everything. Seconds, median of 3 (the store filled again before each),
-  and on Upstash the bytes sent and received; then one more refresh, under tracemalloc, for
+- a next-day refresh as the cron job runs one: in a fresh process (a cron's function starts
+  cold), warmed by a refresh of another day's feed on a scratch store (so its imports, the
+  same at every size, are made, and its LaTeX and matching caches hold none of this day's
+  texts), on the store another process filled (so the refresh inherits none of the filling's
+  heap): the recorded feed from a loopback arXiv (1,504 new papers), every archive followed,
+  a window long enough to keep everything. Seconds, median of 3 (the store filled again
+  before each), the CPU time over the empty store's (which constant costs do not move), and
+  on Upstash the bytes sent and received and the requests (the stand-in answers on loopback,
+  with no network's delay on any of them); then one more refresh, under tracemalloc, for
   its peak Python memory alone (tracemalloc slows allocation-heavy code, arXiv's XML parsing
   most of all, so timed under it an empty store's refresh grew fivefold and the ratio shrank);
 - on a fresh app (a new instance) in this process: a default feed, then the first filtered

@@ -334,15 +334,18 @@ class UpstashStore:
         entries = decode_entries(self._values("MGET entries", [ENTRY + n for n in names], ENTRY_CHUNK)) if names else []
         return {e.id: e for e in entries if e is not None}
 
-    def _write_versions(self, records: Mapping[str, tuple[str, str | None]]) -> None:
-        """Write each name's paper JSON and entry (None: none) to keys of their own."""
-        sizes = {n: request_bytes([PAPER + n, p, ENTRY + n, e or ""]) for n, (p, e) in records.items()}
+    def _write_versions(self, records: Mapping[str, tuple[str | None, str | None]]) -> None:
+        """Write each name's paper JSON and entry (None: not that one) to keys of their own, in
+        MSETs of at most BATCH_BYTES."""
+        papers = {n: p for n, (p, _) in records.items() if p is not None}
+        entries = {n: e for n, (_, e) in records.items() if e is not None}
+        sizes = {n: request_bytes([PAPER + n, p or "", ENTRY + n, e or ""]) for n, (p, e) in records.items()}
         commands: list[Command] = []
         for batch in _sized_batches(list(records), sizes.__getitem__):
-            commands.append(["MSET", *[part for n in batch for part in (PAPER + n, records[n][0])]])
-            made = [part for n in batch if (e := records[n][1]) is not None for part in (ENTRY + n, e)]
-            if made:
-                commands.append(["MSET", *made])
+            for prefix, values in ((PAPER, papers), (ENTRY, entries)):
+                parts = [part for n in batch if n in values for part in (prefix + n, values[n])]
+                if parts:
+                    commands.append(["MSET", *parts])
         self._pipelined("write of new papers", commands)
 
     def _move_legacy(self, manifest: dict[str, Any]) -> bool:
@@ -374,8 +377,8 @@ class UpstashStore:
         for name, raw in zip(lacking, self._raw(lacking, _legacy(manifest)), strict=True):
             if raw is not None and (paper := decode_paper(raw)) is not None:
                 made[name] = Entry.of(paper, digest=name.rpartition("@")[2])  # as stored
-        if made and not _legacy(manifest):  # pipelined: in requests under 10 MB, however many
-            self._pipelined("write of entries", [["SET", ENTRY + name, encode_entry(e)] for name, e in made.items()])
+        if made and not _legacy(manifest):
+            self._write_versions({name: (None, encode_entry(e)) for name, e in made.items()})
         return [e or made[n] for n, e in zip(names, entries, strict=True) if e is not None or n in made]
 
     def load_whole(self, entries: Sequence[Entry]) -> list[Paper]:

@@ -397,8 +397,11 @@ def test_upstash_entries_written_back_go_in_requests_under_10_mb(shim, redis_ser
     expected = store.load_index()
     store.redis.call("DEL", *store.redis.call("KEYS", "arb:entry:*"))
     assert sum(len(encode_entry(e)) for e in expected) > 12_000_000
+    shim.reset_counts()
     assert store.load_index() == expected
     assert len(store.redis.call("KEYS", "arb:entry:*")) == 120  # written back
+    assert 3 <= shim.commands["MSET"] <= 6  # a few MSETs of at most 4 MB each, not a SET each
+    assert shim.commands["SET"] == 0
     assert shim.max_request_bytes == 10_000_000
 
 

@@ -459,11 +459,8 @@ def _entries_named(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, 
 
 def _segment_postings(conn: sqlite3.Connection, segments: Sequence[str]) -> dict[str, dict[str, str]]:
     """Every posting of these word index segments, by segment and token."""
-    found: dict[str, dict[str, str]] = {s: {} for s in segments}
-    for segment in segments:  # the table's key begins with the segment: a range each
-        rows = conn.execute("SELECT token, ordinals FROM word_postings WHERE segment = ?", (segment,))
-        found[segment] = dict(rows.fetchall())
-    return found
+    query = "SELECT token, ordinals FROM word_postings WHERE segment = ?"  # the key begins with it: a range
+    return {segment: dict(conn.execute(query, (segment,)).fetchall()) for segment in segments}
 
 
 def _select_in(conn: sqlite3.Connection, query: str, keys: Sequence[str]) -> list[tuple[str, str]]:
